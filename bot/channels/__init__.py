@@ -1,0 +1,1 @@
+"""Providers: each module turns a provider's HTTP into Inbound/StatusEvent and Outbound into HTTP."""
