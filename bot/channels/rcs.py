@@ -1,0 +1,185 @@
+"""RCS Business Messaging (Google's documented shape): signed webhooks in, agentMessages out."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from bot.channels.base import Capabilities, Inbound, Outbound, SendResult, StatusEvent
+from bot.channels.http import (
+    E164,
+    SEND_TIMEOUT,
+    MalformedRequest,
+    guarded_send,
+    json_or_empty,
+    parse_retry_after,
+    permanent,
+    transient,
+)
+from bot.channels.rich import chips, choice_from_postback, fallback_text
+from bot.channels.settings import RcsSettings
+
+PATH = "/webhooks/rcs"
+EVENT_STATUS = {"DELIVERED": "delivered", "READ": "read"}
+MAX_ID = 200
+
+
+def sign(data: bytes, client_token: str) -> str:
+    """X-Goog-Signature: base64 HMAC-SHA512 of the decoded message data, keyed by clientToken."""
+    digest = hmac.new(client_token.encode(), data, hashlib.sha512).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _envelope_data(body: bytes) -> bytes | None:
+    """The decoded `message.data` of a push envelope, or None when it has no such shape."""
+    try:
+        envelope = json.loads(body)
+        data = envelope["message"]["data"]
+        if not isinstance(data, str):
+            return None
+        return base64.b64decode(data, validate=True)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return None
+
+
+def verify(body: bytes, header: str | None, client_token: str) -> bool:
+    data = _envelope_data(body)
+    if data is None or not header:
+        return False
+    return hmac.compare_digest(sign(data, client_token).encode(), header.encode("utf-8", "replace"))
+
+
+def verification_secret(body: bytes, client_token: str) -> str | None:
+    """The console's webhook check: {"clientToken", "secret"} → echo the secret if ours."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or set(payload) != {"clientToken", "secret"}:
+        return None
+    token, secret = payload["clientToken"], payload["secret"]
+    if not isinstance(token, str) or not isinstance(secret, str):
+        return None
+    if not hmac.compare_digest(token.encode(), client_token.encode()):
+        return None
+    return secret
+
+
+def _string(event: dict[str, Any], key: str, limit: int = MAX_ID) -> str:
+    value = event.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise MalformedRequest(f"{key} missing or malformed")
+    return value
+
+
+def parse(body: bytes) -> list[Inbound | StatusEvent]:
+    """A verified webhook → Inbound (text or tapped suggestion) or StatusEvent (DELIVERED/READ)."""
+    data = _envelope_data(body)
+    if data is None:
+        raise MalformedRequest("not an RBM push envelope")
+    try:
+        event = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedRequest("message.data is not JSON") from exc
+    if not isinstance(event, dict):
+        raise MalformedRequest("message.data is not an object")
+    sender = _string(event, "senderPhoneNumber", 20)
+    if not E164.fullmatch(sender):
+        raise MalformedRequest("senderPhoneNumber must be E.164")
+    message_id = _string(event, "messageId")
+    if "eventType" in event:
+        kind = event["eventType"]
+        if kind in EVENT_STATUS:
+            return [StatusEvent("rcs", message_id, EVENT_STATUS[kind])]
+        if isinstance(kind, str):
+            return []  # IS_TYPING and the like: nothing to store
+        raise MalformedRequest("eventType malformed")
+    postback: str | None = None
+    if "suggestionResponse" in event:
+        response = event["suggestionResponse"]
+        if not isinstance(response, dict):
+            raise MalformedRequest("suggestionResponse malformed")
+        raw_postback = response.get("postbackData")
+        shown = response.get("text", "")
+        if not isinstance(raw_postback, str) or not isinstance(shown, str):
+            raise MalformedRequest("suggestionResponse needs postbackData and text")
+        postback = raw_postback
+        text = choice_from_postback(raw_postback, shown)
+    elif "text" in event:
+        if not isinstance(event["text"], str):
+            raise MalformedRequest("text malformed")
+        text = event["text"]
+    elif "userFile" in event or "location" in event:
+        text = ""  # files and locations: the flow answers that it reads text only
+    else:
+        raise MalformedRequest("no text, suggestionResponse or event")
+    return [Inbound("rcs", "rcs", message_id, sender, text, postback=postback)]
+
+
+class RcsChannel:
+    name = "rcs"
+    capabilities = Capabilities(rich=True, max_length=3072)
+
+    def __init__(self, settings: RcsSettings, session: aiohttp.ClientSession) -> None:
+        self.settings = settings
+        self.session = session
+
+    def _url(self, to: str, message_id: str | None = None) -> str:
+        base = f"{self.settings.api_base}/v1/phones/{quote(to, safe='+')}/agentMessages"
+        return f"{base}/{quote(message_id, safe='')}" if message_id else base
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.token}"}
+
+    async def send(self, message: Outbound) -> SendResult:
+        return await guarded_send(lambda: self._send(message))
+
+    async def _send(self, message: Outbound) -> SendResult:
+        content: dict[str, Any] = {
+            "text": message.text,
+            "fallback": fallback_text(message.text, message.suggestions),
+        }
+        if message.suggestions:
+            content["suggestions"] = [
+                {"reply": {"text": chip.label, "postbackData": chip.postback}}
+                for chip in chips(message.suggestions)
+            ]
+        # The client-chosen messageId is the idempotency key: a repeat is 409 ALREADY_EXISTS.
+        params = {"messageId": message.idempotency_key, "agentId": self.settings.agent_id}
+        async with self.session.post(
+            self._url(message.to),
+            params=params,
+            json={"contentMessage": content},
+            headers=self._headers(),
+            timeout=SEND_TIMEOUT,
+        ) as response:
+            payload = await json_or_empty(response)
+            if response.status in (200, 409):
+                return SendResult(ok=True, provider_message_id=message.idempotency_key)
+            code = str((payload.get("error") or {}).get("status") or response.status)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if response.status == 404:  # the number cannot receive RCS: send it by SMS
+                return permanent(code, fallback_to_sms=True)
+            if response.status == 429 or response.status >= 500:
+                return transient(code, retry_after)
+            return permanent(code)
+
+    async def revoke(self, to: str, provider_message_id: str) -> bool:
+        """Withdraw an undelivered message; True when it was withdrawn (safe to send by SMS)."""
+        try:
+            async with self.session.delete(
+                self._url(to, provider_message_id),
+                params={"agentId": self.settings.agent_id},
+                headers=self._headers(),
+                timeout=SEND_TIMEOUT,
+            ) as response:
+                return response.status == 200
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False

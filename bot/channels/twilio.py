@@ -1,0 +1,169 @@
+"""Twilio Programmable Messaging: signed webhooks in, the Messages REST API out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+import aiohttp
+
+from bot.channels.base import Capabilities, Inbound, Outbound, SendResult, StatusEvent
+from bot.channels.http import (
+    E164,
+    SEND_TIMEOUT,
+    MalformedRequest,
+    guarded_send,
+    json_or_empty,
+    parse_retry_after,
+    permanent,
+    transient,
+)
+from bot.channels.settings import TwilioSettings
+
+SMS_PATH = "/webhooks/twilio/sms"
+STATUS_PATH = "/webhooks/twilio/status"
+OPTED_OUT = {"21610"}  # "Attempt to send to unsubscribed recipient"
+_SID = re.compile(r"[A-Za-z]{2}[0-9A-Za-z]{8,64}")
+STATUSES = {
+    "accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered",
+    "failed", "read", "canceled", "receiving", "received",
+}  # fmt: skip
+
+
+# --- signatures --------------------------------------------------------------------------
+
+
+def signature(url: str, params: Iterable[tuple[str, str]], auth_token: str) -> str:
+    """X-Twilio-Signature: base64 HMAC-SHA1 over the URL then each name+value sorted by name."""
+    data = url + "".join(name + value for name, value in sorted(params))
+    digest = hmac.new(auth_token.encode(), data.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _same(expected: str, given: str | None) -> bool:
+    if not given:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+def verify_form(url: str, body: bytes, header: str | None, auth_token: str) -> bool:
+    """Check a form-encoded webhook; `url` is the full public URL including the query."""
+    try:
+        params = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        return False
+    return _same(signature(url, params, auth_token), header)
+
+
+def verify_json(url: str, body: bytes, header: str | None, auth_token: str) -> bool:
+    """The bodySHA256 variant: the URL (with its bodySHA256 query) is signed alone."""
+    values = parse_qs(urlsplit(url).query).get("bodySHA256", [])
+    if len(values) != 1:
+        return False
+    digest = hashlib.sha256(body).hexdigest()
+    if not hmac.compare_digest(digest.encode(), values[0].lower().encode("utf-8", "replace")):
+        return False
+    return _same(signature(url, [], auth_token), header)
+
+
+def verify(url: str, body: bytes, header: str | None, auth_token: str, content_type: str) -> bool:
+    if "bodySHA256=" in url and not content_type.startswith("application/x-www-form-urlencoded"):
+        return verify_json(url, body, header, auth_token)
+    return verify_form(url, body, header, auth_token)
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def _form(body: bytes) -> dict[str, str]:
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedRequest("not a form-encoded body") from exc
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise MalformedRequest(f"{name} given twice")
+        form[name] = value
+    return form
+
+
+def _message_sid(form: dict[str, str]) -> str:
+    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    if not _SID.fullmatch(sid):
+        raise MalformedRequest("MessageSid missing or malformed")
+    return sid
+
+
+def parse_inbound(body: bytes) -> Inbound:
+    """An inbound SMS webhook → Inbound; MalformedRequest when fields are missing."""
+    form = _form(body)
+    sender = form.get("From", "")
+    if not E164.fullmatch(sender):
+        raise MalformedRequest("From must be an E.164 number")
+    if "Body" not in form:
+        raise MalformedRequest("Body missing")
+    return Inbound(
+        provider="twilio",
+        channel="sms",
+        provider_message_id=_message_sid(form),
+        sender=sender,
+        text=form["Body"],
+    )
+
+
+def parse_status(body: bytes) -> StatusEvent:
+    form = _form(body)
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+    if status not in STATUSES:
+        raise MalformedRequest("MessageStatus missing or unknown")
+    code = form.get("ErrorCode") or None
+    return StatusEvent("twilio", _message_sid(form), status, code)
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+class TwilioChannel:
+    name = "twilio"
+    capabilities = Capabilities(rich=False, max_length=1600)
+
+    def __init__(
+        self, settings: TwilioSettings, session: aiohttp.ClientSession, public_url: str = ""
+    ) -> None:
+        self.settings = settings
+        self.session = session
+        self.status_callback = public_url.rstrip("/") + STATUS_PATH if public_url else ""
+
+    async def send(self, message: Outbound) -> SendResult:
+        return await guarded_send(lambda: self._send(message))
+
+    async def _send(self, message: Outbound) -> SendResult:
+        s = self.settings
+        url = f"{s.api_base}/2010-04-01/Accounts/{s.account_sid}/Messages.json"
+        sender_key = "MessagingServiceSid" if s.from_number.startswith("MG") else "From"
+        data = {"To": message.to, sender_key: s.from_number, "Body": message.text}
+        if self.status_callback:
+            data["StatusCallback"] = self.status_callback
+        headers = {"I-Twilio-Idempotency-Token": message.idempotency_key}
+        auth = aiohttp.BasicAuth(s.account_sid, s.auth_token)
+        async with self.session.post(
+            url, data=data, auth=auth, headers=headers, timeout=SEND_TIMEOUT
+        ) as response:
+            payload = await json_or_empty(response)
+            if response.status in (200, 201):
+                sid = payload.get("sid")
+                if not isinstance(sid, str) or not sid:
+                    return transient("twilio:no-sid")
+                return SendResult(ok=True, provider_message_id=sid)
+            code = str(payload.get("code") or response.status)
+            if response.status == 429:
+                return transient(code, parse_retry_after(response.headers.get("Retry-After")))
+            if response.status >= 500:
+                return transient(code, parse_retry_after(response.headers.get("Retry-After")))
+            return permanent(code, opted_out=code in OPTED_OUT)

@@ -1,0 +1,207 @@
+"""Provider webhooks → pipeline: verify (403), cap (413), parse (400), guard, ingest, acknowledge.
+
+Nothing is written before the signature is checked; the provider gets its 200 only after
+`pipeline.ingest` has committed the message (a duplicate id is acknowledged and ignored).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.channels import gateway, rcs, twilio
+from bot.channels.base import Inbound, StatusEvent
+from bot.channels.guards import InboundLimiter, is_allowed_number
+from bot.channels.http import BodyTooLarge, MalformedRequest, read_body
+from bot.channels.settings import ChannelSettings, channel_settings_from_env
+
+log = logging.getLogger("bot.channels")
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+CHANNEL_SETTINGS = web.AppKey("channel_settings", ChannelSettings)
+LIMITER = web.AppKey("inbound_limiter", InboundLimiter)
+
+
+class PipelineLike(Protocol):
+    async def ingest(self, inbound: Inbound) -> Any: ...
+
+    async def record_status(self, event: StatusEvent) -> Any: ...
+
+
+Verifier = Callable[[web.Request, bytes], bool]
+Parser = Callable[[bytes], list[Inbound | StatusEvent]]
+
+
+def public_url(settings: ChannelSettings, request: web.Request) -> str:
+    """The URL the provider signed: BOT_PUBLIC_URL + path + query (as sent, still encoded)."""
+    base = settings.public_url or str(request.url.origin())
+    return base + request.raw_path
+
+
+class _Handler:
+    """One provider endpoint; the steps are the same for every provider, in this order."""
+
+    def __init__(
+        self,
+        settings: ChannelSettings,
+        pipeline: PipelineLike,
+        limiter: InboundLimiter,
+        verify: Verifier,
+        parse: Parser,
+        ok: Callable[[], web.Response],
+        name: str,
+        preflight: Callable[[bytes], web.Response | None] | None = None,
+    ) -> None:
+        self.preflight = preflight
+        self.settings = settings
+        self.pipeline = pipeline
+        self.limiter = limiter
+        self.verify = verify
+        self.parse = parse
+        self.ok = ok
+        self.name = name
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await read_body(request, self.settings.max_body_bytes)
+        except BodyTooLarge:
+            return web.Response(status=413, text="request body too large")
+        if self.preflight is not None and (early := self.preflight(body)) is not None:
+            return early
+        if not self.verify(request, body):
+            log.warning("webhook signature refused", extra={"provider": self.name})
+            return web.Response(status=403, text="signature invalid")
+        try:
+            items = self.parse(body)
+        except MalformedRequest as exc:
+            return web.Response(status=400, text=f"malformed request: {exc}")
+        try:
+            for item in items:
+                if isinstance(item, StatusEvent):
+                    await self.pipeline.record_status(item)
+                elif self._admit(item):
+                    await self.pipeline.ingest(item)
+        except RuntimeError:  # the pipeline is stopping: the provider will retry
+            return web.Response(status=503, text="not ready")
+        return self.ok()
+
+    def _admit(self, inbound: Inbound) -> bool:
+        if not is_allowed_number(inbound.sender, self.settings.allowed_country_codes):
+            log.warning("inbound from a country not served", extra={"provider": self.name})
+            return False
+        verdict = self.limiter.check(inbound.sender)
+        if not verdict.allowed:
+            log.warning(
+                "inbound flood limit", extra={"provider": self.name, "reason": verdict.reason}
+            )
+        return verdict.allowed
+
+
+def _twiml() -> web.Response:
+    return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+
+def _json_ok() -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def _add_twilio(app: web.Application, cs: ChannelSettings, pipeline: PipelineLike, lim) -> None:
+    assert cs.twilio is not None
+    token = cs.twilio.auth_token
+
+    def check(request: web.Request, body: bytes) -> bool:
+        return twilio.verify(
+            public_url(cs, request),
+            body,
+            request.headers.get("X-Twilio-Signature"),
+            token,
+            request.headers.get("Content-Type", ""),
+        )
+
+    def inbound(body: bytes) -> list[Inbound | StatusEvent]:
+        return [twilio.parse_inbound(body)]
+
+    def status(body: bytes) -> list[Inbound | StatusEvent]:
+        return [twilio.parse_status(body)]
+
+    app.router.add_post(
+        twilio.SMS_PATH, _Handler(cs, pipeline, lim, check, inbound, _twiml, "twilio")
+    )
+    app.router.add_post(
+        twilio.STATUS_PATH, _Handler(cs, pipeline, lim, check, status, _twiml, "twilio")
+    )
+
+
+def _add_rcs(app: web.Application, cs: ChannelSettings, pipeline: PipelineLike, lim) -> None:
+    assert cs.rcs is not None
+    secret = cs.rcs.webhook_secret
+
+    def check(request: web.Request, body: bytes) -> bool:
+        return rcs.verify(body, request.headers.get("X-Goog-Signature"), secret)
+
+    def console_check(body: bytes) -> web.Response | None:
+        # The console's one-off webhook check {"clientToken", "secret"}: echo the secret.
+        answer = rcs.verification_secret(body, secret) if len(body) <= 4096 else None
+        return web.Response(text=answer) if answer is not None else None
+
+    app.router.add_post(
+        rcs.PATH,
+        _Handler(cs, pipeline, lim, check, rcs.parse, _json_ok, "rcs", preflight=console_check),
+    )
+
+
+def _add_gateway(app: web.Application, cs: ChannelSettings, pipeline: PipelineLike, lim) -> None:
+    gs = cs.gateway
+    assert gs is not None
+
+    def check(request: web.Request, body: bytes) -> bool:
+        return gateway.verify(
+            body,
+            request.headers.get(gs.signature_header),
+            request.headers.get(gs.timestamp_header),
+            gs.secret,
+            now=time.time(),
+            window=gs.replay_window,
+        )
+
+    def parse(body: bytes) -> list[Inbound | StatusEvent]:
+        return gateway.parse(body, gs)
+
+    handler = _Handler(cs, pipeline, lim, check, parse, _json_ok, "gateway")
+    app.router.add_post(gateway.PATH, handler)
+
+
+def add_channel_routes(
+    app: web.Application,
+    settings: Any,
+    pipeline: PipelineLike,
+    channel_settings: ChannelSettings | None = None,
+) -> ChannelSettings:
+    """Register the webhooks of every configured provider; returns the settings used.
+
+    `settings` is the app's Settings (its env_vars are read); tests may pass
+    `channel_settings` directly.
+    """
+    cs = channel_settings or channel_settings_from_env(getattr(settings, "env_vars", {}) or {})
+    max_body = getattr(settings, "max_body_bytes", None)
+    if channel_settings is None and isinstance(max_body, int):
+        cs = replace(cs, max_body_bytes=max_body)
+    limiter = InboundLimiter(
+        cs.inbound_per_minute, cs.inbound_per_hour, cs.inbound_global_per_minute
+    )
+    app[CHANNEL_SETTINGS] = cs
+    app[LIMITER] = limiter
+    adders: list[tuple[object, Callable[..., None]]] = [
+        (cs.twilio, _add_twilio),
+        (cs.rcs, _add_rcs),
+        (cs.gateway, _add_gateway),
+    ]
+    for configured, add in adders:
+        if configured is not None:
+            add(app, cs, pipeline, limiter)
+    return cs
