@@ -1,0 +1,108 @@
+"""create_app(settings): the one place that wires the store, the NLU, the engine and the HTTP routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.clock import Clock, OffsetClock, parse_instant
+from bot.config import Settings
+from bot.identity import NumberVault
+from bot.metrics import Metrics
+from bot.pipeline.service import Pipeline
+from bot.responder import build_responder
+from bot.simulator import add_simulator_routes, json_response
+from bot.system_texts import SystemTexts
+
+log = logging.getLogger("bot.app")
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+PIPELINE = web.AppKey("pipeline", Pipeline)
+METRICS = web.AppKey("metrics", Metrics)
+
+
+def make_clock(settings: Settings) -> Clock:
+    return OffsetClock(parse_instant(settings.clock_start)) if settings.clock_start else Clock()
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """One place maps errors to HTTP: clear 4xx JSON, never a traceback, never a bare 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status == 413:
+            request.app[METRICS].http_errors.labels("too_large").inc()
+            return json_response({"error": "request body too large"}, status=413)
+        raise
+    except Exception as exc:
+        log.error("request failed", extra={"path": request.path, "error": type(exc).__name__},
+                  exc_info=True)
+        return json_response({"error": "internal error; the request was not processed"},
+                                 status=503)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    pipeline = request.app[PIPELINE]
+    status = 200 if pipeline.ready else 503
+    return json_response(
+        {"status": "ok" if pipeline.ready else "starting", "store": pipeline.ready,
+         "nlu": pipeline.responder is not None,
+         "time": request.app[CLOCK].now().isoformat(timespec="seconds")},
+        status=status,
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    clock = clock or make_clock(settings)
+    metrics_ = Metrics()
+    texts = SystemTexts.load(Path(settings.flows_dir))
+    pipeline = Pipeline(
+        db_path=Path(settings.db_path),
+        clock=clock,
+        vault=NumberVault(settings.secret_key),
+        responder_factory=lambda: build_responder(Path(settings.flows_dir), clock),
+        texts=texts,
+        metrics=metrics_,
+        max_chars=settings.max_text_chars,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[PIPELINE] = pipeline
+    app[METRICS] = metrics_
+
+    async def run_pipeline(app: web.Application) -> AsyncIterator[None]:
+        await pipeline.start()
+        metrics_.ready.set(1)
+        background = [asyncio.create_task(task) for task in _background_tasks(app)]
+        yield
+        for task in background:
+            task.cancel()
+        for task in background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await pipeline.stop()
+
+    app.cleanup_ctx.append(run_pipeline)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    if settings.simulator:
+        add_simulator_routes(app, pipeline, settings)
+    return app
+
+
+def _background_tasks(app: web.Application) -> list:
+    return []

@@ -1,0 +1,273 @@
+"""The `bot` command: thin over the library. Exit codes: 0 ok, 1 a check failed, 2 bad usage/input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from bot.clock import Clock, FrozenClock, parse_instant
+from bot.errors import BotError
+
+
+class UsageError(BotError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no traceback
+        self.exit(2, f"bot: {message}\n(see: {self.prog} --help)\n")
+
+
+def _instant(value: str):
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bot", description="さくら市 SMS / +メッセージ chatbot")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="run the webhook server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--db", type=Path)
+    serve.add_argument("--clock", type=_instant, help="start the clock at this instant")
+
+    chat = sub.add_parser("chat", help="chat with the bot in the terminal")
+    chat.add_argument("--channel", choices=["sms", "rcs"], default="sms")
+    chat.add_argument("--from", dest="sender", default="+819000000000")
+    chat.add_argument("--clock", type=_instant)
+
+    replay = sub.add_parser("replay", help="run conversation tests")
+    replay.add_argument("paths", nargs="*", default=["tests/conversations"])
+    replay.add_argument("--json", action="store_true")
+    replay.add_argument("--coverage", action="store_true")
+
+    nlu = sub.add_parser("nlu", help="show what the bot understands of each text")
+    nlu.add_argument("--now", type=_instant)
+    nlu.add_argument("--json", action="store_true")
+    nlu.add_argument("texts", nargs="+")
+
+    flows = sub.add_parser("flows", help="check or draw flows")
+    flows_sub = flows.add_subparsers(dest="flows_command", required=True, parser_class=_Parser)
+    check = flows_sub.add_parser("check", help="validate flows, templates and data")
+    check.add_argument("path", nargs="?", default="flows")
+    graph = flows_sub.add_parser("graph", help="a flow as a Mermaid stateDiagram-v2")
+    graph.add_argument("flow_id")
+    graph.add_argument("--flows", default="flows")
+
+    handoff = sub.add_parser("handoff", help="conversations handed to staff")
+    handoff.add_argument("--db", type=Path)
+    handoff_sub = handoff.add_subparsers(dest="handoff_command", required=True, parser_class=_Parser)
+    handoff_sub.add_parser("list", help="residents waiting for staff and their messages")
+    give_back = handoff_sub.add_parser("return", help="hand a conversation back to the bot")
+    give_back.add_argument("ref", help="the reference shown by `bot handoff list`")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except BotError as exc:
+        print(f"bot: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"bot: no such file or folder: {exc.filename or exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+    from bot.config import load_settings
+    from bot.logs import setup_logging
+
+    settings = load_settings(
+        host=args.host,
+        port=args.port,
+        db_path=args.db,
+        clock_start=args.clock.isoformat() if args.clock else None,
+    )
+    setup_logging()
+    app = create_app(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"さくら市ボット listening on {base}", flush=True)
+    if settings.simulator:
+        print(f"  simulator:     {base}/sim/", flush=True)
+    print("  staff console: `bot handoff list` (handed-off conversations)", flush=True)
+    print(f"  health:        {base}/healthz   metrics: {base}/metrics", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.local import LocalBot
+    from bot.replay.runner import render_sent
+    from bot.replay.spec import parse_wait
+    from bot.responder import build_responder
+
+    real = Clock()
+    offset = (args.clock - real.now()) if args.clock else timedelta()
+    clock = FrozenClock(real.now() + offset)
+    flows = Path("flows")
+    bot = LocalBot(build_responder(flows, clock), clock, flows, provider="chat")
+    print("さくら市ボットと会話します。/wait 25h で時間を進め、/quit で終了します。")
+    try:
+        while True:
+            try:
+                line = input("あなた> ")
+            except EOFError:
+                break
+            if line.strip() in {"/quit", "/exit"}:
+                break
+            if line.startswith("/wait"):
+                try:
+                    delta = parse_wait("chat", 1, line[5:].strip())
+                except BotError as exc:
+                    print(exc)
+                    continue
+                offset += delta
+                sent = bot.advance(args.sender, delta)
+            else:
+                clock.set(real.now() + offset)
+                if not line.strip():
+                    continue
+                sent = bot.send(args.sender, line, args.channel)
+            text = render_sent(sent, args.channel)
+            print(f"さくら市> {text}" if text else "（返信なし）")
+            if args.channel == "rcs":
+                chips = [s for m in sent for s in m.get("suggestions", [])]
+                if chips:
+                    print("  [" + "] [".join(chips) + "]")
+    finally:
+        bot.close()
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from bot.replay.runner import collect_files, run_files
+    from bot.responder import build_responder
+
+    flows = Path("flows")
+    files = collect_files(args.paths)
+    if not files:
+        print("bot: no conversation files found", file=sys.stderr)
+        return 2
+    holder: dict = {}
+
+    def factory():
+        holder["responder"] = build_responder(flows, FrozenClock(Clock().now()))
+        return holder["responder"]
+
+    results = run_files(files, factory, flows)
+    for result in results:
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+        elif result.passed:
+            print(f"PASS {result.file} — {result.name}")
+        else:
+            print(f"FAIL {result.file} — {result.name}")
+            for failure in result.failures:
+                where = f"turn {failure.turn}: " if failure.turn else ""
+                print(f"  {where}{failure.message}")
+    passed = sum(r.passed for r in results)
+    failed = len(results) - passed
+    coverage_ok = True
+    if args.coverage:
+        coverage_ok = _print_coverage(holder.get("responder"), to_stderr=args.json)
+    if not args.json:
+        print(f"{passed} passed, {failed} failed")
+    if any(r.broken for r in results):
+        return 2
+    return 0 if failed == 0 and coverage_ok else 1
+
+
+def _print_coverage(responder, to_stderr: bool) -> bool:
+    out = sys.stderr if to_stderr else sys.stdout
+    if responder is None or not hasattr(responder, "fired"):
+        print("coverage: the flow engine is not active", file=out)
+        return True
+    from bot.engine.coverage import coverage_report
+
+    text, _per_flow = coverage_report(responder.flowset, responder.fired)
+    print(text, file=out)
+    return True
+
+
+def cmd_nlu(args: argparse.Namespace) -> int:
+    try:
+        from bot.nlu.cli import run_nlu
+    except ImportError as exc:
+        raise UsageError(f"the NLU is not installed ({exc})") from None
+    return run_nlu(args.texts, args.now, args.json)
+
+
+def cmd_flows(args: argparse.Namespace) -> int:
+    from bot.engine import check_flows, load_flowset, mermaid
+
+    if args.flows_command == "check":
+        path = Path(args.path)
+        if not path.exists():
+            raise FileNotFoundError(args.path)
+        errors = check_flows(path)
+        for error in errors:
+            print(error)
+        if errors:
+            print(f"{len(errors)} error(s)", file=sys.stderr)
+            return 1
+        print("flows OK")
+        return 0
+    flowset = load_flowset(Path(args.flows))
+    try:
+        print(mermaid(flowset, args.flow_id))
+    except KeyError:
+        raise UsageError(f"unknown flow {args.flow_id!r}") from None
+    return 0
+
+
+def cmd_handoff(args: argparse.Namespace) -> int:
+    from bot.config import load_settings
+    from bot.handoff import list_handoffs, return_handoff
+    from bot.store import migrate, open_database
+
+    settings = load_settings(db_path=args.db)
+    db = open_database(settings.db_path)
+    migrate(db)
+    try:
+        if args.handoff_command == "list":
+            rows = list_handoffs(db)
+            if not rows:
+                print("引き継ぎ中の会話はありません。")
+            for row in rows:
+                print(f"[{row['ref']}] since {row['since']}  ({len(row['notes'])} message(s))")
+                for note in row["notes"]:
+                    print(f"    {note['created_at']}  {note['kind']}: {note['text']}")
+            return 0
+        if not return_handoff(db, args.ref):
+            raise UsageError(f"no handed-off conversation with reference {args.ref!r}")
+        print(f"[{args.ref}] returned to the bot")
+        return 0
+    finally:
+        db.close()
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "chat": cmd_chat,
+    "replay": cmd_replay,
+    "nlu": cmd_nlu,
+    "flows": cmd_flows,
+    "handoff": cmd_handoff,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

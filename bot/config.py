@@ -1,0 +1,86 @@
+"""Typed settings, read once from the environment (and the CLI flags that override it)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from bot.errors import ConfigError
+
+DEV_KEY_FILE = "secret.key"
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db_path: Path = Path("var/bot.db")
+    flows_dir: Path = Path("flows")
+    secret_key: bytes = b""
+    public_url: str = ""
+    simulator: bool = True
+    clock_start: str | None = None  # ISO 8601, from --clock
+    max_body_bytes: int = 256 * 1024
+    max_text_chars: int = 2000  # longer messages are stored truncated
+    sim_wait_seconds: float = 5.0
+    env_vars: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Read BOT_* variables; CLI overrides win. Production refuses to run without a key."""
+    env = dict(os.environ if env is None else env)
+    mode = env.get("BOT_ENV", "development").strip() or "development"
+    if mode not in {"development", "production"}:
+        raise ConfigError(f"BOT_ENV must be 'development' or 'production', not {mode!r}")
+    try:
+        port = int(env.get("BOT_PORT", "8080"))
+    except ValueError as exc:
+        raise ConfigError("BOT_PORT must be a number") from exc
+    settings = Settings(
+        env=mode,
+        host=env.get("BOT_HOST", "127.0.0.1"),
+        port=port,
+        db_path=Path(env.get("BOT_DB", "var/bot.db")),
+        flows_dir=Path(env.get("BOT_FLOWS", "flows")),
+        public_url=env.get("BOT_PUBLIC_URL", "").rstrip("/"),
+        simulator=_flag(env.get("BOT_SIMULATOR"), default=(mode == "development")),
+        env_vars=env,
+    ).with_overrides(**overrides)
+    return replace(settings, secret_key=_secret_key(env, settings))
+
+
+def _secret_key(env: Mapping[str, str], settings: Settings) -> bytes:
+    raw = env.get("BOT_SECRET_KEY", "").strip()
+    if raw:
+        if len(raw) < 32:
+            raise ConfigError("BOT_SECRET_KEY must be at least 32 characters of random text")
+        return raw.encode()
+    if settings.production:
+        raise ConfigError("BOT_SECRET_KEY is required when BOT_ENV=production")
+    # Development: a key generated once and kept beside the database.
+    key_file = settings.db_path.parent / DEV_KEY_FILE
+    if key_file.exists():
+        return key_file.read_text().strip().encode()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key.encode()

@@ -1,0 +1,57 @@
+"""An outbox row → the provider messages that carry it (segmented SMS or one rich message)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from bot.channels.base import Outbound
+from bot.channels.rich import MAX_SUGGESTIONS, fallback_text
+from bot.channels.segment import MAX_PARTS, split_message
+from bot.channels.sms_choices import render_choices
+
+
+def idempotency_key(row: dict[str, Any]) -> str:
+    """Stable for the row across retries and restarts, unique across databases."""
+    salt = hashlib.sha256(f"{row['resident_id']}|{row['created_at']}".encode()).hexdigest()[:10]
+    return f"ob-{row['idempotency_key']}-{salt}"
+
+
+def sms_texts(text: str, suggestions: list[str], max_length: int = 1600) -> list[str]:
+    """Numbered choices appended; one concatenated SMS up to 10 parts, else numbered messages."""
+    tail = render_choices(suggestions) if suggestions else ""
+    parts = split_message(text, MAX_PARTS, tail=tail)
+    return [part[:max_length] for part in parts]
+
+
+def as_sms(row: dict[str, Any], to: str, max_length: int = 1600, key: str = "") -> list[Outbound]:
+    base = key or idempotency_key(row)
+    texts = sms_texts(row["text"], list(row.get("suggestions") or []), max_length)
+    return [
+        Outbound(
+            outbox_id=row["id"],
+            idempotency_key=base if len(texts) == 1 else f"{base}-p{i + 1}",
+            to=to,
+            channel="sms",
+            text=text,
+            kind=row.get("kind", "reply"),
+        )
+        for i, text in enumerate(texts)
+    ]
+
+
+def as_rich(row: dict[str, Any], to: str, max_length: int = 3072) -> Outbound:
+    suggestions = list(row.get("suggestions") or [])
+    text = row["text"]
+    if len(text) > max_length:  # rare: keep it whole by sending it as plain numbered text
+        text = fallback_text(text, suggestions)[:max_length]
+        suggestions = []
+    return Outbound(
+        outbox_id=row["id"],
+        idempotency_key=idempotency_key(row),
+        to=to,
+        channel="rcs",
+        text=text,
+        suggestions=suggestions[:MAX_SUGGESTIONS],
+        kind=row.get("kind", "reply"),
+    )

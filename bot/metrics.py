@@ -1,0 +1,29 @@
+"""Prometheus metrics, one registry per app so tests can build many apps."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.inbound = Counter(
+            "bot_inbound_messages", "Inbound messages stored", ["provider", "duplicate"], registry=r
+        )
+        self.processed = Counter("bot_processed_messages", "Inbox rows processed", registry=r)
+        self.failed = Counter("bot_failed_messages", "Inbox rows that failed", registry=r)
+        self.ingest_batch = Histogram(
+            "bot_ingest_group_size",
+            "Inbound rows per durable commit",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "bot_process_batch_seconds", "Time to process one batch", registry=r
+        )
+        self.http_errors = Counter(
+            "bot_http_rejected", "Requests rejected", ["reason"], registry=r
+        )
+        self.ready = Gauge("bot_ready", "1 when the store and NLU are ready", registry=r)

@@ -1,0 +1,88 @@
+"""Tokenise a text once and expose three aligned views of it.
+
+- `surface`: each token's surface, folded (NFKC, lowercase, hiragana); numerals as
+  ASCII digits (十二 → 12, ふたつ → 2つ). Kana-only writing matches term readings here.
+- `normal`: each token's Sudachi normalized form, folded (ソファ → そふぁー, 捨て → 捨てる).
+- `reading`: each token's reading in hiragana (交ぜ書き: れいぞう庫 → れいぞうこ).
+
+Every view is the concatenation of per-token pieces, so a match in any view maps back
+to token positions (`starts`/`ends` hold the character offsets of token boundaries).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.nlu.textkey import fold, key, parse_int
+
+# Readings of kana numerals before the counter つ (ひとつ, ふたつ, ...).
+_KANA_NUMBERS = {"ひと": 1, "ふた": 2, "みっ": 3, "よっ": 4, "いつ": 5, "むっ": 6,
+                 "なな": 7, "やっ": 8, "ここの": 9}
+
+
+@dataclass(slots=True)
+class View:
+    text: str
+    starts: frozenset[int]
+    ends: frozenset[int]
+    token_at: list[int]  # character offset -> token index
+
+
+@dataclass(slots=True)
+class Analysis:
+    surface: View
+    normal: View
+    reading: View
+    pos: list[str] = field(default_factory=list)  # first POS level per token
+    count: int = 0
+
+
+def _view(pieces: list[str]) -> View:
+    parts: list[str] = []
+    starts: set[int] = set()
+    ends: set[int] = set()
+    token_at: list[int] = []
+    offset = 0
+    for index, piece in enumerate(pieces):
+        if not piece:
+            continue
+        starts.add(offset)
+        parts.append(piece)
+        token_at.extend([index] * len(piece))
+        offset += len(piece)
+        ends.add(offset)
+    return View("".join(parts), frozenset(starts), frozenset(ends), token_at)
+
+
+def analyse(morphemes) -> Analysis:  # noqa: ANN001 - a sudachipy MorphemeList
+    surfaces: list[str] = []
+    normals: list[str] = []
+    readings: list[str] = []
+    pos: list[str] = []
+    items = list(morphemes)
+    for index, morpheme in enumerate(items):
+        part = morpheme.part_of_speech()
+        surface = "".join(fold(morpheme.surface()).split())
+        normal = key(morpheme.normalized_form(), keep_symbols=True)
+        reading = fold(morpheme.reading_form())
+        if part[0] == "補助記号" or part[0] == "空白":
+            normal = key(surface, keep_symbols=True)
+            reading = normal
+        elif part[1] == "数詞":
+            value = parse_int(morpheme.normalized_form())
+            if value is None:
+                value = _kana_number(reading, items, index)
+            if value is not None:
+                surface = normal = reading = str(value)
+        surfaces.append(surface)
+        normals.append(normal)
+        readings.append(reading)
+        pos.append(part[0])
+    return Analysis(_view(surfaces), _view(normals), _view(readings), pos, len(items))
+
+
+def _kana_number(reading: str, items, index: int) -> int | None:  # noqa: ANN001
+    following = items[index + 1].surface() if index + 1 < len(items) else ""
+    if following == "つ":
+        return _KANA_NUMBERS.get(reading)
+    return None

@@ -1,0 +1,131 @@
+"""Find known terms (catalogue words, 町名, intent words...) in an analysed text.
+
+Each term is analysed with the same tokenizer as the resident's text, giving a surface
+form, a normalized form and a reading. A term matches when one of its forms occurs in
+the matching view of the text at token boundaries:
+
+- normalized form in the `normal` view (ソファ = ソファー, 捨て = 捨てる, ﾀﾝｽ = 箪笥);
+- surface form or reading in the `surface` view (kana-only writing: そだいごみ);
+- reading in the `reading` view (mixed writing: れいぞう庫), for readings of 3+ kana.
+
+Short forms must cover whole tokens; longer forms may end inside a token, and long
+kana forms may even start inside one, because Sudachi splits unknown hiragana words
+arbitrarily (そふぁー → そ|ふぁー).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.nlu.analysis import Analysis, View
+from bot.nlu.textkey import is_kana
+
+SURFACE, NORMAL, READING = "surface", "normal", "reading"
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    text: str  # as written in the data
+    payload: Any  # what it means (an item, a town, a concept name...)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    term: Term
+    first: int  # first token index
+    last: int  # last token index (inclusive)
+    length: int  # matched characters (for longest-match resolution)
+    view: str
+
+    @property
+    def payload(self) -> Any:
+        return self.term.payload
+
+
+@dataclass(frozen=True, slots=True)
+class _Form:
+    chars: str
+    term: Term
+    kana: bool
+
+
+class Gazetteer:
+    def __init__(self, terms: Iterable[Term], analyse: Callable[[str], Analysis]) -> None:
+        self._index: dict[str, dict[str, list[_Form]]] = {SURFACE: {}, NORMAL: {}, READING: {}}
+        self.terms: list[Term] = []
+        for term in terms:
+            self.add(term, analyse(term.text))
+
+    def add(self, term: Term, analysis: Analysis) -> None:
+        self.terms.append(term)
+        surface, normal, reading = (analysis.surface.text, analysis.normal.text,
+                                    analysis.reading.text)
+        self._put(SURFACE, surface, term)
+        if reading != surface:
+            self._put(SURFACE, reading, term)
+        self._put(NORMAL, normal, term)
+        if len(reading) >= 3:
+            self._put(READING, reading, term)
+
+    def _put(self, view: str, chars: str, term: Term) -> None:
+        if not chars:
+            return
+        bucket = self._index[view].setdefault(chars[0], [])
+        bucket.append(_Form(chars, term, is_kana(chars)))
+        bucket.sort(key=lambda form: -len(form.chars))
+
+    def find(self, analysis: Analysis) -> list[Match]:
+        """All matches (overlapping ones included), in no particular order."""
+        found: dict[tuple[int, int, int], Match] = {}
+        self._scan(analysis.surface, SURFACE, found, loose=True)
+        self._scan(analysis.normal, NORMAL, found, loose=False)
+        self._scan(analysis.reading, READING, found, loose=False)
+        return list(found.values())
+
+    def _scan(self, view: View, name: str, found: dict, *, loose: bool) -> None:
+        index = self._index[name]
+        text = view.text
+        starts, ends, token_at = view.starts, view.ends, view.token_at
+        for position, char in enumerate(text):
+            bucket = index.get(char)
+            if not bucket:
+                continue
+            aligned = position in starts
+            if not aligned and not loose:
+                continue
+            for form in bucket:
+                size = len(form.chars)
+                if not text.startswith(form.chars, position):
+                    continue
+                end = position + size
+                whole = aligned and end in ends
+                if name == READING and not whole:
+                    continue
+                if not whole:
+                    if aligned and size < 3:
+                        continue
+                    if not aligned and not (form.kana and size >= 4):
+                        continue
+                first, last = token_at[position], token_at[end - 1]
+                marker = (id(form.term), first, last)
+                previous = found.get(marker)
+                if previous is None or previous.length < size:
+                    found[marker] = Match(form.term, first, last, size, name)
+
+
+def longest(matches: list[Match], accept: Callable[[Match], bool] | None = None) -> list[Match]:
+    """Non-overlapping matches, longest first (ties: earliest), returned in text order."""
+    chosen: list[Match] = []
+    taken: set[int] = set()
+    candidates = [m for m in matches if accept is None or accept(m)]
+    candidates.sort(key=lambda m: (-(m.last - m.first), -m.length, m.first))
+    for match in candidates:
+        span = range(match.first, match.last + 1)
+        if any(token in taken for token in span):
+            continue
+        taken.update(span)
+        chosen.append(match)
+    chosen.sort(key=lambda m: m.first)
+    return chosen

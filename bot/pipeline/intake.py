@@ -1,0 +1,48 @@
+"""Turn a provider's Inbound into the row we store: hashed, encrypted, redacted, capped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.channels.base import Inbound
+from bot.identity import NumberVault
+from bot.store.queries import utc_text as stamp
+from bot.redact import redact
+
+# Sudachi refuses input over ~49 KB of UTF-8; we cap far below it, in characters.
+DEFAULT_MAX_CHARS = 2000
+
+
+@dataclass
+class IntakeRow:
+    resident_id: str
+    phone_enc: bytes
+    row: dict
+
+
+def prepare_inbound(
+    inbound: Inbound, vault: NumberVault, now: datetime, max_chars: int = DEFAULT_MAX_CHARS
+) -> IntakeRow:
+    text = inbound.text.replace("\x00", "")
+    truncated = len(text) > max_chars
+    if truncated:
+        text = text[:max_chars]
+    text, redactions = redact(text)
+    resident_id = vault.resident_id(inbound.sender)
+    return IntakeRow(
+        resident_id=resident_id,
+        phone_enc=vault.encrypt(inbound.sender),
+        row={
+            "provider": inbound.provider,
+            "provider_message_id": inbound.provider_message_id,
+            "resident_id": resident_id,
+            "channel": inbound.channel,
+            "kind": "message",
+            "text": text,
+            "postback": inbound.postback,
+            "redactions": redactions,
+            "truncated": truncated,
+            "received_at": stamp(inbound.received_at or now),
+        },
+    )

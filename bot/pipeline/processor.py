@@ -1,0 +1,230 @@
+"""Synchronous core of the pipeline. It owns one database connection and is only ever
+called from one thread at a time (the server's store threads, or replay/chat directly)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from bot.clock import Clock
+from bot.pipeline.intake import IntakeRow
+from bot.store import queries as q
+from bot.system_texts import SystemTexts
+from bot.turn import Reply, ResidentContext, Responder, Turn, TurnResult
+
+log = logging.getLogger("bot.pipeline")
+
+# Providers whose replies are returned to the caller instead of sent by the delivery worker.
+LOCAL_PROVIDERS = {"sim", "replay", "chat"}
+
+
+@dataclass
+class BatchResult:
+    inbox_ids: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    outbox_rows: int = 0
+    residents: set[str] = field(default_factory=set)
+
+
+class Processor:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        responder: Responder,
+        clock: Clock,
+        texts: SystemTexts,
+        max_chars: int = 2000,
+    ) -> None:
+        self.db = db
+        self.responder = responder
+        self.clock = clock
+        self.texts = texts
+        self.max_chars = max_chars
+        self.last_error: BaseException | None = None  # for replay's failure messages
+        row = db.execute("SELECT coalesce(max(batch), 0) FROM inbox").fetchone()
+        self._batches = itertools.count(int(row[0]) + 1)
+
+    # ---- intake (group commit) ---------------------------------------------------
+
+    def ingest(self, rows: list[IntakeRow]) -> list[tuple[int, bool]]:
+        """Store many inbound rows in one commit. Returns (inbox_id, duplicate) per row."""
+        now = self.clock.now()
+        results: list[tuple[int, bool]] = []
+        with self.db.atomic():
+            for item in rows:
+                row = item.row
+                q.touch_resident(
+                    self.db, item.resident_id, item.phone_enc, row["provider"], row["channel"], now
+                )
+                inbox_id = q.insert_inbox(self.db, row)
+                if inbox_id is None:
+                    existing = q.find_inbox_id(self.db, row["provider"], row["provider_message_id"])
+                    results.append((existing or 0, True))
+                else:
+                    results.append((inbox_id, False))
+        return results
+
+    # ---- processing ----------------------------------------------------------------
+
+    def promote_due_timers(self, now: datetime, limit: int = 256) -> int:
+        """Due timers become inbox rows, so they run through the same per-resident order."""
+        timers = q.due_timers(self.db, now, limit)
+        for timer in timers:
+            resident = q.get_resident(self.db, timer["resident_id"])
+            q.insert_inbox(
+                self.db,
+                {
+                    "provider": "timer",
+                    "provider_message_id": f"{timer['id']}:{timer['due_at']}",
+                    "resident_id": timer["resident_id"],
+                    "channel": (resident or {}).get("last_channel") or "sms",
+                    "kind": "timer",
+                    "text": timer["name"],
+                    "payload": json.loads(timer["payload"]),
+                    "received_at": timer["due_at"],
+                },
+            )
+            q.delete_timer(self.db, timer["id"])
+        return len(timers)
+
+    def process_batch(self, limit: int = 32) -> BatchResult:
+        """Process the oldest pending row of up to `limit` residents in one transaction."""
+        result = BatchResult()
+        now = self.clock.now()
+        with self.db.atomic():
+            self.promote_due_timers(now)
+            rows = q.next_pending(self.db, limit)
+            if not rows:
+                return result
+            batch = next(self._batches)
+            for row in rows:
+                try:
+                    with self.db.atomic():
+                        result.outbox_rows += self._process_row(row, batch, now)
+                except Exception as exc:  # a bug must not lose the message or stall the queue
+                    self.last_error = exc
+                    log.error(
+                        "processing failed",
+                        extra={"inbox_id": row["id"], "error": type(exc).__name__},
+                        exc_info=True,
+                    )
+                    with self.db.atomic():
+                        result.outbox_rows += self._fail_row(row, batch, now)
+                    result.failed.append(row["id"])
+                result.inbox_ids.append(row["id"])
+                result.residents.add(row["resident_id"])
+        return result
+
+    def process_all(self, limit: int = 32) -> BatchResult:
+        """Process until nothing is pending (replay, chat and tests)."""
+        total = BatchResult()
+        while True:
+            batch = self.process_batch(limit)
+            if not batch.inbox_ids:
+                return total
+            total.inbox_ids += batch.inbox_ids
+            total.failed += batch.failed
+            total.outbox_rows += batch.outbox_rows
+            total.residents |= batch.residents
+
+    def _turn(self, row: dict[str, Any]) -> Turn:
+        is_timer = row["kind"] == "timer"
+        return Turn(
+            kind=row["kind"],
+            resident=row["resident_id"],
+            channel=row["channel"],
+            received_at=q.from_utc_text(row["received_at"]),
+            text="" if is_timer else row["text"],
+            postback=row["postback"],
+            timer=row["text"] if is_timer else None,
+            payload=json.loads(row["payload"]),
+            redactions=json.loads(row["redactions"]),
+            truncated=bool(row["truncated"]),
+        )
+
+    def _process_row(self, row: dict[str, Any], batch: int, now: datetime) -> int:
+        resident_row = q.get_resident(self.db, row["resident_id"]) or {}
+        resident = ResidentContext(
+            resident=row["resident_id"],
+            notices_enabled=bool(resident_row.get("notices_enabled", 1)),
+            handoff=bool(resident_row.get("handoff", 0)),
+        )
+        turn = self._turn(row)
+        if resident.handoff and turn.kind == "message":
+            # A person is answering: the bot stays silent and staff see the message.
+            q.add_staff_note(self.db, resident.resident, "message", turn.text, now)
+            q.finish_inbox(self.db, row["id"], "done", now, batch)
+            return 0
+        conversation = q.load_conversation(self.db, resident.resident)
+        outcome = self.responder.respond(turn, conversation, resident, self.db)
+        replies = self._system_notes(turn) + outcome.replies
+        self._apply(outcome, resident, now)
+        notices_enabled = bool(
+            outcome.resident_updates.get("notices_enabled", resident.notices_enabled)
+        )
+        written = self._write_replies(row, replies, notices_enabled, now)
+        q.finish_inbox(self.db, row["id"], "done", now, batch)
+        return written
+
+    def _system_notes(self, turn: Turn) -> list[Reply]:
+        notes = []
+        if turn.redactions:
+            notes.append(Reply(self.texts.get("redacted")))
+        if turn.truncated:
+            notes.append(Reply(self.texts.get("truncated", limit=self.max_chars)))
+        return notes
+
+    def _apply(self, outcome: TurnResult, resident: ResidentContext, now: datetime) -> None:
+        q.save_conversation(self.db, resident.resident, outcome.conversation, now)
+        if outcome.resident_updates:
+            q.update_resident(self.db, resident.resident, outcome.resident_updates)
+        for name in outcome.cancel_timers:
+            q.cancel_timer(self.db, resident.resident, name)
+        for timer in outcome.timers:
+            q.set_timer(self.db, resident.resident, timer.name, timer.due_at, timer.payload)
+        for note in outcome.staff_notes:
+            q.add_staff_note(self.db, resident.resident, "note", note, now)
+
+    def _write_replies(
+        self, row: dict[str, Any], replies: list[Reply], notices_enabled: bool, now: datetime
+    ) -> int:
+        provider, channel = row["provider"], row["channel"]
+        if provider == "timer":
+            resident_row = q.get_resident(self.db, row["resident_id"]) or {}
+            provider = resident_row.get("last_provider") or "sim"
+            channel = resident_row.get("last_channel") or channel
+        for index, reply in enumerate(replies):
+            if reply.kind == "notice" and not notices_enabled:
+                status = "suppressed"  # the resident asked for no unsolicited messages
+            elif provider in LOCAL_PROVIDERS:
+                status = "sent"  # returned to the caller directly
+            else:
+                status = "pending"
+            q.add_outbox(
+                self.db,
+                {
+                    "resident_id": row["resident_id"],
+                    "provider": provider,
+                    "channel": channel,
+                    "kind": reply.kind,
+                    "text": reply.text,
+                    "suggestions": reply.suggestions,
+                    "inbox_id": row["id"],
+                    "created_at": q.utc_text(now),
+                    "status": status,
+                    "idempotency_key": f"{row['id']}-{index}",
+                },
+            )
+        return len(replies)
+
+    def _fail_row(self, row: dict[str, Any], batch: int, now: datetime) -> int:
+        q.finish_inbox(self.db, row["id"], "failed", now, batch)
+        if row["kind"] != "message":
+            return 0
+        return self._write_replies(row, [Reply(self.texts.get("error"))], True, now)

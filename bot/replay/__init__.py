@@ -1,0 +1,1 @@
+"""Conversation tests: the file format, the runner, and coverage."""

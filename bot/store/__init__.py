@@ -1,0 +1,6 @@
+"""SQLite storage through sqlite-utils: schema, migrations and the pipeline's queries."""
+
+from bot.store.database import open_database
+from bot.store.migrations import migrate
+
+__all__ = ["open_database", "migrate"]

@@ -1,0 +1,43 @@
+"""Short texts the pipeline itself sends (not a flow): staff edit flows/system.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from string import Template
+
+import yaml
+
+from bot.errors import ConfigError
+
+DEFAULTS = {
+    "redacted": "個人番号やカード番号のような数字は、安全のため保存していません。"
+    "SMSでは送らないでください。",
+    "truncated": "メッセージが長いため、最初の${limit}文字だけを受け付けました。",
+    "error": "申し訳ありません。うまく処理できませんでした。"
+    "もう一度お送りいただくか、「担当者」と送ってください。",
+    "empty": "メッセージが空でした。ご用件を文字でお送りください。",
+}
+
+
+class SystemTexts:
+    def __init__(self, texts: dict[str, str]) -> None:
+        self._texts = texts
+
+    @classmethod
+    def load(cls, flows_dir: Path) -> SystemTexts:
+        path = flows_dir / "system.yaml"
+        texts = dict(DEFAULTS)
+        if path.exists():
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if not isinstance(data, dict):
+                raise ConfigError(f"{path}:1: expected a mapping of text ids to texts")
+            for key, value in data.items():
+                if key not in DEFAULTS:
+                    raise ConfigError(f"{path}: unknown text id {key!r} (known: {sorted(DEFAULTS)})")
+                if not isinstance(value, str) or not value.strip():
+                    raise ConfigError(f"{path}: {key} must be a non-empty text")
+                texts[key] = value.strip()
+        return cls(texts)
+
+    def get(self, key: str, **values: object) -> str:
+        return Template(self._texts[key]).safe_substitute(**values)
