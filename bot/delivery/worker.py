@@ -1,0 +1,252 @@
+"""The delivery worker: outbox → channel.send, with retries, fallback, rate, quiet hours, loop guard.
+
+At least once: a row is marked 'sending' in the same transaction that claims it, and the
+pipeline puts 'sending' rows back to 'pending' on start-up, so a crash re-sends rather than
+loses. Every send carries a key stable for the row, so providers that honour it (RCS
+messageId, the gateway's Idempotency-Key) show it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+import aiohttp
+
+from bot.channels.base import Channel, SendResult
+from bot.channels.gateway import GatewayChannel
+from bot.channels.rcs import RcsChannel
+from bot.channels.settings import ChannelSettings
+from bot.channels.twilio import TwilioChannel
+from bot.clock import Clock
+from bot.delivery import store_ops as ops
+from bot.delivery.policy import MAX_ATTEMPTS, LoopGuard, backoff, is_quiet, quiet_ends
+from bot.delivery.ratelimit import PriorityLimiter
+from bot.delivery.render import as_rich, as_sms
+
+log = logging.getLogger("bot.delivery")
+
+BATCH = 20
+CONCURRENCY = 16
+SWEEP_EVERY = 1.0  # seconds between checks for rich messages not delivered in time
+
+
+class Store(Protocol):
+    async def run_on_store(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+
+class Vault(Protocol):
+    def decrypt(self, blob: bytes) -> str: ...
+
+
+@dataclass
+class DeliveryDeps:
+    store: Store  # the Pipeline (run_on_store)
+    vault: Vault
+    clock: Clock
+    settings: ChannelSettings
+    wake: asyncio.Event | None = None  # pipeline.outbox_wake
+    channels: dict[str, Channel] = field(default_factory=dict)  # overrides, for tests
+
+
+def build_channels(cs: ChannelSettings, session: aiohttp.ClientSession) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    if cs.twilio:
+        channels["twilio"] = TwilioChannel(cs.twilio, session, cs.public_url)
+    if cs.rcs:
+        channels["rcs"] = RcsChannel(cs.rcs, session)
+    if cs.gateway:
+        channels["gateway"] = GatewayChannel(cs.gateway, session)
+    return channels
+
+
+class DeliveryWorker:
+    def __init__(self, deps: DeliveryDeps, channels: dict[str, Channel]) -> None:
+        self.deps = deps
+        self.cs = deps.settings
+        self.channels = channels
+        self.providers = sorted(channels)
+        self.sms_provider = next((p for p in ("twilio", "gateway") if p in channels), None)
+        self.limiters = {name: PriorityLimiter(self.cs.send_rate) for name in channels}
+        self.loop_guard = LoopGuard(self.cs.loop_limit, self.cs.loop_window)
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._last_sweep = 0.0
+        self.sends = 0  # provider calls made (metrics, tests)
+
+    async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await self.deps.store.run_on_store(fn, *args)
+
+    # ---- the loop -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                worked = await self.step()
+                if not worked:
+                    await self._idle(stop)
+        finally:
+            for limiter in self.limiters.values():
+                await limiter.close()
+
+    async def step(self) -> bool:
+        """Claim and deliver one batch; sweep late rich messages. True if anything was due."""
+        now = self.deps.clock.now()
+        rows = await self._db(ops.claim, self.providers, now, BATCH)
+        if rows:
+            groups: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:  # one resident's rows in order; residents side by side
+                groups.setdefault(row["resident_id"], []).append(row)
+            await asyncio.gather(*(self._deliver_group(group) for group in groups.values()))
+        if "rcs" in self.channels and self.deps.clock.monotonic() - self._last_sweep >= SWEEP_EVERY:
+            self._last_sweep = self.deps.clock.monotonic()
+            await self.sweep_late_rich()
+        return bool(rows)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        timeout = 1.0
+        due = await self._db(ops.next_due, self.providers)
+        if due is not None:
+            timeout = min(timeout, max((due - self.deps.clock.now()).total_seconds(), 0.01))
+        waiters = [asyncio.ensure_future(stop.wait())]
+        if self.deps.wake is not None:
+            waiters.append(asyncio.ensure_future(self.deps.wake.wait()))
+        _, pending = await asyncio.wait(waiters, timeout=timeout, return_when="FIRST_COMPLETED")
+        for task in pending:
+            task.cancel()
+        if self.deps.wake is not None:
+            self.deps.wake.clear()
+
+    async def _deliver_group(self, rows: list[dict[str, Any]]) -> None:
+        async with self._slots:
+            for row in rows:
+                try:
+                    await self.deliver(row)
+                except Exception as exc:  # noqa: BLE001 - one bad row must not stop the worker
+                    log.error("delivery error", extra={"outbox": row["id"], "error": repr(exc)})
+                    later = self.deps.clock.now() + timedelta(seconds=backoff(row["attempts"]))
+                    await self._db(ops.retry, row["id"], later, f"error:{type(exc).__name__}")
+
+    # ---- one row --------------------------------------------------------------------
+
+    async def deliver(self, row: dict[str, Any]) -> None:
+        now = self.deps.clock.now()
+        kind = row.get("kind", "reply")
+        if kind == "notice":
+            if not row.get("notices_enabled", True):
+                await self._db(ops.failed, row["id"], "notices_disabled", now, "suppressed")
+                return
+            if is_quiet(now, self.cs.quiet_start_hour, self.cs.quiet_end_hour):
+                later = quiet_ends(now, self.cs.quiet_start_hour, self.cs.quiet_end_hour)
+                await self._db(ops.retry, row["id"], later, "quiet_hours")
+                return
+        if not row.get("phone_enc"):
+            await self._db(ops.failed, row["id"], "no_number", now)
+            return
+        to = self.deps.vault.decrypt(row["phone_enc"])
+        if not self.loop_guard.allow(row["resident_id"], row["text"], self.deps.clock.monotonic()):
+            log.warning("loop guard stopped a message", extra={"outbox": row["id"]})
+            await self._db(ops.failed, row["id"], "loop_guard", now, "suppressed")
+            return
+        channel = self.channels[row["provider"]]
+        if channel.capabilities.rich and row["channel"] == "rcs":
+            result, message_id = await self._send(
+                channel, [as_rich(row, to, channel.capabilities.max_length)], kind
+            )
+        else:
+            result, message_id = await self._send(
+                channel, as_sms(row, to, channel.capabilities.max_length), kind
+            )
+        await self._record(row, to, result, message_id)
+
+    async def _send(
+        self, channel: Channel, messages: list, kind: str
+    ) -> tuple[SendResult, str | None]:
+        first_id: str | None = None
+        result = SendResult(ok=False, error_code="nothing_to_send", permanent=True)
+        for message in messages:
+            await self.limiters[channel.name].acquire(kind)
+            self.sends += 1
+            result = await channel.send(message)
+            if not result.ok:
+                break
+            first_id = first_id or result.provider_message_id
+        return result, first_id
+
+    async def _record(
+        self, row: dict[str, Any], to: str, result: SendResult, message_id: str | None
+    ) -> None:
+        now = self.deps.clock.now()
+        if result.ok:
+            await self._db(ops.sent, row["id"], message_id, now)
+            return
+        code = result.error_code or "error"
+        if result.fallback_to_sms and self.sms_provider:
+            await self.send_by_sms(row, to, f"rcs_unavailable:{code}")
+        elif result.opted_out:
+            log.info("resident opted out at the provider", extra={"outbox": row["id"]})
+            await self._db(ops.stop_resident, row["resident_id"])
+            await self._db(ops.failed, row["id"], f"opted_out:{code}", now)
+        elif result.permanent or row["attempts"] >= MAX_ATTEMPTS:
+            await self._db(ops.failed, row["id"], code, now)
+        else:
+            later = now + timedelta(seconds=backoff(row["attempts"], result.retry_after))
+            await self._db(ops.retry, row["id"], later, code)
+
+    # ---- rich → SMS -------------------------------------------------------------------
+
+    async def send_by_sms(self, row: dict[str, Any], to: str, why: str) -> None:
+        """The same content, suggestions as numbered choices, by the SMS provider."""
+        assert self.sms_provider is not None
+        channel = self.channels[self.sms_provider]
+        key = f"{as_rich(row, to).idempotency_key}-sms"
+        messages = as_sms(row, to, channel.capabilities.max_length, key=key)
+        result, message_id = await self._send(channel, messages, row.get("kind", "reply"))
+        now = self.deps.clock.now()
+        if result.ok:
+            await self._db(ops.switch_to_sms, row["id"], self.sms_provider, message_id, now, why)
+        elif result.permanent:
+            await self._db(ops.failed, row["id"], f"{why};sms:{result.error_code}", now)
+        else:  # try the SMS again later, as an SMS row
+            await self._db(ops.switch_to_sms, row["id"], self.sms_provider, None, now, why)
+            later = now + timedelta(seconds=backoff(row["attempts"], result.retry_after))
+            await self._db(ops.retry, row["id"], later, f"{why};sms:{result.error_code}")
+
+    async def sweep_late_rich(self) -> None:
+        """Rich messages not delivered within the timeout are withdrawn and sent by SMS."""
+        rcs = self.channels.get("rcs")
+        if self.cs.rcs is None or rcs is None or self.sms_provider is None:
+            return
+        before = self.deps.clock.now() - timedelta(seconds=self.cs.rcs.delivery_timeout)
+        for row in await self._db(ops.stale_rich, before, BATCH):
+            to = self.deps.vault.decrypt(row["phone_enc"])
+            revoked = await rcs.revoke(to, row["provider_message_id"])  # type: ignore[attr-defined]
+            if revoked:
+                await self.send_by_sms(row, to, "rcs_not_delivered_in_time")
+            else:  # delivered meanwhile (or unknown): leave it, and stop checking it
+                await self._db(ops.note, row["id"], "rcs_revoke_refused")
+
+
+def deps_from_app(app: Any) -> DeliveryDeps:
+    from bot.app import CLOCK, PIPELINE, SETTINGS  # here: bot.app imports the channels
+    from bot.channels.settings import channel_settings_from_env
+    from bot.channels.webhooks import CHANNEL_SETTINGS
+
+    pipeline = app[PIPELINE]
+    cs = app.get(CHANNEL_SETTINGS) or channel_settings_from_env(app[SETTINGS].env_vars)
+    return DeliveryDeps(pipeline, pipeline.vault, app[CLOCK], cs, pipeline.outbox_wake)
+
+
+async def run_delivery(app_or_deps: Any, stop_event: asyncio.Event | None = None) -> None:
+    """Deliver the outbox until `stop_event` is set (or the task is cancelled)."""
+    deps = app_or_deps if isinstance(app_or_deps, DeliveryDeps) else deps_from_app(app_or_deps)
+    stop = stop_event or asyncio.Event()
+    async with aiohttp.ClientSession() as session:
+        channels = deps.channels or build_channels(deps.settings, session)
+        if not channels:
+            await stop.wait()  # no real provider configured (simulator only)
+            return
+        await DeliveryWorker(deps, channels).run(stop)
