@@ -24,7 +24,6 @@ def choice_index(text: str) -> int | None:
     if not text or len(text) > 40:
         return None
     normal = unicodedata.normalize("NFKC", text).strip().strip("「」\"'")
-    normal = normal.replace(" ", "")
     match = _ANSWER.fullmatch(normal)
     if not match:
         return None

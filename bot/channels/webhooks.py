@@ -66,7 +66,7 @@ class _Handler:
         self.ok = ok
         self.name = name
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
             body = await read_body(request, self.settings.max_body_bytes)
         except BodyTooLarge:
@@ -130,10 +130,10 @@ def _add_twilio(app: web.Application, cs: ChannelSettings, pipeline: PipelineLik
         return [twilio.parse_status(body)]
 
     app.router.add_post(
-        twilio.SMS_PATH, _Handler(cs, pipeline, lim, check, inbound, _twiml, "twilio")
+        twilio.SMS_PATH, _Handler(cs, pipeline, lim, check, inbound, _twiml, "twilio").handle
     )
     app.router.add_post(
-        twilio.STATUS_PATH, _Handler(cs, pipeline, lim, check, status, _twiml, "twilio")
+        twilio.STATUS_PATH, _Handler(cs, pipeline, lim, check, status, _twiml, "twilio").handle
     )
 
 
@@ -151,7 +151,9 @@ def _add_rcs(app: web.Application, cs: ChannelSettings, pipeline: PipelineLike, 
 
     app.router.add_post(
         rcs.PATH,
-        _Handler(cs, pipeline, lim, check, rcs.parse, _json_ok, "rcs", preflight=console_check),
+        _Handler(
+            cs, pipeline, lim, check, rcs.parse, _json_ok, "rcs", preflight=console_check
+        ).handle,
     )
 
 
@@ -172,7 +174,7 @@ def _add_gateway(app: web.Application, cs: ChannelSettings, pipeline: PipelineLi
     def parse(body: bytes) -> list[Inbound | StatusEvent]:
         return gateway.parse(body, gs)
 
-    handler = _Handler(cs, pipeline, lim, check, parse, _json_ok, "gateway")
+    handler = _Handler(cs, pipeline, lim, check, parse, _json_ok, "gateway").handle
     app.router.add_post(gateway.PATH, handler)
 
 
