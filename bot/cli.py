@@ -164,8 +164,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     holder: dict = {}
 
-    def factory():
-        holder["responder"] = build_responder(flows, FrozenClock(Clock().now()))
+    def factory(clock: FrozenClock):
+        holder["responder"] = build_responder(flows, clock)
         return holder["responder"]
 
     results = run_files(files, factory, flows)

@@ -53,6 +53,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         port = int(env.get("BOT_PORT", "8080"))
     except ValueError as exc:
         raise ConfigError("BOT_PORT must be a number") from exc
+    try:
+        sim_wait = float(env.get("BOT_SIM_WAIT_SECONDS", "5"))
+    except ValueError as exc:
+        raise ConfigError("BOT_SIM_WAIT_SECONDS must be a number") from exc
     settings = Settings(
         env=mode,
         host=env.get("BOT_HOST", "127.0.0.1"),
@@ -61,6 +65,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         flows_dir=Path(env.get("BOT_FLOWS", "flows")),
         public_url=env.get("BOT_PUBLIC_URL", "").rstrip("/"),
         simulator=_flag(env.get("BOT_SIMULATOR"), default=(mode == "development")),
+        sim_wait_seconds=sim_wait,
         env_vars=env,
     ).with_overrides(**overrides)
     return replace(settings, secret_key=_secret_key(env, settings))

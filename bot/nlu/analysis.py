@@ -26,6 +26,7 @@ class View:
     starts: frozenset[int]
     ends: frozenset[int]
     token_at: list[int]  # character offset -> token index
+    spans: list[tuple[int, int]]  # token index -> (start, end) character offsets
 
 
 @dataclass(slots=True)
@@ -42,8 +43,10 @@ def _view(pieces: list[str]) -> View:
     starts: set[int] = set()
     ends: set[int] = set()
     token_at: list[int] = []
+    spans: list[tuple[int, int]] = []
     offset = 0
     for index, piece in enumerate(pieces):
+        spans.append((offset, offset + len(piece)))
         if not piece:
             continue
         starts.add(offset)
@@ -51,7 +54,7 @@ def _view(pieces: list[str]) -> View:
         token_at.extend([index] * len(piece))
         offset += len(piece)
         ends.add(offset)
-    return View("".join(parts), frozenset(starts), frozenset(ends), token_at)
+    return View("".join(parts), frozenset(starts), frozenset(ends), token_at, spans)
 
 
 def analyse(morphemes) -> Analysis:  # noqa: ANN001 - a sudachipy MorphemeList

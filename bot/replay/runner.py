@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.clock import FrozenClock
+from datetime import datetime
+
+from bot.clock import TOKYO, FrozenClock
 from bot.local import LocalBot
 from bot.replay.spec import ConversationSpec, ExpectCheck, ReplyCheck, TurnSpec, parse_conversation
 from bot.turn import Responder
@@ -127,9 +129,12 @@ def _check_expect(check: ExpectCheck, conversation: dict | None) -> list[str]:
     return problems
 
 
-def run_conversation(spec: ConversationSpec, responder: Responder, flows_dir: Path) -> FileResult:
+def run_conversation(
+    spec: ConversationSpec, responder: Responder, flows_dir: Path, clock: FrozenClock
+) -> FileResult:
+    """`clock` is the one the responder was built with; it is set to the file's `now`."""
     result = FileResult(file=spec.file, name=spec.name)
-    clock = FrozenClock(spec.now)
+    clock.set(spec.now)
     with tempfile.TemporaryDirectory(prefix="replay-") as tmp:
         bot = LocalBot(responder, clock, flows_dir, Path(tmp) / "replay.db")
         try:
@@ -166,8 +171,10 @@ def run_conversation(spec: ConversationSpec, responder: Responder, flows_dir: Pa
 
 
 def run_files(
-    files: list[Path], responder_factory: Callable[[], Responder], flows_dir: Path
+    files: list[Path], responder_factory: Callable[[FrozenClock], Responder], flows_dir: Path
 ) -> list[FileResult]:
+    """Runs every file with one responder (built once, on first need) and one clock."""
+    clock = FrozenClock(datetime(2000, 1, 1, tzinfo=TOKYO))
     responder: Responder | None = None
     results = []
     for path in files:
@@ -178,6 +185,6 @@ def run_files(
                                       failures=[Failure(None, str(exc))]))
             continue
         if responder is None:
-            responder = responder_factory()
-        results.append(run_conversation(spec, responder, flows_dir))
+            responder = responder_factory(clock)
+        results.append(run_conversation(spec, responder, flows_dir, clock))
     return results

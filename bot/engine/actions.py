@@ -1,0 +1,87 @@
+"""Named actions: Python functions flows call by name (`do: [find_pickup_dates]`)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from bot.turn import Reply, ResidentContext, TimerRequest, Turn
+
+log = logging.getLogger(__name__)
+
+Action = Callable[..., Any]
+ACTIONS: dict[str, Action] = {}
+
+
+def register_action(name: str) -> Callable[[Action], Action]:
+    """Decorator: `@register_action("find_pickup_dates")`; the function gets (ctx, **args)."""
+
+    def wrap(fn: Action) -> Action:
+        if name in ACTIONS and ACTIONS[name] is not fn:
+            raise ValueError(f"action {name!r} is registered twice")
+        ACTIONS[name] = fn
+        return fn
+
+    return wrap
+
+
+def import_domain_actions() -> None:
+    """Import bot.domain so the city's actions are registered before flows are checked."""
+    try:
+        importlib.import_module("bot.domain")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("bot.domain", "bot"):
+            raise
+
+
+@dataclass
+class Effects:
+    """What a turn produces besides the conversation state."""
+
+    replies: list[Reply] = field(default_factory=list)
+    timers: list[TimerRequest] = field(default_factory=list)
+    cancel_timers: list[str] = field(default_factory=list)
+    resident_updates: dict[str, Any] = field(default_factory=dict)
+    staff_notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ActionContext:
+    """What an action may read and change. Slots are the live dict of the current flow."""
+
+    slots: dict[str, Any]
+    now: datetime
+    db: Any
+    resident: ResidentContext
+    turn: Turn
+    data: dict[str, Any]
+    flow_id: str
+    state: str
+    effects: Effects
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+    @property
+    def channel(self) -> str:
+        return self.turn.channel
+
+    def say(self, text: str, suggestions: list[str] | None = None, kind: str = "reply") -> None:
+        self.effects.replies.append(Reply(text=text, suggestions=list(suggestions or []), kind=kind))
+
+    def timer(self, name: str, due_at: datetime, payload: dict[str, Any] | None = None) -> None:
+        self.effects.timers.append(TimerRequest(name=name, due_at=due_at, payload=dict(payload or {})))
+
+    def cancel_timer(self, name: str) -> None:
+        self.effects.cancel_timers.append(name)
+
+    def update_resident(self, **changes: Any) -> None:
+        self.effects.resident_updates.update(changes)
+
+    def note_for_staff(self, text: str) -> None:
+        self.effects.staff_notes.append(text)

@@ -1,0 +1,93 @@
+"""Reading a resident's answer into a slot value, by slot type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from bot.engine.model import Option, Slot
+
+NO_ANSWER = object()
+
+
+def as_options(value: Any) -> list[Option]:
+    """options_from results: strings or {value, label, aliases} mappings."""
+    out = []
+    for item in value or []:
+        if isinstance(item, Mapping):
+            v = str(item.get("value", item.get("label", "")))
+            out.append(Option(v, str(item.get("label", v)), [str(a) for a in item.get("aliases", [])]))
+        else:
+            out.append(Option(str(item), _label(item)))
+    return out
+
+
+def _label(item: Any) -> str:
+    if isinstance(item, date):
+        return item.isoformat()
+    return str(item)
+
+
+def match_option(options: list[Option], und: Any, text: str, key: Callable[[str], str]) -> int | None:
+    """Index of the option the resident picked: by number, then by label/value/alias."""
+    choice = getattr(und, "choice", None)
+    if isinstance(choice, int) and 1 <= choice <= len(options):
+        return choice - 1
+    said = getattr(und, "key", None) or key(text)
+    if not said:
+        return None
+    for i, opt in enumerate(options):
+        if said in {key(opt.label), key(opt.value), *(key(a) for a in opt.aliases)}:
+            return i
+    return None
+
+
+def read(slot: Slot, und: Any, text: str, options: list[Option], key: Callable[[str], str]) -> Any:
+    """The slot value from the message, or NO_ANSWER."""
+    t = slot.type
+    if t == "text":
+        value = text.strip()
+        if not value or (slot.max_length and len(value) > slot.max_length):
+            return NO_ANSWER
+        return value
+    if t == "choice":
+        i = match_option(options, und, text, key)
+        return options[i].value if i is not None else NO_ANSWER
+    if t == "yes_no":
+        yn = getattr(und, "yes_no", None)
+        return {"yes": True, "no": False}.get(yn, NO_ANSWER)
+    if t == "date":
+        dates = getattr(und, "dates", None) or []
+        return dates[0].isoformat() if dates else NO_ANSWER
+    if t == "number":
+        numbers = getattr(und, "numbers", None) or []
+        return int(numbers[0]) if numbers else NO_ANSWER
+    if t == "items":
+        items = getattr(und, "items", None) or []
+        if not items:
+            return NO_ANSWER
+        return [
+            {
+                "name": getattr(i, "name", None),
+                "quantity": getattr(i, "quantity", 1),
+                "kind": getattr(i, "kind", "accepted"),
+                "group": getattr(i, "group", None),
+                "variant": getattr(i, "variant", None),
+            }
+            for i in items
+        ]
+    if t == "district":
+        district = getattr(und, "district", None)
+        return district if district else NO_ANSWER
+    return NO_ANSWER
+
+
+def auto_suggestions(slot: Slot | None, options: list[Option]) -> list[str]:
+    if slot is None:
+        return []
+    if slot.type == "yes_no":
+        return ["はい", "いいえ"]
+    if slot.type == "choice":
+        return [o.label for o in options]
+    return []

@@ -1,0 +1,35 @@
+"""Japanese understanding of residents' texts (intents and entities), deterministic.
+
+    from bot.nlu import understand
+    understand("来週の火曜にソファー2つ出したい").to_contract()
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from bot.nlu.engine import INTENTS, Nlu
+from bot.nlu.understanding import ItemMention, Understanding
+
+__all__ = ["INTENTS", "ItemMention", "Nlu", "Understanding", "load_nlu", "understand"]
+
+_cache: dict[Path, Nlu] = {}
+_lock = threading.Lock()
+
+
+def load_nlu(flows_dir: Path | str = "flows") -> Nlu:
+    """The Nlu for a flows directory, built once per path (and per process)."""
+    path = Path(flows_dir).resolve()
+    with _lock:
+        nlu = _cache.get(path)
+        if nlu is None:
+            nlu = _cache[path] = Nlu(path)
+        return nlu
+
+
+def understand(text: str, now: datetime | None = None,
+               context: str | None = None) -> Understanding:
+    """Understand `text` with the Nlu for ./flows."""
+    return load_nlu("flows").understand(text, now, context)

@@ -1,0 +1,91 @@
+"""The Nlu: tokenise once, match the city's words, decide intent and entities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from bot.clock import TOKYO
+from bot.nlu import entities
+from bot.nlu.analysis import Analysis, analyse
+from bot.nlu.dates import find_dates
+from bot.nlu.gazetteer import Gazetteer, Term
+from bot.nlu.lexicon import ItemInfo, load_lexicon
+from bot.nlu.rules import load_rules
+from bot.nlu.textkey import key
+from bot.nlu.tokenizer import Tokenizer, truncate
+from bot.nlu.understanding import Understanding
+from bot.nlu.userdict import ensure_user_dic
+
+# Intent ids are a public contract (docs: the domain spec) plus the flow engine's restart.
+INTENTS = frozenset({
+    "bulky_waste", "bulky_waste_change", "childcare_apply", "childcare_vacancy",
+    "childcare_temporary", "child_allowance", "operator", "help", "cancel",
+    "stop_notices", "resume_notices", "restart",
+})
+
+
+class Nlu:
+    def __init__(self, flows_dir: Path | str = "flows",
+                 dictionaries_dir: Path | str | None = None) -> None:
+        flows = Path(flows_dir)
+        dictionaries = (Path(dictionaries_dir) if dictionaries_dir is not None
+                        else flows.resolve().parent / "dictionaries")
+        self.user_dic = ensure_user_dic(dictionaries)
+        self._tokenizer = Tokenizer(self.user_dic)
+        self.lexicon = lexicon = load_lexicon(flows)
+        self.rules = load_rules(flows / "nlu" / "intents.yaml", set(INTENTS))
+        terms: list[Term] = [Term(word, info) for word, info in lexicon.items]
+        terms += [Term(word, info) for word, info in lexicon.places]
+        terms += [Term(word, info) for word, info in lexicon.variants]
+        terms += [Term(word, ("yes",)) for word in lexicon.yes]
+        terms += [Term(word, ("no",)) for word in lexicon.no]
+        terms += [Term(word, ("filler",)) for word in lexicon.fillers]
+        terms += list(self.rules.terms)
+        self.gazetteer = Gazetteer(terms, self.analyse)
+        self._quantities = entities.QuantityReader(lexicon.counters)
+        self._yes_emoji = set(lexicon.yes_emoji)
+        self._no_emoji = set(lexicon.no_emoji)
+
+    def analyse(self, text: str) -> Analysis:
+        return analyse(self._tokenizer.tokenize(text))
+
+    def tokenize(self, text: str):  # noqa: ANN201 - sudachipy MorphemeList (benchmarks)
+        return self._tokenizer.tokenize(text)
+
+    @staticmethod
+    def key(text: str) -> str:
+        """The canonical matching key: NFKC, lowercase, hiragana, no spaces/punctuation."""
+        return key(text)
+
+    def understand(self, text: str, now: datetime | None = None,
+                   context: str | None = None) -> Understanding:
+        text = truncate(text)
+        now = (now or datetime.now(TOKYO)).astimezone(TOKYO)
+        text_key = key(text)
+        result = Understanding(text=text, key=text_key)
+        if not text.strip():
+            return result
+        analysis = self.analyse(text)
+        matches = self.gazetteer.find(analysis)
+        result.dates, date_spans = find_dates(analysis.surface.text, now.date())
+        result.items, place = entities.items_and_places(
+            analysis, matches, self._quantities, date_spans)
+        result.numbers = entities.numbers(analysis.surface.text, date_spans)
+        result.yes_no = entities.yes_no(  # type: ignore[assignment]
+            analysis, matches, key(text, keep_symbols=True), self._yes_emoji, self._no_emoji)
+        result.choice = entities.choice(text_key)
+        if place is not None:
+            result.district, result.town = place.district, place.town
+        else:
+            result.district = self.lexicon.district_names.get(entities.core(text_key))
+        present = {m.payload[1] for m in matches
+                   if isinstance(m.payload, tuple) and m.payload[0] == "concept"}
+        if any(isinstance(m.payload, ItemInfo) for m in matches):
+            present.add("$item")
+        if result.dates:
+            present.add("$date")
+        rule = self.rules.decide(present, context, len(text_key))
+        if rule is not None:
+            result.intent, result.rule = rule.intent, rule.id
+        return result

@@ -1,0 +1,143 @@
+"""Entity extraction on an analysed text: items with quantities and variants, numbers,
+yes/no, district and choice. Dates live in bot.nlu.dates."""
+
+from __future__ import annotations
+
+import re
+
+from bot.nlu.analysis import Analysis
+from bot.nlu.gazetteer import Match, longest
+from bot.nlu.lexicon import ItemInfo, TownInfo, VariantInfo
+from bot.nlu.textkey import parse_int
+from bot.nlu.understanding import ItemMention
+
+_NUMBER = re.compile(r"\d+")
+_MAX_QUANTITY = 99
+# Polite or casual endings around a one-word answer: 「1番でお願いします」「桜台です」.
+_ENDINGS = re.compile(
+    r"(?:です|でーす|っす|でお願いします|でおねがいします|お願いします|おねがいします|にします|"
+    r"でいいです|で大丈夫です|で|だよ|だ|よ|ね|かな|地区|ちく|在住|に住んでいます|に住んでます)+$")
+_CHOICE = re.compile(r"^(?:(\d{1,2})|([一二三四五六七八九十]{1,2}))(?:番目?|ばんめ?|つ目|つめ|こ目)?$")
+
+
+def core(text_key: str) -> str:
+    """A one-word answer without its polite ending (「桜台です」 → 「桜台」)."""
+    stripped = _ENDINGS.sub("", text_key)
+    return stripped or text_key
+
+
+def choice(text_key: str) -> int | None:
+    match = _CHOICE.match(core(text_key))
+    if not match:
+        return None
+    value = int(match.group(1)) if match.group(1) else parse_int(match.group(2))
+    return value if value and 1 <= value <= 99 else None
+
+
+class QuantityReader:
+    """Quantities next to an item: 「ソファー2つ」「椅子を3脚」「2台の自転車」「テレビ×2」."""
+
+    def __init__(self, counters: list[str]) -> None:
+        counter = "|".join(sorted(map(re.escape, counters), key=len, reverse=True)) or "つ"
+        self._after = re.compile(
+            rf"^(?:を|が|は|も|、|,|:)?(?:(?P<times>[x×*]))?(?P<n>\d+)(?P<counter>{counter})?"
+            rf"(?P<tail>$|と|、|,|。|\.|!|！|\?|？|を|です|で|お|に|ほど|くらい|ぐらい|ずつ)?")
+        self._before = re.compile(rf"(?P<n>\d+)(?:{counter})の?$")
+
+    def after(self, text: str) -> int | None:
+        match = self._after.match(text)
+        if not match:
+            return None
+        if match.group("counter") or match.group("times") or match.group("tail") is not None:
+            return int(match.group("n"))
+        return None
+
+    def before(self, text: str) -> int | None:
+        match = self._before.search(text)
+        return int(match.group("n")) if match else None
+
+
+def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= position < end for start, end in spans)
+
+
+def items_and_places(analysis: Analysis, matches: list[Match], quantities: QuantityReader,
+                     date_spans: list[tuple[int, int]]
+                     ) -> tuple[list[ItemMention], TownInfo | None]:
+    entity_matches = longest(
+        matches, lambda m: isinstance(m.payload, (ItemInfo, TownInfo)))
+    variant_matches = [m for m in matches if isinstance(m.payload, VariantInfo)]
+    found = [m for m in entity_matches if isinstance(m.payload, ItemInfo)]
+    place = next((m.payload for m in entity_matches if isinstance(m.payload, TownInfo)), None)
+    surface = analysis.surface
+    mentions: dict[str, ItemMention] = {}
+    for index, match in enumerate(found):
+        info: ItemInfo = match.payload
+        start = surface.spans[match.first][0]
+        end = surface.spans[match.last][1]
+        window_start = surface.spans[found[index - 1].last][1] if index else 0
+        window_end = (surface.spans[found[index + 1].first][0] if index + 1 < len(found)
+                      else len(surface.text))
+        quantity = None
+        if not _inside(end, date_spans):
+            quantity = quantities.after(surface.text[end:window_end])
+        if quantity is None:
+            quantity = quantities.before(surface.text[window_start:start])
+        if quantity is None or not 1 <= quantity <= _MAX_QUANTITY:
+            quantity = 1
+        variant = _variant(info, match, variant_matches, surface.spans, window_start, window_end)
+        mention = ItemMention(info.name, quantity, info.kind, info.group, variant)  # type: ignore[arg-type]
+        previous = mentions.get(info.name)
+        if previous is not None:  # named twice: keep the larger quantity and any variant
+            mention = ItemMention(info.name, max(quantity, previous.quantity), info.kind,
+                                  info.group, previous.variant or variant)
+        mentions[info.name] = mention
+    return list(mentions.values()), place
+
+
+def _variant(info: ItemInfo, item: Match, variants: list[Match],
+             spans: list[tuple[int, int]], window_start: int, window_end: int) -> str | None:
+    best: Match | None = None
+    for match in variants:
+        variant: VariantInfo = match.payload
+        if variant.item != info.name:
+            continue
+        if match.first <= item.last and match.last >= item.first:
+            continue  # inside the item's own words
+        if spans[match.first][0] < window_start or spans[match.last][1] > window_end:
+            continue
+        if best is None or match.length > best.length:
+            best = match
+    return best.payload.name if best else None
+
+
+def numbers(surface: str, date_spans: list[tuple[int, int]]) -> list[int]:
+    return [int(match.group()) for match in _NUMBER.finditer(surface)
+            if not _inside(match.start(), date_spans)]
+
+
+def yes_no(analysis: Analysis, matches: list[Match], text_key_symbols: str,
+           yes_emoji: set[str], no_emoji: set[str]) -> str | None:
+    """A yes or a no when the message starts with one (after fillers such as あ、えっと)."""
+    fillers = {m.first: m.last for m in matches if m.payload == ("filler",)}
+    first = 0
+    while first < analysis.count:
+        if first in fillers:
+            first = fillers[first] + 1
+        elif analysis.pos[first] in ("補助記号", "空白"):
+            first += 1
+        else:
+            break
+    best: Match | None = None
+    for match in matches:
+        if match.payload in (("yes",), ("no",)) and match.first == first:
+            if best is None or (match.last, match.length) > (best.last, best.length):
+                best = match
+    if best is not None:
+        return best.payload[0]
+    if text_key_symbols and len(text_key_symbols) <= 6:
+        if any(emoji in text_key_symbols for emoji in no_emoji):
+            return "no"
+        if any(emoji in text_key_symbols for emoji in yes_emoji):
+            return "yes"
+    return None

@@ -1,0 +1,104 @@
+"""The city's words, read from its data files (no Python literals for city facts).
+
+- flows/data/catalogue.yaml: items (accepted), not_accepted groups, small_items.
+- flows/data/districts.yaml: districts and their 町名 with readings and variants.
+- flows/nlu/words.yaml: yes/no words, fillers, counters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True, slots=True)
+class ItemInfo:
+    name: str
+    kind: str  # accepted | not_accepted | small
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VariantInfo:
+    item: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TownInfo:
+    district: str
+    town: str | None  # None: the district itself was named (北地区)
+
+
+@dataclass
+class Lexicon:
+    items: list[tuple[str, ItemInfo]] = field(default_factory=list)  # (word, meaning)
+    variants: list[tuple[str, VariantInfo]] = field(default_factory=list)
+    places: list[tuple[str, TownInfo]] = field(default_factory=list)
+    district_names: dict[str, str] = field(default_factory=dict)  # bare word -> district
+    yes: list[str] = field(default_factory=list)
+    no: list[str] = field(default_factory=list)
+    yes_emoji: list[str] = field(default_factory=list)
+    no_emoji: list[str] = field(default_factory=list)
+    fillers: list[str] = field(default_factory=list)
+    counters: list[str] = field(default_factory=list)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def _words(entry: dict[str, Any]) -> list[str]:
+    return [str(entry["name"]), *(str(word) for word in entry.get("synonyms") or [])]
+
+
+def load_lexicon(flows_dir: Path) -> Lexicon:
+    lexicon = Lexicon()
+    catalogue = _load(flows_dir / "data" / "catalogue.yaml")
+    words = _load(flows_dir / "nlu" / "words.yaml")
+    no_words = {str(word) for word in (words.get("no") or {}).get("words", [])}
+    yes_words = {str(word) for word in (words.get("yes") or {}).get("words", [])}
+    for entry in catalogue.get("items") or []:
+        info = ItemInfo(str(entry["name"]), "accepted")
+        lexicon.items.extend((word, info) for word in _words(entry))
+        for option in (entry.get("variants") or {}).get("options") or []:
+            variant = VariantInfo(info.name, str(option["name"]))
+            lexicon.variants.append((variant.name, variant))
+            for alias in option.get("aliases") or []:
+                # はい/いいえ are answers to the variant question, not descriptions.
+                if str(alias) not in yes_words and str(alias) not in no_words:
+                    lexicon.variants.append((str(alias), variant))
+    for group in catalogue.get("not_accepted") or []:
+        for entry in group.get("items") or []:
+            info = ItemInfo(str(entry["name"]), "not_accepted", str(group["id"]))
+            lexicon.items.extend((word, info) for word in _words(entry))
+    for entry in (catalogue.get("small_items") or {}).get("items") or []:
+        info = ItemInfo(str(entry["name"]), "small")
+        lexicon.items.extend((word, info) for word in _words(entry))
+
+    districts = _load(flows_dir / "data" / "districts.yaml")
+    for district in districts.get("districts") or []:
+        name = str(district["name"])
+        itself = TownInfo(name, None)
+        for word in (district.get("label"), f"{name}地区", f"{district.get('reading', '')}ちく"):
+            if word and not str(word).startswith("ちく"):
+                lexicon.places.append((str(word), itself))
+        lexicon.district_names[name] = name
+        if district.get("reading"):
+            lexicon.district_names[str(district["reading"])] = name
+        for town in district.get("towns") or []:
+            info = TownInfo(name, str(town["name"]))
+            spellings = [town["name"], town.get("reading"), *(town.get("variants") or [])]
+            lexicon.places.extend((str(word), info) for word in spellings if word)
+
+    for side in ("yes", "no"):
+        section = words.get(side) or {}
+        setattr(lexicon, side, [str(word) for word in section.get("words") or []])
+        setattr(lexicon, f"{side}_emoji", [str(word) for word in section.get("emoji") or []])
+    lexicon.fillers = [str(word) for word in words.get("fillers") or []]
+    lexicon.counters = [str(word) for word in words.get("counters") or []]
+    return lexicon

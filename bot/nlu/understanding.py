@@ -1,0 +1,45 @@
+"""What the NLU understood of one text (the value the flow engine and `bot nlu` use)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class ItemMention:
+    name: str  # catalogue canonical name, or a refused/small item's own name
+    quantity: int = 1
+    kind: Literal["accepted", "not_accepted", "small"] = "accepted"
+    group: str | None = None  # not_accepted group id
+    variant: str | None = None  # when the text already names a variant (2人掛け以上)
+
+
+@dataclass(slots=True)
+class Understanding:
+    text: str
+    key: str
+    intent: str | None = None
+    rule: str | None = None
+    dates: list[date] = field(default_factory=list)
+    items: list[ItemMention] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    yes_no: Literal["yes", "no"] | None = None
+    district: str | None = None
+    town: str | None = None
+    choice: int | None = None
+
+    def to_contract(self) -> dict[str, Any]:
+        """Exactly the `bot nlu --json` object of docs/contracts.md."""
+        return {
+            "text": self.text,
+            "intent": self.intent,
+            "entities": {
+                "dates": [day.isoformat() for day in self.dates],
+                "items": [{"name": item.name, "quantity": item.quantity} for item in self.items],
+                "yes_no": self.yes_no,
+                "numbers": list(self.numbers),
+                "district": self.district,
+            },
+        }

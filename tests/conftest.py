@@ -1,0 +1,75 @@
+"""Suite-wide fixtures, and the hook that makes every tests/conversations/**/*.yaml a test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.clock import TOKYO, FrozenClock
+from bot.replay.runner import run_conversation
+from bot.replay.spec import parse_conversation
+from bot.responder import build_responder
+from bot.yamlsource import YamlSourceError
+
+ROOT = Path(__file__).resolve().parent.parent
+CONVERSATIONS = ROOT / "tests" / "conversations"
+FLOWS = ROOT / "flows"
+
+
+class _SharedResponder:
+    """One responder (and its clock) for all conversation files: built once per session."""
+
+    clock: FrozenClock | None = None
+    responder = None
+
+    @classmethod
+    def get(cls):
+        if cls.responder is None:
+            from datetime import datetime
+
+            cls.clock = FrozenClock(datetime(2000, 1, 1, tzinfo=TOKYO))
+            cls.responder = build_responder(FLOWS, cls.clock)
+        return cls.responder, cls.clock
+
+
+class ConversationFile(pytest.File):
+    def collect(self):
+        yield ConversationItem.from_parent(self, name=self.path.stem)
+
+
+class ConversationItem(pytest.Item):
+    def runtest(self) -> None:
+        try:
+            spec = parse_conversation(self.path)
+        except YamlSourceError as exc:
+            raise ConversationFailure(str(exc)) from None
+        responder, clock = _SharedResponder.get()
+        result = run_conversation(spec, responder, FLOWS, clock)
+        if not result.passed:
+            lines = [f"{self.path.relative_to(ROOT)} — {spec.name}"]
+            lines += [f"  turn {f.turn}: {f.message}" for f in result.failures]
+            raise ConversationFailure("\n".join(lines))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ConversationFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, 0, f"conversation: {self.name}"
+
+
+class ConversationFailure(Exception):
+    pass
+
+
+def pytest_collect_file(parent, file_path: Path):
+    if file_path.suffix in {".yaml", ".yml"} and CONVERSATIONS in file_path.parents:
+        return ConversationFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.fixture
+def flows_dir() -> Path:
+    return FLOWS

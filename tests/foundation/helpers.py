@@ -1,0 +1,44 @@
+"""Shared pieces for foundation tests: a recording responder and settings for a tmp DB."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bot.config import Settings
+from bot.turn import Reply, ResidentContext, TimerRequest, Turn, TurnResult
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = b"test-secret-key-with-enough-length-0123456789"
+
+
+class RecordingResponder:
+    """A stand-in for the flow engine that echoes and records every turn it is given.
+    `remind` schedules a notice timer; `boom` raises, to exercise failure handling."""
+
+    def __init__(self) -> None:
+        self.turns: list[Turn] = []
+
+    def respond(self, turn: Turn, conversation, resident: ResidentContext, db) -> TurnResult:
+        self.turns.append(turn)
+        count = (conversation or {}).get("count", 0) + 1
+        state = {"count": count}
+        if turn.kind == "timer":
+            return TurnResult(state, [Reply(f"reminder {turn.timer}", kind="notice")])
+        if turn.text == "boom":
+            raise RuntimeError("responder failure")
+        timers = []
+        if turn.text == "remind":
+            timers.append(TimerRequest("nudge", turn.received_at + timedelta(hours=1)))
+        return TurnResult(state, [Reply(f"echo {count}: {turn.text}")], timers=timers)
+
+
+def settings_for(tmp_path: Path, **changes) -> Settings:
+    base = Settings(
+        db_path=tmp_path / "bot.db",
+        flows_dir=ROOT / "flows",
+        secret_key=SECRET,
+        simulator=True,
+        sim_wait_seconds=5.0,
+    )
+    return base.with_overrides(**changes)
