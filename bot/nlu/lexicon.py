@@ -60,8 +60,8 @@ def load_lexicon(flows_dir: Path) -> Lexicon:
     lexicon = Lexicon()
     catalogue = _load(flows_dir / "data" / "catalogue.yaml")
     words = _load(flows_dir / "nlu" / "words.yaml")
-    no_words = {str(word) for word in (words.get("no") or {}).get("words", [])}
-    yes_words = {str(word) for word in (words.get("yes") or {}).get("words", [])}
+    no_words = {str(word) for word in (words.get("negative") or {}).get("words", [])}
+    yes_words = {str(word) for word in (words.get("affirmative") or {}).get("words", [])}
     for entry in catalogue.get("items") or []:
         info = ItemInfo(str(entry["name"]), "accepted")
         lexicon.items.extend((word, info) for word in _words(entry))
@@ -95,8 +95,8 @@ def load_lexicon(flows_dir: Path) -> Lexicon:
             spellings = [town["name"], town.get("reading"), *(town.get("variants") or [])]
             lexicon.places.extend((str(word), info) for word in spellings if word)
 
-    for side in ("yes", "no"):
-        section = words.get(side) or {}
+    for side, section_name in (("yes", "affirmative"), ("no", "negative")):
+        section = words.get(section_name) or {}
         setattr(lexicon, side, [str(word) for word in section.get("words") or []])
         setattr(lexicon, f"{side}_emoji", [str(word) for word in section.get("emoji") or []])
     lexicon.fillers = [str(word) for word in words.get("fillers") or []]
