@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.channels.webhooks import add_channel_routes
 from bot.clock import Clock, OffsetClock, parse_instant
+from bot.delivery.worker import run_delivery
 from bot.config import Settings
 from bot.identity import NumberVault
 from bot.metrics import Metrics
@@ -87,8 +90,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     async def run_pipeline(app: web.Application) -> AsyncIterator[None]:
         await pipeline.start()
         metrics_.ready.set(1)
-        background = [asyncio.create_task(task) for task in _background_tasks(app)]
+        stop = asyncio.Event()
+        reload_now = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # `kill -HUP` reloads flows at once (besides the poll every few seconds).
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_now.set)
+        background = [
+            asyncio.create_task(run_delivery(app, stop), name="bot-delivery"),
+            asyncio.create_task(_reload_flows(pipeline, stop, reload_now), name="bot-reload"),
+        ]
         yield
+        stop.set()
         for task in background:
             task.cancel()
         for task in background:
@@ -101,8 +113,18 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.router.add_get("/metrics", metrics)
     if settings.simulator:
         add_simulator_routes(app, pipeline, settings)
+    add_channel_routes(app, settings, pipeline)
     return app
 
 
-def _background_tasks(app: web.Application) -> list:
-    return []
+async def _reload_flows(
+    pipeline: Pipeline, stop: asyncio.Event, now: asyncio.Event, every: float = 2.0
+) -> None:
+    """Pick up staff's edits while serving; the engine swaps only flows that pass the check."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(now.wait(), timeout=every)
+        now.clear()
+        reload = getattr(pipeline.responder, "maybe_reload", None)
+        if reload is not None:
+            await pipeline.run_in_processing(reload)

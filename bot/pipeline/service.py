@@ -251,6 +251,10 @@ class Pipeline:
 
         return await self._intake_thread.run(call)
 
+    async def run_in_processing(self, fn: Callable, *args: object) -> object:
+        """Run fn on the processing thread, between batches (flow reloads)."""
+        return await self._process_thread.run(fn, *args)
+
     def nudge_in(self, delay: timedelta) -> None:
         asyncio.get_running_loop().call_later(delay.total_seconds(), self._process_wake.set)
 
