@@ -91,7 +91,7 @@ class _FlowBuilder:
             st = self._state(str(name), spec, raw_states)
             if st is not None:
                 states[str(name)] = st
-        start = rep.ident(doc, "start", "start") if "start" in doc else next(iter(self.state_names), None)
+        start = rep.ident(doc, "start", "start") if "start" in doc else next((str(k) for k in raw_states), None)
         if start and start not in self.state_names:
             rep.error(line_of(doc, "start"), f"start state `{start}` is not defined{hint(start, self.state_names)}")
         transitions = self._number(states)

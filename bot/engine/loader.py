@@ -38,16 +38,50 @@ from bot.engine.yamlloc import LDict, LList, YamlProblem, line_of
 from bot.engine.yamlloc import load as load_yaml
 
 GLOBAL_FILE = "_global.yaml"
-FLOW_KEYS = ("id", "version", "title", "description", "entry_intents", "on_interrupt", "start",
-             "data", "idle", "slots", "states")
-STATE_KEYS = ("do", "say", "ask", "retry", "escalate", "confirm", "call", "with", "save_as",
-              "next", "end", "intents", "idle")
+FLOW_KEYS = (
+    "id",
+    "version",
+    "title",
+    "description",
+    "entry_intents",
+    "on_interrupt",
+    "start",
+    "data",
+    "idle",
+    "slots",
+    "states",
+)
+STATE_KEYS = (
+    "do",
+    "say",
+    "ask",
+    "retry",
+    "escalate",
+    "confirm",
+    "call",
+    "with",
+    "save_as",
+    "next",
+    "end",
+    "intents",
+    "idle",
+)
 MESSAGE_KEYS = ("text", "sms", "rcs", "template", "suggestions")
 TRANSITION_KEYS = ("if", "say", "do", "goto", "start", "intent")
 TARGET_KEYS = ("goto", "start", "intent")
 IDLE_KEYS = ("remind_after", "reminder", "expire_after", "expired")
-GLOBAL_KEYS = ("fallback", "ignore", "intents", "retry", "escalate", "idle", "resume",
-               "nothing_to_cancel", "ask_change", "error")
+GLOBAL_KEYS = (
+    "fallback",
+    "ignore",
+    "intents",
+    "retry",
+    "escalate",
+    "idle",
+    "resume",
+    "nothing_to_cancel",
+    "ask_change",
+    "error",
+)
 CHANNELS = ("sms", "rcs")
 
 
@@ -80,6 +114,7 @@ def _load(path: Path) -> tuple[FlowSet | None, list[FlowError]]:
     assert flowset is not None
     for flow in flowset.flows.values():
         flow.machine = compile_flow(flow)
+        flow.all_slots = flow.slot_names()
     return flowset, []
 
 
@@ -97,7 +132,9 @@ class _Loader:
         gpath = self.dir / GLOBAL_FILE
         gdoc = self._read(gpath) if gpath.exists() else None
         if not gpath.exists():
-            self.errors.append(FlowError(str(gpath), 1, f"missing {GLOBAL_FILE} (global intents and fallback)"))
+            self.errors.append(
+                FlowError(str(gpath), 1, f"missing {GLOBAL_FILE} (global intents and fallback)")
+            )
         ignore = set()
         if isinstance(gdoc, LDict) and isinstance(gdoc.get("ignore"), list):
             ignore = {str(x) for x in gdoc["ignore"]}
@@ -119,7 +156,11 @@ class _Loader:
                 continue
             self.raw[fid] = (path, doc, hashlib.sha1(path.read_bytes()).hexdigest())
         self.intent_flows = self._intent_map()
-        gintents = set(gdoc.get("intents") or {}) if isinstance(gdoc, LDict) and isinstance(gdoc.get("intents"), dict) else set()
+        gintents = (
+            set(gdoc.get("intents") or {})
+            if isinstance(gdoc, LDict) and isinstance(gdoc.get("intents"), dict)
+            else set()
+        )
         self.global_intents = {str(k) for k in gintents}
         flows = {}
         for fid, (path, doc, digest) in self.raw.items():
@@ -161,7 +202,10 @@ class _Loader:
                 if name is None:
                     continue
                 if name in out and out[name] != fid:
-                    rep.error(intents.lines[i], f"entry intent `{name}` is already declared by flow `{out[name]}`")
+                    rep.error(
+                        intents.lines[i],
+                        f"entry intent `{name}` is already declared by flow `{out[name]}`",
+                    )
                 out.setdefault(name, fid)
         return out
 
@@ -173,7 +217,9 @@ class _Loader:
             try:
                 self.env.parse(path.read_text(encoding="utf-8"))
             except jinja2.TemplateSyntaxError as exc:
-                self.errors.append(FlowError(str(path), exc.lineno or 1, f"template syntax: {exc.message}"))
+                self.errors.append(
+                    FlowError(str(path), exc.lineno or 1, f"template syntax: {exc.message}")
+                )
 
     # ---- data files ------------------------------------------------------------------
 
@@ -189,7 +235,9 @@ class _Loader:
                 value = yaml.safe_load(path.read_text(encoding="utf-8"))
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
-                self.errors.append(FlowError(str(path), mark.line + 1 if mark else 1, f"YAML syntax: {exc}"))
+                self.errors.append(
+                    FlowError(str(path), mark.line + 1 if mark else 1, f"YAML syntax: {exc}")
+                )
         self.data_cache[name] = value
         return value
 
@@ -201,7 +249,10 @@ class _Loader:
         names = {"title", "channel", "today", "now"}
         fallback = rep.ident(doc, "fallback", "fallback") or ""
         if fallback and fallback not in self.raw:
-            rep.error(line_of(doc, "fallback"), f"fallback flow `{fallback}` is not defined{hint(fallback, self.raw)}")
+            rep.error(
+                line_of(doc, "fallback"),
+                f"fallback flow `{fallback}` is not defined{hint(fallback, self.raw)}",
+            )
         intents: dict[str, GlobalIntent] = {}
         raw_intents = doc.get("intents")
         if raw_intents is not None and rep.mapping(raw_intents, "intents", line_of(doc, "intents")):
@@ -214,20 +265,47 @@ class _Loader:
                 rep.keys(spec, ("do", "flow", "say"), where, required=("do",))
                 do = rep.text(spec, "do", where)
                 if do is not None and do not in ("cancel", "restart", "start"):
-                    rep.error(line_of(spec, "do"), f"{where}.do must be cancel, restart or start, not `{do}`")
+                    rep.error(
+                        line_of(spec, "do"),
+                        f"{where}.do must be cancel, restart or start, not `{do}`",
+                    )
                 flow = rep.ident(spec, "flow", where)
                 if flow and flow not in self.raw:
-                    rep.error(line_of(spec, "flow"), f"{where}: flow `{flow}` is not defined{hint(flow, self.raw)}")
+                    rep.error(
+                        line_of(spec, "flow"),
+                        f"{where}: flow `{flow}` is not defined{hint(flow, self.raw)}",
+                    )
                 say = self.message(rep, spec, "say", names, {}, where) if "say" in spec else None
-                if do == "start" and not flow and str(name) not in self.intent_flows and say is None:
-                    rep.error(line, f"{where}: no flow declares entry intent `{name}`; add `flow:` or `say:`")
+                if (
+                    do == "start"
+                    and not flow
+                    and str(name) not in self.intent_flows
+                    and say is None
+                ):
+                    rep.error(
+                        line,
+                        f"{where}: no flow declares entry intent `{name}`; add `flow:` or `say:`",
+                    )
                 intents[str(name)] = GlobalIntent(do or "start", flow, say)
         retry = self.messages(rep, doc, "retry", names, {}, "retry")
         escalate = None
         if "escalate" in doc:
-            escalate = self.transition(rep, doc, "escalate", "_global", "escalate", names, {}, states=set(), need_target=False)
+            escalate = self.transition(
+                rep,
+                doc,
+                "escalate",
+                "_global",
+                "escalate",
+                names,
+                {},
+                states=set(),
+                need_target=False,
+            )
             if escalate and escalate.target.kind == "goto":
-                rep.error(line_of(doc, "escalate"), "escalate in _global.yaml cannot `goto` a state; use `intent` or `start`")
+                rep.error(
+                    line_of(doc, "escalate"),
+                    "escalate in _global.yaml cannot `goto` a state; use `intent` or `start`",
+                )
         idle = self.idle(rep, doc, "idle", names, {}) or Idle()
         return GlobalConfig(
             file=str(gpath),
@@ -237,17 +315,31 @@ class _Loader:
             retry=retry,
             escalate=escalate,
             idle=idle,
-            resume=self.message(rep, doc, "resume", names, {}, "resume") if "resume" in doc else None,
-            nothing_to_cancel=self.message(rep, doc, "nothing_to_cancel", names, {}, "nothing_to_cancel")
-            if "nothing_to_cancel" in doc else None,
-            ask_change=self.message(rep, doc, "ask_change", names, {}, "ask_change") if "ask_change" in doc else None,
+            resume=self.message(rep, doc, "resume", names, {}, "resume")
+            if "resume" in doc
+            else None,
+            nothing_to_cancel=self.message(
+                rep, doc, "nothing_to_cancel", names, {}, "nothing_to_cancel"
+            )
+            if "nothing_to_cancel" in doc
+            else None,
+            ask_change=self.message(rep, doc, "ask_change", names, {}, "ask_change")
+            if "ask_change" in doc
+            else None,
             error=self.message(rep, doc, "error", names, {}, "error") if "error" in doc else None,
         )
 
     # ---- pieces shared by flows and the global file -----------------------------------
 
-    def compile_template(self, rep: Reporter, source: str, line: int, names: set[str],
-                         data: dict[str, Any], file: str | None = None) -> jinja2.Template | None:
+    def compile_template(
+        self,
+        rep: Reporter,
+        source: str,
+        line: int,
+        names: set[str],
+        data: dict[str, Any],
+        file: str | None = None,
+    ) -> jinja2.Template | None:
         report_file = file or rep.file
 
         def err(at: int, message: str) -> None:
@@ -262,22 +354,46 @@ class _Loader:
             err(at, f"template syntax: {exc.message}")
             return None
         for name in sorted(found - names):
-            err(line if not file else 1, f"template uses `{name}`, which is not a slot or built-in name{hint(name, names)}")
-        self._check_data_refs(err, line if not file else 1, attrs, data, _jinja_data_keys(self.env, source))
+            err(
+                line if not file else 1,
+                f"template uses `{name}`, which is not a slot or built-in name{hint(name, names)}",
+            )
+        self._check_data_refs(
+            err, line if not file else 1, attrs, data, _jinja_data_keys(self.env, source)
+        )
         return template
 
-    def _check_data_refs(self, err: Any, line: int, attrs: set[tuple[str, str]], data: dict[str, Any],
-                         deep: set[tuple[str, str]]) -> None:
+    def _check_data_refs(
+        self,
+        err: Any,
+        line: int,
+        attrs: set[tuple[str, str]],
+        data: dict[str, Any],
+        deep: set[tuple[str, str]],
+    ) -> None:
         for name, alias in attrs:
             if name == "data" and alias not in data:
-                err(line, f"`data.{alias}`: this flow has no data alias `{alias}`{hint(alias, data)}")
+                err(
+                    line,
+                    f"`data.{alias}`: this flow has no data alias `{alias}`{hint(alias, data)}",
+                )
         for alias, key in deep:
             value = data.get(alias)
             if isinstance(value, dict) and key not in value:
-                err(line, f"`data.{alias}.{key}`: the data file has no top-level key `{key}`{hint(key, value)}")
+                err(
+                    line,
+                    f"`data.{alias}.{key}`: the data file has no top-level key `{key}`{hint(key, value)}",
+                )
 
-    def message(self, rep: Reporter, container: Any, key: Any, names: set[str], data: dict[str, Any],
-                where: str) -> Message | None:
+    def message(
+        self,
+        rep: Reporter,
+        container: Any,
+        key: Any,
+        names: set[str],
+        data: dict[str, Any],
+        where: str,
+    ) -> Message | None:
         value = container[key]
         line = line_of(container, key)
         if isinstance(value, str):
@@ -286,7 +402,10 @@ class _Loader:
         if not isinstance(value, LDict):
             rep.text(container, key, where)  # explains booleans
             if not isinstance(value, bool):
-                rep.error(line, f"{where}: a message is text or a mapping with text/sms/rcs/template/suggestions")
+                rep.error(
+                    line,
+                    f"{where}: a message is text or a mapping with text/sms/rcs/template/suggestions",
+                )
             return None
         rep.keys(value, MESSAGE_KEYS, where)
         msg = Message(None, line=line)
@@ -298,13 +417,18 @@ class _Loader:
                 path = base.with_name(base.name + suffix)
                 if path.is_file():
                     found = True
-                    t = self.compile_template(rep, path.read_text(encoding="utf-8"), 1, names, data, str(path))
+                    t = self.compile_template(
+                        rep, path.read_text(encoding="utf-8"), 1, names, data, str(path)
+                    )
                     if channel is None:
                         msg.default = t
                     elif t is not None:
                         msg.variants[channel] = t
             if not found:
-                rep.error(line_of(value, "template"), f"{where}: template `{tname}` not found (looked for {base}.j2, .sms.j2, .rcs.j2)")
+                rep.error(
+                    line_of(value, "template"),
+                    f"{where}: template `{tname}` not found (looked for {base}.j2, .sms.j2, .rcs.j2)",
+                )
         text = rep.text(value, "text", where)
         if text is not None:
             msg.default = self.compile_template(rep, text, line_of(value, "text"), names, data)
@@ -317,7 +441,10 @@ class _Loader:
         if msg.default is None and tname is None and text is None:
             missing = [c for c in CHANNELS if c not in value]
             if missing:
-                rep.error(line, f"{where}: no text for {', '.join(missing)} (add `text:` or both `sms:` and `rcs:`)")
+                rep.error(
+                    line,
+                    f"{where}: no text for {', '.join(missing)} (add `text:` or both `sms:` and `rcs:`)",
+                )
         for i, s in enumerate(rep.text_list(value, "suggestions", f"{where}.suggestions")):
             sugg = value["suggestions"]
             t = self.compile_template(rep, s, line_of(sugg, i), names, data)
@@ -325,8 +452,15 @@ class _Loader:
                 msg.suggestions.append(t)
         return msg
 
-    def messages(self, rep: Reporter, container: LDict, key: str, names: set[str], data: dict[str, Any],
-                 where: str) -> list[Message]:
+    def messages(
+        self,
+        rep: Reporter,
+        container: LDict,
+        key: str,
+        names: set[str],
+        data: dict[str, Any],
+        where: str,
+    ) -> list[Message]:
         value = container.get(key)
         if value is None:
             return []
@@ -340,8 +474,15 @@ class _Loader:
                 out.append(m)
         return out
 
-    def expr(self, rep: Reporter, container: Any, key: Any, names: set[str], data: dict[str, Any],
-             where: str) -> Expr | None:
+    def expr(
+        self,
+        rep: Reporter,
+        container: Any,
+        key: Any,
+        names: set[str],
+        data: dict[str, Any],
+        where: str,
+    ) -> Expr | None:
         line = line_of(container, key)
         value = container[key]
         if isinstance(value, bool):
@@ -356,13 +497,19 @@ class _Loader:
             rep.error(line, f"{where}: `{name}` is not a slot or built-in name{hint(name, names)}")
         deep = set()
         for node in ast.walk(e.tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
-                    and isinstance(node.value.value, ast.Name) and node.value.value.id == "data"):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Attribute)
+                and isinstance(node.value.value, ast.Name)
+                and node.value.value.id == "data"
+            ):
                 deep.add((node.value.attr, node.attr))
         self._check_data_refs(rep.error, line, e.attributes, data, deep)
         return e
 
-    def idle(self, rep: Reporter, container: LDict, key: str, names: set[str], data: dict[str, Any]) -> Idle | None:
+    def idle(
+        self, rep: Reporter, container: LDict, key: str, names: set[str], data: dict[str, Any]
+    ) -> Idle | None:
         if key not in container:
             return None
         d = rep.mapping(container[key], "idle", line_of(container, key))
@@ -371,19 +518,30 @@ class _Loader:
         rep.keys(d, IDLE_KEYS, "idle")
         return Idle(
             rep.duration(d, "remind_after", "idle.remind_after"),
-            self.message(rep, d, "reminder", names, data, "idle.reminder") if "reminder" in d else None,
+            self.message(rep, d, "reminder", names, data, "idle.reminder")
+            if "reminder" in d
+            else None,
             rep.duration(d, "expire_after", "idle.expire_after"),
-            self.message(rep, d, "expired", names, data, "idle.expired") if "expired" in d else None,
+            self.message(rep, d, "expired", names, data, "idle.expired")
+            if "expired" in d
+            else None,
         )
 
-    def target(self, rep: Reporter, d: LDict, where: str, states: set[str], need: bool) -> Target | None:
+    def target(
+        self, rep: Reporter, d: LDict, where: str, states: set[str], need: bool
+    ) -> Target | None:
         given = [k for k in TARGET_KEYS if k in d]
         if len(given) > 1:
-            rep.error(d.line, f"{where}: give only one of goto / start / intent (found {', '.join(given)})")
+            rep.error(
+                d.line,
+                f"{where}: give only one of goto / start / intent (found {', '.join(given)})",
+            )
             return None
         if not given:
             if need:
-                rep.error(d.line, f"{where}: needs a target: goto (a state), start (a flow) or intent")
+                rep.error(
+                    d.line, f"{where}: needs a target: goto (a state), start (a flow) or intent"
+                )
                 return None
             return Target(None)
         kind = given[0]
@@ -397,7 +555,10 @@ class _Loader:
             rep.error(line, f"{where}: start `{name}`: no such flow{hint(name, self.raw)}")
         elif kind == "intent" and name not in self.intent_flows and name not in self.global_intents:
             known = set(self.intent_flows) | self.global_intents
-            rep.error(line, f"{where}: intent `{name}`: no flow declares it in entry_intents and it is not a global intent{hint(name, known)}")
+            rep.error(
+                line,
+                f"{where}: intent `{name}`: no flow declares it in entry_intents and it is not a global intent{hint(name, known)}",
+            )
         return Target(kind, name)
 
     def actions(self, rep: Reporter, container: LDict, key: str, where: str) -> list[ActionCall]:
@@ -417,7 +578,9 @@ class _Loader:
         for i, item in enumerate(value):
             line = line_of(value, i)
             if isinstance(item, LDict):
-                rep.keys(item, ("action", "args", "save_as"), f"{where}[{i + 1}]", required=("action",))
+                rep.keys(
+                    item, ("action", "args", "save_as"), f"{where}[{i + 1}]", required=("action",)
+                )
                 name = rep.text(item, "action", where)
                 args = item.get("args") or {}
                 if not isinstance(args, dict):
@@ -430,13 +593,25 @@ class _Loader:
             if name is None:
                 continue
             if name not in action_registry.ACTIONS:
-                rep.error(line, f"{where}: unknown action `{name}`{hint(name, action_registry.ACTIONS)}")
+                rep.error(
+                    line, f"{where}: unknown action `{name}`{hint(name, action_registry.ACTIONS)}"
+                )
             out.append(ActionCall(name, dict(args), save_as))
         return out
 
-    def transition(self, rep: Reporter, container: Any, key: Any, source: str, kind: str,
-                   names: set[str], data: dict[str, Any], states: set[str], need_target: bool = True,
-                   allow_if: bool = False) -> Transition | None:
+    def transition(
+        self,
+        rep: Reporter,
+        container: Any,
+        key: Any,
+        source: str,
+        kind: str,
+        names: set[str],
+        data: dict[str, Any],
+        states: set[str],
+        need_target: bool = True,
+        allow_if: bool = False,
+    ) -> Transition | None:
         d = rep.mapping(container[key], kind, line_of(container, key))
         if d is None:
             return None
@@ -455,8 +630,11 @@ def _jinja_data_keys(env: jinja2.Environment, source: str) -> set[tuple[str, str
     out = set()
     for node in env.parse(source).find_all(jinja2.nodes.Getattr):
         inner = node.node
-        if isinstance(inner, jinja2.nodes.Getattr) and isinstance(inner.node, jinja2.nodes.Name) \
-                and inner.node.name == "data":
+        if (
+            isinstance(inner, jinja2.nodes.Getattr)
+            and isinstance(inner.node, jinja2.nodes.Name)
+            and inner.node.name == "data"
+        ):
             out.add((inner.attr, node.attr))
     return out
 

@@ -143,6 +143,7 @@ class Flow:
     states: dict[str, State]
     transitions: list[Transition]
     machine: Any = None  # transitions.Machine, built once by the compiler
+    all_slots: list[str] = field(default_factory=list)  # declared + save_as slots
 
     def slot_names(self) -> list[str]:
         names = list(self.slots)

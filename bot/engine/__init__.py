@@ -1,0 +1,25 @@
+"""The flow engine: staff-edited YAML flows → checked, versioned `transitions` machines.
+
+See docs/flows.md for the flow language.
+"""
+
+from bot.engine.actions import ActionContext, register_action
+from bot.engine.coverage import coverage_report
+from bot.engine.errors import FlowError, FlowsInvalid
+from bot.engine.graph import mermaid
+from bot.engine.loader import check_flows, load_flowset
+from bot.engine.model import FlowSet
+from bot.engine.responder import FlowResponder
+
+__all__ = [
+    "ActionContext",
+    "FlowError",
+    "FlowResponder",
+    "FlowSet",
+    "FlowsInvalid",
+    "check_flows",
+    "coverage_report",
+    "load_flowset",
+    "mermaid",
+    "register_action",
+]

@@ -1,0 +1,524 @@
+"""One turn through the flows: a message or a timer in; replies, state and timers out.
+
+A conversation is a stack of frames (top = the active flow). The stored dict is the top
+frame's fields plus `stack` (suspended/calling frames, bottom first) and `seq`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bot.engine.actions import ACTIONS, ActionContext, Effects
+from bot.engine.answers import NO_ANSWER, as_options, auto_suggestions, match_option, read
+from bot.engine.compiler import ConversationModel, fire
+from bot.engine.model import Flow, Idle, Option, State, Transition
+from bot.engine.templates import Message
+from bot.turn import ResidentContext, TimerRequest, Turn, TurnResult
+
+if TYPE_CHECKING:
+    from bot.engine.responder import FlowResponder
+
+log = logging.getLogger(__name__)
+
+REMIND, EXPIRE = "flow_idle_remind", "flow_idle_expire"
+MAX_FRAMES = 5
+MAX_STEPS = 50
+DEFAULT_ERROR = "申し訳ありません。うまく処理できませんでした。"
+DEFAULT_ASK_CHANGE = "どこを変更しますか？"
+
+
+class _Loop(Exception):
+    pass
+
+
+class Run:
+    def __init__(
+        self,
+        responder: FlowResponder,
+        turn: Turn,
+        conversation: dict[str, Any] | None,
+        resident: ResidentContext,
+        db: Any,
+    ) -> None:
+        self.r = responder
+        self.fs = responder.flowset
+        self.cfg = self.fs.config
+        self.turn = turn
+        self.resident = resident
+        self.db = db
+        self.now = turn.received_at or responder.clock.now()
+        self.fx = Effects()
+        self.steps = 0
+        self.seq = 0
+        self.frames: list[dict[str, Any]] = []
+        if conversation:
+            top = {k: v for k, v in conversation.items() if k not in ("stack", "seq")}
+            self.frames = [dict(f) for f in conversation.get("stack", [])] + [top]
+            self.seq = int(conversation.get("seq", 0))
+
+    # ---- entry points -----------------------------------------------------------------
+
+    def go(self) -> TurnResult:
+        try:
+            if self.turn.kind == "timer":
+                if not self._timer():
+                    return TurnResult(conversation=self._pack())
+            else:
+                self.seq += 1
+                self._message()
+        except _Loop:
+            log.error("flow loop: more than %d states in one turn; conversation ended", MAX_STEPS)
+            self.frames.clear()
+            self._say_text(self._error_text())
+        return self._result()
+
+    def _message(self) -> None:
+        text = self.turn.postback or self.turn.text or ""
+        top = self._top()
+        und = self.r.nlu.understand(text, self.now, context=self._nlu_context(top))
+        intent = getattr(und, "intent", None)
+        if top is None:
+            self._no_flow(intent)
+            return
+        frame, flow, st = top
+        ov = st.intents.get(intent or "")
+        if ov is not None and not ov.ignore:
+            self._override(frame, flow, ov)
+            return
+        if intent in self.cfg.intents and ov is None:
+            self._global(intent, replace=False)
+            return
+        if self._answer(frame, flow, st, und, text):
+            return
+        other = self.fs.flow_for_intent(intent)
+        if other is not None and other.id != flow.id:
+            self._interrupt(other)
+            return
+        self._miss(frame, flow, st)
+
+    def _timer(self) -> bool:
+        """Idle reminder / expiry. Returns False when the timer is stale or not ours."""
+        top = self._top()
+        if top is None or self.turn.timer not in (REMIND, EXPIRE):
+            return False
+        if self.turn.payload.get("seq") != self.seq:
+            return False
+        frame, flow, st = top
+        idle = self._idle(flow, st)
+        if self.turn.timer == REMIND:
+            if idle.reminder:
+                self._say(idle.reminder, frame, flow, kind="notice")
+        else:
+            if idle.expired:
+                self._say(idle.expired, frame, flow, kind="notice")
+            self.frames.clear()
+        return True
+
+    # ---- frames -----------------------------------------------------------------------
+
+    def _top(self) -> tuple[dict[str, Any], Flow, State] | None:
+        while self.frames:
+            frame = self.frames[-1]
+            flow = self.r.flow_for(frame)
+            if flow is not None:
+                return frame, flow, flow.states[frame["state"]]
+            log.warning("conversation on a flow version no longer available: %s", frame.get("flow"))
+            self.frames.clear()
+        return None
+
+    def _pack(self) -> dict[str, Any] | None:
+        if not self.frames:
+            return None
+        conv = dict(self.frames[-1])
+        conv["stack"] = self.frames[:-1]
+        conv["seq"] = self.seq
+        return conv
+
+    def _result(self) -> TurnResult:
+        conv = self._pack()
+        fx = self.fx
+        timers = list(fx.timers)
+        cancel = list(fx.cancel_timers)
+        top = self._top()
+        if top is None:
+            cancel += [REMIND, EXPIRE]
+        elif self.turn.kind != "timer":
+            idle = self._idle(top[1], top[2])
+            for name, after in ((REMIND, idle.remind_after), (EXPIRE, idle.expire_after)):
+                if after:
+                    timers.append(TimerRequest(name, self.now + after, {"seq": self.seq}))
+                else:
+                    cancel.append(name)
+        return TurnResult(
+            conversation=conv,
+            replies=fx.replies,
+            timers=timers,
+            cancel_timers=cancel,
+            resident_updates=fx.resident_updates,
+            staff_notes=fx.staff_notes,
+        )
+
+    def _idle(self, flow: Flow, st: State) -> Idle:
+        idle = self.cfg.idle
+        if flow.idle:
+            idle = flow.idle.over(idle)
+        if st.idle:
+            idle = st.idle.over(idle)
+        return idle
+
+    def _start(
+        self, flow: Flow, mode: str, slots: dict[str, Any] | None = None, save_as: str | None = None
+    ) -> None:
+        frame = {
+            "flow": flow.id,
+            "version": flow.key,
+            "state": flow.start,
+            "slots": slots or {},
+            "misses": 0,
+            "pending": None,
+            "return_to": None,
+            "mode": mode,
+            "save_as": save_as,
+            "result": None,
+            "outcome": None,
+        }
+        self.frames.append(frame)
+        if len(self.frames) > MAX_FRAMES:
+            del self.frames[0]
+            self.frames[0]["mode"] = "root"
+        self._enter(frame, flow, flow.start)
+
+    def _replace(self, flow: Flow) -> None:
+        old = self.frames.pop()
+        self._start(flow, old["mode"], save_as=old.get("save_as"))
+
+    def _interrupt(self, flow: Flow) -> None:
+        top = self._top()
+        if top and (top[1].on_interrupt == "abandon" or top[1].id == flow.id):
+            self._replace(flow)
+        else:
+            self._start(flow, "interrupt" if top else "root")
+
+    # ---- states and transitions -------------------------------------------------------
+
+    def _enter(self, frame: dict[str, Any], flow: Flow, name: str) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise _Loop()
+        frame.update(state=name, misses=0, pending=None)
+        st = flow.states[name]
+        self._actions(frame, flow, st.do)
+        if st.say:
+            self._prompt(frame, flow, st)
+        if st.end is not None:
+            self._finish(frame, st.end)
+        elif st.call:
+            names = self._names(frame, flow)
+            args = {k: e.evaluate(names) for k, e in st.call_with.items()}
+            self._start(self.fs.flows[st.call], "call", args, st.save_as)
+        elif not st.waits:
+            if not self._fire(frame, flow, "next"):
+                log.error("%s.%s: no transition matched", flow.id, name)
+
+    def _fire(self, frame: dict[str, Any], flow: Flow, trigger: str) -> bool:
+        model = ConversationModel(lambda: self._names(frame, flow))
+        _, taken = fire(flow.machine, model, frame["state"], trigger)
+        if taken is None:
+            return False
+        self._follow(frame, flow, taken)
+        return True
+
+    def _follow(self, frame: dict[str, Any], flow: Flow, t: Transition) -> None:
+        if t.id:
+            self.r.fired.add((flow.id, t.id))
+        self._actions(frame, flow, t.do)
+        if t.say:
+            self._say(t.say, frame, flow)
+        kind, name = t.target.kind, t.target.name
+        if kind == "goto":
+            self._enter(frame, flow, name)  # type: ignore[arg-type]
+        elif kind == "start":
+            self._replace(self.fs.flows[name])  # type: ignore[index]
+        elif kind == "intent":
+            self._intent_target(name)  # type: ignore[arg-type]
+
+    def _intent_target(self, intent: str) -> None:
+        if intent in self.cfg.intents:
+            self._global(intent, replace=True)
+            return
+        target = self.fs.flow_for_intent(intent)
+        if target is not None:
+            if self.frames:
+                self._replace(target)
+            else:
+                self._start(target, "root")
+
+    def _finish(self, frame: dict[str, Any], outcome: str) -> None:
+        if self.frames and self.frames[-1] is frame:
+            self.frames.pop()
+        parent_top = self._top()
+        if parent_top is None:
+            return
+        parent, pflow, pst = parent_top
+        if frame.get("mode") == "call":
+            parent["outcome"] = outcome
+            if frame.get("save_as"):
+                parent["slots"][frame["save_as"]] = frame["slots"]
+            self._fire(parent, pflow, "next")
+        else:
+            if self.cfg.resume:
+                self._say(self.cfg.resume, parent, pflow)
+            if parent.get("pending") == "change":
+                self._ask_change(parent, pflow, pst)
+            else:
+                self._prompt(parent, pflow, pst)
+
+    def _actions(self, frame: dict[str, Any], flow: Flow, calls: list[Any]) -> None:
+        for call in calls:
+            ctx = ActionContext(
+                frame["slots"],
+                self.now,
+                self.db,
+                self.resident,
+                self.turn,
+                flow.data,
+                flow.id,
+                frame["state"],
+                self.fx,
+            )
+            result = ACTIONS[call.name](ctx, **call.args)
+            frame["result"] = result
+            if call.save_as:
+                frame["slots"][call.save_as] = result
+
+    # ---- intents ----------------------------------------------------------------------
+
+    def _no_flow(self, intent: str | None) -> None:
+        gi = self.cfg.intents.get(intent or "")
+        if gi is not None and gi.do == "cancel":
+            if self.cfg.nothing_to_cancel:
+                self._say(self.cfg.nothing_to_cancel, None, None)
+            return
+        if gi is not None and gi.do == "start":
+            self._global(intent, replace=False)  # type: ignore[arg-type]
+            return
+        flow = self.fs.flow_for_intent(intent) or self.fs.flows[self.cfg.fallback]
+        self._start(flow, "root")
+
+    def _global(self, intent: str, replace: bool) -> None:
+        gi = self.cfg.intents[intent]
+        top = self._top()
+        if gi.do == "cancel":
+            if gi.say:
+                self._say(gi.say, top[0] if top else None, top[1] if top else None)
+            self.frames.clear()
+        elif gi.do == "restart":
+            if top is None:
+                self._start(self.fs.flows[self.cfg.fallback], "root")
+                return
+            frame, flow, _ = top
+            if gi.say:
+                self._say(gi.say, frame, flow)
+            frame.update(slots={}, result=None, outcome=None, return_to=None)
+            self._enter(frame, flow, flow.start)
+        else:
+            target = self.fs.flows.get(gi.flow or "") or self.fs.flow_for_intent(intent)
+            if target is None:
+                if gi.say:
+                    self._say(gi.say, top[0] if top else None, top[1] if top else None)
+            elif replace and self.frames:
+                self._replace(target)
+            else:
+                self._interrupt(target)
+
+    def _override(self, frame: dict[str, Any], flow: Flow, ov: Any) -> None:
+        if ov.say:
+            self._say(ov.say, frame, flow)
+        if ov.transition is not None:
+            intent_trigger = f"intent_{ov.transition.kind.split(' ', 1)[1]}"
+            self._fire(frame, flow, intent_trigger)
+
+    # ---- answers ----------------------------------------------------------------------
+
+    def _answer(self, frame: dict[str, Any], flow: Flow, st: State, und: Any, text: str) -> bool:
+        if st.confirm:
+            return self._answer_confirm(frame, flow, st, und, text)
+        if not st.ask:
+            return False
+        slot = flow.slots[st.ask]
+        options = self._options(frame, flow, st)
+        if (
+            slot.type == "yes_no"
+            and getattr(und, "choice", None) in (1, 2)
+            and not getattr(und, "yes_no", None)
+        ):
+            value: Any = getattr(und, "choice") == 1  # 「1」 picks はい on SMS's numbered choices
+        else:
+            value = read(slot, und, text, options, self.r.key)
+        if value is NO_ANSWER:
+            return False
+        names = self._names(frame, flow)
+        names["value"] = value
+        for check in slot.validate:
+            if not check.cond.test(names):
+                self._miss(frame, flow, st, error=check.error, names=names)
+                return True
+        previous = frame["slots"].get(slot.name, NO_ANSWER)
+        frame["slots"][slot.name] = value
+        back = frame.get("return_to")
+        if back and back in flow.states:
+            frame["return_to"] = None
+            fire(flow.machine, ConversationModel(lambda: names), frame["state"], f"back_{back}")
+            self._enter(frame, flow, back)
+            return True
+        if not self._fire(frame, flow, "next"):
+            if previous is NO_ANSWER:
+                frame["slots"].pop(slot.name, None)
+            else:
+                frame["slots"][slot.name] = previous
+            self._miss(frame, flow, st)
+        return True
+
+    def _change_options(self, st: State) -> list[Option]:
+        assert st.confirm is not None
+        return [Option(str(i), c.label, c.aliases) for i, c in enumerate(st.confirm.change)]
+
+    def _answer_confirm(
+        self, frame: dict[str, Any], flow: Flow, st: State, und: Any, text: str
+    ) -> bool:
+        options = self._change_options(st)
+        if frame.get("pending") == "change":
+            i = match_option(options, und, text, self.r.key)
+        else:
+            yn = getattr(und, "yes_no", None)
+            choice = getattr(und, "choice", None)
+            if yn == "yes" or (yn is None and choice == 1):
+                return self._fire(frame, flow, "confirmed")
+            if yn == "no" or (yn is None and choice == 2):
+                frame["pending"] = "change"
+                self._ask_change(frame, flow, st)
+                return True
+            i = match_option(options, None, text, self.r.key)  # the part named directly
+        if i is None:
+            return False
+        change = st.confirm.change[i]  # type: ignore[union-attr]
+        frame["pending"] = None
+        if change.back:
+            frame["return_to"] = st.name
+        return self._fire(frame, flow, f"change_{i}")
+
+    def _ask_change(self, frame: dict[str, Any], flow: Flow, st: State) -> None:
+        labels = [o.label for o in self._change_options(st)]
+        msg = (st.confirm.ask_change if st.confirm else None) or self.cfg.ask_change
+        if msg:
+            self._say(msg, frame, flow, suggestions=labels)
+        else:
+            self._say_text(DEFAULT_ASK_CHANGE, labels)
+
+    def _miss(
+        self,
+        frame: dict[str, Any],
+        flow: Flow,
+        st: State,
+        error: Message | None = None,
+        names: dict[str, Any] | None = None,
+    ) -> None:
+        frame["misses"] = frame.get("misses", 0) + 1
+        n = frame["misses"]
+        ladder = st.retry or self.cfg.retry
+        suggestions = self._suggestions(frame, flow, st)
+        if n <= len(ladder):
+            if error is not None:
+                self._say(error, frame, flow, suggestions=suggestions, names=names)
+            elif st.retry:
+                self._say(st.retry[n - 1], frame, flow, suggestions=suggestions)
+            else:
+                self._say(self.cfg.retry[n - 1], frame, flow)
+                if frame.get("pending") == "change":
+                    self._ask_change(frame, flow, st)
+                else:
+                    self._prompt(frame, flow, st)
+            return
+        frame["misses"] = 0
+        if st.escalate is not None:
+            self._fire(frame, flow, "escalate")
+        elif self.cfg.escalate is not None:
+            self._follow(frame, flow, self.cfg.escalate)
+        else:
+            self._prompt(frame, flow, st)
+
+    # ---- saying things ----------------------------------------------------------------
+
+    def _options(self, frame: dict[str, Any], flow: Flow, st: State) -> list[Option]:
+        slot = flow.slots.get(st.ask or "")
+        if slot is None or slot.type != "choice":
+            return []
+        if slot.options_from is None:
+            return slot.options
+        try:
+            return as_options(slot.options_from.evaluate(self._names(frame, flow)))
+        except Exception:
+            log.exception("%s.%s: options_from failed", flow.id, st.name)
+            return []
+
+    def _suggestions(self, frame: dict[str, Any], flow: Flow, st: State) -> list[str]:
+        if st.confirm:
+            if frame.get("pending") == "change":
+                return [o.label for o in self._change_options(st)]
+            return ["はい", "いいえ"]
+        return auto_suggestions(flow.slots.get(st.ask or ""), self._options(frame, flow, st))
+
+    def _prompt(self, frame: dict[str, Any], flow: Flow, st: State) -> None:
+        if st.say:
+            self._say(st.say, frame, flow, suggestions=self._suggestions(frame, flow, st))
+
+    def _names(self, frame: dict[str, Any] | None, flow: Flow | None) -> dict[str, Any]:
+        names: dict[str, Any] = {
+            "today": self.now.date().isoformat(),
+            "now": self.now,
+            "channel": self.turn.channel,
+            "title": flow.title if flow else "",
+        }
+        if frame is not None and flow is not None:
+            slots = frame["slots"]
+            for name in flow.all_slots:
+                names[name] = slots.get(name)
+            names.update(result=frame.get("result"), outcome=frame.get("outcome"), data=flow.data)
+        return names
+
+    def _say(
+        self,
+        msg: Message,
+        frame: dict[str, Any] | None,
+        flow: Flow | None,
+        *,
+        suggestions: list[str] | None = None,
+        kind: str = "reply",
+        names: dict[str, Any] | None = None,
+    ) -> None:
+        reply = msg.render(names or self._names(frame, flow), self.turn.channel, self._error_text())
+        if not reply.suggestions and suggestions:
+            reply.suggestions = list(suggestions)
+        reply.kind = kind
+        if reply.text:
+            self.fx.replies.append(reply)
+
+    def _say_text(self, text: str, suggestions: list[str] | None = None) -> None:
+        from bot.turn import Reply
+
+        self.fx.replies.append(Reply(text=text, suggestions=list(suggestions or [])))
+
+    def _error_text(self) -> str:
+        err = self.cfg.error
+        template = err.template_for(self.turn.channel) if err else None
+        if template is None:
+            return DEFAULT_ERROR
+        try:
+            return template.render(self._names(None, None)).strip()
+        except Exception:
+            return DEFAULT_ERROR
+
+    def _nlu_context(self, top: tuple[dict[str, Any], Flow, State] | None) -> str | None:
+        """The NLU's context is the active flow id (its rules may apply only inside a flow)."""
+        return top[1].id if top else None
