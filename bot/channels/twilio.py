@@ -150,10 +150,12 @@ class TwilioChannel:
         data = {"To": message.to, sender_key: s.from_number, "Body": message.text}
         if self.status_callback:
             data["StatusCallback"] = self.status_callback
-        headers = {"I-Twilio-Idempotency-Token": message.idempotency_key}
-        auth = aiohttp.BasicAuth(s.account_sid, s.auth_token)
+        headers = {
+            "Authorization": aiohttp.encode_basic_auth(s.account_sid, s.auth_token),
+            "I-Twilio-Idempotency-Token": message.idempotency_key,
+        }
         async with self.session.post(
-            url, data=data, auth=auth, headers=headers, timeout=SEND_TIMEOUT
+            url, data=data, headers=headers, timeout=SEND_TIMEOUT
         ) as response:
             payload = await json_or_empty(response)
             if response.status in (200, 201):

@@ -27,6 +27,7 @@ from bot.delivery import store_ops as ops
 from bot.delivery.policy import MAX_ATTEMPTS, LoopGuard, backoff, is_quiet, quiet_ends
 from bot.delivery.ratelimit import PriorityLimiter
 from bot.delivery.render import as_rich, as_sms
+from bot.delivery.store_adapter import ProcessingThreadStore
 
 log = logging.getLogger("bot.delivery")
 
@@ -126,7 +127,11 @@ class DeliveryWorker:
                 try:
                     await self.deliver(row)
                 except Exception as exc:  # noqa: BLE001 - one bad row must not stop the worker
-                    log.error("delivery error", extra={"outbox": row["id"], "error": repr(exc)})
+                    log.error(
+                        "delivery error",
+                        extra={"outbox": row["id"], "error": repr(exc)},
+                        exc_info=True,
+                    )
                     later = self.deps.clock.now() + timedelta(seconds=backoff(row["attempts"]))
                     await self._db(ops.retry, row["id"], later, f"error:{type(exc).__name__}")
 
@@ -237,7 +242,8 @@ def deps_from_app(app: Any) -> DeliveryDeps:
 
     pipeline = app[PIPELINE]
     cs = app.get(CHANNEL_SETTINGS) or channel_settings_from_env(app[SETTINGS].env_vars)
-    return DeliveryDeps(pipeline, pipeline.vault, app[CLOCK], cs, pipeline.outbox_wake)
+    store = ProcessingThreadStore(pipeline)
+    return DeliveryDeps(store, pipeline.vault, app[CLOCK], cs, pipeline.outbox_wake)
 
 
 async def run_delivery(app_or_deps: Any, stop_event: asyncio.Event | None = None) -> None:

@@ -15,6 +15,7 @@ import pytest
 from bot.channels.settings import ChannelSettings, GatewaySettings, RcsSettings, TwilioSettings
 from bot.clock import Clock
 from bot.delivery import DeliveryDeps, run_delivery
+from bot.delivery.store_adapter import ProcessingThreadStore
 from bot.pipeline.service import Pipeline
 
 from . import gateway as fgw
@@ -90,8 +91,11 @@ class Bot:
     settings: ChannelSettings
 
     def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        with sqlite3.connect(self.db_path) as db:
+        db = sqlite3.connect(self.db_path)
+        try:
             return db.execute(sql, params).fetchall()
+        finally:
+            db.close()
 
     async def post_twilio(self, params: dict[str, str], path: str = "/webhooks/twilio/sms"):
         body, sig = ftw.sign_form(PUBLIC_URL + path, params)
@@ -111,7 +115,8 @@ async def make_bot(
     stop = asyncio.Event()
     task = None
     if deliver:
-        deps = DeliveryDeps(pipeline, pipeline.vault, pipeline.clock, cs, pipeline.outbox_wake)
+        store = ProcessingThreadStore(pipeline)
+        deps = DeliveryDeps(store, pipeline.vault, pipeline.clock, cs, pipeline.outbox_wake)
         task = asyncio.create_task(run_delivery(deps, stop))
     async with aiohttp.ClientSession() as session:
         url = str(server.make_url("")).rstrip("/")

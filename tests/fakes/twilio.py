@@ -27,7 +27,7 @@ class FakeTwilio(FakeProvider):
         self.app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create)
 
     async def create(self, request: web.Request) -> web.Response:
-        expected = aiohttp.BasicAuth(ACCOUNT_SID, AUTH_TOKEN).encode()
+        expected = aiohttp.encode_basic_auth(ACCOUNT_SID, AUTH_TOKEN)
         form = dict(await request.post())
         item = self.record(request, {k: str(v) for k, v in form.items()})
         if request.headers.get("Authorization") != expected:
