@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.clock import Clock
+from bot.clock import TOKYO, Clock
 from bot.pipeline.intake import IntakeRow
 from bot.store import queries as q
 from bot.system_texts import SystemTexts
@@ -139,7 +139,7 @@ class Processor:
             kind=row["kind"],
             resident=row["resident_id"],
             channel=row["channel"],
-            received_at=q.from_utc_text(row["received_at"]),
+            received_at=q.from_utc_text(row["received_at"]).astimezone(TOKYO),
             text="" if is_timer else row["text"],
             postback=row["postback"],
             timer=row["text"] if is_timer else None,
