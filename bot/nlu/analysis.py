@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.nlu.textkey import fold, key, parse_int
+from bot.nlu.textkey import fold, is_kana, key, parse_int
 
 # Readings of kana numerals before the counter つ (ひとつ, ふたつ, ...).
 _KANA_NUMBERS = {"ひと": 1, "ふた": 2, "みっ": 3, "よっ": 4, "いつ": 5, "むっ": 6,
@@ -72,9 +72,10 @@ def analyse(morphemes) -> Analysis:  # noqa: ANN001 - a sudachipy MorphemeList
             normal = key(surface, keep_symbols=True)
             reading = normal
         elif part[1] == "数詞":
-            value = parse_int(morpheme.normalized_form())
-            if value is None:
+            if is_kana(surface):  # よやく → よ|やく: kana count only before つ (ふたつ)
                 value = _kana_number(reading, items, index)
+            else:
+                value = parse_int(morpheme.normalized_form())
             if value is not None:
                 surface = normal = reading = str(value)
         surfaces.append(surface)

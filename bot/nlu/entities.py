@@ -43,6 +43,7 @@ class QuantityReader:
             rf"^(?:を|が|は|も|、|,|:)?(?:(?P<times>[x×*]))?(?P<n>\d+)(?P<counter>{counter})?"
             rf"(?P<tail>$|と|、|,|。|\.|!|！|\?|？|を|です|で|お|に|ほど|くらい|ぐらい|ずつ)?")
         self._before = re.compile(rf"(?P<n>\d+)(?:{counter})の?$")
+        self._later = re.compile(rf"(?<![\d/])(?P<n>\d+)(?:{counter})(?!目|め)")
 
     def after(self, text: str) -> int | None:
         match = self._after.match(text)
@@ -52,9 +53,19 @@ class QuantityReader:
             return int(match.group("n"))
         return None
 
+    def later(self, text: str) -> int | None:
+        """A counted number further on, before any other item: 「…出せますか？2台あります」."""
+        match = self._later.search(text)
+        return int(match.group("n")) if match else None
+
     def before(self, text: str) -> int | None:
         match = self._before.search(text)
         return int(match.group("n")) if match else None
+
+
+def _blank(text: str, offset: int, spans: list[tuple[int, int]]) -> str:
+    """`text` (starting at `offset`) with date characters blanked out."""
+    return "".join(" " if _inside(offset + i, spans) else ch for i, ch in enumerate(text))
 
 
 def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
@@ -83,6 +94,8 @@ def items_and_places(analysis: Analysis, matches: list[Match], quantities: Quant
             quantity = quantities.after(surface.text[end:window_end])
         if quantity is None:
             quantity = quantities.before(surface.text[window_start:start])
+        if quantity is None:
+            quantity = quantities.later(_blank(surface.text[end:window_end], end, date_spans))
         if quantity is None or not 1 <= quantity <= _MAX_QUANTITY:
             quantity = 1
         variant = _variant(info, match, variant_matches, surface.spans, window_start, window_end)
@@ -120,18 +133,21 @@ def yes_no(analysis: Analysis, matches: list[Match], text_key_symbols: str,
            yes_emoji: set[str], no_emoji: set[str]) -> str | None:
     """A yes or a no when the message starts with one (after fillers such as あ、えっと)."""
     fillers = {m.first: m.last for m in matches if m.payload == ("filler",)}
+    starts: list[int] = []
     first = 0
     while first < analysis.count:
-        if first in fillers:
-            first = fillers[first] + 1
-        elif analysis.pos[first] in ("補助記号", "空白"):
+        if analysis.pos[first] in ("補助記号", "空白"):
             first += 1
-        else:
+            continue
+        starts.append(first)
+        if first not in fillers:
             break
+        first = fillers[first] + 1
     best: Match | None = None
     for match in matches:
-        if match.payload in (("yes",), ("no",)) and match.first == first:
-            if best is None or (match.last, match.length) > (best.last, best.length):
+        if match.payload in (("yes",), ("no",)) and match.first in starts:
+            rank = (-match.first, match.last, match.length)
+            if best is None or rank > (-best.first, best.last, best.length):
                 best = match
     if best is not None:
         return best.payload[0]

@@ -10,11 +10,13 @@ the matching view of the text at token boundaries:
 
 Short forms must cover whole tokens; longer forms may end inside a token, and long
 kana forms may even start inside one, because Sudachi splits unknown hiragana words
-arbitrarily (そふぁー → そ|ふぁー).
+arbitrarily (そふぁー → そ|ふぁー). A katakana word may also end a compound token
+(シングルベッド → ベッド).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +51,7 @@ class _Form:
     chars: str
     term: Term
     kana: bool
+    katakana_word: bool  # the term is a katakana word (ベッド): may end a compound
 
 
 class Gazetteer:
@@ -73,7 +76,9 @@ class Gazetteer:
         if not chars:
             return
         bucket = self._index[view].setdefault(chars[0], [])
-        bucket.append(_Form(chars, term, is_kana(chars)))
+        written = unicodedata.normalize("NFKC", term.text)
+        katakana_word = all("\u30a1" <= ch <= "\u30fc" for ch in written)
+        bucket.append(_Form(chars, term, is_kana(chars), katakana_word))
         bucket.sort(key=lambda form: -len(form.chars))
 
     def find(self, analysis: Analysis) -> list[Match]:
@@ -106,7 +111,8 @@ class Gazetteer:
                 if not whole:
                     if aligned and size < 3:
                         continue
-                    if not aligned and not (form.kana and size >= 4):
+                    if not aligned and not (form.kana and size >= 4) and not (
+                            form.katakana_word and size >= 3 and end in ends):
                         continue
                 first, last = token_at[position], token_at[end - 1]
                 marker = (id(form.term), first, last)
