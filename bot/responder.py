@@ -1,28 +1,22 @@
-"""Builds the responder the pipeline calls for every turn."""
+"""Builds the responder the pipeline calls for every turn: the flow engine over the NLU."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from pathlib import Path
 
 from bot.clock import Clock
-from bot.turn import Reply, ResidentContext, Responder, Turn, TurnResult
-
-MENU = (
-    "さくら市です。ご用件をお送りください。\n"
-    "1. 粗大ごみの収集申込み\n2. 保育園の申込み・空き状況\n3. 児童手当\n4. 担当者と話す"
-)
-
-
-class MenuResponder:
-    """Foundation seam: answers every message with the menu until the flow engine lands."""
-
-    def respond(
-        self, turn: Turn, conversation: dict | None, resident: ResidentContext, db: object
-    ) -> TurnResult:
-        if turn.kind != "message":
-            return TurnResult(conversation=conversation)
-        return TurnResult(conversation=None, replies=[Reply(MENU)])
+from bot.turn import Responder
 
 
 def build_responder(flows_dir: Path, clock: Clock) -> Responder:
-    return MenuResponder()
+    # Imported here: loading Sudachi and the flows is the slow part of start-up, and
+    # only the processes that answer residents need it.
+    from bot.engine import FlowResponder
+    from bot.nlu import load_nlu
+
+    # The city's named actions register themselves with the engine on import.
+    if importlib.util.find_spec("bot.domain.actions") is not None:
+        importlib.import_module("bot.domain.actions")
+    return FlowResponder(flows_dir, load_nlu(flows_dir), clock)
