@@ -91,7 +91,7 @@ class Run:
             return
         if self._answer(frame, flow, st, und, text):
             return
-        other = self.fs.flow_for_intent(intent)
+        other = None if ov is not None else self.fs.flow_for_intent(intent)
         if other is not None and other.id != flow.id:
             self._interrupt(other)
             return
