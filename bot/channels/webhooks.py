@@ -6,9 +6,11 @@ Nothing is written before the signature is checked; the provider gets its 200 on
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -83,10 +85,11 @@ class _Handler:
         try:
             for item in items:
                 if isinstance(item, StatusEvent):
-                    await self.pipeline.record_status(item)
+                    await _with_retries(lambda item=item: self.pipeline.record_status(item))
                 elif self._admit(item):
-                    await self.pipeline.ingest(item)
-        except RuntimeError:  # the pipeline is stopping: the provider will retry
+                    await _with_retries(lambda item=item: self.pipeline.ingest(item))
+        except (RuntimeError, sqlite3.Error):  # stopping or store busy: the provider retries
+            log.warning("webhook not stored", extra={"provider": self.name}, exc_info=True)
             return web.Response(status=503, text="not ready")
         return self.ok()
 
@@ -100,6 +103,19 @@ class _Handler:
                 "inbound flood limit", extra={"provider": self.name, "reason": verdict.reason}
             )
         return verdict.allowed
+
+
+async def _with_retries(call: Callable[[], Awaitable[Any]], attempts: int = 4) -> Any:
+    """SQLite may refuse a write at once when another connection committed first
+    ("database is locked" on a snapshot upgrade); a short retry is enough."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except sqlite3.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.01 * 2**attempt)
+    return None
 
 
 def _twiml() -> web.Response:

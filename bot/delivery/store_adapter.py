@@ -3,7 +3,8 @@
 Why: the pipeline's processing transaction starts with a deferred BEGIN, reads, then
 writes; if another connection commits in between, SQLite refuses the upgrade at once
 ("database is locked", the busy timeout does not apply) and the message is failed. Running
-our writes on the same thread serialises them with processing. Once the pipeline opens its
+our writes on the same thread serialises them with processing, and each of ours opens
+with BEGIN IMMEDIATE so intake commits cannot make it fail. Once the pipeline opens its
 writing transactions with BEGIN IMMEDIATE, `pipeline.run_on_store` can be used directly.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from bot.store.database import write_transaction
 
 
 class ProcessingThreadStore:
@@ -25,7 +28,7 @@ class ProcessingThreadStore:
         db = processor.db
 
         def call() -> Any:
-            with db.atomic():
+            with write_transaction(db):  # IMMEDIATE: see bot.store.database
                 return fn(db, *args)
 
         return await thread.run(call)

@@ -86,7 +86,11 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
-                worked = await self.step()
+                try:
+                    worked = await self.step()
+                except Exception:
+                    log.exception("delivery step failed")
+                    worked = False
                 if not worked:
                     await self._idle(stop)
         finally:
@@ -109,7 +113,10 @@ class DeliveryWorker:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         timeout = 1.0
-        due = await self._db(ops.next_due, self.providers)
+        try:
+            due = await self._db(ops.next_due, self.providers)
+        except Exception:  # noqa: BLE001 - wait the full second and look again
+            due = None
         if due is not None:
             timeout = min(timeout, max((due - self.deps.clock.now()).total_seconds(), 0.01))
         waiters = [asyncio.ensure_future(stop.wait())]
@@ -126,12 +133,8 @@ class DeliveryWorker:
             for row in rows:
                 try:
                     await self.deliver(row)
-                except Exception as exc:  # noqa: BLE001 - one bad row must not stop the worker
-                    log.error(
-                        "delivery error",
-                        extra={"outbox": row["id"], "error": repr(exc)},
-                        exc_info=True,
-                    )
+                except Exception as exc:
+                    log.exception("delivery error", extra={"outbox": row["id"], "error": repr(exc)})
                     later = self.deps.clock.now() + timedelta(seconds=backoff(row["attempts"]))
                     await self._db(ops.retry, row["id"], later, f"error:{type(exc).__name__}")
 

@@ -126,3 +126,19 @@ async def make_bot(
         await asyncio.wait_for(task, 5)
     await server.close()
     await pipeline.stop()
+
+
+@pytest.fixture
+async def bot_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """`await bot_factory(settings, clock=None, deliver=True)` → a running Bot, torn down after."""
+    generators: list[AsyncIterator[Bot]] = []
+
+    async def start(cs: ChannelSettings, clock: Clock | None = None, deliver: bool = True) -> Bot:
+        generator = make_bot(tmp_path, cs, clock, deliver)
+        generators.append(generator)
+        return await generator.__anext__()
+
+    yield start
+    for generator in reversed(generators):
+        async for _ in generator:
+            pass
