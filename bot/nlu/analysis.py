@@ -12,6 +12,7 @@ to token positions (`starts`/`ends` hold the character offsets of token boundari
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bot.nlu.textkey import fold, is_kana, key, parse_int
 
@@ -27,6 +28,7 @@ class View:
     ends: frozenset[int]
     token_at: list[int]  # character offset -> token index
     spans: list[tuple[int, int]]  # token index -> (start, end) character offsets
+    ordered_starts: list[int]
 
 
 @dataclass(slots=True)
@@ -39,37 +41,52 @@ class Analysis:
 
 
 def _view(pieces: list[str]) -> View:
-    parts: list[str] = []
-    starts: set[int] = set()
-    ends: set[int] = set()
+    starts: list[int] = []
+    ends: list[int] = []
     token_at: list[int] = []
     spans: list[tuple[int, int]] = []
     offset = 0
     for index, piece in enumerate(pieces):
-        spans.append((offset, offset + len(piece)))
-        if not piece:
-            continue
-        starts.add(offset)
-        parts.append(piece)
-        token_at.extend([index] * len(piece))
-        offset += len(piece)
-        ends.add(offset)
-    return View("".join(parts), frozenset(starts), frozenset(ends), token_at, spans)
+        size = len(piece)
+        spans.append((offset, offset + size))
+        if size:
+            starts.append(offset)
+            token_at += [index] * size
+            offset += size
+            ends.append(offset)
+    return View("".join(pieces), frozenset(starts), frozenset(ends), token_at, spans, starts)
 
 
-def analyse(morphemes) -> Analysis:  # noqa: ANN001 - a sudachipy MorphemeList
+def _pos(morpheme, cache: dict[int, tuple[str, ...]]) -> tuple[str, ...]:  # noqa: ANN001
+    pos_id = morpheme.part_of_speech_id()
+    part = cache.get(pos_id)
+    if part is None:
+        part = cache[pos_id] = tuple(morpheme.part_of_speech())
+    return part
+
+
+@lru_cache(maxsize=65536)
+def _piece(text: str, symbols: bool) -> str:
+    return key(text, keep_symbols=True) if symbols else "".join(fold(text).split())
+
+
+def analyse(morphemes, pos_cache: dict[int, tuple[str, ...]] | None = None  # noqa: ANN001
+            ) -> Analysis:
+    """Analyse a sudachipy MorphemeList; `pos_cache` (per dictionary) maps POS ids."""
+    if pos_cache is None:
+        pos_cache = {}
     surfaces: list[str] = []
     normals: list[str] = []
     readings: list[str] = []
     pos: list[str] = []
     items = list(morphemes)
     for index, morpheme in enumerate(items):
-        part = morpheme.part_of_speech()
-        surface = "".join(fold(morpheme.surface()).split())
-        normal = key(morpheme.normalized_form(), keep_symbols=True)
-        reading = fold(morpheme.reading_form())
+        part = _pos(morpheme, pos_cache)
+        surface = _piece(morpheme.surface(), False)
+        normal = _piece(morpheme.normalized_form(), True)
+        reading = _piece(morpheme.reading_form(), False)
         if part[0] == "補助記号" or part[0] == "空白":
-            normal = key(surface, keep_symbols=True)
+            normal = _piece(surface, True)
             reading = normal
         elif part[1] == "数詞":
             if is_kana(surface):  # よやく → よ|やく: kana count only before つ (ふたつ)

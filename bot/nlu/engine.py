@@ -33,6 +33,7 @@ class Nlu:
                         else flows.resolve().parent / "dictionaries")
         self.user_dic = ensure_user_dic(dictionaries)
         self._tokenizer = Tokenizer(self.user_dic)
+        self._pos_cache: dict[int, tuple[str, ...]] = {}
         self.lexicon = lexicon = load_lexicon(flows)
         self.rules = load_rules(flows / "nlu" / "intents.yaml", set(INTENTS))
         terms: list[Term] = [Term(word, info) for word, info in lexicon.items]
@@ -48,7 +49,7 @@ class Nlu:
         self._no_emoji = set(lexicon.no_emoji)
 
     def analyse(self, text: str) -> Analysis:
-        return analyse(self._tokenizer.tokenize(text))
+        return analyse(self._tokenizer.tokenize(text), self._pos_cache)
 
     def tokenize(self, text: str):  # noqa: ANN201 - sudachipy MorphemeList (benchmarks)
         return self._tokenizer.tokenize(text)
@@ -62,6 +63,7 @@ class Nlu:
                    context: str | None = None) -> Understanding:
         text = truncate(text)
         now = (now or datetime.now(TOKYO)).astimezone(TOKYO)
+        symbols_key = key(text, keep_symbols=True)
         text_key = key(text)
         result = Understanding(text=text, key=text_key)
         if not text.strip():
@@ -73,7 +75,7 @@ class Nlu:
             analysis, matches, self._quantities, date_spans)
         result.numbers = entities.numbers(analysis.surface.text, date_spans)
         result.yes_no = entities.yes_no(  # type: ignore[assignment]
-            analysis, matches, key(text, keep_symbols=True), self._yes_emoji, self._no_emoji)
+            analysis, matches, symbols_key, self._yes_emoji, self._no_emoji)
         result.choice = entities.choice(text_key)
         if place is not None:
             result.district, result.town = place.district, place.town

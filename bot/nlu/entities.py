@@ -82,6 +82,7 @@ def items_and_places(analysis: Analysis, matches: list[Match], quantities: Quant
     place = next((m.payload for m in entity_matches if isinstance(m.payload, TownInfo)), None)
     surface = analysis.surface
     mentions: dict[str, ItemMention] = {}
+    counted: set[str] = set()
     for index, match in enumerate(found):
         info: ItemInfo = match.payload
         start = surface.spans[match.first][0]
@@ -96,14 +97,21 @@ def items_and_places(analysis: Analysis, matches: list[Match], quantities: Quant
             quantity = quantities.before(surface.text[window_start:start])
         if quantity is None:
             quantity = quantities.later(_blank(surface.text[end:window_end], end, date_spans))
-        if quantity is None or not 1 <= quantity <= _MAX_QUANTITY:
+        explicit = quantity is not None and 1 <= quantity <= _MAX_QUANTITY
+        if not explicit:
             quantity = 1
         variant = _variant(info, match, variant_matches, surface.spans, window_start, window_end)
         mention = ItemMention(info.name, quantity, info.kind, info.group, variant)  # type: ignore[arg-type]
         previous = mentions.get(info.name)
-        if previous is not None:  # named twice: keep the larger quantity and any variant
-            mention = ItemMention(info.name, max(quantity, previous.quantity), info.kind,
+        if previous is not None:
+            # Named twice: two counted mentions add up (本箱2個と書棚1個); otherwise the
+            # second mention talks about the same thing (ソファーを…ソファーは2人掛けです).
+            both = explicit and info.name in counted
+            total = previous.quantity + quantity if both else max(previous.quantity, quantity)
+            mention = ItemMention(info.name, min(total, _MAX_QUANTITY), info.kind,
                                   info.group, previous.variant or variant)
+        if explicit:
+            counted.add(info.name)
         mentions[info.name] = mention
     return list(mentions.values()), place
 
@@ -122,6 +130,14 @@ def _variant(info: ItemInfo, item: Match, variants: list[Match],
         if best is None or match.length > best.length:
             best = match
     return best.payload.name if best else None
+
+
+def _continues(analysis: Analysis, answer: Match, matches: list[Match]) -> bool:
+    """True when the word is part of a longer predicate (いらなく|なった…), not an answer."""
+    following = answer.last + 1
+    if following >= analysis.count or analysis.pos[following] not in ("動詞", "形容詞"):
+        return False
+    return not any(m.first == following and m.payload in (("yes",), ("no",)) for m in matches)
 
 
 def numbers(surface: str, date_spans: list[tuple[int, int]]) -> list[int]:
@@ -149,7 +165,7 @@ def yes_no(analysis: Analysis, matches: list[Match], text_key_symbols: str,
             rank = (-match.first, match.last, match.length)
             if best is None or rank > (-best.first, best.last, best.length):
                 best = match
-    if best is not None:
+    if best is not None and not _continues(analysis, best, matches):
         return best.payload[0]
     if text_key_symbols and len(text_key_symbols) <= 6:
         if any(emoji in text_key_symbols for emoji in no_emoji):

@@ -52,11 +52,14 @@ class _Form:
     term: Term
     kana: bool
     katakana_word: bool  # the term is a katakana word (ベッド): may end a compound
+    kanji: bool  # all kanji (予約): may start a compound (予約日)
 
 
 class Gazetteer:
     def __init__(self, terms: Iterable[Term], analyse: Callable[[str], Analysis]) -> None:
-        self._index: dict[str, dict[str, list[_Form]]] = {SURFACE: {}, NORMAL: {}, READING: {}}
+        # view -> first two characters -> (lengths, longest first; exact string -> forms)
+        self._index: dict[str, dict[str, tuple[list[int], dict[str, list[_Form]]]]] = {
+            SURFACE: {}, NORMAL: {}, READING: {}}
         self.terms: list[Term] = []
         for term in terms:
             self.add(term, analyse(term.text))
@@ -75,11 +78,15 @@ class Gazetteer:
     def _put(self, view: str, chars: str, term: Term) -> None:
         if not chars:
             return
-        bucket = self._index[view].setdefault(chars[0], [])
+        lengths, forms = self._index[view].setdefault(chars[:2], ([], {}))
         written = unicodedata.normalize("NFKC", term.text)
         katakana_word = all("\u30a1" <= ch <= "\u30fc" for ch in written)
-        bucket.append(_Form(chars, term, is_kana(chars), katakana_word))
-        bucket.sort(key=lambda form: -len(form.chars))
+        kanji = all("\u4e00" <= ch <= "\u9fff" for ch in chars)
+        forms.setdefault(chars, []).append(
+            _Form(chars, term, is_kana(chars), katakana_word, kanji))
+        if len(chars) not in lengths:
+            lengths.append(len(chars))
+            lengths.sort(reverse=True)
 
     def find(self, analysis: Analysis) -> list[Match]:
         """All matches (overlapping ones included), in no particular order."""
@@ -92,29 +99,41 @@ class Gazetteer:
     def _scan(self, view: View, name: str, found: dict, *, loose: bool) -> None:
         index = self._index[name]
         text = view.text
-        starts, ends, token_at = view.starts, view.ends, view.token_at
-        for position, char in enumerate(text):
-            bucket = index.get(char)
-            if not bucket:
-                continue
+        starts, ends = view.starts, view.ends
+        positions = range(len(text)) if loose else view.ordered_starts
+        for position in positions:
             aligned = position in starts
-            if not aligned and not loose:
+            entry = index.get(text[position:position + 2])
+            if aligned and position + 1 in ends:
+                single = index.get(text[position])
+                if single is not None:
+                    self._check(single, text, position, aligned, name, found, view)
+            if entry is not None:
+                self._check(entry, text, position, aligned, name, found, view)
+
+    @staticmethod
+    def _check(entry: tuple[list[int], dict[str, list[_Form]]], text: str, position: int,
+               aligned: bool, name: str, found: dict, view: View) -> None:
+        lengths, table = entry
+        room = len(text) - position
+        for size in lengths:
+            if size > room:
                 continue
-            for form in bucket:
-                size = len(form.chars)
-                if not text.startswith(form.chars, position):
-                    continue
-                end = position + size
-                whole = aligned and end in ends
-                if name == READING and not whole:
-                    continue
+            forms = table.get(text[position:position + size])
+            if forms is None:
+                continue
+            end = position + size
+            whole = aligned and end in view.ends
+            for form in forms:
                 if not whole:
-                    if aligned and size < 3:
+                    if name == READING:
+                        continue
+                    if aligned and size < 3 and not (name == NORMAL and form.kanji and size == 2):
                         continue
                     if not aligned and not (form.kana and size >= 4) and not (
-                            form.katakana_word and size >= 3 and end in ends):
+                            form.katakana_word and size >= 3 and end in view.ends):
                         continue
-                first, last = token_at[position], token_at[end - 1]
+                first, last = view.token_at[position], view.token_at[end - 1]
                 marker = (id(form.term), first, last)
                 previous = found.get(marker)
                 if previous is None or previous.length < size:

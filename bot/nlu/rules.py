@@ -33,9 +33,13 @@ class Rule:
             return False
         if self.max_chars is not None and chars > self.max_chars:
             return False
-        if not all(alternatives & present for alternatives in self.all):
-            return False
-        return not any(alternatives & present for alternatives in self.none)
+        for alternatives in self.all:
+            if alternatives.isdisjoint(present):
+                return False
+        for alternatives in self.none:
+            if not alternatives.isdisjoint(present):
+                return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 # ァ (U+30A1) .. ヶ (U+30F6) map onto ぁ (U+3041) .. ゖ (U+3096); ヵ/ヶ stay katakana
 # because in place names (桜ヶ丘) they are read が/か, not as small kana.
@@ -21,6 +22,7 @@ def fold(text: str) -> str:
     return to_hiragana(unicodedata.normalize("NFKC", text).lower())
 
 
+@lru_cache(maxsize=8192)
 def _keep(char: str, keep_symbols: bool) -> bool:
     category = unicodedata.category(char)
     if char == "ー" or char == "々" or char == "〆":
@@ -33,7 +35,9 @@ def _keep(char: str, keep_symbols: bool) -> bool:
 def key(text: str, *, keep_symbols: bool = False) -> str:
     """The matching key of a whole text (for comparing free text to choice aliases)."""
     folded = fold(text)
-    return "".join(ch for ch in folded if _keep(ch, keep_symbols))
+    if folded.isalnum():  # the common case: nothing to drop
+        return folded
+    return "".join([ch for ch in folded if _keep(ch, keep_symbols)])
 
 
 def is_kana(text: str) -> bool:

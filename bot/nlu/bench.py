@@ -1,0 +1,70 @@
+"""`python -m bot.nlu.bench`: time `understand(text)` per message against tokenising alone.
+
+A benchmark, not a test: it prints median and p95 microseconds and the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import datetime
+from importlib import metadata
+
+from bot.clock import TOKYO
+from bot.nlu import load_nlu
+
+MESSAGES = [
+    "来週の火曜にソファー2つと椅子を3脚出したいです",  # ~25 characters each
+    "そだいごみでたんすとふとんを捨てたいんですけど",
+    "保育園の空きはありますか？1歳の子どもがいます",
+    "粗大ごみの予約をキャンセルしたいのですがお願いします",
+    "さくら市桜台3丁目5-2に住んでいます、はいお願いします",
+    "ｿﾌｧｰ2ｺとﾍﾞｯﾄﾞ1ｺすてたい！12月3日でお願いします",
+]
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def _measure(function, rounds: int) -> list[float]:  # noqa: ANN001
+    samples = []
+    for _ in range(rounds):
+        for text in MESSAGES:
+            start = time.perf_counter_ns()
+            function(text)
+            samples.append((time.perf_counter_ns() - start) / 1000)
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.nlu.bench")
+    parser.add_argument("--rounds", type=int, default=500)
+    args = parser.parse_args(argv)
+    nlu = load_nlu("flows")
+    now = datetime(2026, 11, 24, 10, 0, tzinfo=TOKYO)
+    for text in MESSAGES:  # warm up caches
+        nlu.understand(text, now)
+    baseline = _measure(nlu.tokenize, args.rounds)
+    full = _measure(lambda text: nlu.understand(text, now), args.rounds)
+    length = statistics.mean(len(text) for text in MESSAGES)
+    print(f"machine: {platform.machine()} {platform.processor() or ''} "
+          f"cpus={os.cpu_count()} python={platform.python_version()} "
+          f"sudachipy={metadata.version('sudachipy')} "
+          f"sudachidict-core={metadata.version('sudachidict-core')}")
+    print(f"messages: {len(MESSAGES)} x {args.rounds} rounds, mean {length:.0f} characters")
+    for name, samples in (("tokenize only", baseline), ("understand", full)):
+        print(f"{name:<14} median {statistics.median(samples):7.1f} µs   "
+              f"p95 {_percentile(samples, 0.95):7.1f} µs")
+    overhead = statistics.median(full) - statistics.median(baseline)
+    print(f"NLU overhead over tokenising: median {overhead:.1f} µs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
