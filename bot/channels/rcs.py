@@ -96,11 +96,11 @@ def parse(body: bytes) -> list[Inbound | StatusEvent]:
     message_id = _string(event, "messageId")
     if "eventType" in event:
         kind = event["eventType"]
+        if not isinstance(kind, str):
+            raise MalformedRequest("eventType malformed")
         if kind in EVENT_STATUS:
             return [StatusEvent("rcs", message_id, EVENT_STATUS[kind])]
-        if isinstance(kind, str):
-            return []  # IS_TYPING and the like: nothing to store
-        raise MalformedRequest("eventType malformed")
+        return []  # IS_TYPING and the like: nothing to store
     postback: str | None = None
     if "suggestionResponse" in event:
         response = event["suggestionResponse"]
