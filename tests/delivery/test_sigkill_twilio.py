@@ -1,0 +1,157 @@
+"""SIGKILL `bot serve` while residents text it through signed Twilio webhooks; after a restart
+every acknowledged message is processed once and its reply reaches the fake Twilio."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.delivery.render import idempotency_key
+from tests.fakes import twilio as ftw
+from tests.fakes.twilio import FakeTwilio
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+PUBLIC = "https://bot.city.example.jp"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(tmp_path: Path, port: int, api_base: str) -> subprocess.Popen:
+    env = dict(os.environ)
+    env.update(
+        BOT_DB=str(tmp_path / "bot.db"),
+        BOT_SECRET_KEY="k" * 40,
+        BOT_PUBLIC_URL=PUBLIC,
+        BOT_TWILIO_ACCOUNT_SID=ftw.ACCOUNT_SID,
+        BOT_TWILIO_AUTH_TOKEN=ftw.AUTH_TOKEN,
+        BOT_TWILIO_FROM=ftw.FROM,
+        BOT_TWILIO_API_BASE=api_base,
+        BOT_INBOUND_PER_MINUTE="1000",
+        BOT_SEND_RATE="200",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _wait_healthy(session: aiohttp.ClientSession, base: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            async with session.get(f"{base}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError("server did not become healthy")
+
+
+def _rows(db_path: Path, sql: str) -> list[tuple]:
+    db = sqlite3.connect(db_path)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute(sql).fetchall()]
+    finally:
+        db.close()
+
+
+async def test_no_acknowledged_message_lost_on_sigkill(tmp_path: Path) -> None:
+    fake = await FakeTwilio().start()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _start(tmp_path, port, fake.url)
+    acked: set[str] = set()
+    try:
+        async with aiohttp.ClientSession() as session:
+            await _wait_healthy(session, base)
+            killed = asyncio.Event()
+
+            async def resident(n: int) -> None:
+                for i in range(200):
+                    if killed.is_set():
+                        return
+                    sid = f"SM{n:04d}{i:028d}"
+                    params = ftw.inbound_params(sid, f"+8190{n:08d}", f"こんにちは {i}")
+                    body, sig = ftw.sign_form(PUBLIC + "/webhooks/twilio/sms", params)
+                    headers = {
+                        "X-Twilio-Signature": sig,
+                        "Content-Type": "application/x-www-form-urlencoded",
+                    }
+                    try:
+                        async with session.post(
+                            f"{base}/webhooks/twilio/sms", data=body, headers=headers
+                        ) as response:
+                            if response.status == 200:
+                                acked.add(sid)
+                    except aiohttp.ClientError:
+                        return
+
+            async def killer() -> None:
+                while len(acked) < 80:
+                    await asyncio.sleep(0.01)
+                server.send_signal(signal.SIGKILL)
+                killed.set()
+
+            await asyncio.wait_for(
+                asyncio.gather(killer(), *(resident(n) for n in range(10))), timeout=60
+            )
+            server.wait(timeout=10)
+            sends_before_restart = len(fake.delivered())
+            server = _start(tmp_path, port, fake.url)
+            await _wait_healthy(session, base)
+
+            db_path = tmp_path / "bot.db"
+
+            def settled() -> bool:
+                rows = _rows(db_path, "SELECT status FROM outbox")
+                return bool(rows) and all(r["status"] not in ("pending", "sending") for r in rows)
+
+            deadline = time.monotonic() + 60
+            while not settled():
+                assert time.monotonic() < deadline, "outbox did not drain"
+                await asyncio.sleep(0.1)
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        await fake.close()
+
+    inbox = _rows(db_path, "SELECT id, provider_message_id, status FROM inbox")
+    stored = {r["provider_message_id"]: r for r in inbox}
+    assert acked <= set(stored), "an acknowledged message was lost"
+    assert all(stored[sid]["status"] == "done" for sid in acked)
+    outbox = _rows(db_path, "SELECT * FROM outbox")
+    by_inbox = Counter(r["inbox_id"] for r in outbox)
+    assert all(by_inbox[stored[sid]["id"]] >= 1 for sid in acked), "a message got no reply"
+    assert all(r["status"] in ("sent", "delivered", "read") for r in outbox)
+    tokens = Counter(r.headers["I-Twilio-Idempotency-Token"] for r in fake.delivered())
+    for row in outbox:  # every reply reached Twilio; at most a few twice (in flight at the kill)
+        key = idempotency_key(row)
+        assert any(t == key or t.startswith(key + "-p") for t in tokens), row["id"]
+    duplicates = sum(n - 1 for n in tokens.values())
+    print(f"acked={len(acked)} stored={len(stored)} replies={len(outbox)} duplicates={duplicates}")
+    assert duplicates <= 20, (duplicates, sends_before_restart)
