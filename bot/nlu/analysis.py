@@ -57,7 +57,7 @@ def _view(pieces: list[str]) -> View:
     return View("".join(pieces), frozenset(starts), frozenset(ends), token_at, spans, starts)
 
 
-def _pos(morpheme, cache: dict[int, tuple[str, ...]]) -> tuple[str, ...]:  # noqa: ANN001
+def _pos(morpheme, cache: dict[int, tuple[str, ...]]) -> tuple[str, ...]:
     pos_id = morpheme.part_of_speech_id()
     part = cache.get(pos_id)
     if part is None:
@@ -70,7 +70,12 @@ def _piece(text: str, symbols: bool) -> str:
     return key(text, keep_symbols=True) if symbols else "".join(fold(text).split())
 
 
-def analyse(morphemes, pos_cache: dict[int, tuple[str, ...]] | None = None  # noqa: ANN001
+@lru_cache(maxsize=65536)
+def _pieces(surface: str, normal: str, reading: str) -> tuple[str, str, str]:
+    return _piece(surface, False), _piece(normal, True), _piece(reading, False)
+
+
+def analyse(morphemes, pos_cache: dict[int, tuple[str, ...]] | None = None
             ) -> Analysis:
     """Analyse a sudachipy MorphemeList; `pos_cache` (per dictionary) maps POS ids."""
     if pos_cache is None:
@@ -82,9 +87,8 @@ def analyse(morphemes, pos_cache: dict[int, tuple[str, ...]] | None = None  # no
     items = list(morphemes)
     for index, morpheme in enumerate(items):
         part = _pos(morpheme, pos_cache)
-        surface = _piece(morpheme.surface(), False)
-        normal = _piece(morpheme.normalized_form(), True)
-        reading = _piece(morpheme.reading_form(), False)
+        surface, normal, reading = _pieces(
+            morpheme.surface(), morpheme.normalized_form(), morpheme.reading_form())
         if part[0] == "補助記号" or part[0] == "空白":
             normal = _piece(surface, True)
             reading = normal
@@ -102,7 +106,7 @@ def analyse(morphemes, pos_cache: dict[int, tuple[str, ...]] | None = None  # no
     return Analysis(_view(surfaces), _view(normals), _view(readings), pos, len(items))
 
 
-def _kana_number(reading: str, items, index: int) -> int | None:  # noqa: ANN001
+def _kana_number(reading: str, items, index: int) -> int | None:
     following = items[index + 1].surface() if index + 1 < len(items) else ""
     if following == "つ":
         return _KANA_NUMBERS.get(reading)

@@ -96,7 +96,7 @@ def _resolve(match: re.Match[str], today: date) -> date | None:
         return today + timedelta(days=_RELATIVE_DAYS[group("rel")])
     if group("bd"):
         day = int(group("bd"))
-        for months in range(0, 3):
+        for months in range(3):
             found = _add_months(today, months, day)
             if found is not None and found >= today:
                 return found
@@ -129,9 +129,9 @@ def find_dates(surface: str, today: date) -> tuple[list[date], list[tuple[int, i
     if "日" in surface:
         for name, day in _holidays(today.year):
             position = surface.find(name)
-            if position >= 0 and day >= today and not any(d == day for d in found):
-                if not any(s <= position < e for s, e in spans):
-                    found.append(day)
-                    spans.append((position, position + len(name)))
-                    break
+            if position >= 0 and day >= today and day not in found \
+                    and not any(s <= position < e for s, e in spans):
+                found.append(day)
+                spans.append((position, position + len(name)))
+                break
     return found, spans

@@ -51,7 +51,7 @@ class Nlu:
     def analyse(self, text: str) -> Analysis:
         return analyse(self._tokenizer.tokenize(text), self._pos_cache)
 
-    def tokenize(self, text: str):  # noqa: ANN201 - sudachipy MorphemeList (benchmarks)
+    def tokenize(self, text: str):
         return self._tokenizer.tokenize(text)
 
     @staticmethod

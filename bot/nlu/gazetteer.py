@@ -19,7 +19,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.nlu.analysis import Analysis, View
 from bot.nlu.textkey import is_kana
@@ -33,8 +33,7 @@ class Term:
     payload: Any  # what it means (an item, a town, a concept name...)
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
     term: Term
     first: int  # first token index
     last: int  # last token index (inclusive)

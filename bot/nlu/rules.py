@@ -50,9 +50,9 @@ class RuleSet:
     def decide(self, present: set[str], context: str | None, chars: int) -> Rule | None:
         best: Rule | None = None
         for rule in self.rules:
-            if rule.applies(present, context, chars):
-                if best is None or rule.priority > best.priority:
-                    best = rule
+            if (best is None or rule.priority > best.priority) \
+                    and rule.applies(present, context, chars):
+                best = rule
         return best
 
 
