@@ -79,8 +79,16 @@ def transient(error_code: str, retry_after: float | None = None) -> SendResult:
     return SendResult(ok=False, error_code=error_code, retry_after=retry_after)
 
 
-def permanent(error_code: str, **flags: bool) -> SendResult:
-    return SendResult(ok=False, permanent=True, error_code=error_code, **flags)
+def permanent(
+    error_code: str, fallback_to_sms: bool = False, opted_out: bool = False
+) -> SendResult:
+    return SendResult(
+        ok=False,
+        permanent=True,
+        error_code=error_code,
+        fallback_to_sms=fallback_to_sms,
+        opted_out=opted_out,
+    )
 
 
 async def guarded_send(call: Callable[[], Awaitable[SendResult]]) -> SendResult:

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -85,9 +86,9 @@ class _Handler:
         try:
             for item in items:
                 if isinstance(item, StatusEvent):
-                    await _with_retries(lambda item=item: self.pipeline.record_status(item))
+                    await _with_retries(partial(self.pipeline.record_status, item))
                 elif self._admit(item):
-                    await _with_retries(lambda item=item: self.pipeline.ingest(item))
+                    await _with_retries(partial(self.pipeline.ingest, item))
         except (RuntimeError, sqlite3.Error):  # stopping or store busy: the provider retries
             log.warning("webhook not stored", extra={"provider": self.name}, exc_info=True)
             return web.Response(status=503, text="not ready")
