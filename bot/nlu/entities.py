@@ -20,13 +20,21 @@ _ENDINGS = re.compile(
 _CHOICE = re.compile(r"^(?:(\d{1,2})|([一二三四五六七八九十]{1,2}))(?:番目?|ばんめ?|つ目|つめ|こ目)?$")
 
 
+_SHORT = 16  # longer messages are not one-word answers
+
+
 def core(text_key: str) -> str:
     """A one-word answer without its polite ending (「桜台です」 → 「桜台」)."""
+    if len(text_key) > _SHORT:
+        return text_key
     stripped = _ENDINGS.sub("", text_key)
     return stripped or text_key
 
 
 def choice(text_key: str) -> int | None:
+    if not text_key or len(text_key) > _SHORT or not (
+            text_key[0].isdigit() or text_key[0] in "一二三四五六七八九十"):
+        return None
     match = _CHOICE.match(core(text_key))
     if not match:
         return None
