@@ -56,6 +56,10 @@ def eligibility(birth: date, entry: date, directory: Path | None = None) -> str:
     return "ok"
 
 
+def max_age(directory: Path | None = None) -> int:
+    return int(_rules(directory)["age"]["max_age"])
+
+
 def nurseries(directory: Path | None = None) -> list[Nursery]:
     rows = data.load("nurseries", directory)["nurseries"]
     return [Nursery(r["name"], r["kind"], r["district"], tuple(r["ages"])) for r in rows]

@@ -15,9 +15,13 @@ _cache: dict[Path, tuple[tuple[int, int], Any]] = {}
 
 
 def data_dir() -> Path:
-    """The data folder: BOT_DATA_DIR when set (tests, other cities), else flows/data."""
+    """The data folder: BOT_DATA_DIR when set; else ./flows/data when there is one (the
+    CLI reads flows from ./flows, so the domain reads the same city); else the package's."""
     override = os.environ.get("BOT_DATA_DIR")
-    return Path(override) if override else DEFAULT_DATA_DIR
+    if override:
+        return Path(override)
+    local = Path("flows") / "data"
+    return local if local.is_dir() else DEFAULT_DATA_DIR
 
 
 def load(name: str, directory: Path | None = None) -> Any:

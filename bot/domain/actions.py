@@ -1,0 +1,312 @@
+"""The city's named actions for the 粗大ごみ flows (docs/flows.md, "Actions").
+
+Actions compute and store; the wording residents see is in the flows and templates.
+Return values are JSON-able (they may be stored in slots)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from typing import Any
+
+from bot.domain import bookings, data, fees, receipts
+from bot.domain.calendar import CollectionCalendar
+from bot.domain.catalogue import Catalogue
+from bot.domain.districts import find_place
+from bot.domain.labels import day_option, jdate
+from bot.engine import register_action
+
+REMINDER = "bulky_reminder"
+
+
+def _catalogue() -> Catalogue:
+    return Catalogue.load()
+
+
+def _calendar() -> CollectionCalendar:
+    return CollectionCalendar.load()
+
+
+def _lines(basket: list[dict[str, Any]]) -> list[fees.Line]:
+    catalogue = _catalogue()
+    return [fees.price(catalogue, row["name"], row["quantity"], row.get("variant"))
+            for row in basket]
+
+
+def _limit_error(basket: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """check_limits without fees (variants may still be unknown)."""
+    try:
+        bookings.check_limits([fees.Line(r["name"], r["quantity"], 0) for r in basket])
+    except bookings.BookingError as error:
+        return {"code": error.code, "name": str(error).split(": ")[-1]}
+    return None
+
+
+def _merge(basket: list[dict[str, Any]], name: str, quantity: int, variant: str | None) -> None:
+    for row in basket:
+        if row["name"] == name and row.get("variant") == variant:
+            row["quantity"] += quantity
+            return
+    basket.append({"name": name, "quantity": quantity, "variant": variant})
+
+
+@register_action("bulky_sort_items")
+def sort_items(ctx: Any) -> dict[str, Any]:
+    """Add the accepted items of the last answer to `basket`; report refused ones with
+    where they go. Over the per-booking limits, the new items are not added."""
+    catalogue = _catalogue()
+    basket = [dict(row) for row in ctx.slots.get("basket") or []]
+    refused, added = [], []
+    mentioned = ctx.slots.get("items") or []
+    needing = [m for m in mentioned if (item := catalogue.item(m["name"] or ""))
+               and item.needs_variant and not m.get("variant")]
+    for mention in mentioned:
+        name = mention.get("name") or ""
+        refusal = catalogue.refusal(name)
+        item = catalogue.item(name)
+        if refusal is not None or item is None:
+            refused.append({"name": name, "kind": refusal.kind if refusal else "unknown",
+                            "where": refusal.where if refusal else ""})
+            continue
+        variant = mention.get("variant")
+        if item.needs_variant and not variant and len(needing) == 1:
+            found = catalogue.match_variant(item, ctx.turn.text or "")
+            variant = found.name if found else None
+        added.append({"name": item.name, "quantity": int(mention.get("quantity") or 1),
+                      "variant": variant})
+    candidate = [dict(row) for row in basket]
+    for row in added:
+        _merge(candidate, row["name"], row["quantity"], row["variant"])
+    error = _limit_error(candidate) if added else None
+    if error is None:
+        basket = candidate
+    ctx.slots["basket"] = basket
+    return {"refused": refused, "added": len(added), "limit": error,
+            "count": sum(r["quantity"] for r in basket), "basket": len(basket)}
+
+
+@register_action("bulky_clear_items")
+def clear_items(ctx: Any) -> None:
+    ctx.slots["basket"] = []
+
+
+@register_action("bulky_next_variant")
+def next_variant(ctx: Any) -> dict[str, Any] | None:
+    """The first basket item whose fee depends on a variant not yet known."""
+    catalogue = _catalogue()
+    for index, row in enumerate(ctx.slots.get("basket") or []):
+        item = catalogue.item(row["name"])
+        if item is not None and item.needs_variant and not row.get("variant"):
+            return {"index": index, "name": item.name, "question": item.question,
+                    "labels": [v.name for v in item.variants]}
+    return None
+
+
+@register_action("bulky_apply_variant")
+def apply_variant(ctx: Any) -> bool:
+    pending = ctx.slots.get("pending") or {}
+    basket = [dict(row) for row in ctx.slots.get("basket") or []]
+    if "index" not in pending or pending["index"] >= len(basket):
+        return False
+    catalogue = _catalogue()
+    item = catalogue.item(pending["name"])
+    answer = str(ctx.slots.get("variant_answer") or "")
+    variant = catalogue.match_variant(item, answer, answer=True) if item else None
+    if variant is None:
+        return False
+    row = basket.pop(pending["index"])
+    _merge(basket, row["name"], row["quantity"], variant.name)
+    ctx.slots["basket"] = basket
+    return True
+
+
+@register_action("bulky_resolve_place")
+def resolve_place(ctx: Any) -> dict[str, Any]:
+    """Keep the 地区 and 町名 only (never the full address)."""
+    place = find_place(ctx.turn.text or "")
+    if place is not None:
+        ctx.slots["district"] = place.district
+    ctx.slots["town"] = place.town if place else None
+    label = place.label if place else f"{ctx.slots.get('district')}地区"
+    return {"district": ctx.slots.get("district"), "town": ctx.slots["town"], "label": label}
+
+
+def _why_not(ctx: Any, cal: CollectionCalendar, district: str, day: date, items: int) -> str:
+    reason = cal.skipped_reason(district, day)
+    if reason:
+        return reason
+    if not cal.can_book(day, ctx.now):
+        return "cutoff"
+    if bookings.room(ctx.db, district, day) < items:
+        return "full"
+    return ""
+
+
+def _day_choices(ctx: Any, district: str, items: int, exclude: str | None = None
+                 ) -> dict[str, Any]:
+    """Up to N days with room, and why the district's other weekdays up to the last one
+    offered are not offered (holiday, 年末年始, cut-off passed, full)."""
+    cal = _calendar()
+    excluded = date.fromisoformat(exclude) if exclude else None
+    days = [d for d in bookings.days_with_room(ctx.db, cal, district, ctx.now, items, limit=4)
+            if d != excluded][: int(data.load("bulky_rules")["capacity"]["alternatives_offered"])]
+    notes = []
+    if days:
+        weekday = cal.weekdays[district]
+        day = ctx.today
+        while day <= days[-1]:
+            if (day.weekday() == weekday and day > ctx.today and day != excluded
+                    and day not in days):
+                why = _why_not(ctx, cal, district, day, items)
+                if why:
+                    notes.append({"date": day.isoformat(), "label": jdate(day), "why": why})
+            day = date.fromordinal(day.toordinal() + 1)
+    return {"options": [day_option(d) for d in days], "notes": notes}
+
+
+@register_action("bulky_find_days")
+def find_days(ctx: Any) -> dict[str, Any]:
+    count = sum(row["quantity"] for row in ctx.slots.get("basket") or [])
+    return _day_choices(ctx, ctx.slots["district"], count)
+
+
+@register_action("bulky_quote")
+def quote(ctx: Any) -> dict[str, Any]:
+    """Total fee and tickets; a fresh attempt id makes the booking idempotent."""
+    lines = _lines(ctx.slots.get("basket") or [])
+    plan = fees.tickets_for(lines)
+    ctx.slots.setdefault("attempt", secrets.token_hex(8))
+    return {
+        "lines": [{"label": line.label, "quantity": line.quantity, "subtotal": line.subtotal}
+                  for line in lines],
+        "count": sum(line.quantity for line in lines),
+        "total": fees.total(lines),
+        "tickets": fees.describe(plan),
+        "exact": plan.exact,
+    }
+
+
+def _schedule_reminder(ctx: Any, receipt: str, day: date) -> None:
+    cal = _calendar()
+    due = cal.reminder_at(day)
+    if due <= ctx.now:
+        return
+    rules = data.load("bulky_rules")
+    text = rules["reminder_text"].format(date=jdate(day), by=rules["put_out"]["by"],
+                                         receipt=receipt)
+    ctx.timer(f"{REMINDER}:{receipt}", due,
+              {"receipt": receipt, "date": day.isoformat(), "notice": text})
+
+
+@register_action("bulky_book")
+def book(ctx: Any) -> dict[str, Any]:
+    """Store the booking and set the reminder; {"ok": False, "error": code} when a rule
+    refuses (the day filled up or its cut-off passed while the resident was answering)."""
+    try:
+        booking = bookings.create(
+            ctx.db, _calendar(),
+            resident_id=ctx.resident.resident,
+            district=ctx.slots["district"],
+            town=ctx.slots.get("town"),
+            day=date.fromisoformat(ctx.slots["day"]),
+            lines=_lines(ctx.slots.get("basket") or []),
+            now=ctx.now,
+            source_ref=f"{ctx.resident.resident}:{ctx.slots.get('attempt')}",
+        )
+    except bookings.BookingError as error:
+        ctx.slots.pop("day", None)
+        return {"ok": False, "error": error.code}
+    _schedule_reminder(ctx, booking.receipt, booking.collection_date)
+    ctx.slots.pop("attempt", None)
+    return {"ok": True, "receipt": booking.receipt, "date": booking.collection_date.isoformat()}
+
+
+# ---- change / cancel ---------------------------------------------------------------------
+
+
+def _summary(booking: bookings.Booking) -> dict[str, Any]:
+    cal = _calendar()
+    return {
+        "receipt": booking.receipt,
+        "date": booking.collection_date.isoformat(),
+        "label": jdate(booking.collection_date),
+        "count": booking.item_count,
+        "deadline": cal.change_deadline(booking.collection_date).isoformat(),
+    }
+
+
+@register_action("bulky_my_bookings")
+def my_bookings(ctx: Any) -> list[dict[str, Any]]:
+    """The resident's own upcoming bookings (found by who is texting, not by number)."""
+    found = bookings.active_for(ctx.db, ctx.resident.resident, ctx.today)
+    return [_summary(b) for b in found]
+
+
+@register_action("bulky_pick_booking")
+def pick_booking(ctx: Any) -> dict[str, Any] | None:
+    """The booking named by 受付番号 (or by its number in the list) among the resident's."""
+    mine = ctx.slots.get("mine") or []
+    answer = str(ctx.slots.get("receipt_answer") or "")
+    wanted = receipts.find_in(answer) or receipts.normalise(answer)
+    for row in mine:
+        if row["receipt"] == wanted:
+            return row
+    if wanted.isdigit() and 1 <= int(wanted) <= len(mine):
+        return mine[int(wanted) - 1]
+    return None
+
+
+@register_action("bulky_check_changeable")
+def check_changeable(ctx: Any) -> bool:
+    chosen = ctx.slots.get("chosen") or {}
+    return _calendar().can_change(date.fromisoformat(chosen["date"]), ctx.now)
+
+
+@register_action("bulky_change_days")
+def change_days(ctx: Any) -> dict[str, Any]:
+    booking = bookings.get_own(ctx.db, ctx.resident.resident, ctx.slots["chosen"]["receipt"])
+    return _day_choices(ctx, booking.district, booking.item_count,
+                        exclude=booking.collection_date.isoformat())
+
+
+@register_action("bulky_cancel")
+def cancel(ctx: Any) -> dict[str, Any]:
+    receipt = ctx.slots["chosen"]["receipt"]
+    try:
+        bookings.cancel(ctx.db, _calendar(), resident_id=ctx.resident.resident,
+                        receipt=receipt, now=ctx.now)
+    except bookings.BookingError as error:
+        return {"ok": False, "error": error.code}
+    ctx.cancel_timer(f"{REMINDER}:{receipt}")
+    return {"ok": True}
+
+
+@register_action("bulky_change_date")
+def change_date(ctx: Any) -> dict[str, Any]:
+    receipt = ctx.slots["chosen"]["receipt"]
+    try:
+        booking = bookings.change_date(
+            ctx.db, _calendar(), resident_id=ctx.resident.resident, receipt=receipt,
+            day=date.fromisoformat(ctx.slots["new_day"]), now=ctx.now)
+    except bookings.BookingError as error:
+        ctx.slots.pop("new_day", None)
+        return {"ok": False, "error": error.code}
+    ctx.cancel_timer(f"{REMINDER}:{receipt}")
+    _schedule_reminder(ctx, receipt, booking.collection_date)
+    return {"ok": True, "date": booking.collection_date.isoformat()}
+
+
+@register_action(REMINDER)
+def send_reminder(ctx: Any) -> None:
+    """The reminder timer fired: say it as a notice if the booking still stands for that
+    day (a cancelled or moved booking says nothing; opted-out residents get nothing)."""
+    payload = ctx.turn.payload or {}
+    if not ctx.resident.notices_enabled:
+        return
+    try:
+        booking = bookings.get_own(ctx.db, ctx.resident.resident, payload.get("receipt", ""))
+    except bookings.BookingError:
+        return
+    if booking.active and booking.collection_date.isoformat() == payload.get("date"):
+        ctx.say(payload["notice"], kind="notice")
+
