@@ -237,9 +237,11 @@ def _summary(booking: bookings.Booking) -> dict[str, Any]:
 
 @register_action("bulky_my_bookings")
 def my_bookings(ctx: Any) -> list[dict[str, Any]]:
-    """The resident's own upcoming bookings (found by who is texting, not by number)."""
-    found = bookings.active_for(ctx.db, ctx.resident.resident, ctx.today)
-    return [_summary(b) for b in found]
+    """The resident's own upcoming bookings (found by who is texting, not by number);
+    with exactly one, it is also the `chosen` one (no need to ask its 受付番号)."""
+    found = [_summary(b) for b in bookings.active_for(ctx.db, ctx.resident.resident, ctx.today)]
+    ctx.slots["chosen"] = found[0] if len(found) == 1 else None
+    return found
 
 
 @register_action("bulky_pick_booking")
