@@ -15,6 +15,7 @@ import sqlite_utils
 from bot.clock import TOKYO, Clock
 from bot.pipeline.intake import IntakeRow
 from bot.store import queries as q
+from bot.store.database import write_transaction
 from bot.system_texts import SystemTexts
 from bot.turn import Reply, ResidentContext, Responder, Turn, TurnResult
 
@@ -56,7 +57,7 @@ class Processor:
         """Store many inbound rows in one commit. Returns (inbox_id, duplicate) per row."""
         now = self.clock.now()
         results: list[tuple[int, bool]] = []
-        with self.db.atomic():
+        with write_transaction(self.db):
             for item in rows:
                 row = item.row
                 q.touch_resident(
@@ -97,7 +98,7 @@ class Processor:
         """Process the oldest pending row of up to `limit` residents in one transaction."""
         result = BatchResult()
         now = self.clock.now()
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.promote_due_timers(now)
             rows = q.next_pending(self.db, limit)
             if not rows:

@@ -24,6 +24,7 @@ from bot.pipeline.intake import IntakeRow, prepare_inbound
 from bot.pipeline.processor import Processor
 from bot.store import migrate, open_database
 from bot.store import queries as q
+from bot.store.database import write_transaction
 from bot.system_texts import SystemTexts
 from bot.turn import Responder
 
@@ -228,7 +229,7 @@ class Pipeline:
 
         def write() -> bool:
             assert self._intake is not None
-            with self._intake.db.atomic():
+            with write_transaction(self._intake.db):
                 return q.record_status(
                     self._intake.db,
                     event.provider,
@@ -246,7 +247,7 @@ class Pipeline:
         intake = self._intake
 
         def call() -> object:
-            with intake.db.atomic():
+            with write_transaction(intake.db):
                 return fn(intake.db, *args)
 
         return await self._intake_thread.run(call)
