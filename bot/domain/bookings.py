@@ -122,7 +122,7 @@ def check_limits(lines: Sequence[Line], directory: Path | None = None) -> None:
         raise BookingError("no_items")
     if count > int(limits["max_items"]):
         raise BookingError("too_many_items", str(count))
-    per_item = Counter()
+    per_item: Counter[str] = Counter()
     for line in lines:
         per_item[line.name] += line.quantity
     name, most = per_item.most_common(1)[0]

@@ -32,7 +32,7 @@ def test_zero_year_olds_from_57_days():
 
 
 def test_vacancies_for_january_2027_match_the_table():
-    names = lambda age: [(n.name, p) for n, p in childcare.with_room(age, "2027-01")]  # noqa: E731
+    names = lambda age: [(n.name, p) for n, p in childcare.with_room(age, "2027-01")]
     assert names(0) == [("さくら保育園", 1), ("ひまわり保育園", 2)]
     assert names(1) == [("ひまわり保育園", 1), ("みなみ保育園", 2)]
     assert names(3) == [("さくら保育園", 1), ("中央こども園", 3)]
