@@ -62,6 +62,8 @@ class Run:
     def go(self) -> TurnResult:
         try:
             if self.turn.kind == "timer":
+                if self._action_timer():
+                    return self._timer_result()
                 if not self._timer():
                     return TurnResult(conversation=self._pack())
             else:
@@ -96,6 +98,41 @@ class Run:
             self._interrupt(other)
             return
         self._miss(frame, flow, st)
+
+    def _action_timer(self) -> bool:
+        """A timer named `ACTION:key` (set by an action, e.g. a booking's reminder) runs that
+        registered action when due. It does not touch the conversation the resident is in."""
+        name = self.turn.timer or ""
+        action = name.split(":", 1)[0]
+        if name in (REMIND, EXPIRE) or action not in ACTIONS:
+            if name not in (REMIND, EXPIRE):
+                log.warning("timer with no registered action ignored: %s", action)
+            return False
+        top = self._top()
+        ctx = ActionContext(
+            {},
+            self.now,
+            self.db,
+            self.resident,
+            self.turn,
+            top[1].data if top else {},
+            top[1].id if top else "",
+            top[0]["state"] if top else "",
+            self.fx,
+        )
+        ACTIONS[action](ctx)
+        return True
+
+    def _timer_result(self) -> TurnResult:
+        fx = self.fx
+        return TurnResult(
+            conversation=self._pack(),
+            replies=fx.replies,
+            timers=list(fx.timers),
+            cancel_timers=list(fx.cancel_timers),
+            resident_updates=fx.resident_updates,
+            staff_notes=fx.staff_notes,
+        )
 
     def _timer(self) -> bool:
         """Idle reminder / expiry. Returns False when the timer is stale or not ours."""
