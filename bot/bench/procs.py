@@ -1,0 +1,184 @@
+"""Child processes of the bench: the server under test, the bare ceiling, the load generator.
+Linux only: CPU time and peak RSS are read from /proc (psutil is not a dependency)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the whole process (all threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Peak (VmHWM) and current (VmRSS) resident set size, in MB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            out[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"peak_rss_mb": out.get("VmHWM", 0.0), "rss_mb": out.get("VmRSS", 0.0)}
+
+
+def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+class Server:
+    """A server process started from a command; healthy when GET /healthz answers 200."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], port: int, log: Path) -> None:
+        self.cmd, self.env, self.port, self.log_path = cmd, env, port, log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self.started = 0.0
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start and wait for health. Returns seconds from process start to the first 200."""
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            self.cmd, env=self.env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        while time.monotonic() - self.started < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.cmd[0]} exited with {self.proc.returncode} before it was healthy:\n"
+                    + self.log_tail()
+                )
+            try:
+                status, _ = http_get(self.port, "/healthz", timeout=1.0)
+                if status == 200:
+                    return time.monotonic() - self.started
+            except OSError:
+                pass
+            time.sleep(0.005)
+        self.stop()
+        raise RuntimeError(f"not healthy after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def memory(self) -> dict[str, float]:
+        return memory_mb(self.pid)
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+        return self.proc.returncode
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def log_problems(self) -> dict[str, int]:
+        """Counts of error/warning log lines (JSON logs) and tracebacks in the server's output."""
+        counts = {"error": 0, "warning": 0, "traceback": 0}
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return counts
+        for line in text.splitlines():
+            if line.startswith("Traceback"):
+                counts["traceback"] += 1
+            elif line.startswith("{"):
+                try:
+                    level = json.loads(line).get("level")
+                except ValueError:
+                    continue
+                if level in counts:
+                    counts[level] += 1
+        return counts
+
+
+class LoadGenerator:
+    """`python -m bot.bench.loadgen` over pipes: one JSON command per line, one result back."""
+
+    def __init__(self, log: Path) -> None:
+        self._log = open(log, "ab")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.bench.loadgen"], cwd=REPO, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self._log,
+        )
+        self.hello = self._read()
+        if not self.hello.get("ready"):
+            raise RuntimeError(f"load generator did not start: {self.hello}")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the load generator exited; see its log")
+        return json.loads(line)
+
+    def command(self, **cfg: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(cfg) + "\n").encode())
+        self.proc.stdin.flush()
+        result = self._read()
+        if "error" in result:
+            raise RuntimeError(f"load generator: {result['error']}")
+        return result
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.command(cmd="quit")
+            except (RuntimeError, OSError, ValueError):
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        self._log.close()

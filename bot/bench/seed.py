@@ -1,0 +1,207 @@
+"""Fill a fresh database with N residents and their history before the server starts.
+
+In proportion to N: every resident (numbers +8190xxxxxxxx, hashed and encrypted as the bot
+does), a stored conversation for 1 in 10, one old inbox row and one delivered outbox row
+per resident, a pending reminder timer (due in weeks) for 1 in 50. Plain executemany in
+big transactions with synchronous=OFF (a seed needs no durability; the server reopens
+the file with its own FULL settings); rows go in key order where the key allows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import multiprocessing
+import sqlite3
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from bot.bench.loadgen import seeded_number
+from bot.bench.texts import all_texts
+from bot.identity import NumberVault
+from bot.store import migrate, open_database
+
+CHUNK = 100_000
+CONVERSATION = json.dumps(
+    {
+        "flow": "bulky",
+        "version": "seed",
+        "state": "ask_item",
+        "seq": 2,
+        "slots": {"item": "ソファー"},
+    },
+    ensure_ascii=False,
+)
+REPLY = (
+    "さくら市です。ご用件をお送りください。\n1. 粗大ごみの収集申込み\n2. 保育園の申込み・空き状況"
+)
+
+
+def _stamp(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _stamps(now: datetime, days: int, count: int = 4096, future: bool = False) -> list[str]:
+    """`count` timestamps spread over `days` (before now, or after it), as stored text."""
+    step = days * 86400 / count
+    sign = 1 if future else -1
+    return [_stamp(now + timedelta(seconds=sign * i * step)) for i in range(count)]
+
+
+def _spread(i: int, n: int) -> int:
+    """A cheap, deterministic scatter of i over range(n) (Knuth's multiplicative hash)."""
+    return (i * 2654435761) % n
+
+
+def _chunk(
+    secret: bytes, start: int, stop: int, residents: int, past: list[str], future: list[str]
+) -> dict[str, list[tuple]]:
+    """Every row for residents start..stop-1 and history rows start..stop-1 (a worker
+    process makes them; the parent only inserts)."""
+    # NumberVault's derivations, prepared once: the keyed hash, and AES-GCM with a counter
+    # nonce (unique per number under this key) instead of os.urandom, which is slow in bulk.
+    # seed_database checks both against NumberVault.
+    base = hmac.new(
+        hmac.new(secret, b"resident-id/v1", hashlib.sha256).digest(), None, hashlib.sha256
+    )
+    aead = AESGCM(hmac.new(secret, b"resident-number/v1", hashlib.sha256).digest())
+    k = len(past)
+    texts = all_texts()
+    people, inbox, outbox, conversations, timers = [], [], [], [], []
+    for i in range(start, stop):
+        number = f"+8190{i:08d}".encode()
+        h = base.copy()
+        h.update(number)
+        me = h.hexdigest()[:32]
+        nonce = i.to_bytes(12, "big")
+        people.append(
+            (
+                me,
+                nonce + aead.encrypt(nonce, number, b"phone"),
+                "twilio",
+                "rcs" if i % 5 == 0 else "sms",
+                past[_spread(i, k)],
+                past[_spread(i + 1, k)],
+            )
+        )
+        if i % 10 == 0:
+            conversations.append((me, CONVERSATION, past[_spread(i, 200)]))
+        if i % 50 == 3:
+            timers.append(
+                (
+                    me,
+                    "reminder",
+                    future[_spread(i, len(future))],
+                    json.dumps({"booking": f"B{i:07d}"}),
+                )
+            )
+        # Resident i's last message and the bot's answer, some time in the past year.
+        seq = i + 1
+        at = past[_spread(i + 7, k)]
+        inbox.append(
+            (
+                seq,
+                "twilio",
+                f"SM{seq:032x}",
+                me,
+                "sms",
+                texts[i % len(texts)],
+                at,
+                "done",
+                at,
+                1 + seq // 64,
+            )
+        )
+        outbox.append(
+            (
+                seq,
+                me,
+                "twilio",
+                "sms",
+                REPLY,
+                seq,
+                at,
+                "delivered",
+                1,
+                at,
+                f"SM{seq + (1 << 100):032x}",
+                f"seed-{seq:010d}-0",
+                at,
+            )
+        )
+    people.sort()
+    return {
+        "residents": people,
+        "inbox": inbox,
+        "outbox": outbox,
+        "conversations": conversations,
+        "timers": timers,
+    }
+
+
+INSERTS = {
+    "residents": "INSERT INTO residents (id, phone_enc, last_provider, last_channel, created_at, "
+    "last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+    "inbox": "INSERT INTO inbox (id, provider, provider_message_id, resident_id, channel, text, "
+    "received_at, status, processed_at, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "outbox": "INSERT INTO outbox (id, resident_id, provider, channel, text, inbox_id, "
+    "created_at, status, attempts, next_attempt_at, provider_message_id, idempotency_key, "
+    "status_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "conversations": "INSERT INTO conversations (resident_id, state, updated_at) VALUES (?, ?, ?)",
+    "timers": "INSERT INTO timers (resident_id, name, due_at, payload) VALUES (?, ?, ?, ?)",
+}
+
+
+def _insert(conn: sqlite3.Connection, rows: dict[str, list[tuple]], counts: dict) -> None:
+    conn.execute("BEGIN")
+    for table, sql in INSERTS.items():
+        conn.executemany(sql, rows[table])
+        counts[table] += len(rows[table])
+    conn.execute("COMMIT")
+
+
+def seed_database(path: Path, residents: int, secret: bytes, workers: int = 2) -> dict[str, Any]:
+    """Create and fill the database at `path`. Returns counts and seconds taken."""
+    started = time.perf_counter()
+    db = open_database(path)
+    migrate(db)
+    db.close()
+    now = datetime.now(UTC)
+    past = _stamps(now, 365)
+    future = _stamps(now + timedelta(days=14), 30, future=True)
+    if residents:
+        check = _chunk(secret, 0, 1, 1, past, future)["residents"][0]
+        vault = NumberVault(secret)
+        if check[0] != vault.resident_id(seeded_number(0)):
+            raise RuntimeError("the seeder's resident ids do not match NumberVault's")
+        if vault.decrypt(check[1]) != seeded_number(0):
+            raise RuntimeError("the seeder's numbers do not decrypt with NumberVault")
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-1000000")
+    counts = dict.fromkeys(INSERTS, 0)
+    spans = [(a, min(a + CHUNK, residents)) for a in range(0, residents, CHUNK)]
+    args = [(secret, a, b, residents, past, future) for a, b in spans]
+    if len(spans) <= 1:  # small: no worker processes
+        for item in args:
+            _insert(conn, _chunk(*item), counts)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx) as pool:
+            for rows in pool.map(_chunk, *zip(*args, strict=True)):
+                _insert(conn, rows, counts)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
+    size = Path(path).stat().st_size
+    return {
+        **counts,
+        "seconds": round(time.perf_counter() - started, 2),
+        "db_mb": round(size / 1e6, 1),
+    }
