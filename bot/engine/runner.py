@@ -26,6 +26,9 @@ MAX_FRAMES = 5
 MAX_STEPS = 50
 DEFAULT_ERROR = "申し訳ありません。うまく処理できませんでした。"
 DEFAULT_ASK_CHANGE = "どこを変更しますか？"
+# Slot types an opening message may answer: entities, never free text or yes/no (the
+# request itself would be taken as the answer).
+OPENING_SLOT_TYPES = {"items", "district", "date"}
 
 
 class _Loop(Exception):
@@ -52,6 +55,7 @@ class Run:
         self.steps = 0
         self.seq = 0
         self.frames: list[dict[str, Any]] = []
+        self._opening: tuple[Any, str] | None = None  # the message that may start a flow
         if conversation:
             top = {k: v for k, v in conversation.items() if k not in ("stack", "seq")}
             self.frames = [dict(f) for f in conversation.get("stack", [])] + [top]
@@ -79,6 +83,7 @@ class Run:
         text = self.turn.postback or self.turn.text or ""
         top = self._top()
         und = self.r.nlu.understand(text, self.now, context=self._nlu_context(top))
+        self._opening = (und, text)
         intent = getattr(und, "intent", None)
         if top is None:
             self._no_flow(intent)
@@ -224,7 +229,28 @@ class Run:
         if len(self.frames) > MAX_FRAMES:
             del self.frames[0]
             self.frames[0]["mode"] = "root"
+        if mode != "call" and self._answer_from_opening(frame, flow):
+            return
         self._enter(frame, flow, flow.start)
+
+    def _answer_from_opening(self, frame: dict[str, Any], flow: Flow) -> bool:
+        """「ソファー2つ捨てたい」 starts bulky_waste *and* answers its first question: when
+        the start state only asks for an entity the opening message already carries, take
+        it instead of asking. Used once per turn, only for the message that started it."""
+        opening, self._opening = self._opening, None
+        st = flow.states[flow.start]
+        if opening is None or not st.ask or st.do or st.confirm:
+            return False
+        slot = flow.slots[st.ask]
+        if slot.type not in OPENING_SLOT_TYPES:
+            return False
+        und, text = opening
+        options = self._options(frame, flow, st)
+        if read(slot, und, text, options, self.r.key) is NO_ANSWER:
+            return False
+        self.steps += 1
+        frame.update(state=flow.start, misses=0, pending=None)
+        return self._answer(frame, flow, st, und, text)
 
     def _replace(self, flow: Flow) -> None:
         old = self.frames.pop()
