@@ -124,8 +124,13 @@ async def test_no_acknowledged_message_lost_on_sigkill(tmp_path: Path) -> None:
             db_path = tmp_path / "bot.db"
 
             def settled() -> bool:
+                pending = _rows(db_path, "SELECT id FROM inbox WHERE status = 'pending'")
                 rows = _rows(db_path, "SELECT status FROM outbox")
-                return bool(rows) and all(r["status"] not in ("pending", "sending") for r in rows)
+                return (
+                    not pending
+                    and bool(rows)
+                    and all(r["status"] not in ("pending", "sending") for r in rows)
+                )
 
             deadline = time.monotonic() + 60
             while not settled():
@@ -143,7 +148,8 @@ async def test_no_acknowledged_message_lost_on_sigkill(tmp_path: Path) -> None:
     inbox = _rows(db_path, "SELECT id, provider_message_id, status FROM inbox")
     stored = {r["provider_message_id"]: r for r in inbox}
     assert acked <= set(stored), "an acknowledged message was lost"
-    assert all(stored[sid]["status"] == "done" for sid in acked)
+    not_done = {sid: stored[sid]["status"] for sid in acked if stored[sid]["status"] != "done"}
+    assert not not_done, not_done
     outbox = _rows(db_path, "SELECT * FROM outbox")
     by_inbox = Counter(r["inbox_id"] for r in outbox)
     assert all(by_inbox[stored[sid]["id"]] >= 1 for sid in acked), "a message got no reply"
