@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("flow_id")
     graph.add_argument("--flows", default="flows")
 
+    # `bot bench ...` is handed whole to bot.bench (its own options); listed here for --help.
+    sub.add_parser("bench", help="measure the whole path end to end (bot bench --help)")
+
     handoff = sub.add_parser("handoff", help="conversations handed to staff")
     handoff.add_argument("--db", type=Path)
     handoff_sub = handoff.add_subparsers(dest="handoff_command", required=True, parser_class=_Parser)
@@ -71,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from bot.bench import main as bench_main
+
+        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
