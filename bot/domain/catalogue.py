@@ -119,14 +119,19 @@ class Catalogue:
         folded = fold(text)
         if answer and folded.isdigit() and 1 <= int(folded) <= len(item.variants):
             return item.variants[int(folded) - 1]
-        candidates = []
+        matched: list[tuple[str, Variant]] = []
         for variant in item.variants:
             for key in (variant.name, *variant.aliases):
                 key_folded = fold(key)
                 if not answer and (len(key_folded) < 3 or key_folded in ("はい", "いいえ")):
                     continue  # too short to trust outside an answer (なし, 超)
                 if key_folded and key_folded in folded:
-                    candidates.append((len(key_folded), variant))
-        if not candidates:
-            return None
-        return max(candidates, key=lambda entry: entry[0])[1]
+                    matched.append((key_folded, variant))
+        # A match inside a longer one is not a separate answer (スプリング in スプリングなし).
+        kept = {
+            variant.name: variant
+            for key, variant in matched
+            if not any(key != other and key in other for other, _ in matched)
+        }
+        # Two different variants named (「1人掛けじゃなくて2人掛け」): ask again.
+        return next(iter(kept.values())) if len(kept) == 1 else None

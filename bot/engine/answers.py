@@ -9,6 +9,7 @@ from typing import Any
 from bot.engine.model import Option, Slot
 
 NO_ANSWER = object()
+MIN_CONTAINED = 2  # shorter labels/aliases (「超」) would match inside unrelated words
 
 
 def as_options(value: Any) -> list[Option]:
@@ -40,7 +41,27 @@ def match_option(options: list[Option], und: Any, text: str, key: Callable[[str]
     for i, opt in enumerate(options):
         if said in {key(opt.label), key(opt.value), *(key(a) for a in opt.aliases)}:
             return i
-    return None
+    return _match_in_sentence(options, und, said, key)
+
+
+def _match_in_sentence(
+    options: list[Option], und: Any, said: str, key: Callable[[str], str]
+) -> int | None:
+    """Answers inside a sentence: 「12月4日でお願いします」 picks the option whose value is
+    that date; 「2人掛けです」 picks the one option whose label or alias it contains.
+    Two candidates (「1人掛けじゃなくて2人掛け」) pick nothing: the question is asked again."""
+    named = {d.isoformat() for d in getattr(und, "dates", None) or []}
+    if named:
+        hits = {i for i, opt in enumerate(options) if opt.value in named}
+        if len(hits) == 1:
+            return hits.pop()
+    contained = {
+        i
+        for i, opt in enumerate(options)
+        for k in {key(opt.label), *(key(a) for a in opt.aliases)}
+        if len(k) >= MIN_CONTAINED and k in said
+    }
+    return contained.pop() if len(contained) == 1 else None
 
 
 def read(slot: Slot, und: Any, text: str, options: list[Option], key: Callable[[str], str]) -> Any:
