@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,11 +16,16 @@ import sqlite_utils
 from bot.clock import TOKYO, Clock
 from bot.pipeline.intake import IntakeRow
 from bot.store import queries as q
-from bot.store.database import write_transaction
+from bot.store.database import write_gate, write_transaction
 from bot.system_texts import SystemTexts
 from bot.turn import Reply, ResidentContext, Responder, Turn, TurnResult
 
 log = logging.getLogger("bot.pipeline")
+
+# A batch gives way to a waiting intake commit once it has run this long (seconds): long
+# enough that processing still moves several rows per commit under a stream of webhooks,
+# short enough to keep acknowledgements quick.
+YIELD_AFTER = 0.008
 
 # Providers whose replies are returned to the caller instead of sent by the delivery worker.
 LOCAL_PROVIDERS = {"sim", "replay", "chat"}
@@ -57,7 +63,7 @@ class Processor:
         """Store many inbound rows in one commit. Returns (inbox_id, duplicate) per row."""
         now = self.clock.now()
         results: list[tuple[int, bool]] = []
-        with write_transaction(self.db):
+        with write_transaction(self.db, urgent=True):  # webhooks wait for this commit
             for item in rows:
                 row = item.row
                 q.touch_resident(
@@ -95,9 +101,15 @@ class Processor:
         return len(timers)
 
     def process_batch(self, limit: int = 32) -> BatchResult:
-        """Process the oldest pending row of up to `limit` residents in one transaction."""
+        """Process the oldest pending row of up to `limit` residents in one transaction.
+
+        When intake is waiting for the write lock (a webhook waits for its commit) and the
+        batch has run YIELD_AFTER, it commits after the row in hand; the rows not reached
+        stay pending, first in line and still in order, for the next batch."""
         result = BatchResult()
         now = self.clock.now()
+        gate = write_gate(self.db)
+        started = time.perf_counter()
         with write_transaction(self.db):
             self.promote_due_timers(now)
             rows = q.next_pending(self.db, limit)
@@ -105,6 +117,12 @@ class Processor:
                 return result
             batch = next(self._batches)
             for row in rows:
+                if (
+                    gate is not None
+                    and gate.urgent_waiting
+                    and time.perf_counter() - started >= YIELD_AFTER
+                ):
+                    break
                 try:
                     with self.db.atomic():
                         result.outbox_rows += self._process_row(row, batch, now)

@@ -24,7 +24,7 @@ from bot.pipeline.intake import IntakeRow, prepare_inbound
 from bot.pipeline.processor import Processor
 from bot.store import migrate, open_database
 from bot.store import queries as q
-from bot.store.database import write_transaction
+from bot.store.database import share_write_gate, write_transaction
 from bot.system_texts import SystemTexts
 from bot.turn import Responder
 
@@ -88,6 +88,8 @@ class Pipeline:
 
         self._intake = await self._intake_thread.run(open_intake)
         self._processor = await self._process_thread.run(open_processing)
+        # Intake and processing queue for the write lock in-process, intake first.
+        share_write_gate(self._intake.db, self._processor.db)
         self._tasks = [
             asyncio.create_task(self._intake_loop(), name="bot-intake"),
             asyncio.create_task(self._process_loop(), name="bot-process"),
@@ -229,7 +231,7 @@ class Pipeline:
 
         def write() -> bool:
             assert self._intake is not None
-            with write_transaction(self._intake.db):
+            with write_transaction(self._intake.db, urgent=True):  # a webhook waits
                 return q.record_status(
                     self._intake.db,
                     event.provider,

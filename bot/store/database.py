@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,26 +26,87 @@ def open_database(path: Path | str) -> sqlite_utils.Database:
     return db
 
 
+class WriteGate:
+    """One writer at a time among one process's connections, queued on a condition variable.
+
+    Without it, a connection that finds the write lock taken sleeps in SQLite's busy handler
+    (1, 2, 5, 10 … 100 ms between tries) while the holder may take the lock again as soon
+    as it lets go: an intake commit (a webhook waiting for its 200) could lose to several
+    processing batches in a row. Through the gate a waiter is woken the moment the lock is
+    free, and `urgent` writers (intake) go before the others; processing checks
+    `urgent_waiting` between rows and commits early (after a few ms of work, see
+    bot.pipeline.processor.YIELD_AFTER), so intake waits milliseconds, not a whole batch.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self.urgent_waiting = 0
+
+    def acquire(self, urgent: bool = False) -> None:
+        with self._cond:
+            if urgent:
+                self.urgent_waiting += 1
+            try:
+                while self._busy or (not urgent and self.urgent_waiting):
+                    self._cond.wait()
+            finally:
+                if urgent:
+                    self.urgent_waiting -= 1
+            self._busy = True
+
+    def release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+
+_GATES: weakref.WeakKeyDictionary[sqlite_utils.Database, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def share_write_gate(*dbs: sqlite_utils.Database) -> WriteGate:
+    """Make these connections (to one file, in this process) take turns through one gate."""
+    gate = WriteGate()
+    for db in dbs:
+        _GATES[db] = gate
+    return gate
+
+
+def write_gate(db: sqlite_utils.Database) -> WriteGate | None:
+    return _GATES.get(db)
+
+
 @contextlib.contextmanager
-def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def write_transaction(
+    db: sqlite_utils.Database, urgent: bool = False
+) -> Iterator[sqlite_utils.Database]:
     """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
 
     With two connections in WAL mode, a deferred BEGIN that reads and then writes fails
     at once with SQLITE_BUSY if the other connection committed in between; IMMEDIATE
-    waits for the lock (busy_timeout) instead. Inside a transaction: a savepoint."""
+    waits for the lock (busy_timeout) instead. Inside a transaction: a savepoint.
+    Connections that share a WriteGate queue on it first (see WriteGate); `urgent`
+    transactions go first."""
     if db.conn.in_transaction:
         with db.atomic():
             yield db
         return
-    db.conn.execute("BEGIN IMMEDIATE")
+    gate = _GATES.get(db)
+    if gate is not None:
+        gate.acquire(urgent)
     try:
-        yield db
-    except BaseException:
-        db.rollback()
-        raise
-    else:
+        db.conn.execute("BEGIN IMMEDIATE")
         try:
-            db.conn.execute("COMMIT")
+            yield db
         except BaseException:
             db.rollback()
             raise
+        else:
+            try:
+                db.conn.execute("COMMIT")
+            except BaseException:
+                db.rollback()
+                raise
+    finally:
+        if gate is not None:
+            gate.release()
