@@ -14,8 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.channels.webhooks import add_channel_routes
 from bot.clock import Clock, OffsetClock, parse_instant
-from bot.delivery.worker import run_delivery
 from bot.config import Settings
+from bot.delivery.worker import run_delivery
 from bot.identity import NumberVault
 from bot.metrics import Metrics
 from bot.pipeline.service import Pipeline
@@ -46,19 +46,24 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
             return json_response({"error": "request body too large"}, status=413)
         raise
     except Exception as exc:
-        log.error("request failed", extra={"path": request.path, "error": type(exc).__name__},
-                  exc_info=True)
-        return json_response({"error": "internal error; the request was not processed"},
-                                 status=503)
+        log.error(
+            "request failed",
+            extra={"path": request.path, "error": type(exc).__name__},
+            exc_info=True,
+        )
+        return json_response({"error": "internal error; the request was not processed"}, status=503)
 
 
 async def healthz(request: web.Request) -> web.Response:
     pipeline = request.app[PIPELINE]
     status = 200 if pipeline.ready else 503
     return json_response(
-        {"status": "ok" if pipeline.ready else "starting", "store": pipeline.ready,
-         "nlu": pipeline.responder is not None,
-         "time": request.app[CLOCK].now().isoformat(timespec="seconds")},
+        {
+            "status": "ok" if pipeline.ready else "starting",
+            "store": pipeline.ready,
+            "nlu": pipeline.responder is not None,
+            "time": request.app[CLOCK].now().isoformat(timespec="seconds"),
+        },
         status=status,
     )
 

@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     handoff = sub.add_parser("handoff", help="conversations handed to staff")
     handoff.add_argument("--db", type=Path)
-    handoff_sub = handoff.add_subparsers(dest="handoff_command", required=True, parser_class=_Parser)
+    handoff_sub = handoff.add_subparsers(
+        dest="handoff_command", required=True, parser_class=_Parser
+    )
     handoff_sub.add_parser("list", help="residents waiting for staff and their messages")
     give_back = handoff_sub.add_parser("return", help="hand a conversation back to the bot")
     give_back.add_argument("ref", help="the reference shown by `bot handoff list`")

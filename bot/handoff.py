@@ -35,8 +35,7 @@ def return_handoff(db: sqlite_utils.Database, ref: str) -> bool:
     if len(ref) < 6:
         return False
     matches = [
-        row["id"]
-        for row in db.query("SELECT id FROM residents WHERE id LIKE ?", [ref + "%"])
+        row["id"] for row in db.query("SELECT id FROM residents WHERE id LIKE ?", [ref + "%"])
     ]
     if len(matches) != 1:
         return False

@@ -23,7 +23,5 @@ class Metrics:
         self.batch_seconds = Histogram(
             "bot_process_batch_seconds", "Time to process one batch", registry=r
         )
-        self.http_errors = Counter(
-            "bot_http_rejected", "Requests rejected", ["reason"], registry=r
-        )
+        self.http_errors = Counter("bot_http_rejected", "Requests rejected", ["reason"], registry=r)
         self.ready = Gauge("bot_ready", "1 when the store and NLU are ready", registry=r)

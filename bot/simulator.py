@@ -13,6 +13,7 @@ from bot.channels.base import Inbound
 from bot.config import Settings
 from bot.pipeline.service import Pipeline
 
+
 def json_response(data: object, status: int = 200) -> web.Response:
     """JSON with Japanese left readable."""
     return web.json_response(

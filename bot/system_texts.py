@@ -33,7 +33,9 @@ class SystemTexts:
                 raise ConfigError(f"{path}:1: expected a mapping of text ids to texts")
             for key, value in data.items():
                 if key not in DEFAULTS:
-                    raise ConfigError(f"{path}: unknown text id {key!r} (known: {sorted(DEFAULTS)})")
+                    raise ConfigError(
+                        f"{path}: unknown text id {key!r} (known: {sorted(DEFAULTS)})"
+                    )
                 if not isinstance(value, str) or not value.strip():
                     raise ConfigError(f"{path}: {key} must be a non-empty text")
                 texts[key] = value.strip()

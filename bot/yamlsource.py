@@ -38,9 +38,7 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str) -> Any:
             if isinstance(key, (list, dict)):
                 raise YamlSourceError(file, key_node.start_mark.line + 1, "a key must be text")
             if key in result:
-                raise YamlSourceError(
-                    file, key_node.start_mark.line + 1, f"duplicate key {key!r}"
-                )
+                raise YamlSourceError(file, key_node.start_mark.line + 1, f"duplicate key {key!r}")
             result[key] = _convert(value_node, loader, file)
             result.key_lines[key] = key_node.start_mark.line + 1
         return result

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from bot.clock import TOKYO, FrozenClock
+from bot.clock import FrozenClock
 from bot.engine.coverage import below_threshold, coverage_report
 from bot.replay.runner import collect_files, run_files
 from bot.responder import build_responder

@@ -115,7 +115,7 @@ class DeliveryWorker:
         timeout = 1.0
         try:
             due = await self._db(ops.next_due, self.providers)
-        except Exception:  # noqa: BLE001 - wait the full second and look again
+        except Exception:
             due = None
         if due is not None:
             timeout = min(timeout, max((due - self.deps.clock.now()).total_seconds(), 0.01))

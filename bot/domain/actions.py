@@ -29,8 +29,9 @@ def _calendar() -> CollectionCalendar:
 
 def _lines(basket: list[dict[str, Any]]) -> list[fees.Line]:
     catalogue = _catalogue()
-    return [fees.price(catalogue, row["name"], row["quantity"], row.get("variant"))
-            for row in basket]
+    return [
+        fees.price(catalogue, row["name"], row["quantity"], row.get("variant")) for row in basket
+    ]
 
 
 def _limit_error(basket: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -58,22 +59,31 @@ def sort_items(ctx: Any) -> dict[str, Any]:
     basket = [dict(row) for row in ctx.slots.get("basket") or []]
     refused, added = [], []
     mentioned = ctx.slots.get("items") or []
-    needing = [m for m in mentioned if (item := catalogue.item(m["name"] or ""))
-               and item.needs_variant and not m.get("variant")]
+    needing = [
+        m
+        for m in mentioned
+        if (item := catalogue.item(m["name"] or "")) and item.needs_variant and not m.get("variant")
+    ]
     for mention in mentioned:
         name = mention.get("name") or ""
         refusal = catalogue.refusal(name)
         item = catalogue.item(name)
         if refusal is not None or item is None:
-            refused.append({"name": name, "kind": refusal.kind if refusal else "unknown",
-                            "where": refusal.where if refusal else ""})
+            refused.append(
+                {
+                    "name": name,
+                    "kind": refusal.kind if refusal else "unknown",
+                    "where": refusal.where if refusal else "",
+                }
+            )
             continue
         variant = mention.get("variant")
         if item.needs_variant and not variant and len(needing) == 1:
             found = catalogue.match_variant(item, ctx.turn.text or "")
             variant = found.name if found else None
-        added.append({"name": item.name, "quantity": int(mention.get("quantity") or 1),
-                      "variant": variant})
+        added.append(
+            {"name": item.name, "quantity": int(mention.get("quantity") or 1), "variant": variant}
+        )
     candidate = [dict(row) for row in basket]
     for row in added:
         _merge(candidate, row["name"], row["quantity"], row["variant"])
@@ -81,8 +91,13 @@ def sort_items(ctx: Any) -> dict[str, Any]:
     if error is None:
         basket = candidate
     ctx.slots["basket"] = basket
-    return {"refused": refused, "added": len(added), "limit": error,
-            "count": sum(r["quantity"] for r in basket), "basket": len(basket)}
+    return {
+        "refused": refused,
+        "added": len(added),
+        "limit": error,
+        "count": sum(r["quantity"] for r in basket),
+        "basket": len(basket),
+    }
 
 
 @register_action("bulky_clear_items")
@@ -97,8 +112,12 @@ def next_variant(ctx: Any) -> dict[str, Any] | None:
     for index, row in enumerate(ctx.slots.get("basket") or []):
         item = catalogue.item(row["name"])
         if item is not None and item.needs_variant and not row.get("variant"):
-            return {"index": index, "name": item.name, "question": item.question,
-                    "labels": [v.name for v in item.variants]}
+            return {
+                "index": index,
+                "name": item.name,
+                "question": item.question,
+                "labels": [v.name for v in item.variants],
+            }
     return None
 
 
@@ -142,21 +161,22 @@ def _why_not(ctx: Any, cal: CollectionCalendar, district: str, day: date, items:
     return ""
 
 
-def _day_choices(ctx: Any, district: str, items: int, exclude: str | None = None
-                 ) -> dict[str, Any]:
+def _day_choices(ctx: Any, district: str, items: int, exclude: str | None = None) -> dict[str, Any]:
     """Up to N days with room, and why the district's other weekdays up to the last one
     offered are not offered (holiday, 年末年始, cut-off passed, full)."""
     cal = _calendar()
     excluded = date.fromisoformat(exclude) if exclude else None
-    days = [d for d in bookings.days_with_room(ctx.db, cal, district, ctx.now, items, limit=4)
-            if d != excluded][: int(data.load("bulky_rules")["capacity"]["alternatives_offered"])]
+    days = [
+        d
+        for d in bookings.days_with_room(ctx.db, cal, district, ctx.now, items, limit=4)
+        if d != excluded
+    ][: int(data.load("bulky_rules")["capacity"]["alternatives_offered"])]
     notes = []
     if days:
         weekday = cal.weekdays[district]
         day = ctx.today
         while day <= days[-1]:
-            if (day.weekday() == weekday and day > ctx.today and day != excluded
-                    and day not in days):
+            if day.weekday() == weekday and day > ctx.today and day != excluded and day not in days:
                 why = _why_not(ctx, cal, district, day, items)
                 if why:
                     notes.append({"date": day.isoformat(), "label": jdate(day), "why": why})
@@ -177,8 +197,10 @@ def quote(ctx: Any) -> dict[str, Any]:
     plan = fees.tickets_for(lines)
     ctx.slots.setdefault("attempt", secrets.token_hex(8))
     return {
-        "lines": [{"label": line.label, "quantity": line.quantity, "subtotal": line.subtotal}
-                  for line in lines],
+        "lines": [
+            {"label": line.label, "quantity": line.quantity, "subtotal": line.subtotal}
+            for line in lines
+        ],
         "count": sum(line.quantity for line in lines),
         "total": fees.total(lines),
         "tickets": fees.describe(plan),
@@ -192,10 +214,12 @@ def _schedule_reminder(ctx: Any, receipt: str, day: date) -> None:
     if due <= ctx.now:
         return
     rules = data.load("bulky_rules")
-    text = rules["reminder_text"].format(date=jdate(day), by=rules["put_out"]["by"],
-                                         receipt=receipt)
-    ctx.timer(f"{REMINDER}:{receipt}", due,
-              {"receipt": receipt, "date": day.isoformat(), "notice": text})
+    text = rules["reminder_text"].format(
+        date=jdate(day), by=rules["put_out"]["by"], receipt=receipt
+    )
+    ctx.timer(
+        f"{REMINDER}:{receipt}", due, {"receipt": receipt, "date": day.isoformat(), "notice": text}
+    )
 
 
 @register_action("bulky_book")
@@ -204,7 +228,8 @@ def book(ctx: Any) -> dict[str, Any]:
     refuses (the day filled up or its cut-off passed while the resident was answering)."""
     try:
         booking = bookings.create(
-            ctx.db, _calendar(),
+            ctx.db,
+            _calendar(),
             resident_id=ctx.resident.resident,
             district=ctx.slots["district"],
             town=ctx.slots.get("town"),
@@ -267,16 +292,18 @@ def check_changeable(ctx: Any) -> bool:
 @register_action("bulky_change_days")
 def change_days(ctx: Any) -> dict[str, Any]:
     booking = bookings.get_own(ctx.db, ctx.resident.resident, ctx.slots["chosen"]["receipt"])
-    return _day_choices(ctx, booking.district, booking.item_count,
-                        exclude=booking.collection_date.isoformat())
+    return _day_choices(
+        ctx, booking.district, booking.item_count, exclude=booking.collection_date.isoformat()
+    )
 
 
 @register_action("bulky_cancel")
 def cancel(ctx: Any) -> dict[str, Any]:
     receipt = ctx.slots["chosen"]["receipt"]
     try:
-        bookings.cancel(ctx.db, _calendar(), resident_id=ctx.resident.resident,
-                        receipt=receipt, now=ctx.now)
+        bookings.cancel(
+            ctx.db, _calendar(), resident_id=ctx.resident.resident, receipt=receipt, now=ctx.now
+        )
     except bookings.BookingError as error:
         return {"ok": False, "error": error.code}
     ctx.cancel_timer(f"{REMINDER}:{receipt}")
@@ -288,8 +315,13 @@ def change_date(ctx: Any) -> dict[str, Any]:
     receipt = ctx.slots["chosen"]["receipt"]
     try:
         booking = bookings.change_date(
-            ctx.db, _calendar(), resident_id=ctx.resident.resident, receipt=receipt,
-            day=date.fromisoformat(ctx.slots["new_day"]), now=ctx.now)
+            ctx.db,
+            _calendar(),
+            resident_id=ctx.resident.resident,
+            receipt=receipt,
+            day=date.fromisoformat(ctx.slots["new_day"]),
+            now=ctx.now,
+        )
     except bookings.BookingError as error:
         ctx.slots.pop("new_day", None)
         return {"ok": False, "error": error.code}
@@ -311,4 +343,3 @@ def send_reminder(ctx: Any) -> None:
         return
     if booking.active and booking.collection_date.isoformat() == payload.get("date"):
         ctx.say(payload["notice"], kind="notice")
-

@@ -55,12 +55,20 @@ def vacancies(ctx: Any) -> dict[str, Any]:
     key = childcare.month_key(entry)
     published = childcare.published_months()
     if key not in published:
-        return {"published": False, "month": key, "latest": published[-1] if published else None,
-                "list": []}
+        return {
+            "published": False,
+            "month": key,
+            "latest": published[-1] if published else None,
+            "list": [],
+        }
     found = childcare.with_room(int(ctx.slots["age"]), key)
-    return {"published": True, "month": key,
-            "list": [{"name": n.name, "kind": n.kind, "district": n.district, "places": p}
-                     for n, p in found]}
+    return {
+        "published": True,
+        "month": key,
+        "list": [
+            {"name": n.name, "kind": n.kind, "district": n.district, "places": p} for n, p in found
+        ],
+    }
 
 
 @register_action("childcare_deadline")
@@ -71,9 +79,18 @@ def deadline(ctx: Any) -> dict[str, Any]:
         rounds = childcare.april_rounds(entry)
         if rounds is None:
             return {"kind": "april_unknown"}
-        return {"kind": "april", "rounds": [
-            {"name": r.name, "from": r.start.isoformat(), "to": r.end.isoformat(),
-             "status": r.status(ctx.today)} for r in rounds]}
+        return {
+            "kind": "april",
+            "rounds": [
+                {
+                    "name": r.name,
+                    "from": r.start.isoformat(),
+                    "to": r.end.isoformat(),
+                    "status": r.status(ctx.today),
+                }
+                for r in rounds
+            ],
+        }
     by = childcare.midyear_deadline(entry)
     return {"kind": "midyear", "by": by.isoformat(), "open": ctx.today <= by}
 
@@ -83,8 +100,7 @@ def documents(ctx: Any) -> dict[str, Any] | None:
     reason = childcare.match_reason(str(ctx.slots.get("reason_text") or ""))
     if reason is None:
         return None
-    return {"label": reason.label, "documents": childcare.documents(reason.id),
-            "note": reason.note}
+    return {"label": reason.label, "documents": childcare.documents(reason.id), "note": reason.note}
 
 
 # ---- 児童手当 -----------------------------------------------------------------------------
@@ -114,8 +130,10 @@ def allowance_estimate(ctx: Any) -> dict[str, Any] | None:
 @register_action("office_status")
 def office_status(ctx: Any) -> dict[str, Any]:
     office = OfficeCalendar.load()
-    return {"open": office.staff_available(ctx.now),
-            "back": jdatetime(office.next_staff_available(ctx.now))}
+    return {
+        "open": office.staff_available(ctx.now),
+        "back": jdatetime(office.next_staff_available(ctx.now)),
+    }
 
 
 @register_action("handoff_to_staff")

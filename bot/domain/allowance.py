@@ -27,8 +27,9 @@ def per_child(ages: Sequence[int], directory: Path | None = None) -> list[ChildA
     for the birth order; those up to `paid_until_age` are paid for."""
     rules = _rules(directory)
     monthly = rules["monthly"]
-    counted = sorted((age for age in ages if 0 <= age <= int(rules["counted_until_age"])),
-                     reverse=True)
+    counted = sorted(
+        (age for age in ages if 0 <= age <= int(rules["counted_until_age"])), reverse=True
+    )
     result = []
     for order, age in enumerate(counted, start=1):
         if age > int(rules["paid_until_age"]):

@@ -249,8 +249,9 @@ def get_own(db: Any, resident_id: str, receipt: str) -> Booking:
     return found[0]
 
 
-def _changeable(db: Any, calendar: CollectionCalendar, resident_id: str, receipt: str,
-                now: datetime) -> Booking:
+def _changeable(
+    db: Any, calendar: CollectionCalendar, resident_id: str, receipt: str, now: datetime
+) -> Booking:
     booking = get_own(db, resident_id, receipt)
     if not booking.active:
         raise BookingError("not_active", booking.status)
@@ -259,8 +260,9 @@ def _changeable(db: Any, calendar: CollectionCalendar, resident_id: str, receipt
     return booking
 
 
-def cancel(db: Any, calendar: CollectionCalendar, *, resident_id: str, receipt: str,
-           now: datetime) -> Booking:
+def cancel(
+    db: Any, calendar: CollectionCalendar, *, resident_id: str, receipt: str, now: datetime
+) -> Booking:
     """Cancel before the change deadline (BookingError not_found, not_active, too_late)."""
     booking = _changeable(db, calendar, resident_id, receipt, now)
     db.execute(

@@ -47,7 +47,7 @@ def school_year_age(birth: date, entry: date, directory: Path | None = None) -> 
 
 
 def eligibility(birth: date, entry: date, directory: Path | None = None) -> str:
-    """"ok", "too_young" (under 生後57日 on the entry day) or "too_old" (past 5歳)."""
+    """ "ok", "too_young" (under 生後57日 on the entry day) or "too_old" (past 5歳)."""
     rules = _rules(directory)["age"]
     if entry < birth + timedelta(days=int(rules["min_days_old"])):
         return "too_young"
@@ -125,8 +125,9 @@ class Reason:
 
 def reasons(directory: Path | None = None) -> list[Reason]:
     return [
-        Reason(r["id"], r["label"], tuple(r["documents"]), r.get("note"),
-               tuple(r.get("aliases", [])))
+        Reason(
+            r["id"], r["label"], tuple(r["documents"]), r.get("note"), tuple(r.get("aliases", []))
+        )
         for r in _rules(directory)["applications"]["reasons"]
     ]
 

@@ -31,8 +31,12 @@ class Line:
         return f"{self.name}（{self.variant}）" if self.variant else self.name
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "variant": self.variant, "quantity": self.quantity,
-                "fee": self.fee}
+        return {
+            "name": self.name,
+            "variant": self.variant,
+            "quantity": self.quantity,
+            "fee": self.fee,
+        }
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> Line:
@@ -111,8 +115,9 @@ def ticket_plan(amount: int, denominations: Sequence[int]) -> TicketPlan:
     return TicketPlan(amount, counts, exact=False)
 
 
-def tickets_for(lines: Sequence[Line], rules: dict[str, Any] | None = None,
-                directory: Path | None = None) -> TicketPlan:
+def tickets_for(
+    lines: Sequence[Line], rules: dict[str, Any] | None = None, directory: Path | None = None
+) -> TicketPlan:
     """The tickets to buy for a booking, per bulky_rules.yaml `tickets`."""
     tickets = (rules or data.load("bulky_rules", directory))["tickets"]
     denominations = tickets["denominations"]
@@ -131,5 +136,5 @@ def tickets_for(lines: Sequence[Line], rules: dict[str, Any] | None = None,
 
 
 def describe(plan: TicketPlan) -> str:
-    """"300円券1枚・500円券2枚" (smaller tickets first, as residents read a price list)."""
+    """ "300円券1枚・500円券2枚" (smaller tickets first, as residents read a price list)."""
     return "・".join(f"{value}円券{count}枚" for value, count in sorted(plan.counts.items()))

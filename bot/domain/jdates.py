@@ -42,8 +42,9 @@ def parse_birth(text: str) -> date | None:
     text = _norm(text)
     if match := _YMD.search(text):
         try:
-            return date(_year(match.group(1), match.group(2)), int(match.group(3)),
-                        int(match.group(4)))
+            return date(
+                _year(match.group(1), match.group(2)), int(match.group(3)), int(match.group(4))
+            )
         except ValueError:
             return None
     return None

@@ -23,6 +23,10 @@ def day_option(day: date) -> dict[str, Any]:
     return {
         "value": day.isoformat(),
         "label": jdate(day),
-        "aliases": [f"{day.month}月{day.day}日", f"{day.month}/{day.day}", f"{day.day}日",
-                    day.isoformat()],
+        "aliases": [
+            f"{day.month}月{day.day}日",
+            f"{day.month}/{day.day}",
+            f"{day.day}日",
+            day.isoformat(),
+        ],
     }

@@ -16,8 +16,7 @@ def generate(choice: Callable[[str], str] = secrets.choice) -> str:
     return "".join(choice(ALPHABET) for _ in range(LENGTH))
 
 
-def new_receipt(db: Any, choice: Callable[[str], str] = secrets.choice,
-                attempts: int = 20) -> str:
+def new_receipt(db: Any, choice: Callable[[str], str] = secrets.choice, attempts: int = 20) -> str:
     """A receipt not yet used in the bookings table (32^8 ≈ 10^12 values, so a clash is
     rare; the UNIQUE constraint still guards the insert)."""
     for _ in range(attempts):

@@ -72,10 +72,14 @@ class ActionContext:
         return self.turn.channel
 
     def say(self, text: str, suggestions: list[str] | None = None, kind: str = "reply") -> None:
-        self.effects.replies.append(Reply(text=text, suggestions=list(suggestions or []), kind=kind))
+        self.effects.replies.append(
+            Reply(text=text, suggestions=list(suggestions or []), kind=kind)
+        )
 
     def timer(self, name: str, due_at: datetime, payload: dict[str, Any] | None = None) -> None:
-        self.effects.timers.append(TimerRequest(name=name, due_at=due_at, payload=dict(payload or {})))
+        self.effects.timers.append(
+            TimerRequest(name=name, due_at=due_at, payload=dict(payload or {}))
+        )
 
     def cancel_timer(self, name: str) -> None:
         self.effects.cancel_timers.append(name)

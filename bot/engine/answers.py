@@ -18,7 +18,9 @@ def as_options(value: Any) -> list[Option]:
     for item in value or []:
         if isinstance(item, Mapping):
             v = str(item.get("value", item.get("label", "")))
-            out.append(Option(v, str(item.get("label", v)), [str(a) for a in item.get("aliases", [])]))
+            out.append(
+                Option(v, str(item.get("label", v)), [str(a) for a in item.get("aliases", [])])
+            )
         else:
             out.append(Option(str(item), _label(item)))
     return out
@@ -30,7 +32,9 @@ def _label(item: Any) -> str:
     return str(item)
 
 
-def match_option(options: list[Option], und: Any, text: str, key: Callable[[str], str]) -> int | None:
+def match_option(
+    options: list[Option], und: Any, text: str, key: Callable[[str], str]
+) -> int | None:
     """Index of the option the resident picked: by number, then by label/value/alias."""
     choice = getattr(und, "choice", None)
     if isinstance(choice, int) and 1 <= choice <= len(options):

@@ -37,7 +37,9 @@ class Reporter:
         self.error(line, f"{where} must be a mapping (key: value), got {_kind(value)}")
         return None
 
-    def keys(self, d: LDict, allowed: Iterable[str], where: str, required: Iterable[str] = ()) -> None:
+    def keys(
+        self, d: LDict, allowed: Iterable[str], where: str, required: Iterable[str] = ()
+    ) -> None:
         allowed = list(allowed)
         for key in d:
             if isinstance(key, bool):

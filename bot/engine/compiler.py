@@ -76,7 +76,9 @@ def _add(machine: Machine, trigger: str, t: Transition) -> None:
     machine.add_transition(trigger, t.source, dest, conditions=[_guard(t)], before=[_took(t)])
 
 
-def fire(machine: Machine, model: ConversationModel, state: str, trigger: str) -> tuple[str, Transition | None]:
+def fire(
+    machine: Machine, model: ConversationModel, state: str, trigger: str
+) -> tuple[str, Transition | None]:
     """Attach `model` at `state`, fire `trigger`, detach. Returns (new state, transition taken)."""
     model.taken = None
     machine.add_model(model, initial=state)

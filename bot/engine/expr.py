@@ -107,7 +107,9 @@ def _check(node: ast.AST, expr: Expr) -> None:
     elif isinstance(node, ast.Compare):
         for op in node.ops:
             if type(op) not in _COMPARE:
-                raise ExprError(f"unsupported comparison in `{expr.source}` (use == != < <= > >= in)")
+                raise ExprError(
+                    f"unsupported comparison in `{expr.source}` (use == != < <= > >= in)"
+                )
         _check(node.left, expr)
         for c in node.comparators:
             _check(c, expr)
@@ -176,7 +178,7 @@ def _eval(node: ast.AST, names: Mapping[str, Any]) -> Any:
         return _BINARY[type(node.op)](_eval(node.left, names), _eval(node.right, names))
     if isinstance(node, ast.Compare):
         left = _eval(node.left, names)
-        for op, comp in zip(node.ops, node.comparators):
+        for op, comp in zip(node.ops, node.comparators, strict=False):
             right = _eval(comp, names)
             if not _COMPARE[type(op)](left, right):
                 return False

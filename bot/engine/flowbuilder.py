@@ -24,10 +24,34 @@ from bot.engine.yamlloc import LDict, LList, line_of
 if TYPE_CHECKING:
     from bot.engine.loader import _Loader
 
-FLOW_KEYS = ("id", "version", "title", "description", "entry_intents", "on_interrupt", "start",
-             "data", "idle", "slots", "states")
-STATE_KEYS = ("do", "say", "ask", "retry", "escalate", "confirm", "call", "with", "save_as",
-              "next", "end", "intents", "idle")
+FLOW_KEYS = (
+    "id",
+    "version",
+    "title",
+    "description",
+    "entry_intents",
+    "on_interrupt",
+    "start",
+    "data",
+    "idle",
+    "slots",
+    "states",
+)
+STATE_KEYS = (
+    "do",
+    "say",
+    "ask",
+    "retry",
+    "escalate",
+    "confirm",
+    "call",
+    "with",
+    "save_as",
+    "next",
+    "end",
+    "intents",
+    "idle",
+)
 SLOT_KEYS = ("type", "description", "options", "options_from", "max_length", "validate")
 
 
@@ -65,7 +89,10 @@ class _FlowBuilder:
             rep.error(line_of(doc, "entry_intents"), "entry_intents must be a list of intent ids")
         on_interrupt = rep.text(doc, "on_interrupt", "on_interrupt") or "suspend"
         if on_interrupt not in ("suspend", "abandon"):
-            rep.error(line_of(doc, "on_interrupt"), f"on_interrupt must be suspend or abandon, not `{on_interrupt}`")
+            rep.error(
+                line_of(doc, "on_interrupt"),
+                f"on_interrupt must be suspend or abandon, not `{on_interrupt}`",
+            )
         self.data = self._data()
         raw_states = doc.get("states")
         if raw_states is not None and not isinstance(raw_states, LDict):
@@ -76,7 +103,12 @@ class _FlowBuilder:
         raw_states = raw_states or LDict()
         self.state_names = {str(k) for k in raw_states}
         for name in raw_states:
-            if not isinstance(name, str) or not name or not name[0].isalpha() or not name.replace("_", "a").isalnum():
+            if (
+                not isinstance(name, str)
+                or not name
+                or not name[0].isalpha()
+                or not name.replace("_", "a").isalnum()
+            ):
                 rep.error(line_of(raw_states, name), f"state id `{name}` must be a-z, 0-9, _")
         self.slots = self._slots()
         implicit: list[str] = []
@@ -91,9 +123,16 @@ class _FlowBuilder:
             st = self._state(str(name), spec, raw_states)
             if st is not None:
                 states[str(name)] = st
-        start = rep.ident(doc, "start", "start") if "start" in doc else next((str(k) for k in raw_states), None)
+        start = (
+            rep.ident(doc, "start", "start")
+            if "start" in doc
+            else next((str(k) for k in raw_states), None)
+        )
         if start and start not in self.state_names:
-            rep.error(line_of(doc, "start"), f"start state `{start}` is not defined{hint(start, self.state_names)}")
+            rep.error(
+                line_of(doc, "start"),
+                f"start state `{start}` is not defined{hint(start, self.state_names)}",
+            )
         transitions = self._number(states)
         if start in states:
             self._reachability(states, start)
@@ -148,18 +187,25 @@ class _FlowBuilder:
             rep.keys(s, SLOT_KEYS, where, required=("type",))
             stype = rep.text(s, "type", where)
             if stype is not None and stype not in SLOT_TYPES:
-                rep.error(line_of(s, "type"), f"{where}: unknown type `{stype}` (one of {', '.join(SLOT_TYPES)}){hint(stype, SLOT_TYPES)}")
+                rep.error(
+                    line_of(s, "type"),
+                    f"{where}: unknown type `{stype}` (one of {', '.join(SLOT_TYPES)}){hint(stype, SLOT_TYPES)}",
+                )
             slot = Slot(str(name), stype or "text")
             if "options" in s:
                 slot.options = self._options(s, where)
             if slot.type == "choice" and ("options" in s) == ("options_from" in s):
-                rep.error(s.line, f"{where}: a choice needs exactly one of `options` or `options_from`")
+                rep.error(
+                    s.line, f"{where}: a choice needs exactly one of `options` or `options_from`"
+                )
             if slot.type != "choice" and ("options" in s or "options_from" in s):
                 rep.error(s.line, f"{where}: options only apply to type choice")
             if "max_length" in s:
                 ml = s["max_length"]
                 if isinstance(ml, bool) or not isinstance(ml, int) or ml < 1:
-                    rep.error(line_of(s, "max_length"), f"{where}: max_length must be a positive number")
+                    rep.error(
+                        line_of(s, "max_length"), f"{where}: max_length must be a positive number"
+                    )
                 else:
                     slot.max_length = ml
             out[str(name)] = slot
@@ -173,12 +219,16 @@ class _FlowBuilder:
             s = d[name]
             where = f"slot `{name}`"
             if "options_from" in s:
-                slot.options_from = self.L.expr(self.rep, s, "options_from", self.names, self.data, f"{where}.options_from")
+                slot.options_from = self.L.expr(
+                    self.rep, s, "options_from", self.names, self.data, f"{where}.options_from"
+                )
             raw = s.get("validate")
             if raw is None:
                 continue
             if not isinstance(raw, LList):
-                self.rep.error(line_of(s, "validate"), f"{where}.validate must be a list of {{if, error}}")
+                self.rep.error(
+                    line_of(s, "validate"), f"{where}.validate must be a list of {{if, error}}"
+                )
                 continue
             for i, item in enumerate(raw):
                 c = self.rep.mapping(item, f"{where}.validate", line_of(raw, i))
@@ -189,7 +239,9 @@ class _FlowBuilder:
                     continue
                 names = self.names | {"value"}
                 cond = self.L.expr(self.rep, c, "if", names, self.data, f"{where}.validate if")
-                err = self.L.message(self.rep, c, "error", names, self.data, f"{where}.validate error")
+                err = self.L.message(
+                    self.rep, c, "error", names, self.data, f"{where}.validate error"
+                )
                 if cond and err:
                     slot.validate.append(Check(cond, err))
 
@@ -201,7 +253,9 @@ class _FlowBuilder:
         out = []
         for i, item in enumerate(raw):
             if isinstance(item, LDict):
-                self.rep.keys(item, ("value", "label", "aliases"), f"{where} option", required=("value",))
+                self.rep.keys(
+                    item, ("value", "label", "aliases"), f"{where} option", required=("value",)
+                )
                 value = self.rep.text(item, "value", f"{where} option value")
                 label = self.rep.text(item, "label", f"{where} option label") or value
                 aliases = self.rep.text_list(item, "aliases", f"{where} option aliases")
@@ -226,16 +280,24 @@ class _FlowBuilder:
         if "ask" in s:
             st.ask = rep.ident(s, "ask", f"{where} ask")
             if st.ask and st.ask not in self.slots:
-                rep.error(line_of(s, "ask"), f"{where}: asks for slot `{st.ask}`, which is not declared in `slots`{hint(st.ask, self.slots)}")
+                rep.error(
+                    line_of(s, "ask"),
+                    f"{where}: asks for slot `{st.ask}`, which is not declared in `slots`{hint(st.ask, self.slots)}",
+                )
         st.retry = L.messages(rep, s, "retry", self.names, self.data, f"{where} retry")
         if "escalate" in s:
-            st.escalate = L.transition(rep, s, "escalate", name, "escalate", self.names, self.data, self.state_names)
+            st.escalate = L.transition(
+                rep, s, "escalate", name, "escalate", self.names, self.data, self.state_names
+            )
         if "confirm" in s:
             st.confirm = self._confirm(s, where, name)
         if "call" in s:
             st.call = rep.ident(s, "call", f"{where} call")
             if st.call and st.call not in L.raw:
-                rep.error(line_of(s, "call"), f"{where}: call `{st.call}`: no such flow{hint(st.call, L.raw)}")
+                rep.error(
+                    line_of(s, "call"),
+                    f"{where}: call `{st.call}`: no such flow{hint(st.call, L.raw)}",
+                )
                 st.call = None
             elif st.call == self.doc.get("id"):
                 rep.error(line_of(s, "call"), f"{where}: a flow cannot call itself")
@@ -244,14 +306,26 @@ class _FlowBuilder:
         if "save_as" in s:
             st.save_as = rep.ident(s, "save_as", f"{where} save_as")
             if "call" not in s:
-                rep.error(line_of(s, "save_as"), f"{where}: save_as (on a state) only applies with `call`")
+                rep.error(
+                    line_of(s, "save_as"), f"{where}: save_as (on a state) only applies with `call`"
+                )
         raw_next = s.get("next")
         if raw_next is not None:
             if not isinstance(raw_next, LList):
                 rep.error(line_of(s, "next"), f"{where}: next must be a list of transitions")
             else:
                 for i in range(len(raw_next)):
-                    t = L.transition(rep, raw_next, i, name, "next", self.names, self.data, self.state_names, allow_if=True)
+                    t = L.transition(
+                        rep,
+                        raw_next,
+                        i,
+                        name,
+                        "next",
+                        self.names,
+                        self.data,
+                        self.state_names,
+                        allow_if=True,
+                    )
                     if t is not None:
                         st.next.append(t)
         if "end" in s:
@@ -266,7 +340,10 @@ class _FlowBuilder:
         rep = self.rep
         kinds = [k for k in ("ask", "confirm", "call", "end") if k in s]
         if len(kinds) > 1:
-            rep.error(st.line, f"{where}: use only one of ask / confirm / call / end (found {', '.join(kinds)})")
+            rep.error(
+                st.line,
+                f"{where}: use only one of ask / confirm / call / end (found {', '.join(kinds)})",
+            )
             return
         if "end" in s:
             extra = [k for k in ("next", "retry", "escalate") if k in s]
@@ -275,17 +352,25 @@ class _FlowBuilder:
             return
         if "confirm" in s:
             if "next" in s:
-                rep.error(line_of(s, "next"), f"{where}: a confirm state continues through confirm.confirmed / change, not next")
+                rep.error(
+                    line_of(s, "next"),
+                    f"{where}: a confirm state continues through confirm.confirmed / change, not next",
+                )
             return
         if "ask" in s:
             if not st.next and "next" not in s:
                 rep.error(st.line, f"{where}: asks `{st.ask}` but has no `next`: no way out")
             return
         if "next" not in s:
-            rep.error(st.line, f"{where}: no way out — add `next`, `ask`, `confirm`, `call` or `end`")
+            rep.error(
+                st.line, f"{where}: no way out — add `next`, `ask`, `confirm`, `call` or `end`"
+            )
         elif st.next and st.next[-1].cond is not None:
             what = "continues after its sub-flow" if "call" in s else "goes straight on"
-            rep.error(line_of(s, "next"), f"{where}: {what} but every transition has `if`; give the last one no `if`")
+            rep.error(
+                line_of(s, "next"),
+                f"{where}: {what} but every transition has `if`; give the last one no `if`",
+            )
         elif "next" in s and isinstance(s["next"], LList) and not s["next"]:
             rep.error(line_of(s, "next"), f"{where}: next is empty: no way out")
 
@@ -294,32 +379,58 @@ class _FlowBuilder:
         c = rep.mapping(s["confirm"], f"{where} confirm", line_of(s, "confirm"))
         if c is None:
             return None
-        rep.keys(c, ("confirmed", "ask_change", "change"), f"{where} confirm", required=("confirmed", "change"))
+        rep.keys(
+            c,
+            ("confirmed", "ask_change", "change"),
+            f"{where} confirm",
+            required=("confirmed", "change"),
+        )
         dest = rep.ident(c, "confirmed", f"{where} confirm.confirmed")
         if dest and dest not in self.state_names:
-            rep.error(line_of(c, "confirmed"), f"{where}: confirmed `{dest}`: no such state{hint(dest, self.state_names)}")
-        confirmed = Transition("", name, _goto(dest), line=line_of(c, "confirmed"), kind="confirmed")
-        ask_change = L.message(rep, c, "ask_change", self.names, self.data, f"{where} ask_change") if "ask_change" in c else None
+            rep.error(
+                line_of(c, "confirmed"),
+                f"{where}: confirmed `{dest}`: no such state{hint(dest, self.state_names)}",
+            )
+        confirmed = Transition(
+            "", name, _goto(dest), line=line_of(c, "confirmed"), kind="confirmed"
+        )
+        ask_change = (
+            L.message(rep, c, "ask_change", self.names, self.data, f"{where} ask_change")
+            if "ask_change" in c
+            else None
+        )
         changes: list[Change] = []
         raw = c.get("change")
         if raw is not None and (not isinstance(raw, LList) or not raw):
-            rep.error(line_of(c, "change"), f"{where}: change must be a non-empty list of {{label, goto}}")
+            rep.error(
+                line_of(c, "change"), f"{where}: change must be a non-empty list of {{label, goto}}"
+            )
         elif isinstance(raw, LList):
             for i, item in enumerate(raw):
                 d = rep.mapping(item, f"{where} change", line_of(raw, i))
                 if d is None:
                     continue
-                rep.keys(d, ("label", "aliases", "goto", "return"), f"{where} change", required=("label", "goto"))
+                rep.keys(
+                    d,
+                    ("label", "aliases", "goto", "return"),
+                    f"{where} change",
+                    required=("label", "goto"),
+                )
                 label = rep.text(d, "label", f"{where} change label") or "?"
                 goto = rep.ident(d, "goto", f"{where} change goto")
                 if goto and goto not in self.state_names:
-                    rep.error(line_of(d, "goto"), f"{where}: change goto `{goto}`: no such state{hint(goto, self.state_names)}")
+                    rep.error(
+                        line_of(d, "goto"),
+                        f"{where}: change goto `{goto}`: no such state{hint(goto, self.state_names)}",
+                    )
                 back = d.get("return", True)
                 if not isinstance(back, bool):
                     rep.error(line_of(d, "return"), f"{where}: return must be true or false")
                     back = True
                 t = Transition("", name, _goto(goto), line=line_of(raw, i), kind="change")
-                changes.append(Change(label, rep.text_list(d, "aliases", f"{where} change aliases"), t, back))
+                changes.append(
+                    Change(label, rep.text_list(d, "aliases", f"{where} change aliases"), t, back)
+                )
         return Confirm(confirmed, ask_change, changes)
 
     def _with(self, s: LDict, st: State, where: str) -> None:
@@ -329,10 +440,17 @@ class _FlowBuilder:
         if "call" not in s:
             self.rep.error(line_of(s, "with"), f"{where}: `with` only applies with `call`")
         callee = self.L.raw.get(str(s.get("call")))
-        callee_slots = set(callee[1].get("slots") or {}) if callee and isinstance(callee[1].get("slots"), dict) else set()
+        callee_slots = (
+            set(callee[1].get("slots") or {})
+            if callee and isinstance(callee[1].get("slots"), dict)
+            else set()
+        )
         for key in d:
             if callee and key not in callee_slots:
-                self.rep.error(line_of(d, key), f"{where}: with `{key}`: flow `{s.get('call')}` has no such slot{hint(key, callee_slots)}")
+                self.rep.error(
+                    line_of(d, key),
+                    f"{where}: with `{key}`: flow `{s.get('call')}` has no such slot{hint(key, callee_slots)}",
+                )
             e = self.L.expr(self.rep, d, key, self.names, self.data, f"{where} with.{key}")
             if e is not None:
                 st.call_with[str(key)] = e
@@ -347,23 +465,36 @@ class _FlowBuilder:
             line = line_of(d, intent)
             w = f"{where} intents.{intent}"
             if intent not in known:
-                rep.error(line, f"{w}: `{intent}` is not a global intent or any flow's entry intent{hint(intent, known)}")
+                rep.error(
+                    line,
+                    f"{w}: `{intent}` is not a global intent or any flow's entry intent{hint(intent, known)}",
+                )
             if spec == "ignore":
                 st.intents[str(intent)] = Override(ignore=True)
                 continue
             if not isinstance(spec, LDict):
                 rep.text(d, intent, w)  # explains `off` / `no`
                 if not isinstance(spec, bool):
-                    rep.error(line, f"{w}: use `ignore` or a mapping with say / goto / start / intent")
+                    rep.error(
+                        line, f"{w}: use `ignore` or a mapping with say / goto / start / intent"
+                    )
                 continue
             rep.keys(spec, ("say", "goto", "start", "intent"), w)
             target = L.target(rep, spec, w, self.state_names, need=False)
-            say = L.message(rep, spec, "say", self.names, self.data, f"{w} say") if "say" in spec else None
+            say = (
+                L.message(rep, spec, "say", self.names, self.data, f"{w} say")
+                if "say" in spec
+                else None
+            )
             if target is None:
                 continue
             if target.kind is None and say is None:
                 rep.error(line, f"{w}: give `say` and/or a target")
-            tr = Transition("", st.name, target, line=line, kind=f"intent {intent}") if target.kind else None
+            tr = (
+                Transition("", st.name, target, line=line, kind=f"intent {intent}")
+                if target.kind
+                else None
+            )
             st.intents[str(intent)] = Override(False, say, tr)
 
     def _number(self, states: dict[str, State]) -> list[Transition]:
@@ -410,7 +541,9 @@ class _FlowBuilder:
                     todo.append(t.target.name)  # type: ignore[arg-type]
         for name, st in states.items():
             if name not in seen:
-                self.rep.error(st.line, f"state `{name}` is unreachable from the start state `{start}`")
+                self.rep.error(
+                    st.line, f"state `{name}` is unreachable from the start state `{start}`"
+                )
 
 
 def _goto(name: str | None) -> Any:

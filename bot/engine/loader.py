@@ -15,21 +15,11 @@ from bot.engine.checks import Reporter, hint
 from bot.engine.errors import FlowError, FlowsInvalid
 from bot.engine.expr import Expr, ExprError, compile_expr
 from bot.engine.model import (
-    BUILTIN_NAMES,
-    SLOT_TYPES,
     ActionCall,
-    Change,
-    Check,
-    Confirm,
-    Flow,
     FlowSet,
     GlobalConfig,
     GlobalIntent,
     Idle,
-    Option,
-    Override,
-    Slot,
-    State,
     Target,
     Transition,
 )
@@ -100,7 +90,7 @@ def load_flowset(path: str | Path) -> FlowSet:
 
 
 def _load(path: Path) -> tuple[FlowSet | None, list[FlowError]]:
-    from bot.engine.compiler import compile_flow  # noqa: PLC0415 (compiler imports model only)
+    from bot.engine.compiler import compile_flow
 
     action_registry.import_domain_actions()
     directory = path if path.is_dir() else path.parent
@@ -639,4 +629,4 @@ def _jinja_data_keys(env: jinja2.Environment, source: str) -> set[tuple[str, str
     return out
 
 
-from bot.engine.flowbuilder import _FlowBuilder  # noqa: E402
+from bot.engine.flowbuilder import _FlowBuilder  # noqa: E402  (flowbuilder imports this module)

@@ -280,9 +280,8 @@ class Run:
             names = self._names(frame, flow)
             args = {k: e.evaluate(names) for k, e in st.call_with.items()}
             self._start(self.fs.flows[st.call], "call", args, st.save_as)
-        elif not st.waits:
-            if not self._fire(frame, flow, "next"):
-                log.error("%s.%s: no transition matched", flow.id, name)
+        elif not st.waits and not self._fire(frame, flow, "next"):
+            log.error("%s.%s: no transition matched", flow.id, name)
 
     def _fire(self, frame: dict[str, Any], flow: Flow, trigger: str) -> bool:
         model = ConversationModel(lambda: self._names(frame, flow))
@@ -416,7 +415,7 @@ class Run:
             and getattr(und, "choice", None) in (1, 2)
             and not getattr(und, "yes_no", None)
         ):
-            value: Any = getattr(und, "choice") == 1  # 「1」 picks はい on SMS's numbered choices
+            value: Any = und.choice == 1  # 「1」 picks はい on SMS's numbered choices
         else:
             value = read(slot, und, text, options, self.r.key)
         if value is NO_ANSWER:

@@ -1,7 +1,7 @@
 """Japanese understanding of residents' texts (intents and entities), deterministic.
 
-    from bot.nlu import understand
-    understand("来週の火曜にソファー2つ出したい").to_contract()
+from bot.nlu import understand
+understand("来週の火曜にソファー2つ出したい").to_contract()
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ def load_nlu(flows_dir: Path | str = "flows") -> Nlu:
         return nlu
 
 
-def understand(text: str, now: datetime | None = None,
-               context: str | None = None) -> Understanding:
+def understand(text: str, now: datetime | None = None, context: str | None = None) -> Understanding:
     """Understand `text` with the Nlu for ./flows."""
     return load_nlu("flows").understand(text, now, context)

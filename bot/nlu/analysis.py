@@ -17,8 +17,17 @@ from functools import lru_cache
 from bot.nlu.textkey import fold, is_kana, key, parse_int
 
 # Readings of kana numerals before the counter つ (ひとつ, ふたつ, ...).
-_KANA_NUMBERS = {"ひと": 1, "ふた": 2, "みっ": 3, "よっ": 4, "いつ": 5, "むっ": 6,
-                 "なな": 7, "やっ": 8, "ここの": 9}
+_KANA_NUMBERS = {
+    "ひと": 1,
+    "ふた": 2,
+    "みっ": 3,
+    "よっ": 4,
+    "いつ": 5,
+    "むっ": 6,
+    "なな": 7,
+    "やっ": 8,
+    "ここの": 9,
+}
 
 
 @dataclass(slots=True)
@@ -75,8 +84,7 @@ def _pieces(surface: str, normal: str, reading: str) -> tuple[str, str, str]:
     return _piece(surface, False), _piece(normal, True), _piece(reading, False)
 
 
-def analyse(morphemes, pos_cache: dict[int, tuple[str, ...]] | None = None
-            ) -> Analysis:
+def analyse(morphemes, pos_cache: dict[int, tuple[str, ...]] | None = None) -> Analysis:
     """Analyse a sudachipy MorphemeList; `pos_cache` (per dictionary) maps POS ids."""
     if pos_cache is None:
         pos_cache = {}
@@ -88,7 +96,8 @@ def analyse(morphemes, pos_cache: dict[int, tuple[str, ...]] | None = None
     for index, morpheme in enumerate(items):
         part = _pos(morpheme, pos_cache)
         surface, normal, reading = _pieces(
-            morpheme.surface(), morpheme.normalized_form(), morpheme.reading_form())
+            morpheme.surface(), morpheme.normalized_form(), morpheme.reading_form()
+        )
         if part[0] == "補助記号" or part[0] == "空白":
             normal = _piece(surface, True)
             reading = normal

@@ -55,17 +55,23 @@ def main(argv: list[str] | None = None) -> int:
     baseline = _measure(nlu.tokenize, args.rounds)
     full = _measure(lambda text: nlu.understand(text, now), args.rounds)
     length = statistics.mean(len(text) for text in MESSAGES)
-    print(f"machine: {platform.machine()} {platform.processor() or ''} "
-          f"cpus={os.cpu_count()} python={platform.python_version()} "
-          f"sudachipy={metadata.version('sudachipy')} "
-          f"sudachidict-core={metadata.version('sudachidict-core')}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} "
+        f"cpus={os.cpu_count()} python={platform.python_version()} "
+        f"sudachipy={metadata.version('sudachipy')} "
+        f"sudachidict-core={metadata.version('sudachidict-core')}"
+    )
     print(f"messages: {len(MESSAGES)} x {args.rounds} rounds, mean {length:.0f} characters")
-    print(f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          "(other processes inflate wall-clock times; CPU time is this thread's own)")
+    print(
+        f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        "(other processes inflate wall-clock times; CPU time is this thread's own)"
+    )
     for name, (wall, cpu) in (("tokenize only", baseline), ("understand", full)):
-        print(f"{name:<14} wall median {statistics.median(wall):7.1f} µs  "
-              f"p95 {_percentile(wall, 0.95):7.1f} µs   |  CPU median "
-              f"{statistics.median(cpu):7.1f} µs  p95 {_percentile(cpu, 0.95):7.1f} µs")
+        print(
+            f"{name:<14} wall median {statistics.median(wall):7.1f} µs  "
+            f"p95 {_percentile(wall, 0.95):7.1f} µs   |  CPU median "
+            f"{statistics.median(cpu):7.1f} µs  p95 {_percentile(cpu, 0.95):7.1f} µs"
+        )
     overhead = statistics.median(full[0]) - statistics.median(baseline[0])
     print(f"NLU overhead over tokenising (wall median): {overhead:.1f} µs")
     return 0

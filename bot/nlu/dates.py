@@ -17,27 +17,67 @@ import jpholiday
 
 from bot.nlu.textkey import key
 
-_WEEKDAYS = {"月": 0, "げつ": 0, "火": 1, "か": 1, "水": 2, "すい": 2, "木": 3, "もく": 3,
-             "金": 4, "きん": 4, "土": 5, "ど": 5, "日": 6, "にち": 6}
-_RELATIVE_DAYS = {"今日": 0, "きょう": 0, "本日": 0, "ほんじつ": 0, "明日": 1, "あした": 1,
-                  "明後日": 2, "あさって": 2, "明々後日": 3, "明明後日": 3, "しあさって": 3}
-_WEEK_OFFSETS = {"今週": 0, "こんしゅう": 0, "来週": 1, "らいしゅう": 1, "再来週": 2,
-                 "さらいしゅう": 2, "さ来週": 2}
+_WEEKDAYS = {
+    "月": 0,
+    "げつ": 0,
+    "火": 1,
+    "か": 1,
+    "水": 2,
+    "すい": 2,
+    "木": 3,
+    "もく": 3,
+    "金": 4,
+    "きん": 4,
+    "土": 5,
+    "ど": 5,
+    "日": 6,
+    "にち": 6,
+}
+_RELATIVE_DAYS = {
+    "今日": 0,
+    "きょう": 0,
+    "本日": 0,
+    "ほんじつ": 0,
+    "明日": 1,
+    "あした": 1,
+    "明後日": 2,
+    "あさって": 2,
+    "明々後日": 3,
+    "明明後日": 3,
+    "しあさって": 3,
+}
+_WEEK_OFFSETS = {
+    "今週": 0,
+    "こんしゅう": 0,
+    "来週": 1,
+    "らいしゅう": 1,
+    "再来週": 2,
+    "さらいしゅう": 2,
+    "さ来週": 2,
+}
 _MONTH_OFFSETS = {"今月": 0, "こんげつ": 0, "来月": 1, "らいげつ": 1, "再来月": 2, "さらいげつ": 2}
 
-_WEEKDAY = (r"(?:(?P<wd>[月火水木金土日])(?:曜日|曜|よう日|ようび)"
-            r"|(?P<wk>げつ|か|すい|もく|きん|ど|にち)ようび)")
-_PATTERN = re.compile("|".join([
-    r"(?P<era>令和|れいわ)(?P<ey>\d{1,2}|元)年(?P<em>\d{1,2})月(?P<ed>\d{1,2})日",
-    r"(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月の?(?P<d>\d{1,2})日",
-    r"(?:(?P<sy>\d{4})/)?(?P<sm>\d{1,2})/(?P<sd>\d{1,2})(?![\d/])",
-    r"(?P<mrel>" + "|".join(_MONTH_OFFSETS) + r")の?(?P<md>\d{1,2})日",
-    r"(?P<n>\d{1,3})(?P<unit>日|週間)(?:後|ご)",
-    r"(?:(?P<wrel>" + "|".join(sorted(_WEEK_OFFSETS, key=len, reverse=True))
-    + r"|今度|こんど|次|つぎ)の?)?" + _WEEKDAY,
-    r"(?P<rel>" + "|".join(sorted(_RELATIVE_DAYS, key=len, reverse=True)) + ")",
-    r"(?<![\d月/])(?P<bd>\d{1,2})日(?!後|ご|間|前|以内|ほど|くらい|ぐらい|だけ|中|じゅう|ずつ|おき|分)",
-]))
+_WEEKDAY = (
+    r"(?:(?P<wd>[月火水木金土日])(?:曜日|曜|よう日|ようび)"
+    r"|(?P<wk>げつ|か|すい|もく|きん|ど|にち)ようび)"
+)
+_PATTERN = re.compile(
+    "|".join(
+        [
+            r"(?P<era>令和|れいわ)(?P<ey>\d{1,2}|元)年(?P<em>\d{1,2})月(?P<ed>\d{1,2})日",
+            r"(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月の?(?P<d>\d{1,2})日",
+            r"(?:(?P<sy>\d{4})/)?(?P<sm>\d{1,2})/(?P<sd>\d{1,2})(?![\d/])",
+            r"(?P<mrel>" + "|".join(_MONTH_OFFSETS) + r")の?(?P<md>\d{1,2})日",
+            r"(?P<n>\d{1,3})(?P<unit>日|週間)(?:後|ご)",
+            r"(?:(?P<wrel>"
+            + "|".join(sorted(_WEEK_OFFSETS, key=len, reverse=True))
+            + r"|今度|こんど|次|つぎ)の?)?"
+            + _WEEKDAY,
+            r"(?P<rel>" + "|".join(sorted(_RELATIVE_DAYS, key=len, reverse=True)) + ")",
+            r"(?<![\d月/])(?P<bd>\d{1,2})日(?!後|ご|間|前|以内|ほど|くらい|ぐらい|だけ|中|じゅう|ずつ|おき|分)",
+        ]
+    )
+)
 
 
 def _safe(year: int, month: int, day: int) -> date | None:
@@ -118,8 +158,12 @@ def find_dates(surface: str, today: date) -> tuple[list[date], list[tuple[int, i
     found: list[date] = []
     spans: list[tuple[int, int]] = []
     for match in _PATTERN.finditer(surface):
-        if (match.group("wd") or match.group("wk")) and spans and match.start() - spans[-1][1] <= 2 \
-                and not match.group("wrel"):
+        if (
+            (match.group("wd") or match.group("wk"))
+            and spans
+            and match.start() - spans[-1][1] <= 2
+            and not match.group("wrel")
+        ):
             spans.append(match.span())  # 12月4日(金曜): the weekday only confirms the date
             continue
         resolved = _resolve(match, today)
@@ -129,8 +173,12 @@ def find_dates(surface: str, today: date) -> tuple[list[date], list[tuple[int, i
     if "日" in surface:
         for name, day in _holidays(today.year):
             position = surface.find(name)
-            if position >= 0 and day >= today and day not in found \
-                    and not any(s <= position < e for s, e in spans):
+            if (
+                position >= 0
+                and day >= today
+                and day not in found
+                and not any(s <= position < e for s, e in spans)
+            ):
                 found.append(day)
                 spans.append((position, position + len(name)))
                 break

@@ -18,19 +18,34 @@ from bot.nlu.understanding import Understanding
 from bot.nlu.userdict import ensure_user_dic
 
 # Intent ids are a public contract (docs: the domain spec) plus the flow engine's restart.
-INTENTS = frozenset({
-    "bulky_waste", "bulky_waste_change", "childcare_apply", "childcare_vacancy",
-    "childcare_temporary", "child_allowance", "operator", "help", "cancel",
-    "stop_notices", "resume_notices", "restart",
-})
+INTENTS = frozenset(
+    {
+        "bulky_waste",
+        "bulky_waste_change",
+        "childcare_apply",
+        "childcare_vacancy",
+        "childcare_temporary",
+        "child_allowance",
+        "operator",
+        "help",
+        "cancel",
+        "stop_notices",
+        "resume_notices",
+        "restart",
+    }
+)
 
 
 class Nlu:
-    def __init__(self, flows_dir: Path | str = "flows",
-                 dictionaries_dir: Path | str | None = None) -> None:
+    def __init__(
+        self, flows_dir: Path | str = "flows", dictionaries_dir: Path | str | None = None
+    ) -> None:
         flows = Path(flows_dir)
-        dictionaries = (Path(dictionaries_dir) if dictionaries_dir is not None
-                        else flows.resolve().parent / "dictionaries")
+        dictionaries = (
+            Path(dictionaries_dir)
+            if dictionaries_dir is not None
+            else flows.resolve().parent / "dictionaries"
+        )
         self.user_dic = ensure_user_dic(dictionaries)
         self._tokenizer = Tokenizer(self.user_dic)
         self._pos_cache: dict[int, tuple[str, ...]] = {}
@@ -59,8 +74,9 @@ class Nlu:
         """The canonical matching key: NFKC, lowercase, hiragana, no spaces/punctuation."""
         return key(text)
 
-    def understand(self, text: str, now: datetime | None = None,
-                   context: str | None = None) -> Understanding:
+    def understand(
+        self, text: str, now: datetime | None = None, context: str | None = None
+    ) -> Understanding:
         text = truncate(text)
         now = (now or datetime.now(TOKYO)).astimezone(TOKYO)
         symbols_key = key(text, keep_symbols=True)
@@ -72,17 +88,22 @@ class Nlu:
         matches = self.gazetteer.find(analysis)
         result.dates, date_spans = find_dates(analysis.surface.text, now.date())
         result.items, place = entities.items_and_places(
-            analysis, matches, self._quantities, date_spans)
+            analysis, matches, self._quantities, date_spans
+        )
         result.numbers = entities.numbers(analysis.surface.text, date_spans)
         result.yes_no = entities.yes_no(  # type: ignore[assignment]
-            analysis, matches, symbols_key, self._yes_emoji, self._no_emoji)
+            analysis, matches, symbols_key, self._yes_emoji, self._no_emoji
+        )
         result.choice = entities.choice(text_key)
         if place is not None:
             result.district, result.town = place.district, place.town
         else:
             result.district = self.lexicon.district_names.get(entities.core(text_key))
-        present = {m.payload[1] for m in matches
-                   if isinstance(m.payload, tuple) and m.payload[0] == "concept"}
+        present = {
+            m.payload[1]
+            for m in matches
+            if isinstance(m.payload, tuple) and m.payload[0] == "concept"
+        }
         if any(isinstance(m.payload, ItemInfo) for m in matches):
             present.add("$item")
         if result.dates:

@@ -16,8 +16,11 @@ _MAX_QUANTITY = 99
 # Polite or casual endings around a one-word answer: 「1番でお願いします」「桜台です」.
 _ENDINGS = re.compile(
     r"(?:です|でーす|っす|でお願いします|でおねがいします|お願いします|おねがいします|にします|"
-    r"でいいです|で大丈夫です|で|だよ|だ|よ|ね|かな|地区|ちく|在住|に住んでいます|に住んでます)+$")
-_CHOICE = re.compile(r"^(?:(\d{1,2})|([一二三四五六七八九十]{1,2}))(?:番目?|ばんめ?|つ目|つめ|こ目)?$")
+    r"でいいです|で大丈夫です|で|だよ|だ|よ|ね|かな|地区|ちく|在住|に住んでいます|に住んでます)+$"
+)
+_CHOICE = re.compile(
+    r"^(?:(\d{1,2})|([一二三四五六七八九十]{1,2}))(?:番目?|ばんめ?|つ目|つめ|こ目)?$"
+)
 
 
 _SHORT = 16  # longer messages are not one-word answers
@@ -32,8 +35,11 @@ def core(text_key: str) -> str:
 
 
 def choice(text_key: str) -> int | None:
-    if not text_key or len(text_key) > _SHORT or not (
-            text_key[0].isdigit() or text_key[0] in "一二三四五六七八九十"):
+    if (
+        not text_key
+        or len(text_key) > _SHORT
+        or not (text_key[0].isdigit() or text_key[0] in "一二三四五六七八九十")
+    ):
         return None
     match = _CHOICE.match(core(text_key))
     if not match:
@@ -49,7 +55,8 @@ class QuantityReader:
         counter = "|".join(sorted(map(re.escape, counters), key=len, reverse=True)) or "つ"
         self._after = re.compile(
             rf"^(?:を|が|は|も|、|,|:)?(?:(?P<times>[x×*]))?(?P<n>\d+)(?P<counter>{counter})?"
-            rf"(?P<tail>$|と|、|,|。|\.|!|！|\?|？|を|です|で|お|に|ほど|くらい|ぐらい|ずつ)?")
+            rf"(?P<tail>$|と|、|,|。|\.|!|！|\?|？|を|です|で|お|に|ほど|くらい|ぐらい|ずつ)?"
+        )
         self._before = re.compile(rf"(?P<n>\d+)(?:{counter})の?$")
         self._later = re.compile(rf"(?<![\d/])(?P<n>\d+)(?:{counter})(?!目|め)")
 
@@ -80,11 +87,13 @@ def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
     return any(start <= position < end for start, end in spans)
 
 
-def items_and_places(analysis: Analysis, matches: list[Match], quantities: QuantityReader,
-                     date_spans: list[tuple[int, int]]
-                     ) -> tuple[list[ItemMention], TownInfo | None]:
-    entity_matches = longest(
-        matches, lambda m: isinstance(m.payload, (ItemInfo, TownInfo)))
+def items_and_places(
+    analysis: Analysis,
+    matches: list[Match],
+    quantities: QuantityReader,
+    date_spans: list[tuple[int, int]],
+) -> tuple[list[ItemMention], TownInfo | None]:
+    entity_matches = longest(matches, lambda m: isinstance(m.payload, (ItemInfo, TownInfo)))
     variant_matches = [m for m in matches if isinstance(m.payload, VariantInfo)]
     found = [m for m in entity_matches if isinstance(m.payload, ItemInfo)]
     place = next((m.payload for m in entity_matches if isinstance(m.payload, TownInfo)), None)
@@ -96,8 +105,11 @@ def items_and_places(analysis: Analysis, matches: list[Match], quantities: Quant
         start = surface.spans[match.first][0]
         end = surface.spans[match.last][1]
         window_start = surface.spans[found[index - 1].last][1] if index else 0
-        window_end = (surface.spans[found[index + 1].first][0] if index + 1 < len(found)
-                      else len(surface.text))
+        window_end = (
+            surface.spans[found[index + 1].first][0]
+            if index + 1 < len(found)
+            else len(surface.text)
+        )
         quantity = None
         if not _inside(end, date_spans):
             quantity = quantities.after(surface.text[end:window_end])
@@ -116,16 +128,27 @@ def items_and_places(analysis: Analysis, matches: list[Match], quantities: Quant
             # second mention talks about the same thing (ソファーを…ソファーは2人掛けです).
             both = explicit and info.name in counted
             total = previous.quantity + quantity if both else max(previous.quantity, quantity)
-            mention = ItemMention(info.name, min(total, _MAX_QUANTITY), info.kind,
-                                  info.group, previous.variant or variant)
+            mention = ItemMention(
+                info.name,
+                min(total, _MAX_QUANTITY),
+                info.kind,
+                info.group,
+                previous.variant or variant,
+            )
         if explicit:
             counted.add(info.name)
         mentions[info.name] = mention
     return list(mentions.values()), place
 
 
-def _variant(info: ItemInfo, item: Match, variants: list[Match],
-             spans: list[tuple[int, int]], window_start: int, window_end: int) -> str | None:
+def _variant(
+    info: ItemInfo,
+    item: Match,
+    variants: list[Match],
+    spans: list[tuple[int, int]],
+    window_start: int,
+    window_end: int,
+) -> str | None:
     best: Match | None = None
     for match in variants:
         variant: VariantInfo = match.payload
@@ -149,12 +172,20 @@ def _continues(analysis: Analysis, answer: Match, matches: list[Match]) -> bool:
 
 
 def numbers(surface: str, date_spans: list[tuple[int, int]]) -> list[int]:
-    return [int(match.group()) for match in _NUMBER.finditer(surface)
-            if not _inside(match.start(), date_spans)]
+    return [
+        int(match.group())
+        for match in _NUMBER.finditer(surface)
+        if not _inside(match.start(), date_spans)
+    ]
 
 
-def yes_no(analysis: Analysis, matches: list[Match], text_key_symbols: str,
-           yes_emoji: set[str], no_emoji: set[str]) -> str | None:
+def yes_no(
+    analysis: Analysis,
+    matches: list[Match],
+    text_key_symbols: str,
+    yes_emoji: set[str],
+    no_emoji: set[str],
+) -> str | None:
     """A yes or a no when the message starts with one (after fillers such as あ、えっと)."""
     fillers = {m.first: m.last for m in matches if m.payload == ("filler",)}
     starts: list[int] = []

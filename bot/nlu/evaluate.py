@@ -34,8 +34,10 @@ class Report:
 
 
 def _expected(case: dict[str, Any]) -> dict[str, Any]:
-    dates = [day if isinstance(day, date) else date.fromisoformat(str(day))
-             for day in case.get("dates") or []]
+    dates = [
+        day if isinstance(day, date) else date.fromisoformat(str(day))
+        for day in case.get("dates") or []
+    ]
     return {
         "intent": case.get("intent"),
         "dates": dates,

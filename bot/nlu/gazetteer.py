@@ -58,15 +58,21 @@ class Gazetteer:
     def __init__(self, terms: Iterable[Term], analyse: Callable[[str], Analysis]) -> None:
         # view -> first two characters -> (lengths, longest first; exact string -> forms)
         self._index: dict[str, dict[str, tuple[list[int], dict[str, list[_Form]]]]] = {
-            SURFACE: {}, NORMAL: {}, READING: {}}
+            SURFACE: {},
+            NORMAL: {},
+            READING: {},
+        }
         self.terms: list[Term] = []
         for term in terms:
             self.add(term, analyse(term.text))
 
     def add(self, term: Term, analysis: Analysis) -> None:
         self.terms.append(term)
-        surface, normal, reading = (analysis.surface.text, analysis.normal.text,
-                                    analysis.reading.text)
+        surface, normal, reading = (
+            analysis.surface.text,
+            analysis.normal.text,
+            analysis.reading.text,
+        )
         self._put(SURFACE, surface, term)
         if reading != surface:
             self._put(SURFACE, reading, term)
@@ -81,8 +87,7 @@ class Gazetteer:
         written = unicodedata.normalize("NFKC", term.text)
         katakana_word = all("\u30a1" <= ch <= "\u30fc" for ch in written)
         kanji = all("\u4e00" <= ch <= "\u9fff" for ch in chars)
-        forms.setdefault(chars, []).append(
-            _Form(chars, term, is_kana(chars), katakana_word, kanji))
+        forms.setdefault(chars, []).append(_Form(chars, term, is_kana(chars), katakana_word, kanji))
         if len(chars) not in lengths:
             lengths.append(len(chars))
             lengths.sort(reverse=True)
@@ -102,7 +107,7 @@ class Gazetteer:
         positions = range(len(text)) if loose else view.ordered_starts
         for position in positions:
             aligned = position in starts
-            entry = index.get(text[position:position + 2])
+            entry = index.get(text[position : position + 2])
             if aligned and position + 1 in ends:
                 single = index.get(text[position])
                 if single is not None:
@@ -111,14 +116,21 @@ class Gazetteer:
                 self._check(entry, text, position, aligned, name, found, view)
 
     @staticmethod
-    def _check(entry: tuple[list[int], dict[str, list[_Form]]], text: str, position: int,
-               aligned: bool, name: str, found: dict, view: View) -> None:
+    def _check(
+        entry: tuple[list[int], dict[str, list[_Form]]],
+        text: str,
+        position: int,
+        aligned: bool,
+        name: str,
+        found: dict,
+        view: View,
+    ) -> None:
         lengths, table = entry
         room = len(text) - position
         for size in lengths:
             if size > room:
                 continue
-            forms = table.get(text[position:position + size])
+            forms = table.get(text[position : position + size])
             if forms is None:
                 continue
             end = position + size
@@ -129,8 +141,11 @@ class Gazetteer:
                         continue
                     if aligned and size < 3 and not (name == NORMAL and form.kanji and size == 2):
                         continue
-                    if not aligned and not (form.kana and size >= 4) and not (
-                            form.katakana_word and size >= 3 and end in view.ends):
+                    if (
+                        not aligned
+                        and not (form.kana and size >= 4)
+                        and not (form.katakana_word and size >= 3 and end in view.ends)
+                    ):
                         continue
                 first, last = view.token_at[position], view.token_at[end - 1]
                 marker = (id(form.term), first, last)

@@ -36,10 +36,7 @@ class Rule:
         for alternatives in self.all:
             if alternatives.isdisjoint(present):
                 return False
-        for alternatives in self.none:
-            if not alternatives.isdisjoint(present):
-                return False
-        return True
+        return all(alternatives.isdisjoint(present) for alternatives in self.none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +47,9 @@ class RuleSet:
     def decide(self, present: set[str], context: str | None, chars: int) -> Rule | None:
         best: Rule | None = None
         for rule in self.rules:
-            if (best is None or rule.priority > best.priority) \
-                    and rule.applies(present, context, chars):
+            if (best is None or rule.priority > best.priority) and rule.applies(
+                present, context, chars
+            ):
                 best = rule
         return best
 
@@ -70,8 +68,10 @@ def _entries(value: Any, concepts: dict[str, list[str]], where: str) -> tuple[fr
 def load_rules(path: Path, intents: set[str] | None = None) -> RuleSet:
     with path.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
-    concepts = {str(name): [str(word) for word in words or []]
-                for name, words in (data.get("concepts") or {}).items()}
+    concepts = {
+        str(name): [str(word) for word in words or []]
+        for name, words in (data.get("concepts") or {}).items()
+    }
     rules = []
     seen: set[str] = set()
     for order, raw in enumerate(data.get("rules") or []):
@@ -80,8 +80,15 @@ def load_rules(path: Path, intents: set[str] | None = None) -> RuleSet:
         if not rule_id or rule_id in seen:
             raise RuleError(f"{where}: every rule needs a unique id")
         seen.add(rule_id)
-        unknown_keys = set(raw) - {"id", "intent", "priority", "all", "none", "context",
-                                   "max_chars"}
+        unknown_keys = set(raw) - {
+            "id",
+            "intent",
+            "priority",
+            "all",
+            "none",
+            "context",
+            "max_chars",
+        }
         if unknown_keys:
             raise RuleError(f"{where}: unknown keys {', '.join(sorted(unknown_keys))}")
         intent = raw.get("intent")
@@ -90,16 +97,19 @@ def load_rules(path: Path, intents: set[str] | None = None) -> RuleSet:
         if not raw.get("all"):
             raise RuleError(f"{where}: `all` must name at least one concept")
         context = raw.get("context")
-        rules.append(Rule(
-            id=rule_id,
-            intent=None if intent is None else str(intent),
-            priority=int(raw.get("priority", 0)),
-            all=_entries(raw.get("all"), concepts, where),
-            none=_entries(raw.get("none"), concepts, where),
-            context=frozenset(map(str, context)) if context else None,
-            max_chars=int(raw["max_chars"]) if raw.get("max_chars") else None,
-            order=order,
-        ))
-    terms = tuple(Term(word, ("concept", name)) for name, words in concepts.items()
-                  for word in words)
+        rules.append(
+            Rule(
+                id=rule_id,
+                intent=None if intent is None else str(intent),
+                priority=int(raw.get("priority", 0)),
+                all=_entries(raw.get("all"), concepts, where),
+                none=_entries(raw.get("none"), concepts, where),
+                context=frozenset(map(str, context)) if context else None,
+                max_chars=int(raw["max_chars"]) if raw.get("max_chars") else None,
+                order=order,
+            )
+        )
+    terms = tuple(
+        Term(word, ("concept", name)) for name, words in concepts.items() for word in words
+    )
     return RuleSet(tuple(rules), terms)

@@ -18,10 +18,25 @@ from importlib import metadata
 from pathlib import Path
 
 HEADER = (
-    "Index_Form", "Left_Id", "Right_Id", "Cost", "Headword",
-    "POS1", "POS2", "POS3", "POS4", "POS5", "POS6",
-    "Reading_Form", "Normalized_Form", "Dictionary_Form", "Split_A", "Split_B",
-    "Word_Structure", "Synonym_Groups", "User_Data",
+    "Index_Form",
+    "Left_Id",
+    "Right_Id",
+    "Cost",
+    "Headword",
+    "POS1",
+    "POS2",
+    "POS3",
+    "POS4",
+    "POS5",
+    "POS6",
+    "Reading_Form",
+    "Normalized_Form",
+    "Dictionary_Form",
+    "Split_A",
+    "Split_B",
+    "Word_Structure",
+    "Synonym_Groups",
+    "User_Data",
 )
 _REJECTED_COLUMNS = ("Surface", "Writing")
 
@@ -39,13 +54,15 @@ def csv_files(dictionaries_dir: Path) -> list[Path]:
 def _check_row(row: list[str]) -> str | None:
     if len(row) != len(HEADER):
         return f"expected {len(HEADER)} fields, found {len(row)}"
-    values = dict(zip(HEADER, row))
+    values = dict(zip(HEADER, row, strict=False))
     index_form = values["Index_Form"]
     if not index_form:
         return "Index_Form is empty"
     if index_form != unicodedata.normalize("NFKC", index_form).lower():
-        return (f"Index_Form {index_form!r} must be lowercase NFKC "
-                f"(write {unicodedata.normalize('NFKC', index_form).lower()!r})")
+        return (
+            f"Index_Form {index_form!r} must be lowercase NFKC "
+            f"(write {unicodedata.normalize('NFKC', index_form).lower()!r})"
+        )
     for name in ("Left_Id", "Right_Id", "Cost"):
         try:
             number = int(values[name])
@@ -53,8 +70,17 @@ def _check_row(row: list[str]) -> str | None:
             return f"{name} must be an integer, found {values[name]!r}"
         if name == "Cost" and not -32767 <= number <= 32767:
             return f"Cost {number} is out of range (-32767..32767)"
-    for name in ("Headword", "POS1", "POS2", "POS3", "POS4", "POS5", "POS6",
-                 "Reading_Form", "Normalized_Form"):
+    for name in (
+        "Headword",
+        "POS1",
+        "POS2",
+        "POS3",
+        "POS4",
+        "POS5",
+        "POS6",
+        "Reading_Form",
+        "Normalized_Form",
+    ):
         if not values[name]:
             return f"{name} is empty (use * for an unused POS level)"
     for name in ("Dictionary_Form", "Split_A", "Split_B", "Word_Structure"):
@@ -73,8 +99,10 @@ def validate(path: Path) -> list[str]:
     header = [cell.strip().lstrip("\ufeff") for cell in rows[0]]
     for column in _REJECTED_COLUMNS:
         if column in header:
-            errors.append(f"{path}:1: column {column!r} is not part of the Sudachi V1 "
-                          f"user-dictionary format; use Index_Form/Headword")
+            errors.append(
+                f"{path}:1: column {column!r} is not part of the Sudachi V1 "
+                f"user-dictionary format; use Index_Form/Headword"
+            )
     if not errors and tuple(header) != HEADER:
         errors.append(f"{path}:1: header must be exactly {','.join(HEADER)}")
     if errors:
@@ -121,9 +149,17 @@ def build(files: list[Path], output: Path) -> None:
     temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
         result = subprocess.run(
-            [sys.executable, "-c", _BUILD_SCRIPT, str(system_dic_path()), str(temporary),
-             *map(str, files)],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-c",
+                _BUILD_SCRIPT,
+                str(system_dic_path()),
+                str(temporary),
+                *map(str, files),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0 or not temporary.exists():
             last = (result.stderr.strip().splitlines() or ["unknown error"])[-1]

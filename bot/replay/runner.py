@@ -6,10 +6,9 @@ import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-from datetime import datetime
 
 from bot.clock import TOKYO, FrozenClock
 from bot.local import LocalBot
@@ -95,9 +94,7 @@ def _check_reply(check: ReplyCheck, sent: list[dict], channel: str) -> list[str]
         offered = [label for message in sent for label in message.get("suggestions", [])]
         missing = [label for label in check.suggestions if label not in offered]
         if missing:
-            problems.append(
-                f"expected suggestions {check.suggestions}; offered {offered}; {shown}"
-            )
+            problems.append(f"expected suggestions {check.suggestions}; offered {offered}; {shown}")
     return problems
 
 
@@ -147,9 +144,11 @@ def run_conversation(
                 elif turn.action == "tap":
                     label = str(turn.value)
                     if label not in offered:
-                        result.failures.append(Failure(
-                            turn.number, f"tap: {label!r} was not offered (offered: {offered})"
-                        ))
+                        result.failures.append(
+                            Failure(
+                                turn.number, f"tap: {label!r} was not offered (offered: {offered})"
+                            )
+                        )
                     sent = bot.send(spec.sender, label, spec.channel, postback=label)
                 else:
                     sent = bot.send(spec.sender, str(turn.value), spec.channel)
@@ -158,7 +157,9 @@ def run_conversation(
                 problems: list[str] = []
                 if len(bot.failures) > errors_before:
                     error = bot.failures[-1]
-                    problems.append(f"the bot failed to process this turn ({type(error).__name__}: {error})")
+                    problems.append(
+                        f"the bot failed to process this turn ({type(error).__name__}: {error})"
+                    )
                 if turn.reply is not None:
                     problems += _check_reply(turn.reply, sent, spec.channel)
                 if turn.expect is not None:
@@ -181,8 +182,11 @@ def run_files(
         try:
             spec = parse_conversation(path)
         except YamlSourceError as exc:
-            results.append(FileResult(file=str(path), name=None, broken=True,
-                                      failures=[Failure(None, str(exc))]))
+            results.append(
+                FileResult(
+                    file=str(path), name=None, broken=True, failures=[Failure(None, str(exc))]
+                )
+            )
             continue
         if responder is None:
             responder = responder_factory(clock)

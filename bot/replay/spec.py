@@ -69,12 +69,16 @@ def _check_keys(file: str, data: LineDict, allowed: set[str], where: str) -> Non
     for key in data:
         if key not in allowed:
             hint = ", ".join(sorted(allowed))
-            raise _err(file, data.key_lines[key], f"unknown key {key!r} in {where} (allowed: {hint})")
+            raise _err(
+                file, data.key_lines[key], f"unknown key {key!r} in {where} (allowed: {hint})"
+            )
 
 
 def _text(file: str, line: int, value: Any, what: str) -> str:
     if isinstance(value, bool):
-        raise _err(file, line, f"{what} is a yes/no value to YAML; quote it, e.g. \"{str(value).lower()}\"")
+        raise _err(
+            file, line, f'{what} is a yes/no value to YAML; quote it, e.g. "{str(value).lower()}"'
+        )
     if isinstance(value, (int, float)):
         return str(value)
     if not isinstance(value, str):
@@ -117,9 +121,13 @@ def _reply(file: str, data: Any, line: int) -> ReplyCheck:
         try:
             check.matches = re.compile(pattern)
         except re.error as exc:
-            raise _err(file, lines["matches"], f"matches is not a valid regular expression: {exc}") from None
+            raise _err(
+                file, lines["matches"], f"matches is not a valid regular expression: {exc}"
+            ) from None
     if "suggestions" in data:
-        check.suggestions = _text_list(file, lines["suggestions"], data["suggestions"], "suggestions")
+        check.suggestions = _text_list(
+            file, lines["suggestions"], data["suggestions"], "suggestions"
+        )
     if "none" in data:
         if not isinstance(data["none"], bool):
             raise _err(file, lines["none"], "none must be true or false")

@@ -82,17 +82,34 @@ def test_seed_matches_the_vault(tmp_path: Path):
 
 
 def test_report_handles_missing_numbers():
-    results = {"machine": {"cpu": "x", "cores": 2, "python": "3.11"}, "bare": {},
-               "scenarios": []}
+    results = {"machine": {"cpu": "x", "cores": 2, "python": "3.11"}, "bare": {}, "scenarios": []}
     summary = targets(results)
     assert summary["met"]["e2e"] is None
     assert "measure" in markdown({**results, "summary": summary})
 
 
-SCENARIO_FIELDS = ["residents", "seed", "cold_start_s", "closed", "open", "memory",
-                   "messages_handled", "log", "exit_code"]
-RUN_FIELDS = ["messages", "completed", "rate_sustained", "ack", "e2e", "sim", "status",
-              "no_reply", "loadgen"]
+SCENARIO_FIELDS = [
+    "residents",
+    "seed",
+    "cold_start_s",
+    "closed",
+    "open",
+    "memory",
+    "messages_handled",
+    "log",
+    "exit_code",
+]
+RUN_FIELDS = [
+    "messages",
+    "completed",
+    "rate_sustained",
+    "ack",
+    "e2e",
+    "sim",
+    "status",
+    "no_reply",
+    "loadgen",
+]
 
 
 @pytest.mark.slow
@@ -127,7 +144,16 @@ def test_tiny_run_writes_every_field(tmp_path: Path, capsys):
         assert scenario["memory"]["peak_rss_mb"] > 0
         assert scenario["exit_code"] == 0
     summary = data["summary"]
-    for key in ("e2e_msgs_per_s", "bare_msgs_per_s", "ratio_to_bare", "e2e_p99_ms",
-                "ack_p99_ms_at_rate", "peak_rss_mb", "cost_ratio", "cold_start_s", "met"):
+    for key in (
+        "e2e_msgs_per_s",
+        "bare_msgs_per_s",
+        "ratio_to_bare",
+        "e2e_p99_ms",
+        "ack_p99_ms_at_rate",
+        "peak_rss_mb",
+        "cost_ratio",
+        "cold_start_s",
+        "met",
+    ):
         assert key in summary, key
     assert summary["cost_ratio"] is not None

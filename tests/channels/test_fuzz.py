@@ -141,7 +141,10 @@ def test_split_never_loses_text_and_each_part_fits(body: str, choices) -> None:
         return
     joined = "".join(part.split("\n", 1)[1] for part in parts)
     whole = body + ("\n" + tail if tail and body else tail)
-    squeeze = lambda s: "".join(s.split())
+
+    def squeeze(s):
+        return "".join(s.split())
+
     assert squeeze(joined) == squeeze(whole)
 
 

@@ -32,11 +32,28 @@ def db():
     database.conn.rollback()
 
 
-def book(db, cal, quantity=1, *, day=FRIDAY, resident="r1", district="中央", now=NOW,
-         name="椅子", ref=None):
+def book(
+    db,
+    cal,
+    quantity=1,
+    *,
+    day=FRIDAY,
+    resident="r1",
+    district="中央",
+    now=NOW,
+    name="椅子",
+    ref=None,
+):
     return bookings.create(
-        db, cal, resident_id=resident, district=district, town="本町", day=day,
-        lines=[Line(name, quantity, 300)], now=now, source_ref=ref,
+        db,
+        cal,
+        resident_id=resident,
+        district=district,
+        town="本町",
+        day=day,
+        lines=[Line(name, quantity, 300)],
+        now=now,
+        source_ref=ref,
     )
 
 
@@ -49,8 +66,14 @@ def test_ensure_schema_is_idempotent(db):
 
 def test_create_stores_the_booking_without_committing(db, cal):
     booking = bookings.create(
-        db, cal, resident_id="r1", district="中央", town="本町", day=FRIDAY,
-        lines=[Line("ソファー", 1, 1000, "2人掛け以上"), Line("椅子", 2, 300)], now=NOW,
+        db,
+        cal,
+        resident_id="r1",
+        district="中央",
+        town="本町",
+        day=FRIDAY,
+        lines=[Line("ソファー", 1, 1000, "2人掛け以上"), Line("椅子", 2, 300)],
+        now=NOW,
     )
     assert booking.status == "booked"
     assert booking.item_count == 3
@@ -72,22 +95,26 @@ def test_same_source_ref_books_once(db, cal):
     [
         ([Line("椅子", 5, 300), Line("机", 5, 800), Line("布団", 1, 300)], "too_many_items"),
         ([Line("椅子", 6, 300)], "too_many_same"),
-        ([Line("ソファー", 3, 500, "1人掛け"), Line("ソファー", 3, 1000, "2人掛け以上")],
-         "too_many_same"),
+        (
+            [Line("ソファー", 3, 500, "1人掛け"), Line("ソファー", 3, 1000, "2人掛け以上")],
+            "too_many_same",
+        ),
         ([], "no_items"),
     ],
 )
 def test_per_booking_limits(db, cal, lines, code):
     with pytest.raises(BookingError) as error:
-        bookings.create(db, cal, resident_id="r1", district="中央", town=None, day=FRIDAY,
-                        lines=lines, now=NOW)
+        bookings.create(
+            db, cal, resident_id="r1", district="中央", town=None, day=FRIDAY, lines=lines, now=NOW
+        )
     assert error.value.code == code
 
 
 def test_exactly_the_limits_are_allowed(db, cal):
     lines = [Line("椅子", 5, 300), Line("机", 5, 800)]
-    booking = bookings.create(db, cal, resident_id="r1", district="中央", town=None,
-                              day=FRIDAY, lines=lines, now=NOW)
+    booking = bookings.create(
+        db, cal, resident_id="r1", district="中央", town=None, day=FRIDAY, lines=lines, now=NOW
+    )
     assert booking.item_count == 10
 
 
@@ -162,31 +189,40 @@ def test_someone_elses_receipt_is_not_found(db, cal):
 
 def test_change_date_keeps_the_receipt_and_checks_room(db, cal):
     booking = book(db, cal, 3, resident="me")
-    moved = bookings.change_date(db, cal, resident_id="me", receipt=booking.receipt.lower(),
-                                 day=date(2026, 12, 11), now=NOW)
+    moved = bookings.change_date(
+        db, cal, resident_id="me", receipt=booking.receipt.lower(), day=date(2026, 12, 11), now=NOW
+    )
     assert (moved.receipt, moved.status, moved.collection_date) == (
-        booking.receipt, "changed", date(2026, 12, 11))
+        booking.receipt,
+        "changed",
+        date(2026, 12, 11),
+    )
     assert bookings.used(db, "中央", FRIDAY) == 0
     for resident in range(5):
         book(db, cal, 5, resident=f"x{resident}", day=date(2026, 12, 18))
     with pytest.raises(BookingError) as error:  # 25 + 3 <= 30 fits; fill to 28 first
         book(db, cal, 3, resident="y", day=date(2026, 12, 18))
-        bookings.change_date(db, cal, resident_id="me", receipt=booking.receipt,
-                             day=date(2026, 12, 18), now=NOW)
+        bookings.change_date(
+            db, cal, resident_id="me", receipt=booking.receipt, day=date(2026, 12, 18), now=NOW
+        )
     assert error.value.code == "full"
 
 
 @pytest.mark.parametrize(
     ("day", "code"),
-    [(date(2026, 12, 4), "same_day"), (date(2026, 12, 10), "not_collection_day"),
-     (date(2026, 11, 27), "past_cutoff")],
+    [
+        (date(2026, 12, 4), "same_day"),
+        (date(2026, 12, 10), "not_collection_day"),
+        (date(2026, 11, 27), "past_cutoff"),
+    ],
 )
 def test_change_date_refusals(db, cal, day, code):
     booking = book(db, cal, 1)
     late_tuesday = datetime(2026, 11, 24, 18, 0, tzinfo=TOKYO)
     with pytest.raises(BookingError) as error:
-        bookings.change_date(db, cal, resident_id="r1", receipt=booking.receipt, day=day,
-                             now=late_tuesday)
+        bookings.change_date(
+            db, cal, resident_id="r1", receipt=booking.receipt, day=day, now=late_tuesday
+        )
     assert error.value.code == code
 
 
@@ -206,8 +242,16 @@ def _race(path, cal, day: date, racers: int, immediate: bool) -> list[str]:
                 bookings.used(racer_db, "中央", day)
                 barrier.wait()
             try:
-                bookings.create(racer_db, cal, resident_id=name, district="中央", town=None,
-                                day=day, lines=[Line("椅子", 2, 300)], now=NOW)
+                bookings.create(
+                    racer_db,
+                    cal,
+                    resident_id=name,
+                    district="中央",
+                    town=None,
+                    day=day,
+                    lines=[Line("椅子", 2, 300)],
+                    now=NOW,
+                )
                 conn.commit()
                 outcomes.append("booked")
             except BookingError as error:
@@ -238,8 +282,16 @@ def test_racing_processes_never_overbook(tmp_path, cal, immediate):
     for day in days:  # 28 of 30 places taken
         for resident, quantity in enumerate([5, 5, 5, 5, 5, 3]):
             setup.conn.execute("BEGIN")
-            bookings.create(setup, cal, resident_id=f"pre{resident}", district="中央",
-                            town=None, day=day, lines=[Line("椅子", quantity, 300)], now=NOW)
+            bookings.create(
+                setup,
+                cal,
+                resident_id=f"pre{resident}",
+                district="中央",
+                town=None,
+                day=day,
+                lines=[Line("椅子", quantity, 300)],
+                now=NOW,
+            )
             setup.conn.commit()
     setup.conn.close()
 

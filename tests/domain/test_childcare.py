@@ -32,7 +32,9 @@ def test_zero_year_olds_from_57_days():
 
 
 def test_vacancies_for_january_2027_match_the_table():
-    names = lambda age: [(n.name, p) for n, p in childcare.with_room(age, "2027-01")]
+    def names(age):
+        return [(n.name, p) for n, p in childcare.with_room(age, "2027-01")]
+
     assert names(0) == [("さくら保育園", 1), ("ひまわり保育園", 2)]
     assert names(1) == [("ひまわり保育園", 1), ("みなみ保育園", 2)]
     assert names(3) == [("さくら保育園", 1), ("中央こども園", 3)]
@@ -78,7 +80,10 @@ def test_documents_by_reason(text, reason, extra):
     found = childcare.match_reason(text)
     assert found is not None and found.id == reason
     assert childcare.documents(reason) == [
-        "教育・保育給付認定申請書兼利用申込書", "マイナンバー確認書類", extra]
+        "教育・保育給付認定申請書兼利用申込書",
+        "マイナンバー確認書類",
+        extra,
+    ]
 
 
 @pytest.mark.parametrize(

@@ -32,16 +32,20 @@ def texts(sent):
 def bot(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     clock = FrozenClock(START)
-    local = LocalBot(build_responder(Path("flows"), clock), clock, Path("flows"),
-                     tmp_path / "bot.db")
+    local = LocalBot(
+        build_responder(Path("flows"), clock), clock, Path("flows"), tmp_path / "bot.db"
+    )
     yield local
     local.close()
 
 
 def reminders(local):
     rows = local.db.execute("SELECT name, due_at, payload FROM timers").fetchall()
-    return [(name, q.from_utc_text(due).astimezone(TOKYO), json.loads(payload))
-            for name, due, payload in rows if name.startswith("bulky_reminder:")]
+    return [
+        (name, q.from_utc_text(due).astimezone(TOKYO), json.loads(payload))
+        for name, due, payload in rows
+        if name.startswith("bulky_reminder:")
+    ]
 
 
 def book_desk(local):
@@ -102,9 +106,16 @@ def test_reminder_action_says_a_notice_only_for_a_standing_booking(tmp_path):
     db = sqlite_utils.Database(tmp_path / "r.db")
     bookings.ensure_schema(db)
     cal = CollectionCalendar.load()
-    booking = bookings.create(db, cal, resident_id="r1", district="中央", town=None,
-                              day=datetime(2026, 12, 4).date(), lines=[Line("机", 1, 800)],
-                              now=START)
+    booking = bookings.create(
+        db,
+        cal,
+        resident_id="r1",
+        district="中央",
+        town=None,
+        day=datetime(2026, 12, 4).date(),
+        lines=[Line("机", 1, 800)],
+        now=START,
+    )
     payload = {"receipt": booking.receipt, "date": "2026-12-04", "notice": "明日は…"}
     ctx, said = _reminder_ctx(db, "r1", payload)
     actions.send_reminder(ctx)
@@ -176,6 +187,16 @@ def test_a_capacity_edit_changes_when_a_day_is_full(city_copy):
         raw["capacity"]["items_per_district_day"] = 1
 
     _edit(city_copy / "bulky_rules.yaml", capacity_1)
-    replies = _run(["粗大ごみを出したい", "椅子", "本町", "12月4日", "はい",
-                    "粗大ごみを出したい", "椅子", "本町"])
+    replies = _run(
+        [
+            "粗大ごみを出したい",
+            "椅子",
+            "本町",
+            "12月4日",
+            "はい",
+            "粗大ごみを出したい",
+            "椅子",
+            "本町",
+        ]
+    )
     assert "12月4日(金)は受付数に達しました" in replies[-1]

@@ -87,8 +87,9 @@ def test_no_exact_combination_gives_the_smallest_overpayment(amount):
     plan = ticket_plan(amount, TICKETS)
     assert not plan.exact
     assert plan.value >= amount
-    assert plan.value == min(v for v in range(amount, amount + 600) if fewest_tickets(v, TICKETS)
-                             is not None)
+    assert plan.value == min(
+        v for v in range(amount, amount + 600) if fewest_tickets(v, TICKETS) is not None
+    )
 
 
 def test_every_catalogue_fee_can_be_paid_exactly(cat):

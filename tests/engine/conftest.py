@@ -16,8 +16,14 @@ from bot.engine import FlowResponder, register_action
 from bot.turn import ResidentContext, Turn, TurnResult
 
 FLOWS = Path(__file__).parent / "flows"
-INTENTS = {"やめる": "cancel", "ヘルプ": "help", "担当者": "operator", "最初から": "restart",
-           "粗大ごみ": "bulky_waste", "保育園": "childcare_vacancy"}
+INTENTS = {
+    "やめる": "cancel",
+    "ヘルプ": "help",
+    "担当者": "operator",
+    "最初から": "restart",
+    "粗大ごみ": "bulky_waste",
+    "保育園": "childcare_vacancy",
+}
 
 
 @dataclass
@@ -55,7 +61,9 @@ class FakeNlu:
         for word, intent in INTENTS.items():
             if word in text:
                 u.intent = intent
-        u.yes_no = "yes" if text in ("はい", "うん") else "no" if text in ("いいえ", "いや") else None
+        u.yes_no = (
+            "yes" if text in ("はい", "うん") else "no" if text in ("いいえ", "いや") else None
+        )
         if re.fullmatch(r"\d", text):
             u.choice = int(text)
         u.numbers = [int(n) for n in re.findall(r"\d+", text)]
@@ -115,7 +123,9 @@ class Chat:
     def timer(self, name: str) -> str:
         timer = self.timers[name]
         self.clock.set(timer.due_at)
-        turn = Turn("timer", "r1", self.channel, self.clock.now(), timer=name, payload=timer.payload)
+        turn = Turn(
+            "timer", "r1", self.channel, self.clock.now(), timer=name, payload=timer.payload
+        )
         return "\n".join(self._run(turn))
 
     @property

@@ -49,33 +49,153 @@ def test_good_flow_is_clean(tmp_path: Path) -> None:
 
 
 CASES = [
-    ("unknown key", GOOD.replace("title: テスト", "title: テスト\ntitel: x"), "t.yaml:4: flow: unknown key `titel` (did you mean `title`?)"),
-    ("unknown state key", GOOD.replace("    ask: pick", "    ask: pick\n    nxt: []"), "t.yaml:10: state `ask`: unknown key `nxt` (did you mean `next`?)"),
-    ("undefined goto", GOOD.replace("goto: done", "goto: dne"), "t.yaml:11: ask: next: goto `dne`: no such state (did you mean `done`?)"),
-    ("undeclared slot", GOOD.replace("ask: pick", "ask: pik"), "t.yaml:9: state `ask`: asks for slot `pik`, which is not declared in `slots` (did you mean `pick`?)"),
-    ("unknown action", GOOD.replace("    ask: pick", "    do: [nope_action]\n    ask: pick"), "t.yaml:9: state `ask` do: unknown action `nope_action`"),
-    ("template name", GOOD.replace("えらんでください", "'{{ pik }}'"), "t.yaml:8: template uses `pik`, which is not a slot or built-in name (did you mean `pick`?)"),
-    ("template syntax", GOOD.replace("えらんでください", "'{{ pick '"), "t.yaml:8: template syntax:"),
-    ("missing template file", GOOD.replace("say: えらんでください", "say: {template: nothere}"), "t.yaml:8: state `ask` say: template `nothere` not found"),
-    ("data file", GOOD.replace("slots:", "data: {x: nothere.yaml}\nslots:"), "t.yaml:4: data file `nothere.yaml` not found"),
-    ("data key", GOOD.replace("slots:", "data: {fees: fees.yaml}\nslots:").replace("えらんでください", "'{{ data.fees.feez }}'"), "`data.fees.feez`: the data file has no top-level key `feez` (did you mean `fees`?)"),
-    ("unreachable", GOOD + "  orphan:\n    end: x\n", "t.yaml:14: state `orphan` is unreachable from the start state `ask`"),
-    ("no way out", GOOD.replace("    end: ok", "    say: おわり"), "t.yaml:12: state `done`: no way out"),
-    ("ask without next", GOOD.replace("    next:\n      - goto: done\n", ""), "state `ask`: asks `pick` but has no `next`: no way out"),
-    ("guarded pass-through", GOOD.replace("  done:\n    end: ok", "  done:\n    next:\n      - if: \"pick == 'a'\"\n        goto: ask"), "t.yaml:13: state `done`: goes straight on but every transition has `if`; give the last one no `if`"),
-    ("yaml boolean value", GOOD.replace("options: [a, b]", "options: [yes, no]"), "t.yaml:5: slot `pick` option: `yes` is read by YAML as a boolean, not text; write it in quotes: \"yes\""),
-    ("yaml boolean override", GOOD.replace("    ask: pick", "    ask: pick\n    intents: {cancel: off}"), "intents.cancel: `off` is read by YAML as a boolean"),
-    ("expression syntax", GOOD.replace("      - goto: done", "      - if: \"pick ==\"\n        goto: done\n      - goto: done"), "t.yaml:11: ask: if: cannot read expression"),
-    ("expression unsafe", GOOD.replace("      - goto: done", "      - if: \"__import__('os')\"\n        goto: done\n      - goto: done"), "unknown function in"),
-    ("expression name", GOOD.replace("      - goto: done", "      - if: \"pik == 'a'\"\n        goto: done\n      - goto: done"), "t.yaml:11: ask: if: `pik` is not a slot or built-in name (did you mean `pick`?)"),
-    ("bad slot type", GOOD.replace("type: choice, options: [a, b]", "type: colour"), "t.yaml:5: slot `pick`: unknown type `colour`"),
-    ("unknown flow in call", GOOD.replace("  done:\n    end: ok", "  done:\n    call: nosuch\n    next: [{goto: ask}]"), "state `done`: call `nosuch`: no such flow"),
-    ("unknown intent target", GOOD.replace("goto: done", "intent: nosuch"), "intent `nosuch`: no flow declares it in entry_intents and it is not a global intent"),
-    ("two targets", GOOD.replace("goto: done", "goto: done\n        start: help"), "give only one of goto / start / intent"),
-    ("duplicate key", GOOD.replace("version: 1", "version: 1\nversion: 2"), "t.yaml:3: duplicate key `version`"),
+    (
+        "unknown key",
+        GOOD.replace("title: テスト", "title: テスト\ntitel: x"),
+        "t.yaml:4: flow: unknown key `titel` (did you mean `title`?)",
+    ),
+    (
+        "unknown state key",
+        GOOD.replace("    ask: pick", "    ask: pick\n    nxt: []"),
+        "t.yaml:10: state `ask`: unknown key `nxt` (did you mean `next`?)",
+    ),
+    (
+        "undefined goto",
+        GOOD.replace("goto: done", "goto: dne"),
+        "t.yaml:11: ask: next: goto `dne`: no such state (did you mean `done`?)",
+    ),
+    (
+        "undeclared slot",
+        GOOD.replace("ask: pick", "ask: pik"),
+        "t.yaml:9: state `ask`: asks for slot `pik`, which is not declared in `slots` (did you mean `pick`?)",
+    ),
+    (
+        "unknown action",
+        GOOD.replace("    ask: pick", "    do: [nope_action]\n    ask: pick"),
+        "t.yaml:9: state `ask` do: unknown action `nope_action`",
+    ),
+    (
+        "template name",
+        GOOD.replace("えらんでください", "'{{ pik }}'"),
+        "t.yaml:8: template uses `pik`, which is not a slot or built-in name (did you mean `pick`?)",
+    ),
+    (
+        "template syntax",
+        GOOD.replace("えらんでください", "'{{ pick '"),
+        "t.yaml:8: template syntax:",
+    ),
+    (
+        "missing template file",
+        GOOD.replace("say: えらんでください", "say: {template: nothere}"),
+        "t.yaml:8: state `ask` say: template `nothere` not found",
+    ),
+    (
+        "data file",
+        GOOD.replace("slots:", "data: {x: nothere.yaml}\nslots:"),
+        "t.yaml:4: data file `nothere.yaml` not found",
+    ),
+    (
+        "data key",
+        GOOD.replace("slots:", "data: {fees: fees.yaml}\nslots:").replace(
+            "えらんでください", "'{{ data.fees.feez }}'"
+        ),
+        "`data.fees.feez`: the data file has no top-level key `feez` (did you mean `fees`?)",
+    ),
+    (
+        "unreachable",
+        GOOD + "  orphan:\n    end: x\n",
+        "t.yaml:14: state `orphan` is unreachable from the start state `ask`",
+    ),
+    (
+        "no way out",
+        GOOD.replace("    end: ok", "    say: おわり"),
+        "t.yaml:12: state `done`: no way out",
+    ),
+    (
+        "ask without next",
+        GOOD.replace("    next:\n      - goto: done\n", ""),
+        "state `ask`: asks `pick` but has no `next`: no way out",
+    ),
+    (
+        "guarded pass-through",
+        GOOD.replace(
+            "  done:\n    end: ok",
+            "  done:\n    next:\n      - if: \"pick == 'a'\"\n        goto: ask",
+        ),
+        "t.yaml:13: state `done`: goes straight on but every transition has `if`; give the last one no `if`",
+    ),
+    (
+        "yaml boolean value",
+        GOOD.replace("options: [a, b]", "options: [yes, no]"),
+        't.yaml:5: slot `pick` option: `yes` is read by YAML as a boolean, not text; write it in quotes: "yes"',
+    ),
+    (
+        "yaml boolean override",
+        GOOD.replace("    ask: pick", "    ask: pick\n    intents: {cancel: off}"),
+        "intents.cancel: `off` is read by YAML as a boolean",
+    ),
+    (
+        "expression syntax",
+        GOOD.replace(
+            "      - goto: done", '      - if: "pick =="\n        goto: done\n      - goto: done'
+        ),
+        "t.yaml:11: ask: if: cannot read expression",
+    ),
+    (
+        "expression unsafe",
+        GOOD.replace(
+            "      - goto: done",
+            "      - if: \"__import__('os')\"\n        goto: done\n      - goto: done",
+        ),
+        "unknown function in",
+    ),
+    (
+        "expression name",
+        GOOD.replace(
+            "      - goto: done",
+            "      - if: \"pik == 'a'\"\n        goto: done\n      - goto: done",
+        ),
+        "t.yaml:11: ask: if: `pik` is not a slot or built-in name (did you mean `pick`?)",
+    ),
+    (
+        "bad slot type",
+        GOOD.replace("type: choice, options: [a, b]", "type: colour"),
+        "t.yaml:5: slot `pick`: unknown type `colour`",
+    ),
+    (
+        "unknown flow in call",
+        GOOD.replace("  done:\n    end: ok", "  done:\n    call: nosuch\n    next: [{goto: ask}]"),
+        "state `done`: call `nosuch`: no such flow",
+    ),
+    (
+        "unknown intent target",
+        GOOD.replace("goto: done", "intent: nosuch"),
+        "intent `nosuch`: no flow declares it in entry_intents and it is not a global intent",
+    ),
+    (
+        "two targets",
+        GOOD.replace("goto: done", "goto: done\n        start: help"),
+        "give only one of goto / start / intent",
+    ),
+    (
+        "duplicate key",
+        GOOD.replace("version: 1", "version: 1\nversion: 2"),
+        "t.yaml:3: duplicate key `version`",
+    ),
     ("yaml syntax", GOOD + "  bad: [\n", "t.yaml:15: YAML syntax"),
-    ("missing required", GOOD.replace("title: テスト\n", ""), "t.yaml:1: flow: missing required key `title`"),
-    ("confirm change goto", GOOD.replace("    ask: pick\n    next:\n      - goto: done", "    confirm:\n      confirmed: done\n      change:\n        - {label: x, goto: nowhere}"), "change goto `nowhere`: no such state"),
+    (
+        "missing required",
+        GOOD.replace("title: テスト\n", ""),
+        "t.yaml:1: flow: missing required key `title`",
+    ),
+    (
+        "confirm change goto",
+        GOOD.replace(
+            "    ask: pick\n    next:\n      - goto: done",
+            "    confirm:\n      confirmed: done\n      change:\n        - {label: x, goto: nowhere}",
+        ),
+        "change goto `nowhere`: no such state",
+    ),
 ]
 
 
@@ -86,7 +206,9 @@ def test_error_is_reported_with_file_and_line(tmp_path: Path, text: str, expecte
 
 
 def test_all_errors_at_once_and_load_refuses(tmp_path: Path) -> None:
-    text = GOOD.replace("goto: done", "goto: dne").replace("title: テスト", "title: テスト\ntitel: x")
+    text = GOOD.replace("goto: done", "goto: dne").replace(
+        "title: テスト", "title: テスト\ntitel: x"
+    )
     d = write(tmp_path, text)
     assert len(check_flows(d)) >= 2
     with pytest.raises(FlowsInvalid) as info:

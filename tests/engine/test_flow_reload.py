@@ -20,7 +20,9 @@ def test_maybe_reload_is_a_no_op_without_changes(responder) -> None:
     assert responder.maybe_reload() is None
 
 
-def test_good_edit_is_served_and_mid_flow_resident_keeps_old_version(responder, clock, flows_dir) -> None:
+def test_good_edit_is_served_and_mid_flow_resident_keeps_old_version(
+    responder, clock, flows_dir
+) -> None:
     old_resident = Chat(responder, clock)
     old_resident.say("粗大ごみ")
     old_resident.say("椅子")
@@ -37,7 +39,9 @@ def test_good_edit_is_served_and_mid_flow_resident_keeps_old_version(responder, 
     assert old_resident.conversation["version"].startswith("1:")
 
 
-def test_bad_edit_is_refused_and_old_version_keeps_serving(responder, clock, flows_dir, caplog) -> None:
+def test_bad_edit_is_refused_and_old_version_keeps_serving(
+    responder, clock, flows_dir, caplog
+) -> None:
     edit(flows_dir / "demo.yaml", "goto: ask_district", "goto: ask_distrct")
     errors = responder.maybe_reload()
     assert errors and "demo.yaml" in errors[0].file and "ask_distrct" in errors[0].message

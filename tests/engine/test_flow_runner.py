@@ -125,7 +125,9 @@ def test_help_and_fallback_menus(chat) -> None:
 def test_idle_reminder_and_expiry(chat) -> None:
     chat.say("粗大ごみ")
     names = {t.name: t for t in chat.last.timers}
-    assert names["flow_idle_remind"].due_at - chat.clock.now() == __import__("datetime").timedelta(minutes=10)
+    assert names["flow_idle_remind"].due_at - chat.clock.now() == __import__("datetime").timedelta(
+        minutes=10
+    )
     out = chat.timer("flow_idle_remind")
     assert "手続きが途中です" in out and chat.last.replies[0].kind == "notice"
     assert chat.flow == "demo"
@@ -153,9 +155,8 @@ def test_coverage_counts_fired_transitions(chat, responder) -> None:
 
 
 def test_real_nlu_drives_the_shipped_menus(tmp_path: Path, clock) -> None:
-    from bot.nlu import load_nlu
-
     from bot.engine import FlowResponder
+    from bot.nlu import load_nlu
     from tests.engine.conftest import Chat
 
     root = Path(__file__).parents[2] / "flows"

@@ -36,7 +36,10 @@ def _start(tmp_path: Path, port: int) -> subprocess.Popen:
     )
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -67,7 +70,11 @@ async def test_no_acknowledged_message_is_lost_on_sigkill(tmp_path):
                 if killed.is_set():
                     return
                 message_id = f"r{n}-m{i}"
-                body = {"from": f"+8190{n:08d}", "text": f"ソファーを捨てたい {i}", "id": message_id}
+                body = {
+                    "from": f"+8190{n:08d}",
+                    "text": f"ソファーを捨てたい {i}",
+                    "id": message_id,
+                }
                 try:
                     async with session.post(f"{base}/sim/messages", json=body) as response:
                         if response.status in (200, 202):
@@ -91,7 +98,9 @@ async def test_no_acknowledged_message_is_lost_on_sigkill(tmp_path):
         db = sqlite3.connect(tmp_path / "bot.db")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            pending = db.execute("SELECT count(*) FROM inbox WHERE status = 'pending'").fetchone()[0]
+            pending = db.execute("SELECT count(*) FROM inbox WHERE status = 'pending'").fetchone()[
+                0
+            ]
             if pending == 0:
                 break
             await asyncio.sleep(0.1)

@@ -26,7 +26,9 @@ async def _post(client, body, **kwargs):
         data = data.encode()
     if len(data) > 64 * 1024:
         data = io.BytesIO(data)  # aiohttp warns about large raw bodies
-    return await client.post("/sim/messages", data=data, headers={"Content-Type": "application/json"}, **kwargs)
+    return await client.post(
+        "/sim/messages", data=data, headers={"Content-Type": "application/json"}, **kwargs
+    )
 
 
 async def test_healthz_reports_ready(client):
@@ -49,7 +51,9 @@ async def test_a_message_gets_a_reply(client):
     response = await _post(client, {"from": NUMBER, "text": "ヘルプ", "channel": "sms"})
     assert response.status == 200
     body = await response.json()
-    assert body["replies"] and all(isinstance(r["text"], str) and r["text"] for r in body["replies"])
+    assert body["replies"] and all(
+        isinstance(r["text"], str) and r["text"] for r in body["replies"]
+    )
     assert all(isinstance(r["suggestions"], list) for r in body["replies"])
 
 

@@ -20,7 +20,9 @@ def test_my_number_redacted_in_any_common_spelling():
     for text in (f"番号は{number}です", f"番号は{spaced}です", f"番号は{wide}です"):
         cleaned, kinds = redact(text)
         assert kinds == [MY_NUMBER]
-        assert number[-4:] not in cleaned.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+        assert number[-4:] not in cleaned.translate(
+            str.maketrans("０１２３４５６７８９", "0123456789")
+        )
         assert cleaned.startswith("番号は") and cleaned.endswith("です")
 
 

@@ -20,8 +20,13 @@ def test_contract_example_exactly(nlu: Nlu) -> None:
     assert result.to_contract() == {
         "text": "来週の火曜にソファー2つ出したい",
         "intent": "bulky_waste",
-        "entities": {"dates": ["2026-12-01"], "items": [{"name": "ソファー", "quantity": 2}],
-                     "yes_no": None, "numbers": [2], "district": None},
+        "entities": {
+            "dates": ["2026-12-01"],
+            "items": [{"name": "ソファー", "quantity": 2}],
+            "yes_no": None,
+            "numbers": [2],
+            "district": None,
+        },
     }
 
 
@@ -31,8 +36,12 @@ def test_understanding_fields(nlu: Nlu) -> None:
     assert result.rule is None and result.intent is None
     assert result.district == "桜台" and result.town == "桜台"
     sofa, tv = result.items
-    assert (sofa.name, sofa.kind, sofa.variant, sofa.group) == ("ソファー", "accepted",
-                                                               "2人掛け以上", None)
+    assert (sofa.name, sofa.kind, sofa.variant, sofa.group) == (
+        "ソファー",
+        "accepted",
+        "2人掛け以上",
+        None,
+    )
     assert (tv.name, tv.kind, tv.group) == ("テレビ", "not_accepted", "appliance_recycling")
     assert result.key == "さくら市桜台3丁目に住んでます2人掛けのそふぁーとてれび"
 
@@ -43,8 +52,11 @@ def test_run_nlu_prints_one_json_object_per_line(capsys: pytest.CaptureFixture[s
     assert len(lines) == 2
     first, second = map(json.loads, lines)
     assert first["entities"]["dates"] == ["2026-12-01"]
-    assert second == {"text": "はい", "intent": None, "entities": {
-        "dates": [], "items": [], "yes_no": "yes", "numbers": [], "district": None}}
+    assert second == {
+        "text": "はい",
+        "intent": None,
+        "entities": {"dates": [], "items": [], "yes_no": "yes", "numbers": [], "district": None},
+    }
     assert "ソファー" in lines[0]  # ensure_ascii=False
 
 
@@ -64,16 +76,21 @@ def test_load_nlu_is_cached_per_path(nlu: Nlu) -> None:
     assert load_nlu(str(FLOWS)) is nlu
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("１番", "1番"), ("ハイ！", "はい"), ("ｿﾌｧｰ 2", "そふぁー2"), ("OK👍", "ok"), ("  ", "")])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("１番", "1番"), ("ハイ！", "はい"), ("ｿﾌｧｰ 2", "そふぁー2"), ("OK👍", "ok"), ("  ", "")],
+)
 def test_key(nlu: Nlu, text: str, expected: str) -> None:
     assert nlu.key(text) == expected
 
 
 def test_nlu_imports_neither_aiohttp_nor_sqlite() -> None:
-    code = ("import sys, bot.nlu, bot.nlu.cli, bot.nlu.evaluate, bot.nlu.bench; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in "
-            "('aiohttp', 'sqlite3', '_sqlite3', 'sqlite_utils')]; print(bad)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout
+    code = (
+        "import sys, bot.nlu, bot.nlu.cli, bot.nlu.evaluate, bot.nlu.bench; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('aiohttp', 'sqlite3', '_sqlite3', 'sqlite_utils')]; print(bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

@@ -38,6 +38,7 @@ def test_new_item_and_synonym_in_catalogue_are_understood(tmp_path: Path, nlu: N
         for item in data["not_accepted"][0]["items"]:
             if item["name"] == "エアコン":
                 item["synonyms"].append("室外機")
+
     _edit(flows / "data" / "catalogue.yaml", change)
     edited = Nlu(flows, DICTIONARIES)
 
@@ -46,8 +47,11 @@ def test_new_item_and_synonym_in_catalogue_are_understood(tmp_path: Path, nlu: N
     assert hammock.intent == "bulky_waste"
     assert edited.understand("吊り床", NOW).items[0].name == "ハンモック"
     outdoor = edited.understand("室外機を処分したい", NOW).items[0]
-    assert (outdoor.name, outdoor.kind, outdoor.group) == ("エアコン", "not_accepted",
-                                                           "appliance_recycling")
+    assert (outdoor.name, outdoor.kind, outdoor.group) == (
+        "エアコン",
+        "not_accepted",
+        "appliance_recycling",
+    )
 
 
 def test_new_town_and_intent_word_are_understood(tmp_path: Path) -> None:
@@ -55,10 +59,12 @@ def test_new_town_and_intent_word_are_understood(tmp_path: Path) -> None:
 
     def add_town(data: dict) -> None:
         data["districts"][0]["towns"].append({"name": "柳町", "reading": "やなぎまち"})
+
     _edit(flows / "data" / "districts.yaml", add_town)
 
     def add_word(data: dict) -> None:
         data["concepts"]["help_word"].append("取扱説明")
+
     _edit(flows / "nlu" / "intents.yaml", add_word)
     edited = Nlu(flows, DICTIONARIES)
 

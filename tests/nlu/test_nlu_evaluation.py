@@ -23,8 +23,9 @@ def test_eval_set_is_large_enough() -> None:
 @pytest.mark.parametrize("name", ["eval_set.yaml", "holdout.yaml"])
 def test_accuracy_per_field(nlu: Nlu, name: str) -> None:
     report = evaluate(HERE / name, nlu)
-    below = {field: f"{report.accuracy(field):.1%}" for field in FIELDS
-             if report.accuracy(field) < 0.95}
+    below = {
+        field: f"{report.accuracy(field):.1%}" for field in FIELDS if report.accuracy(field) < 0.95
+    }
     assert not below, (below, report.failures)
 
 

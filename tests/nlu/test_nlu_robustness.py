@@ -36,6 +36,7 @@ async def test_asyncio_tasks_share_the_thread_tokenizer(nlu: Nlu) -> None:
     async def one(text: str) -> str | None:
         await asyncio.sleep(0)
         return nlu.understand(text, NOW).intent
+
     intents = await asyncio.gather(*(one("粗大ごみを出したい") for _ in range(20)))
     assert intents == ["bulky_waste"] * 20
 

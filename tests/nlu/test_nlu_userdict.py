@@ -13,8 +13,27 @@ from bot.nlu.userdict import HEADER, UserDictError, cache_key, ensure_user_dic, 
 
 from .conftest import DICTIONARIES
 
-ROW = ["そふぁー", "5146", "5146", "5000", "そふぁー", "名詞", "普通名詞", "一般", "*", "*", "*",
-       "ソファー", "ソファー", "", "", "", "", "", ""]
+ROW = [
+    "そふぁー",
+    "5146",
+    "5146",
+    "5000",
+    "そふぁー",
+    "名詞",
+    "普通名詞",
+    "一般",
+    "*",
+    "*",
+    "*",
+    "ソファー",
+    "ソファー",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "",
+]
 
 
 def _write(path: Path, header: list[str], *rows: list[str]) -> Path:
@@ -48,8 +67,13 @@ def test_index_form_must_be_lowercase_nfkc(tmp_path: Path, index_form: str) -> N
 
 
 def test_field_count_cost_and_star_are_reported_with_line(tmp_path: Path) -> None:
-    path = _write(tmp_path / "bad.csv", list(HEADER), ROW[:-1],
-                  [*ROW[:3], "cheap", *ROW[4:]], [*ROW[:13], "*", *ROW[14:]])
+    path = _write(
+        tmp_path / "bad.csv",
+        list(HEADER),
+        ROW[:-1],
+        [*ROW[:3], "cheap", *ROW[4:]],
+        [*ROW[:13], "*", *ROW[14:]],
+    )
     errors = validate(path)
     assert [error.split(": ")[0] for error in errors] == [f"{path}:2", f"{path}:3", f"{path}:4"]
 
@@ -64,8 +88,12 @@ def test_cache_key_follows_contents(tmp_path: Path) -> None:
     path = _write(tmp_path / "city.csv", list(HEADER), ROW)
     first = cache_key([path])
     assert cache_key([path]) == first
-    _write(path, list(HEADER), ROW, ["べっど", *ROW[1:4], "べっど", *ROW[5:11], "ベッド", "ベッド",
-                                     *ROW[13:]])
+    _write(
+        path,
+        list(HEADER),
+        ROW,
+        ["べっど", *ROW[1:4], "べっど", *ROW[5:11], "ベッド", "ベッド", *ROW[13:]],
+    )
     assert cache_key([path]) != first
 
 

@@ -12,7 +12,10 @@ from tests.foundation.helpers import ROOT
 
 def _bot(*args, cwd=ROOT):
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, capture_output=True, text=True,
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -24,13 +27,17 @@ def _file(tmp_path, name, body):
 
 
 def test_broken_file_exits_2_with_file_and_line(tmp_path):
-    path = _file(tmp_path, "broken.yaml", """\
+    path = _file(
+        tmp_path,
+        "broken.yaml",
+        """\
         name: broken
         now: "2026-11-24T10:00:00+09:00"
         turns:
           - say: こんにちは
             replies: {contains: [x]}
-        """)
+        """,
+    )
     result = _bot("replay", str(path))
     assert result.returncode == 2
     assert f"{path}:5: unknown key 'replies'" in result.stdout
@@ -38,24 +45,35 @@ def test_broken_file_exits_2_with_file_and_line(tmp_path):
 
 
 def test_json_output_has_one_object_per_file_and_failures_exit_1(tmp_path):
-    _file(tmp_path, "a_pass.yaml", """\
+    _file(
+        tmp_path,
+        "a_pass.yaml",
+        """\
         name: passes
         now: "2026-11-24T10:00:00+09:00"
         turns:
           - say: こんにちは
-        """)
-    _file(tmp_path, "b_fail.yaml", """\
+        """,
+    )
+    _file(
+        tmp_path,
+        "b_fail.yaml",
+        """\
         name: fails
         now: "2026-11-24T10:00:00+09:00"
         turns:
           - say: こんにちは
             reply: {contains: [この文字列は返信に絶対に含まれない]}
-        """)
+        """,
+    )
     result = _bot("replay", "--json", str(tmp_path))
     assert result.returncode == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [set(line) for line in lines] == [{"file", "name", "passed", "failures"}] * 2
-    assert [(line["name"], line["passed"]) for line in lines] == [("passes", True), ("fails", False)]
+    assert [(line["name"], line["passed"]) for line in lines] == [
+        ("passes", True),
+        ("fails", False),
+    ]
     failure = lines[1]["failures"][0]
     assert failure["turn"] == 1 and "この文字列は返信に絶対に含まれない" in failure["message"]
 

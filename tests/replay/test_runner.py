@@ -21,7 +21,7 @@ class ScriptedResponder:
         if turn.text == "だんまり":
             return TurnResult(conversation, [])
         state = {"flow": "demo", "state": "ask", "slots": {"district": "桜台", "n": 2}}
-        timer = TimerRequest("remind", turn.received_at.replace(hour=18, minute=0) )
+        timer = TimerRequest("remind", turn.received_at.replace(hour=18, minute=0))
         reply = Reply(f"受付: {turn.text} / {turn.postback}", suggestions=["はい", "いいえ"])
         return TurnResult(state, [reply], timers=[timer])
 
@@ -42,7 +42,10 @@ turns:
 
 
 def test_passing_checks(tmp_path):
-    result = _run(tmp_path, HEAD + """\
+    result = _run(
+        tmp_path,
+        HEAD
+        + """\
   - say: こんにちは
     reply: {contains: [受付, こんにちは], not_contains: [エラー], matches: "受付: \\\\S+", suggestions: [はい]}
     expect: {flow: demo, state: ask, slots: {district: 桜台}}
@@ -52,19 +55,24 @@ def test_passing_checks(tmp_path):
     reply: {none: true}
   - wait: 9h
     reply: {contains: [明日は収集日です]}
-""")
+""",
+    )
     assert result.passed, result.failures
 
 
 def test_failures_name_the_turn_the_expectation_and_what_was_sent(tmp_path):
-    result = _run(tmp_path, HEAD + """\
+    result = _run(
+        tmp_path,
+        HEAD
+        + """\
   - say: こんにちは
     reply: {contains: [さようなら], suggestions: [たぶん]}
     expect: {flow: other, slots: {district: 北, missing: 1}}
   - tap: 存在しない
   - wait: 1h
     reply: {contains: [明日]}
-""")
+""",
+    )
     messages = [(f.turn, f.message) for f in result.failures]
     assert not result.passed
     assert any(t == 1 and "'さようなら'" in m and "受付: こんにちは" in m for t, m in messages)
@@ -77,8 +85,12 @@ def test_failures_name_the_turn_the_expectation_and_what_was_sent(tmp_path):
 
 
 def test_sms_replies_show_suggestions_as_numbered_choices(tmp_path):
-    result = _run(tmp_path, HEAD.replace("channel: rcs", "channel: sms") + """\
+    result = _run(
+        tmp_path,
+        HEAD.replace("channel: rcs", "channel: sms")
+        + """\
   - say: こんにちは
     reply: {contains: ["1. はい", "2. いいえ"]}
-""")
+""",
+    )
     assert result.passed, result.failures
