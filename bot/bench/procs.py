@@ -3,6 +3,7 @@ Linux only: CPU time and peak RSS are read from /proc (psutil is not a dependenc
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -69,7 +70,11 @@ class Server:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            self.cmd, env=self.env, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
+            self.cmd,
+            env=self.env,
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
         while time.monotonic() - self.started < timeout:
@@ -140,8 +145,11 @@ class LoadGenerator:
     def __init__(self, log: Path) -> None:
         self._log = open(log, "ab")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.bench.loadgen"], cwd=REPO, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self._log,
+            [sys.executable, "-m", "bot.bench.loadgen"],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
         )
         self.hello = self._read()
         if not self.hello.get("ready"):
@@ -169,10 +177,8 @@ class LoadGenerator:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(RuntimeError, OSError, ValueError):
                 self.command(cmd="quit")
-            except (RuntimeError, OSError, ValueError):
-                pass
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:

@@ -34,31 +34,52 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, help="residents texting at once (closed loop)")
     p.add_argument("--rate", type=float, default=1000.0, help="offered rate for the open-loop run")
     p.add_argument("--rate-seconds", type=float, help="length of the open-loop run")
-    p.add_argument("--soak", type=int, help="messages the first server has handled before its "
-                   "peak RSS is read (default 100000; 0 skips the soak)")
-    p.add_argument("--sim-share", type=float, default=0.2,
-                   help="share of residents who text through the simulator")
+    p.add_argument(
+        "--soak",
+        type=int,
+        help="messages the first server has handled before its "
+        "peak RSS is read (default 100000; 0 skips the soak)",
+    )
+    p.add_argument(
+        "--sim-share",
+        type=float,
+        default=0.2,
+        help="share of residents who text through the simulator",
+    )
     p.add_argument("--quick", action="store_true", help="small and fast (under a minute)")
-    p.add_argument("--budget", type=float, help="seconds the whole run may take; the soak "
-                   "stops early to keep within it (default 170, quick 55; 0: no limit)")
-    p.add_argument("--closed-seconds", type=float,
-                   help="time limit of each measured closed-loop run (default 25, quick 5)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        help="seconds the whole run may take; the soak "
+        "stops early to keep within it (default 165, quick 55; 0: no limit)",
+    )
+    p.add_argument(
+        "--closed-seconds",
+        type=float,
+        help="time limit of each measured closed-loop run (default 20, quick 5)",
+    )
     p.add_argument("--out", type=Path, default=Path("bench-results/latest.json"))
     p.add_argument("--keep", action="store_true", help="keep the databases and logs")
-    p.add_argument("--server-prefix", default="",
-                   help="wrap the server command, e.g. 'py-spy record -o prof.svg --'")
+    p.add_argument(
+        "--server-prefix",
+        default="",
+        help="wrap the server command, e.g. 'py-spy record -o prof.svg --'",
+    )
     args = p.parse_args(argv)
     quick = args.quick
     args.messages = args.messages or (1500 if quick else 20000)
-    args.residents = [int(x) for x in (args.residents or ("1000,20000" if quick else
-                                                           "1000,1000000")).split(",") if x]
+    args.residents = [
+        int(x)
+        for x in (args.residents or ("1000,20000" if quick else "1000,1000000")).split(",")
+        if x
+    ]
     args.concurrency = args.concurrency or 64
     args.rate_seconds = args.rate_seconds or (2.0 if quick else 5.0)
     args.soak = args.soak if args.soak is not None else (0 if quick else 100_000)
     args.bare_messages = 3000 if quick else 20000
     args.warmup = 300 if quick else 1000
-    args.budget = args.budget if args.budget is not None else (55.0 if quick else 170.0)
-    args.closed_seconds = args.closed_seconds or (5.0 if quick else 25.0)
+    args.budget = args.budget if args.budget is not None else (55.0 if quick else 165.0)
+    args.closed_seconds = args.closed_seconds or (5.0 if quick else 20.0)
     return args
 
 
@@ -118,12 +139,21 @@ def run_bare(args: argparse.Namespace, gen: LoadGenerator, work: Path) -> dict[s
     server = Server(cmd, dict(os.environ), port, work / "bare.log")
     cold = server.start()
     try:
-        target = {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}",
-                  "token": "unused"}
+        target = {
+            "host": "127.0.0.1",
+            "port": port,
+            "public_url": f"http://127.0.0.1:{port}",
+            "token": "unused",
+        }
         gen.command(cmd="run", mode="ack", messages=500, concurrency=args.concurrency, **target)
         cpu0 = server.cpu()
-        result = gen.command(cmd="run", mode="ack", messages=args.bare_messages,
-                             concurrency=args.concurrency, **target)
+        result = gen.command(
+            cmd="run",
+            mode="ack",
+            messages=args.bare_messages,
+            concurrency=args.concurrency,
+            **target,
+        )
         result["server_cpu_s"] = round(server.cpu() - cpu0, 3)
         result["cold_start_s"] = round(cold, 3)
         result.update(server.memory())
@@ -134,11 +164,15 @@ def run_bare(args: argparse.Namespace, gen: LoadGenerator, work: Path) -> dict[s
 
 def scenario_estimate(args: argparse.Namespace, residents: int) -> float:
     """Seconds a scenario without soak is expected to take (seeding ~35 s per million)."""
-    return 2 + residents * 35e-6 + 3 + 5 + args.closed_seconds + args.rate_seconds * 3
+    return 2 + residents * 35e-6 + 3 + 5 + args.closed_seconds + args.rate_seconds * 4
 
 
 def run_scenario(
-    args: argparse.Namespace, gen: LoadGenerator, work: Path, residents: int, soak: int,
+    args: argparse.Namespace,
+    gen: LoadGenerator,
+    work: Path,
+    residents: int,
+    soak: int,
     soak_until: float | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"residents": residents}
@@ -153,24 +187,42 @@ def run_scenario(
         work / f"server-{residents}.log",
     )
     out["cold_start_s"] = round(server.start(), 3)
-    target = {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}",
-              "token": hello["auth_token"], "seeded": residents, "mode": "e2e",
-              "sim_share": args.sim_share, "reply_timeout": 20.0}
+    target = {
+        "host": "127.0.0.1",
+        "port": port,
+        "public_url": f"http://127.0.0.1:{port}",
+        "token": hello["auth_token"],
+        "seeded": residents,
+        "mode": "e2e",
+        "sim_share": args.sim_share,
+        "reply_timeout": 20.0,
+    }
     sent = 0
     try:
-        warm = gen.command(cmd="run", messages=args.warmup, seconds=5,
-                           concurrency=args.concurrency, **target)
+        warm = gen.command(
+            cmd="run", messages=args.warmup, seconds=5, concurrency=args.concurrency, **target
+        )
         gen.command(cmd="drain", timeout=20)
         sent += warm["messages"]
         cpu0, t0 = server.cpu(), time.monotonic()
-        run = gen.command(cmd="run", messages=args.messages, seconds=args.closed_seconds,
-                          concurrency=args.concurrency, **target)
+        run = gen.command(
+            cmd="run",
+            messages=args.messages,
+            seconds=args.closed_seconds,
+            concurrency=args.concurrency,
+            **target,
+        )
         run["server_cpu_s"] = round(server.cpu() - cpu0, 3)
         run["server_cpu_share"] = round(run["server_cpu_s"] / (time.monotonic() - t0), 3)
         run["cpu_ms_per_message"] = round(1000 * run["server_cpu_s"] / max(run["completed"], 1), 4)
         sent += run["messages"]
         out["closed"] = run
         out["drain_after_closed"] = gen.command(cmd="drain", timeout=20)
+        # Latency when not saturated: open loop at half the throughput just measured.
+        half = max(10.0, round(0.5 * (run.get("rate_sustained") or 0.0)))
+        out["open_half"] = gen.command(cmd="open", rate=half, seconds=args.rate_seconds, **target)
+        sent += out["open_half"]["messages"]
+        gen.command(cmd="drain", timeout=20)
         openloop = gen.command(cmd="open", rate=args.rate, seconds=args.rate_seconds, **target)
         sent += openloop["messages"]
         out["open"] = openloop
@@ -178,8 +230,13 @@ def run_scenario(
         left = (soak_until - time.monotonic()) if soak_until is not None else None
         if soak > sent and (left is None or left > 3):
             t0 = time.monotonic()
-            out["soak"] = gen.command(cmd="run", messages=soak - sent, seconds=left or 0,
-                                      concurrency=args.concurrency, **target)
+            out["soak"] = gen.command(
+                cmd="run",
+                messages=soak - sent,
+                seconds=left or 0,
+                concurrency=args.concurrency,
+                **target,
+            )
             out["soak"]["seconds"] = round(time.monotonic() - t0, 1)
             gen.command(cmd="drain", timeout=20)
             sent += out["soak"]["messages"]
@@ -210,9 +267,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.budget:
                 later = sum(scenario_estimate(args, r) for r in args.residents[index + 1 :])
                 soak_until = started + args.budget - later - args.rate_seconds * 2
-            results["scenarios"].append(
-                run_scenario(args, gen, work, residents, soak, soak_until)
-            )
+            results["scenarios"].append(run_scenario(args, gen, work, residents, soak, soak_until))
     finally:
         gen.close()
         if args.keep:

@@ -27,8 +27,14 @@ def summarize(values_ns: Iterable[int | float]) -> dict[str, float | int | None]
     """Latencies given in nanoseconds → count, mean, p50/p95/p99/max in milliseconds."""
     ms = sorted(v / 1e6 for v in values_ns)
     if not ms:
-        return {"n": 0, "mean_ms": None, "p50_ms": None, "p95_ms": None, "p99_ms": None,
-                "max_ms": None}
+        return {
+            "n": 0,
+            "mean_ms": None,
+            "p50_ms": None,
+            "p95_ms": None,
+            "p99_ms": None,
+            "max_ms": None,
+        }
     return {
         "n": len(ms),
         "mean_ms": round(sum(ms) / len(ms), 3),

@@ -94,6 +94,7 @@ SCENARIO_FIELDS = [
     "cold_start_s",
     "closed",
     "open",
+    "open_half",
     "memory",
     "messages_handled",
     "log",
