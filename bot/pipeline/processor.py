@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -26,6 +26,9 @@ log = logging.getLogger("bot.pipeline")
 # enough that processing still moves several rows per commit under a stream of webhooks,
 # short enough to keep acknowledgements quick.
 YIELD_AFTER = 0.008
+
+HANDOFF_EXPIRY = "handoff_expire"
+DEFAULT_HANDOFF_HOURS = 72.0
 
 # Providers whose replies are returned to the caller instead of sent by the delivery worker.
 LOCAL_PROVIDERS = {"sim", "replay", "chat"}
@@ -47,8 +50,10 @@ class Processor:
         clock: Clock,
         texts: SystemTexts,
         max_chars: int = 2000,
+        handoff_hours: float = DEFAULT_HANDOFF_HOURS,
     ) -> None:
         self.db = db
+        self.handoff_hours = handoff_hours
         self.responder = responder
         self.clock = clock
         self.texts = texts
@@ -175,21 +180,57 @@ class Processor:
             handoff=bool(resident_row.get("handoff", 0)),
         )
         turn = self._turn(row)
-        if resident.handoff and turn.kind == "message":
-            # A person is answering: the bot stays silent and staff see the message.
-            q.add_staff_note(self.db, resident.resident, "message", turn.text, now)
-            q.finish_inbox(self.db, row["id"], "done", now, batch)
-            return 0
+        if resident.handoff:
+            handled = self._during_handoff(row, turn, resident, batch, now)
+            if handled is not None:
+                return handled
         conversation = q.load_conversation(self.db, resident.resident)
         outcome = self.responder.respond(turn, conversation, resident, self.db)
         replies = self._system_notes(turn) + outcome.replies
         self._apply(outcome, resident, now)
+        if outcome.resident_updates.get("handoff"):
+            # Nobody stays silenced if staff never answer: the bot takes over again later.
+            due = now + timedelta(hours=self.handoff_hours)
+            q.set_timer(self.db, resident.resident, HANDOFF_EXPIRY, due, {})
         notices_enabled = bool(
             outcome.resident_updates.get("notices_enabled", resident.notices_enabled)
         )
         written = self._write_replies(row, replies, notices_enabled, now)
         q.finish_inbox(self.db, row["id"], "done", now, batch)
         return written
+
+    def _during_handoff(
+        self, row: dict[str, Any], turn: Turn, resident: ResidentContext, batch: int, now: datetime
+    ) -> int | None:
+        """A person is handling this resident. Returns the replies written, or None when
+        the turn should go to the flows as usual (配信停止 / 配信再開 still work)."""
+        if turn.kind == "timer":
+            if turn.timer != HANDOFF_EXPIRY:
+                return None
+            q.update_resident(self.db, resident.resident, {"handoff": False})
+            q.finish_inbox(self.db, row["id"], "done", now, batch)
+            return self._write_replies(
+                row, [Reply(self.texts.get("handoff_expired"), kind="notice")], True, now
+            )
+        intent = self._intent(turn, now)
+        if intent in {"stop_notices", "resume_notices"}:
+            return None
+        if intent == "cancel":
+            q.update_resident(self.db, resident.resident, {"handoff": False})
+            q.cancel_timer(self.db, resident.resident, HANDOFF_EXPIRY)
+            q.save_conversation(self.db, resident.resident, None, now)
+            q.finish_inbox(self.db, row["id"], "done", now, batch)
+            return self._write_replies(row, [Reply(self.texts.get("handoff_ended"))], True, now)
+        # Anything else is for staff: the bot stays silent and staff see the message.
+        q.add_staff_note(self.db, resident.resident, "message", turn.text, now)
+        q.finish_inbox(self.db, row["id"], "done", now, batch)
+        return 0
+
+    def _intent(self, turn: Turn, now: datetime) -> str | None:
+        nlu = getattr(self.responder, "nlu", None)
+        if nlu is None or not turn.text:
+            return None
+        return getattr(nlu.understand(turn.text, now), "intent", None)
 
     def _system_notes(self, turn: Turn) -> list[Reply]:
         notes = []
