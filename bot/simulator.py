@@ -57,6 +57,10 @@ def parse_sim_message(body: dict) -> Inbound | str:
         return "'postback' must be a string"
     if not isinstance(text, str):
         return "'text' is required and must be a string"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "'text' contains invalid characters (an unpaired surrogate)"
     if not text.strip() and not postback:
         return "'text' must not be empty"
     message_id = body.get("id", str(uuid.uuid4()))

@@ -14,6 +14,15 @@ from bot.redact import redact
 DEFAULT_MAX_CHARS = 2000
 
 
+# The simulator is a test channel: its numbers are a namespace of their own, so typing a
+# real resident's number into it can never reach that resident's bookings or replies.
+SIMULATED = {"sim"}
+
+
+def identity_of(provider: str, number: str) -> str:
+    return f"sim:{number}" if provider in SIMULATED else number
+
+
 @dataclass
 class IntakeRow:
     resident_id: str
@@ -24,12 +33,13 @@ class IntakeRow:
 def prepare_inbound(
     inbound: Inbound, vault: NumberVault, now: datetime, max_chars: int = DEFAULT_MAX_CHARS
 ) -> IntakeRow:
-    text = inbound.text.replace("\x00", "")
+    # NULs and lone surrogates (possible in JSON) cannot be stored as UTF-8 text.
+    text = inbound.text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     truncated = len(text) > max_chars
     if truncated:
         text = text[:max_chars]
     text, redactions = redact(text)
-    resident_id = vault.resident_id(inbound.sender)
+    resident_id = vault.resident_id(identity_of(inbound.provider, inbound.sender))
     return IntakeRow(
         resident_id=resident_id,
         phone_enc=vault.encrypt(inbound.sender),

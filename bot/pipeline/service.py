@@ -20,7 +20,7 @@ from bot.clock import Clock
 from bot.identity import NumberVault
 from bot.metrics import Metrics
 from bot.pipeline.dbthread import DbThread
-from bot.pipeline.intake import IntakeRow, prepare_inbound
+from bot.pipeline.intake import IntakeRow, identity_of, prepare_inbound
 from bot.pipeline.processor import Processor
 from bot.store import migrate, open_database
 from bot.store import queries as q
@@ -220,8 +220,9 @@ class Pipeline:
         return await self._intake_thread.run(q.replies_for_inbox, self._intake.db, inbox_id)
 
     async def messages_for(self, number: str, after_id: int) -> list[dict]:
+        """What the simulator sent to a simulated number (never a real resident's)."""
         assert self._intake is not None
-        resident_id = self.vault.resident_id(number)
+        resident_id = self.vault.resident_id(identity_of("sim", number))
         return await self._intake_thread.run(
             q.outbox_for_resident, self._intake.db, resident_id, after_id
         )

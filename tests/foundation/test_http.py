@@ -140,3 +140,22 @@ async def test_simulator_is_absent_when_disabled(aiohttp_client, tmp_path):
     client = await aiohttp_client(create_app(settings_for(tmp_path, simulator=False)))
     assert (await _post(client, {"from": NUMBER, "text": "x"})).status == 404
     assert client.server.app[PIPELINE].ready
+
+
+async def test_an_unpaired_surrogate_is_a_clear_400(client):
+    response = await _post(client, b'{"from": "+819012340000", "text": "\\ud800abc"}')
+    assert response.status == 400
+    assert "invalid characters" in (await response.json())["error"]
+
+
+async def test_the_simulator_cannot_reach_a_real_residents_data(client):
+    """A real (e.g. Twilio) resident and the same number typed into the simulator are
+    different residents: the simulator never sees the real one's replies."""
+    pipeline = client.server.app[PIPELINE]
+    from bot.channels.base import Inbound
+
+    stored = await pipeline.ingest(Inbound("twilio", "sms", "SM-real-1", NUMBER, "こんにちは"))
+    assert await pipeline.wait_processed(stored.inbox_id, 5)
+    assert await pipeline.replies_for(stored.inbox_id)  # the real resident got a reply
+    response = await client.get("/sim/messages", params={"from": NUMBER, "after": "0"})
+    assert (await response.json())["messages"] == []
