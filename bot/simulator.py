@@ -10,6 +10,7 @@ from importlib import resources
 from aiohttp import web
 
 from bot.channels.base import Inbound
+from bot.channels.sms_choices import render_choices
 from bot.config import Settings
 from bot.pipeline.service import Pipeline
 
@@ -76,6 +77,15 @@ def parse_sim_message(body: dict) -> Inbound | str:
     )
 
 
+def as_seen(message: dict) -> dict:
+    """A reply as the resident sees it: on SMS the suggestions arrive as numbered lines in
+    the text (the same rendering the SMS delivery uses); the labels stay in `suggestions`."""
+    seen = {k: v for k, v in message.items() if k != "channel"}
+    if message.get("channel") == "sms" and message.get("suggestions"):
+        seen["text"] = f"{message['text']}\n{render_choices(message['suggestions'])}"
+    return seen
+
+
 def add_simulator_routes(app: web.Application, pipeline: Pipeline, settings: Settings) -> None:
     async def post_message(request: web.Request) -> web.Response:
         body = await read_json_object(request)
@@ -89,7 +99,7 @@ def add_simulator_routes(app: web.Application, pipeline: Pipeline, settings: Set
             return json_response(
                 {"replies": [], "status": "processing", "duplicate": stored.duplicate}, status=202
             )
-        replies = await pipeline.replies_for(stored.inbox_id)
+        replies = [as_seen(reply) for reply in await pipeline.replies_for(stored.inbox_id)]
         return json_response({"replies": replies, "duplicate": stored.duplicate})
 
     async def get_messages(request: web.Request) -> web.Response:
@@ -101,7 +111,8 @@ def add_simulator_routes(app: web.Application, pipeline: Pipeline, settings: Set
             after = int(request.query.get("after", "0"))
         except ValueError:
             return _bad("'after' must be a number")
-        return json_response({"messages": await pipeline.messages_for(sender, after)})
+        messages = await pipeline.messages_for(sender, after)
+        return json_response({"messages": [as_seen(message) for message in messages]})
 
     async def page(request: web.Request) -> web.Response:
         html = resources.files("bot.static").joinpath("sim.html").read_text(encoding="utf-8")

@@ -177,10 +177,10 @@ def add_outbox(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
 
 def replies_for_inbox(db: sqlite_utils.Database, inbox_id: int) -> list[dict[str, Any]]:
     return [
-        {"text": r["text"], "suggestions": json.loads(r["suggestions"])}
+        {"text": r["text"], "suggestions": json.loads(r["suggestions"]), "channel": r["channel"]}
         for r in db.query(
-            "SELECT text, suggestions FROM outbox WHERE inbox_id = ? AND status != 'suppressed' "
-            "ORDER BY id",
+            "SELECT text, suggestions, channel FROM outbox WHERE inbox_id = ? "
+            "AND status != 'suppressed' ORDER BY id",
             [inbox_id],
         )
     ]
@@ -196,9 +196,10 @@ def outbox_for_resident(
             "suggestions": json.loads(r["suggestions"]),
             "kind": r["kind"],
             "inbox_id": r["inbox_id"],
+            "channel": r["channel"],
         }
         for r in db.query(
-            "SELECT id, text, suggestions, kind, inbox_id FROM outbox WHERE resident_id = ? "
+            "SELECT id, text, suggestions, kind, inbox_id, channel FROM outbox WHERE resident_id = ? "
             "AND id > ? AND status != 'suppressed' ORDER BY id",
             [resident_id, after_id],
         )

@@ -159,3 +159,16 @@ async def test_the_simulator_cannot_reach_a_real_residents_data(client):
     assert await pipeline.replies_for(stored.inbox_id)  # the real resident got a reply
     response = await client.get("/sim/messages", params={"from": NUMBER, "after": "0"})
     assert (await response.json())["messages"] == []
+
+
+async def test_sms_replies_carry_numbered_choices_rcs_replies_carry_chips(client):
+    sms = await (await _post(client, {"from": NUMBER, "text": "ふむふむ", "channel": "sms"})).json()
+    offered = [r for r in sms["replies"] if r["suggestions"]]
+    assert offered, sms
+    for reply in offered:
+        assert all(f"{i}. {label}" in reply["text"] for i, label in enumerate(reply["suggestions"], 1))
+    rcs = await (
+        await _post(client, {"from": "+819012340009", "text": "ふむふむ", "channel": "rcs"})
+    ).json()
+    chips = [r for r in rcs["replies"] if r["suggestions"]]
+    assert chips and all("1. " not in r["text"] for r in chips)

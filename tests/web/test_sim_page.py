@@ -172,7 +172,12 @@ async def send_typed(page, text: str) -> None:
 
 
 def numbered(text: str, suggestions: list[str]) -> str:
-    return "\n".join([text] + [f"{i}. {label}" for i, label in enumerate(suggestions, 1)])
+    """What an SMS bubble shows: the choices as numbered lines. SMS replies from the server
+    already carry them; replies produced for RCS get them added by the page."""
+    lines = "\n".join(f"{i}. {label}" for i, label in enumerate(suggestions, 1))
+    if not suggestions or text.endswith(lines):
+        return text
+    return f"{text}\n{lines}"
 
 
 # ---- tests --------------------------------------------------------------------------------
