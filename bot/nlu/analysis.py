@@ -11,8 +11,12 @@ to token positions (`starts`/`ends` hold the character offsets of token boundari
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+import sudachipy
 
 from bot.nlu.textkey import fold, is_kana, key, parse_int
 
@@ -47,6 +51,13 @@ class Analysis:
     reading: View
     pos: list[str] = field(default_factory=list)  # first POS level per token
     count: int = 0
+    # Tokens written in katakana (ソファー, ｿﾌｧｰ): Sudachi splits katakana well, so a term
+    # may only start or end inside one at a word boundary (`subwords`), never mid-word
+    # (レンジ is not in オレンジ, ミラー is not in ミラーレスカメラ).
+    katakana: list[bool] = field(default_factory=list)
+    # Surface-view offsets of the short-unit (split mode A) boundaries inside katakana
+    # compounds: シングル|ベッド, ガス|レンジ.
+    subwords: frozenset[int] = frozenset()
 
 
 def _view(pieces: list[str]) -> View:
@@ -84,20 +95,52 @@ def _pieces(surface: str, normal: str, reading: str) -> tuple[str, str, str]:
     return _piece(surface, False), _piece(normal, True), _piece(reading, False)
 
 
-def analyse(morphemes, pos_cache: dict[int, tuple[str, ...]] | None = None) -> Analysis:
-    """Analyse a sudachipy MorphemeList; `pos_cache` (per dictionary) maps POS ids."""
+_KANJI_COUNT = re.compile(r"^([一二三四五六七八九十]+)(.+)$")
+
+
+def _katakana(text: str) -> bool:
+    return bool(text) and all("\u30a1" <= ch <= "\u30fc" for ch in text)
+
+
+def _subword_ends(morpheme) -> list[int]:
+    """Offsets (in the folded surface) of the short-unit boundaries inside a compound."""
+    units = morpheme.split(sudachipy.SplitMode.A)
+    if len(units) < 2:
+        return []
+    ends: list[int] = []
+    offset = 0
+    for unit in list(units)[:-1]:
+        offset += len(_piece(unit.surface(), False))
+        ends.append(offset)
+    return ends
+
+
+def analyse(
+    morphemes,
+    pos_cache: dict[int, tuple[str, ...]] | None = None,
+    counters: frozenset[str] = frozenset(),
+) -> Analysis:
+    """Analyse a sudachipy MorphemeList; `pos_cache` (per dictionary) maps POS ids.
+
+    `counters`: a noun written as a kanji numeral and a counter (三脚, 二棹) is
+    read as the count it is (3脚), the way 3脚 and 三 脚 already are.
+    """
     if pos_cache is None:
         pos_cache = {}
     surfaces: list[str] = []
     normals: list[str] = []
     readings: list[str] = []
     pos: list[str] = []
+    katakana: list[bool] = []
+    subwords: list[int] = []
+    offset = 0
     items = list(morphemes)
     for index, morpheme in enumerate(items):
         part = _pos(morpheme, pos_cache)
-        surface, normal, reading = _pieces(
-            morpheme.surface(), morpheme.normalized_form(), morpheme.reading_form()
-        )
+        raw = morpheme.surface()
+        surface, normal, reading = _pieces(raw, morpheme.normalized_form(), morpheme.reading_form())
+        written = unicodedata.normalize("NFKC", raw)
+        is_katakana = _katakana(written)
         if part[0] == "補助記号" or part[0] == "空白":
             normal = _piece(surface, True)
             reading = normal
@@ -108,11 +151,30 @@ def analyse(morphemes, pos_cache: dict[int, tuple[str, ...]] | None = None) -> A
                 value = parse_int(morpheme.normalized_form())
             if value is not None:
                 surface = normal = reading = str(value)
+        elif is_katakana:
+            if len(surface) >= 4:
+                subwords += [offset + end for end in _subword_ends(morpheme)]
+        elif counters and part[0] == "名詞" and written[0] in "一二三四五六七八九十":
+            counted = _KANJI_COUNT.match(written)
+            if counted and counted.group(2) in counters:
+                value = parse_int(counted.group(1))
+                if value is not None:
+                    surface = normal = reading = f"{value}{counted.group(2)}"
         surfaces.append(surface)
         normals.append(normal)
         readings.append(reading)
         pos.append(part[0])
-    return Analysis(_view(surfaces), _view(normals), _view(readings), pos, len(items))
+        katakana.append(is_katakana)
+        offset += len(surface)
+    return Analysis(
+        _view(surfaces),
+        _view(normals),
+        _view(readings),
+        pos,
+        len(items),
+        katakana,
+        frozenset(subwords),
+    )
 
 
 def _kana_number(reading: str, items, index: int) -> int | None:

@@ -50,6 +50,7 @@ class Nlu:
         self._tokenizer = Tokenizer(self.user_dic)
         self._pos_cache: dict[int, tuple[str, ...]] = {}
         self.lexicon = lexicon = load_lexicon(flows)
+        self._counters = frozenset(lexicon.counters)
         self.rules = load_rules(flows / "nlu" / "intents.yaml", set(INTENTS))
         terms: list[Term] = [Term(word, info) for word, info in lexicon.items]
         terms += [Term(word, info) for word, info in lexicon.places]
@@ -64,7 +65,7 @@ class Nlu:
         self._no_emoji = set(lexicon.no_emoji)
 
     def analyse(self, text: str) -> Analysis:
-        return analyse(self._tokenizer.tokenize(text), self._pos_cache)
+        return analyse(self._tokenizer.tokenize(text), self._pos_cache, self._counters)
 
     def tokenize(self, text: str):
         return self._tokenizer.tokenize(text)

@@ -95,12 +95,14 @@ class Gazetteer:
     def find(self, analysis: Analysis) -> list[Match]:
         """All matches (overlapping ones included), in no particular order."""
         found: dict[tuple[int, int, int], Match] = {}
-        self._scan(analysis.surface, SURFACE, found, loose=True)
-        self._scan(analysis.normal, NORMAL, found, loose=False)
-        self._scan(analysis.reading, READING, found, loose=False)
+        self._scan(analysis.surface, SURFACE, found, analysis, loose=True)
+        self._scan(analysis.normal, NORMAL, found, analysis, loose=False)
+        self._scan(analysis.reading, READING, found, analysis, loose=False)
         return list(found.values())
 
-    def _scan(self, view: View, name: str, found: dict, *, loose: bool) -> None:
+    def _scan(
+        self, view: View, name: str, found: dict, analysis: Analysis, *, loose: bool
+    ) -> None:
         index = self._index[name]
         text = view.text
         starts, ends = view.starts, view.ends
@@ -111,9 +113,9 @@ class Gazetteer:
             if aligned and position + 1 in ends:
                 single = index.get(text[position])
                 if single is not None:
-                    self._check(single, text, position, aligned, name, found, view)
+                    self._check(single, text, position, aligned, name, found, view, analysis)
             if entry is not None:
-                self._check(entry, text, position, aligned, name, found, view)
+                self._check(entry, text, position, aligned, name, found, view, analysis)
 
     @staticmethod
     def _check(
@@ -124,6 +126,7 @@ class Gazetteer:
         name: str,
         found: dict,
         view: View,
+        analysis: Analysis,
     ) -> None:
         lengths, table = entry
         room = len(text) - position
@@ -135,6 +138,8 @@ class Gazetteer:
                 continue
             end = position + size
             whole = aligned and end in view.ends
+            if not whole and not _word_edges(analysis, view, name, position, end, aligned):
+                continue
             for form in forms:
                 if not whole:
                     if name == READING:
@@ -152,6 +157,22 @@ class Gazetteer:
                 previous = found.get(marker)
                 if previous is None or previous.length < size:
                     found[marker] = Match(form.term, first, last, size, name)
+
+
+def _word_edges(
+    analysis: Analysis, view: View, name: str, start: int, end: int, aligned: bool
+) -> bool:
+    """False when a match would start or end in the middle of a katakana word."""
+    inner_start = not aligned
+    inner_end = end not in view.ends
+    katakana = analysis.katakana
+    if inner_start and katakana[view.token_at[start]]:
+        if name != SURFACE or start not in analysis.subwords:
+            return False
+    if inner_end and katakana[view.token_at[end - 1]]:
+        if name != SURFACE or end not in analysis.subwords:
+            return False
+    return True
 
 
 def longest(matches: list[Match], accept: Callable[[Match], bool] | None = None) -> list[Match]:
