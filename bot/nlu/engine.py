@@ -61,6 +61,7 @@ class Nlu:
         terms += list(self.rules.terms)
         self.gazetteer = Gazetteer(terms, self.analyse)
         self._quantities = entities.QuantityReader(lexicon.counters)
+        self._item_words = entities.ItemWords(lexicon.counters, lexicon.item_heads)
         self._yes_emoji = set(lexicon.yes_emoji)
         self._no_emoji = set(lexicon.no_emoji)
 
@@ -89,7 +90,7 @@ class Nlu:
         matches = self.gazetteer.find(analysis)
         result.dates, date_spans = find_dates(analysis.surface.text, now.date())
         result.items, place = entities.items_and_places(
-            analysis, matches, self._quantities, date_spans
+            analysis, matches, self._quantities, date_spans, self._item_words
         )
         result.numbers = entities.numbers(analysis.surface.text, date_spans)
         result.yes_no = entities.yes_no(  # type: ignore[assignment]

@@ -8,7 +8,7 @@ import re
 from bot.nlu.analysis import Analysis
 from bot.nlu.gazetteer import Match, longest
 from bot.nlu.lexicon import ItemInfo, TownInfo, VariantInfo
-from bot.nlu.textkey import parse_int
+from bot.nlu.textkey import key, parse_int
 from bot.nlu.understanding import ItemMention
 
 _NUMBER = re.compile(r"\d+")
@@ -87,19 +87,59 @@ def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
     return any(start <= position < end for start, end in spans)
 
 
+# Between two mentions of one item, these make a list of different things (敷布団と掛け布団).
+_LIST_JOINERS = frozenset({"と", "や", "、", ",", "・", "/", "とか", "も", "に", "and", "+", "&"})
+
+
+class ItemWords:
+    """Words around an item name that change what it names (from flows/nlu/words.yaml)."""
+
+    def __init__(self, counters: list[str], heads: list[str]) -> None:
+        self.counters = frozenset(key(word) for word in counters)
+        self.heads = frozenset(key(word) for word in heads)
+
+    def is_item(self, analysis: Analysis, match: Match) -> bool:
+        """False for a counter after a number (1棹 is not 竿) and for an item that only
+        qualifies the next word (テレビ台, かがみもち, ソファーカバー are not the item)."""
+        surface = analysis.surface
+        if not isinstance(match.payload, ItemInfo):
+            return True
+        start, end = surface.spans[match.first][0], surface.spans[match.last][1]
+        if (
+            match.first == match.last
+            and start > 0
+            and surface.text[start - 1].isdigit()
+            and surface.text[start:end] in self.counters
+        ):
+            return False
+        following = match.last + 1
+        if following < analysis.count:
+            next_start, next_end = surface.spans[following]
+            if surface.text[next_start:next_end] in self.heads:
+                return False
+        return True
+
+
 def items_and_places(
     analysis: Analysis,
     matches: list[Match],
     quantities: QuantityReader,
     date_spans: list[tuple[int, int]],
+    words: ItemWords | None = None,
 ) -> tuple[list[ItemMention], TownInfo | None]:
-    entity_matches = longest(matches, lambda m: isinstance(m.payload, (ItemInfo, TownInfo)))
+    entity_matches = longest(
+        matches,
+        lambda m: isinstance(m.payload, (ItemInfo, TownInfo))
+        and (words is None or words.is_item(analysis, m)),
+    )
     variant_matches = [m for m in matches if isinstance(m.payload, VariantInfo)]
     found = [m for m in entity_matches if isinstance(m.payload, ItemInfo)]
     place = next((m.payload for m in entity_matches if isinstance(m.payload, TownInfo)), None)
     surface = analysis.surface
     mentions: dict[str, ItemMention] = {}
     counted: set[str] = set()
+    written: dict[str, str] = {}  # item -> the word (normalized) of its last mention
+    normal = analysis.normal
     for index, match in enumerate(found):
         info: ItemInfo = match.payload
         start = surface.spans[match.first][0]
@@ -122,11 +162,19 @@ def items_and_places(
             quantity = 1
         variant = _variant(info, match, variant_matches, surface.spans, window_start, window_end)
         mention = ItemMention(info.name, quantity, info.kind, info.group, variant)  # type: ignore[arg-type]
+        word = normal.text[normal.spans[match.first][0] : normal.spans[match.last][1]]
         previous = mentions.get(info.name)
         if previous is not None:
-            # Named twice: two counted mentions add up (本箱2個と書棚1個); otherwise the
-            # second mention talks about the same thing (ソファーを…ソファーは2人掛けです).
-            both = explicit and info.name in counted
+            # Named twice: two counted mentions add up (本箱2個と書棚1個), and so do two
+            # different words for it (敷布団と掛け布団; 布団と掛け布団 when listed with と);
+            # otherwise the second mention talks about the same thing
+            # (ソファーを…ソファーは2人掛けです, 布団を…掛け布団です).
+            before = written[info.name]
+            joiner = surface.text[surface.spans[found[index - 1].last][1] : start].strip()
+            different = word != before and (
+                (word not in before and before not in word) or joiner in _LIST_JOINERS
+            )
+            both = (explicit and info.name in counted) or different
             total = previous.quantity + quantity if both else max(previous.quantity, quantity)
             mention = ItemMention(
                 info.name,
@@ -138,6 +186,7 @@ def items_and_places(
         if explicit:
             counted.add(info.name)
         mentions[info.name] = mention
+        written[info.name] = word
     return list(mentions.values()), place
 
 
@@ -186,7 +235,12 @@ def yes_no(
     yes_emoji: set[str],
     no_emoji: set[str],
 ) -> str | None:
-    """A yes or a no when the message starts with one (after fillers such as あ、えっと)."""
+    """A yes or a no when the message starts with one (after fillers such as あ、えっと).
+
+    Contradictory answers give nothing: an interjection of the other side right after the
+    first answer (「はい、いいえ」「うん、いや」), or emoji of both sides. An emoji or ×
+    next to a number is arithmetic (ソファ×2), not an answer.
+    """
     fillers = {m.first: m.last for m in matches if m.payload == ("filler",)}
     starts: list[int] = []
     first = 0
@@ -198,17 +252,39 @@ def yes_no(
         if first not in fillers:
             break
         first = fillers[first] + 1
+    answers = [m for m in matches if m.payload in (("yes",), ("no",))]
     best: Match | None = None
-    for match in matches:
-        if match.payload in (("yes",), ("no",)) and match.first in starts:
+    for match in answers:
+        if match.first in starts:
             rank = (-match.first, match.last, match.length)
             if best is None or rank > (-best.first, best.last, best.length):
                 best = match
     if best is not None and not _continues(analysis, best, matches):
+        if _contradicted(analysis, best, answers):
+            return None
         return best.payload[0]
     if text_key_symbols and len(text_key_symbols) <= 6:
-        if any(emoji in text_key_symbols for emoji in no_emoji):
-            return "no"
-        if any(emoji in text_key_symbols for emoji in yes_emoji):
-            return "yes"
+        if any(ch.isdigit() for ch in text_key_symbols):
+            return None
+        has_no = any(emoji in text_key_symbols for emoji in no_emoji)
+        has_yes = any(emoji in text_key_symbols for emoji in yes_emoji)
+        if has_no != has_yes:
+            return "no" if has_no else "yes"
     return None
+
+
+def _contradicted(analysis: Analysis, answer: Match, answers: list[Match]) -> bool:
+    """True when the next word is an answer interjection of the other side (はい、いいえ)."""
+    following = answer.last + 1
+    while following < analysis.count and analysis.pos[following] in ("補助記号", "空白"):
+        following += 1
+    if following >= analysis.count:
+        return False
+    for match in answers:
+        if (
+            match.first == following
+            and match.payload != answer.payload
+            and (analysis.pos[following] == "感動詞" or match.term.text.isascii())
+        ):
+            return True
+    return False

@@ -45,6 +45,7 @@ class Lexicon:
     no_emoji: list[str] = field(default_factory=list)
     fillers: list[str] = field(default_factory=list)
     counters: list[str] = field(default_factory=list)
+    item_heads: list[str] = field(default_factory=list)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -101,4 +102,5 @@ def load_lexicon(flows_dir: Path) -> Lexicon:
         setattr(lexicon, f"{side}_emoji", [str(word) for word in section.get("emoji") or []])
     lexicon.fillers = [str(word) for word in words.get("fillers") or []]
     lexicon.counters = [str(word) for word in words.get("counters") or []]
+    lexicon.item_heads = [str(word) for word in words.get("item_heads") or []]
     return lexicon

@@ -43,3 +43,56 @@ def test_kanji_numeral_with_counter_in_one_word(
     result = nlu.understand(text, NOW)
     assert _items(nlu, text) == expected
     assert result.numbers == numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("洋服ダンス1棹", {"タンス": 1}),  # 棹 after a number is the counter, not 竿
+        ("タンス2竿", {"タンス": 2}),
+        ("物干し竿を2本", {"物干し竿": 2}),
+        ("テレビ台", {}),  # furniture: not the refused テレビ
+        ("電子レンジ台を捨てたい", {}),
+        ("ソファーカバー", {}),
+        ("かがみもち", {}),
+        ("テレビ1台", {"テレビ": 1}),
+    ],
+)
+def test_counters_and_compounds_are_not_items(nlu: Nlu, text: str, expected: dict) -> None:
+    assert _items(nlu, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("敷布団と掛け布団", {"布団": 2}),  # two words for one item: two things
+        ("本箱と書棚", {"本棚": 2}),
+        ("敷布団2枚と掛け布団", {"布団": 3}),
+        ("布団と掛け布団", {"布団": 2}),  # listed with と
+        ("布団を捨てたい。掛け布団です", {"布団": 1}),  # the second names the first
+        ("ソファーを出したい。ソファは2人掛けです", {"ソファー": 1}),
+    ],
+)
+def test_mentions_of_one_item_add_up_when_they_are_different_things(
+    nlu: Nlu, text: str, expected: dict
+) -> None:
+    assert _items(nlu, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ソファ×2", None),  # arithmetic, not ×
+        ("テレビ×1", None),
+        ("×", "no"),
+        ("👍", "yes"),
+        ("はいいいえ", None),  # contradictory
+        ("はい、いいえ", None),
+        ("いや、はい", None),
+        ("👍🙅", None),
+        ("いいえ、大丈夫です", "no"),  # a polite no, not a contradiction
+        ("はい、お願いします", "yes"),
+    ],
+)
+def test_yes_no_needs_one_clear_answer(nlu: Nlu, text: str, expected: str | None) -> None:
+    assert nlu.understand(text, NOW).yes_no == expected
