@@ -44,6 +44,8 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         if exc.status == 413:
             request.app[METRICS].http_errors.labels("too_large").inc()
             return json_response({"error": "request body too large"}, status=413)
+        if exc.status >= 400 and not exc.text.lstrip().startswith("<"):
+            return json_response({"error": (exc.reason or "error").lower()}, status=exc.status)
         raise
     except Exception as exc:
         log.error(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -92,6 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"bot: no such file or folder: {exc.filename or exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `bot flows graph X | head`: the reader left; stop quietly like other tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def flows_folder() -> Path:
+    """The flows folder staff edit: BOT_FLOWS, else ./flows (as `bot serve` uses)."""
+    return Path(os.environ.get("BOT_FLOWS", "flows"))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -128,7 +138,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     real = Clock()
     offset = (args.clock - real.now()) if args.clock else timedelta()
     clock = FrozenClock(real.now() + offset)
-    flows = Path("flows")
+    flows = flows_folder()
     bot = LocalBot(build_responder(flows, clock), clock, flows, provider="chat")
     print("さくら市ボットと会話します。/wait 25h で時間を進め、/quit で終了します。")
     try:
@@ -167,7 +177,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from bot.replay.runner import collect_files, run_files
     from bot.responder import build_responder
 
-    flows = Path("flows")
+    flows = flows_folder()
     files = collect_files(args.paths)
     if not files:
         print("bot: no conversation files found", file=sys.stderr)
@@ -184,6 +194,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
         elif result.passed:
             print(f"PASS {result.file} — {result.name}")
+        elif result.broken:
+            print(f"INVALID {result.file}")
         else:
             print(f"FAIL {result.file} — {result.name}")
             for failure in result.failures:

@@ -36,3 +36,4 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # access lines carry numbers
+    logging.getLogger("transitions").setLevel(logging.WARNING)  # one line per state change

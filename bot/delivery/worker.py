@@ -134,7 +134,10 @@ class DeliveryWorker:
                 try:
                     await self.deliver(row)
                 except Exception as exc:
-                    log.exception("delivery error", extra={"outbox": row["id"], "error": repr(exc)})
+                    # The type only: exception texts can carry provider payloads with numbers.
+                    log.exception(
+                        "delivery error", extra={"outbox": row["id"], "error": type(exc).__name__}
+                    )
                     later = self.deps.clock.now() + timedelta(seconds=backoff(row["attempts"]))
                     await self._db(ops.retry, row["id"], later, f"error:{type(exc).__name__}")
 

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from bot.channels.base import Inbound
 from bot.identity import NumberVault
-from bot.store.queries import utc_text as stamp
 from bot.redact import redact
+from bot.store.queries import utc_text as stamp
 
 # Sudachi refuses input over ~49 KB of UTF-8; we cap far below it, in characters.
 DEFAULT_MAX_CHARS = 2000

@@ -8,6 +8,7 @@ serialised by SQLite's lock, each transaction short.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -186,10 +187,8 @@ class Pipeline:
         timeout = 1.0
         if next_due is not None:
             timeout = min(timeout, max((next_due - self.clock.now()).total_seconds(), 0.0))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._process_wake.wait(), timeout=timeout)
-        except TimeoutError:
-            pass
         self._process_wake.clear()
 
     # ---- queries used by the HTTP layer --------------------------------------------

@@ -3,4 +3,4 @@
 from bot.store.database import open_database
 from bot.store.migrations import migrate
 
-__all__ = ["open_database", "migrate"]
+__all__ = ["migrate", "open_database"]

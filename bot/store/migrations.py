@@ -102,7 +102,7 @@ def _core_tables(db: sqlite_utils.Database) -> None:
             created_at TEXT NOT NULL,
             seen INTEGER NOT NULL DEFAULT 0
         );
-        """
+        """,
     )
 
 

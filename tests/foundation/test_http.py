@@ -115,9 +115,11 @@ async def test_same_message_id_twice_is_processed_once(client, tmp_path):
 
 
 async def test_unknown_paths_and_methods_are_clean_4xx(client):
-    assert (await client.get("/webhooks/nowhere")).status == 404
+    missing = await client.get("/webhooks/nowhere")
+    assert missing.status == 404 and (await missing.json()) == {"error": "not found"}
     assert (await client.get("/sim/messages?from=bad")).status == 400
-    assert (await client.put("/sim/messages", data="{}")).status == 405
+    wrong_method = await client.put("/sim/messages", data="{}")
+    assert wrong_method.status == 405 and "error" in await wrong_method.json()
 
 
 async def test_simulator_page_is_served_without_external_assets(client):
@@ -166,7 +168,9 @@ async def test_sms_replies_carry_numbered_choices_rcs_replies_carry_chips(client
     offered = [r for r in sms["replies"] if r["suggestions"]]
     assert offered, sms
     for reply in offered:
-        assert all(f"{i}. {label}" in reply["text"] for i, label in enumerate(reply["suggestions"], 1))
+        assert all(
+            f"{i}. {label}" in reply["text"] for i, label in enumerate(reply["suggestions"], 1)
+        )
     rcs = await (
         await _post(client, {"from": "+819012340009", "text": "ふむふむ", "channel": "rcs"})
     ).json()
