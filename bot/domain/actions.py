@@ -6,11 +6,12 @@ Return values are JSON-able (they may be stored in slots)."""
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.domain import bookings, data, fees, receipts
-from bot.domain.calendar import CollectionCalendar
+from bot.clock import TOKYO
+from bot.domain.calendar import CollectionCalendar, parse_hhmm
 from bot.domain.catalogue import Catalogue
 from bot.domain.districts import find_place
 from bot.domain.labels import day_option, jdate
@@ -341,5 +342,18 @@ def send_reminder(ctx: Any) -> None:
         booking = bookings.get_own(ctx.db, ctx.resident.resident, payload.get("receipt", ""))
     except bookings.BookingError:
         return
-    if booking.active and booking.collection_date.isoformat() == payload.get("date"):
-        ctx.say(payload["notice"], kind="notice")
+    if not (booking.active and booking.collection_date.isoformat() == payload.get("date")):
+        return
+    if not reminder_still_timely(booking.collection_date, ctx.now):
+        return  # a stale 「明日は」 is worse than no reminder
+    ctx.say(payload["notice"], kind="notice")
+
+
+def reminder_still_timely(collection: date, now: datetime) -> bool:
+    """The day-before reminder says 「明日は」: only true on the day before collection, and
+    only before `reminder.latest` (quiet hours would hold a later one until the morning)."""
+    rules = data.load("bulky_rules")["reminder"]
+    day_before = collection - timedelta(days=int(rules["days_before"]))
+    latest = parse_hhmm(str(rules.get("latest", "21:00")))
+    local = now.astimezone(TOKYO) if now.tzinfo else now
+    return local.date() == day_before and local.time() < latest
