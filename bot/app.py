@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from bot.metrics import Metrics
 from bot.pipeline.service import Pipeline
 from bot.responder import build_responder
 from bot.simulator import add_simulator_routes, json_response
+from bot.store.queries import purge_old
 from bot.system_texts import SystemTexts
 
 log = logging.getLogger("bot.app")
@@ -105,6 +107,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         background = [
             asyncio.create_task(run_delivery(app, stop), name="bot-delivery"),
             asyncio.create_task(_reload_flows(pipeline, stop, reload_now), name="bot-reload"),
+            asyncio.create_task(_purge_old_texts(app, stop), name="bot-retention"),
         ]
         yield
         stop.set()
@@ -122,6 +125,18 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         add_simulator_routes(app, pipeline, settings)
     add_channel_routes(app, settings, pipeline)
     return app
+
+
+async def _purge_old_texts(app: web.Application, stop: asyncio.Event) -> None:
+    """Residents' messages are kept only as long as the city needs them (BOT_RETENTION_DAYS)."""
+    settings, pipeline, clock = app[SETTINGS], app[PIPELINE], app[CLOCK]
+    while not stop.is_set():
+        before = clock.now() - timedelta(days=settings.retention_days)
+        counts = await pipeline.run_on_store(purge_old, before)
+        if any(counts.values()):  # type: ignore[union-attr]
+            log.info("old texts erased", extra={"counts": counts})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=6 * 3600)
 
 
 async def _reload_flows(

@@ -27,6 +27,7 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     max_text_chars: int = 2000  # longer messages are stored truncated
     sim_wait_seconds: float = 5.0
+    retention_days: float = 180.0  # texts older than this are erased
     env_vars: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -57,6 +58,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         sim_wait = float(env.get("BOT_SIM_WAIT_SECONDS", "5"))
     except ValueError as exc:
         raise ConfigError("BOT_SIM_WAIT_SECONDS must be a number") from exc
+    try:
+        retention = float(env.get("BOT_RETENTION_DAYS", "180"))
+    except ValueError as exc:
+        raise ConfigError("BOT_RETENTION_DAYS must be a number of days") from exc
+    if retention < 1:
+        raise ConfigError("BOT_RETENTION_DAYS must be at least 1")
     settings = Settings(
         env=mode,
         host=env.get("BOT_HOST", "127.0.0.1"),
@@ -66,6 +73,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         public_url=env.get("BOT_PUBLIC_URL", "").rstrip("/"),
         simulator=_flag(env.get("BOT_SIMULATOR"), default=(mode == "development")),
         sim_wait_seconds=sim_wait,
+        retention_days=retention,
         env_vars=env,
     ).with_overrides(**overrides)
     return replace(settings, secret_key=_secret_key(env, settings))

@@ -339,3 +339,35 @@ def add_staff_note(
         "INSERT INTO staff_notes (resident_id, kind, text, created_at) VALUES (?, ?, ?, ?)",
         [resident_id, kind, text, utc_text(now)],
     )
+
+
+# ---- retention ---------------------------------------------------------------
+
+
+def purge_old(db: sqlite_utils.Database, before: datetime) -> dict[str, int]:
+    """Forget what residents wrote and what we answered once it is older than `before`.
+    Rows stay (ids, statuses, times: duplicates are still recognised, counts still add up);
+    the texts go. Unfinished work is never touched."""
+    cutoff = utc_text(before)
+    counts = {
+        "inbox": db.execute(
+            "UPDATE inbox SET text = '', postback = NULL, payload = '{}' "
+            "WHERE status != 'pending' AND received_at < ? AND (text != '' OR postback IS NOT NULL)",
+            [cutoff],
+        ).rowcount,
+        "outbox": db.execute(
+            "UPDATE outbox SET text = '', suggestions = '[]' "
+            "WHERE status NOT IN ('pending', 'sending') AND created_at < ? AND text != ''",
+            [cutoff],
+        ).rowcount,
+        "staff_notes": db.execute(
+            "DELETE FROM staff_notes WHERE seen = 1 AND created_at < ?", [cutoff]
+        ).rowcount,
+        "delivery_events": db.execute(
+            "DELETE FROM delivery_events WHERE at < ?", [cutoff]
+        ).rowcount,
+        "conversations": db.execute(
+            "DELETE FROM conversations WHERE updated_at < ?", [cutoff]
+        ).rowcount,
+    }
+    return counts
