@@ -92,7 +92,9 @@ class Nlu:
         result.items, place = entities.items_and_places(
             analysis, matches, self._quantities, date_spans, self._item_words
         )
-        result.numbers = entities.numbers(analysis.surface.text, date_spans)
+        result.numbers = entities.numbers(
+            analysis.surface.text, date_spans + entities.word_spans(analysis, matches)
+        )
         result.yes_no = entities.yes_no(  # type: ignore[assignment]
             analysis, matches, symbols_key, self._yes_emoji, self._no_emoji
         )

@@ -220,6 +220,29 @@ def _continues(analysis: Analysis, answer: Match, matches: list[Match]) -> bool:
     return not any(m.first == following and m.payload in (("yes",), ("no",)) for m in matches)
 
 
+def word_spans(analysis: Analysis, matches: list[Match]) -> list[tuple[int, int]]:
+    """Spans of item names and intent nouns written with a digit (三段ボックス, 二次募集):
+    a number inside a known name is part of the name, not a number. Phrases
+    (一日だけ) are not names: their number stays."""
+    surface = analysis.surface
+    spans = []
+    for match in matches:
+        payload = match.payload
+        if isinstance(payload, ItemInfo) or (
+            isinstance(payload, tuple)
+            and payload
+            and payload[0] == "concept"
+            and all(
+                analysis.pos[token] in ("名詞", "接尾辞", "接頭辞")
+                for token in range(match.first, match.last + 1)
+            )
+        ):
+            start, end = surface.spans[match.first][0], surface.spans[match.last][1]
+            if any(ch.isdigit() for ch in surface.text[start:end]):
+                spans.append((start, end))
+    return spans
+
+
 def numbers(surface: str, date_spans: list[tuple[int, int]]) -> list[int]:
     return [
         int(match.group())

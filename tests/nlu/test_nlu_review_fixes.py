@@ -96,3 +96,31 @@ def test_mentions_of_one_item_add_up_when_they_are_different_things(
 )
 def test_yes_no_needs_one_clear_answer(nlu: Nlu, text: str, expected: str | None) -> None:
     assert nlu.understand(text, NOW).yes_no == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("冷凍庫", {"冷凍庫": 1}),  # refused items are reported by their own name
+        ("衣類乾燥機", {"衣類乾燥機": 1}),
+        ("乾燥機と冷蔵庫", {"衣類乾燥機": 1, "冷蔵庫": 1}),
+        ("洗濯乾燥機", {"洗濯機": 1}),
+    ],
+)
+def test_refused_appliances_by_their_own_name(nlu: Nlu, text: str, expected: dict) -> None:
+    assert _items(nlu, text) == expected
+    assert all(item.group == "appliance_recycling" for item in nlu.understand(text, NOW).items)
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("三段ボックス", []),  # a number inside an item name is not a number
+        ("3段ボックスを2つ", [2]),
+        ("保育園の二次募集はいつ", []),
+        ("1日だけ預けたい", [1]),  # a phrase, not a name: the number stays
+        ("2人掛けのソファー", [2]),
+    ],
+)
+def test_numbers_inside_names_are_not_numbers(nlu: Nlu, text: str, numbers: list) -> None:
+    assert nlu.understand(text, NOW).numbers == numbers
