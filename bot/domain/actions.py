@@ -205,6 +205,11 @@ def quote(ctx: Any) -> dict[str, Any]:
         "count": sum(line.quantity for line in lines),
         "total": fees.total(lines),
         "tickets": fees.describe(plan),
+        # Smaller tickets first, as in `tickets`: [{"value": 300, "count": 2}, ...]
+        "ticket_list": [
+            {"value": value, "count": count} for value, count in sorted(plan.counts.items())
+        ],
+        "ticket_count": plan.ticket_count,
         "exact": plan.exact,
     }
 

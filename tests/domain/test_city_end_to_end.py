@@ -93,6 +93,7 @@ def _reminder_ctx(db, resident, payload, notices=True):
     said = []
     ctx = SimpleNamespace(
         db=db,
+        now=datetime(2026, 12, 3, 18, 0, tzinfo=TOKYO),  # the timer's due time
         resident=SimpleNamespace(resident=resident, notices_enabled=notices),
         turn=SimpleNamespace(payload=payload),
         say=lambda text, suggestions=None, kind="reply": said.append((text, kind)),
