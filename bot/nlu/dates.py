@@ -3,7 +3,13 @@
 Works on the analysis' surface view, where numerals are already ASCII digits
 (十二月三日 → 12月3日, １２/１０ → 12/10). Weeks start on Monday: 来週の火曜 is the
 Tuesday of the next calendar week. A bare weekday (金曜日) is the next one after today.
-A month-day without a year is its next occurrence from today.
+A month-day without a year is its next occurrence from today. An explicit date in the
+past (a year or 令和 year given: 2026年11月1日, R8.11.1, 2025/12/3) is dropped: the
+contract's dates are always today or later, and the flow asks for a date again.
+Written forms: 12月3日, 12/3, 12.3, 2026.12.3, 令和8年12月3日, R8.12.3 (R, 令和, れいわ).
+Kana relative words (あす, きょう, あした) count only as whole words (きょうだい is not 今日).
+A weekday right after a calendar date confirms it (12月4日(金)); after another weekday or
+joined by か/と/や (金曜か土曜) it is another date.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from functools import lru_cache
 
 import jpholiday
 
-from bot.nlu.textkey import key
+from bot.nlu.textkey import is_kana, key
 
 _WEEKDAYS = {
     "月": 0,
@@ -40,6 +46,7 @@ _RELATIVE_DAYS = {
     "ほんじつ": 0,
     "明日": 1,
     "あした": 1,
+    "あす": 1,
     "明後日": 2,
     "あさって": 2,
     "明々後日": 3,
@@ -65,8 +72,12 @@ _PATTERN = re.compile(
     "|".join(
         [
             r"(?P<era>令和|れいわ)(?P<ey>\d{1,2}|元)年(?P<em>\d{1,2})月(?P<ed>\d{1,2})日",
+            r"(?<![a-z])(?P<era2>令和|れいわ|r)(?P<ey2>\d{1,2}|元)(?P<es>[./])(?P<em2>\d{1,2})(?P=es)"
+            r"(?P<ed2>\d{1,2})(?![\d.])",
             r"(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月の?(?P<d>\d{1,2})日",
             r"(?:(?P<sy>\d{4})/)?(?P<sm>\d{1,2})/(?P<sd>\d{1,2})(?![\d/])",
+            r"(?<![\d.])(?:(?P<dy>\d{4})\.)?(?P<dm>\d{1,2})\.(?P<dd>\d{1,2})"
+            r"(?![\d.]|[a-z%]|人|円|畳|倍|万|千|キロ|きろ|センチ|せんち|メートル|めーとる|ミリ|みり)",
             r"(?P<mrel>" + "|".join(_MONTH_OFFSETS) + r")の?(?P<md>\d{1,2})日",
             r"(?P<n>\d{1,3})(?P<unit>日|週間)(?:後|ご)",
             r"(?:(?P<wrel>"
@@ -108,19 +119,31 @@ def _weekday(today: date, weekday: int, relation: str | None) -> date:
     return today + timedelta(days=ahead)
 
 
+def _explicit(year: int, month: int, day: int, today: date) -> date | None:
+    """A date with its year written out: None when it does not exist or has passed."""
+    found = _safe(year, month, day)
+    return found if found is not None and found >= today else None
+
+
 def _resolve(match: re.Match[str], today: date) -> date | None:
     group = match.group
-    if group("era"):
-        year = 1 if group("ey") == "元" else int(group("ey"))
-        return _safe(2018 + year, int(group("em")), int(group("ed")))
+    if group("era") or group("era2"):
+        era_year = group("ey") or group("ey2")
+        year = 1 if era_year == "元" else int(era_year)
+        month, day = (group("em"), group("ed")) if group("era") else (group("em2"), group("ed2"))
+        return _explicit(2018 + year, int(month), int(day), today)
     if group("m"):
         if group("y"):
-            return _safe(int(group("y")), int(group("m")), int(group("d")))
+            return _explicit(int(group("y")), int(group("m")), int(group("d")), today)
         return _month_day(today, int(group("m")), int(group("d")))
     if group("sm"):
         if group("sy"):
-            return _safe(int(group("sy")), int(group("sm")), int(group("sd")))
+            return _explicit(int(group("sy")), int(group("sm")), int(group("sd")), today)
         return _month_day(today, int(group("sm")), int(group("sd")))
+    if group("dm"):
+        if group("dy"):
+            return _explicit(int(group("dy")), int(group("dm")), int(group("dd")), today)
+        return _month_day(today, int(group("dm")), int(group("dd")))
     if group("mrel"):
         offset = _MONTH_OFFSETS[group("mrel")]
         found = _add_months(today, offset, int(group("md")))
@@ -153,21 +176,50 @@ def _holidays(year: int) -> tuple[tuple[str, date], ...]:
     return tuple(named)
 
 
-def find_dates(surface: str, today: date) -> tuple[list[date], list[tuple[int, int]]]:
-    """Dates in order of appearance (no duplicates) and the character spans they used."""
+# Between two weekdays, these make them alternatives (金曜か土曜), not a confirmation.
+_ALTERNATIVES = re.compile(r"か|と|や|または|又は|or|,|、|/|~|〜|～|-")
+_CALENDAR = ("era", "era2", "m", "sm", "dm", "md", "bd")
+
+
+def find_dates(
+    surface: str,
+    today: date,
+    starts: frozenset[int] | None = None,
+    ends: frozenset[int] | None = None,
+) -> tuple[list[date], list[tuple[int, int]]]:
+    """Dates in order of appearance (no duplicates) and the character spans they used.
+
+    `starts`/`ends`: token boundaries of `surface`; kana relative words must span whole
+    tokens when they are given.
+    """
     found: list[date] = []
     spans: list[tuple[int, int]] = []
+    previous_calendar = False
     for match in _PATTERN.finditer(surface):
+        weekday = bool(match.group("wd") or match.group("wk"))
         if (
-            (match.group("wd") or match.group("wk"))
+            weekday
             and spans
+            and previous_calendar
             and match.start() - spans[-1][1] <= 2
             and not match.group("wrel")
+            and not _ALTERNATIVES.search(surface[spans[-1][1] : match.start()])
         ):
             spans.append(match.span())  # 12月4日(金曜): the weekday only confirms the date
+            previous_calendar = False
+            continue
+        relative = match.group("rel")
+        if (
+            relative
+            and starts is not None
+            and ends is not None
+            and is_kana(relative)
+            and (match.start() not in starts or match.end() not in ends)
+        ):
             continue
         resolved = _resolve(match, today)
         spans.append(match.span())
+        previous_calendar = any(match.group(name) for name in _CALENDAR)
         if resolved is not None and resolved not in found:
             found.append(resolved)
     if "日" in surface:

@@ -88,7 +88,10 @@ class Nlu:
             return result
         analysis = self.analyse(text)
         matches = self.gazetteer.find(analysis)
-        result.dates, date_spans = find_dates(analysis.surface.text, now.date())
+        surface = analysis.surface
+        result.dates, date_spans = find_dates(
+            surface.text, now.date(), surface.starts, surface.ends
+        )
         result.items, place = entities.items_and_places(
             analysis, matches, self._quantities, date_spans, self._item_words
         )

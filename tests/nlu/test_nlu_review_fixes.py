@@ -124,3 +124,34 @@ def test_refused_appliances_by_their_own_name(nlu: Nlu, text: str, expected: dic
 )
 def test_numbers_inside_names_are_not_numbers(nlu: Nlu, text: str, numbers: list) -> None:
     assert nlu.understand(text, NOW).numbers == numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("金曜か土曜", ["2026-11-27", "2026-11-28"]),  # alternatives, both
+        ("金曜日と土曜日どちらでも", ["2026-11-27", "2026-11-28"]),
+        ("12月4日か5日", ["2026-12-04", "2026-12-05"]),
+        ("12月4日(金)", ["2026-12-04"]),  # the weekday confirms the date
+        ("2026年11月1日", []),  # an explicit past date is dropped (dates are never past)
+        ("令和7年12月1日", []),
+        ("2025/12/3", []),
+        ("2026年12月18日", ["2026-12-18"]),
+        ("R8.12.4", ["2026-12-04"]),  # 令和 abbreviations and dotted dates
+        ("令和8.12.4", ["2026-12-04"]),
+        ("12.3", ["2026-12-03"]),
+        ("12.3に出したい", ["2026-12-03"]),
+        ("2026.12.10", ["2026-12-10"]),
+        ("1.5mのソファ", []),  # a measure, not a date
+        ("あす", ["2026-11-25"]),
+        ("あすでお願いします", ["2026-11-25"]),
+        ("きょうだいがいます", []),  # きょう only as a whole word
+    ],
+)
+def test_review_dates(nlu: Nlu, text: str, expected: list[str]) -> None:
+    assert [day.isoformat() for day in nlu.understand(text, NOW).dates] == expected
+
+
+def test_dates_inside_numbers_are_not_numbers(nlu: Nlu) -> None:
+    assert nlu.understand("R8.12.4", NOW).numbers == []
+    assert nlu.understand("12.3", NOW).numbers == []
