@@ -33,7 +33,8 @@ def test_contract_example_exactly(nlu: Nlu) -> None:
 def test_understanding_fields(nlu: Nlu) -> None:
     result = nlu.understand("さくら市桜台3丁目に住んでます。2人掛けのソファーとテレビ", NOW)
     assert isinstance(result, Understanding)
-    assert result.rule is None and result.intent is None
+    # items alone (no other request) open 粗大ごみ: rule bulky.item_alone
+    assert (result.rule, result.intent) == ("bulky.item_alone", "bulky_waste")
     assert result.district == "桜台" and result.town == "桜台"
     sofa, tv = result.items
     assert (sofa.name, sofa.kind, sofa.variant, sofa.group) == (

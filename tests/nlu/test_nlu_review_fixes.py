@@ -155,3 +155,24 @@ def test_review_dates(nlu: Nlu, text: str, expected: list[str]) -> None:
 def test_dates_inside_numbers_are_not_numbers(nlu: Nlu) -> None:
     assert nlu.understand("R8.12.4", NOW).numbers == []
     assert nlu.understand("12.3", NOW).numbers == []
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "intent"),
+    [
+        ("カウチ2つ", None, "bulky_waste"),  # an item alone opens 粗大ごみ
+        ("冷蔵庫", None, "bulky_waste"),
+        ("ドライヤー", None, "bulky_waste"),  # the flow explains small items
+        ("カウチ2つ", "bulky_waste", None),  # inside the flow: an answer
+        ("冷蔵庫", "bulky_waste_change", None),
+        ("ベビーカーを保育園に置けますか", None, "childcare_apply"),  # other rules win
+        ("予約したソファーの回収やめたい", None, "bulky_waste_change"),
+        ("申し込んだ粗大ごみをキャンセルしたい", None, "bulky_waste_change"),
+        ("予約やめます", "bulky_waste", "cancel"),  # stop this conversation
+        ("ちょっと子供をあずけたい", None, "childcare_temporary"),
+        ("少しの間だけ子どもを預かってほしい", None, "childcare_temporary"),
+        ("子供を保育園に預けたい", None, "childcare_apply"),
+    ],
+)
+def test_review_intents(nlu: Nlu, text: str, context: str | None, intent: str | None) -> None:
+    assert nlu.understand(text, NOW, context).intent == intent
