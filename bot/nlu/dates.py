@@ -195,6 +195,7 @@ def find_dates(
     found: list[date] = []
     spans: list[tuple[int, int]] = []
     previous_calendar = False
+    previous_week: str | None = None  # the week word of the last weekday (来週の木曜)
     for match in _PATTERN.finditer(surface):
         weekday = bool(match.group("wd") or match.group("wk"))
         if (
@@ -217,7 +218,18 @@ def find_dates(
             and (match.start() not in starts or match.end() not in ends)
         ):
             continue
-        resolved = _resolve(match, today)
+        if (
+            weekday
+            and not match.group("wrel")
+            and previous_week
+            and spans
+            and _ALTERNATIVES.fullmatch(surface[spans[-1][1] : match.start()].strip("の"))
+        ):
+            # 来週の木曜か金曜: the alternative weekday is in the same week.
+            resolved = _weekday(today, _WEEKDAYS[match.group("wd") or match.group("wk")], previous_week)
+        else:
+            resolved = _resolve(match, today)
+        previous_week = (match.group("wrel") or previous_week) if weekday else None
         spans.append(match.span())
         previous_calendar = any(match.group(name) for name in _CALENDAR)
         if resolved is not None and resolved not in found:

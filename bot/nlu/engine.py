@@ -112,7 +112,7 @@ class Nlu:
             if isinstance(m.payload, tuple) and m.payload[0] == "concept"
         }
         if any(isinstance(m.payload, ItemInfo) for m in matches):
-            present.add("$item")
+            present.add("$item")  # an item word, even inside a longer name (テレビ台)
         if result.dates:
             present.add("$date")
         rule = self.rules.decide(present, context, len(text_key))

@@ -55,7 +55,7 @@ class QuantityReader:
         counter = "|".join(sorted(map(re.escape, counters), key=len, reverse=True)) or "つ"
         self._after = re.compile(
             rf"^(?:を|が|は|も|、|,|:)?(?:(?P<times>[x×*]))?(?P<n>\d+)(?P<counter>{counter})?"
-            rf"(?P<tail>$|と|、|,|。|\.|!|！|\?|？|を|です|で|お|に|ほど|くらい|ぐらい|ずつ)?"
+            rf"(?P<tail>$|と|、|,|。|\.|!|！|\?|？|\)|\]|」|・|/|を|です|で|お|に|ほど|くらい|ぐらい|ずつ)?"
         )
         self._before = re.compile(rf"(?P<n>\d+)(?:{counter})の?$")
         self._later = re.compile(rf"(?<![\d/])(?P<n>\d+)(?:{counter})(?!目|め)")

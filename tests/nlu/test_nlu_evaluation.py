@@ -20,7 +20,7 @@ def test_eval_set_is_large_enough() -> None:
     assert len(set(texts)) >= len(texts) - 10  # a few reappear under a flow context
 
 
-@pytest.mark.parametrize("name", ["eval_set.yaml", "holdout.yaml"])
+@pytest.mark.parametrize("name", ["eval_set.yaml", "holdout.yaml", "holdout2.yaml"])
 def test_accuracy_per_field(nlu: Nlu, name: str) -> None:
     report = evaluate(HERE / name, nlu)
     below = {

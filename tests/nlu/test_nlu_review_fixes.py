@@ -176,3 +176,50 @@ def test_dates_inside_numbers_are_not_numbers(nlu: Nlu) -> None:
 )
 def test_review_intents(nlu: Nlu, text: str, context: str | None, intent: str | None) -> None:
     assert nlu.understand(text, NOW, context).intent == intent
+
+
+# --- general problems found by tests/nlu/holdout2.yaml ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("来週の木曜か金曜", ["2026-12-03", "2026-12-04"]),  # the week word carries over
+        ("再来週の月曜か火曜", ["2026-12-07", "2026-12-08"]),
+        ("金曜か来週の月曜", ["2026-11-27", "2026-11-30"]),
+    ],
+)
+def test_alternative_weekdays_share_the_week(nlu: Nlu, text: str, expected: list[str]) -> None:
+    assert [day.isoformat() for day in nlu.understand(text, NOW).dates] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ダイニングテーブルセット（テーブル1、椅子4）", {"テーブル": 1, "椅子": 4}),
+        ("椅子(2脚)", {"椅子": 2}),
+        ("こたつ布団2枚", {"布団": 2}),
+        ("ミラー付きのドレッサー", {}),  # X付き: the item only describes the thing
+    ],
+)
+def test_quantities_in_brackets_and_described_things(nlu: Nlu, text: str, expected: dict) -> None:
+    assert _items(nlu, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("来週の水曜日に回収お願いできますか", "bulky_waste"),
+        ("回収に来てほしい", "bulky_waste"),
+        ("予約の確認をしたい", "bulky_waste_change"),
+        ("1歳児クラスの空きありますか", "childcare_vacancy"),
+        ("面接の日だけ子どもを見てもらいたい", "childcare_temporary"),
+    ],
+)
+def test_holdout2_intents(nlu: Nlu, text: str, intent: str) -> None:
+    assert nlu.understand(text, NOW).intent == intent
+
+
+def test_sentence_adverb_before_an_answer(nlu: Nlu) -> None:
+    assert nlu.understand("やっぱりやめときます", NOW).yes_no == "no"
+    assert nlu.understand("やっぱりお願いします", NOW).yes_no == "yes"
