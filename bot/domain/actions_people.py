@@ -32,21 +32,43 @@ def entry_month(ctx: Any) -> dict[str, Any] | None:
 
 @register_action("childcare_age")
 def child_age(ctx: Any) -> dict[str, Any] | None:
-    """The child's 年齢 for the entry month, from a birth date or an age (`child_text`)."""
+    """The child's 年齢 for the entry month (the age on 4月1日 of that school year), from a
+    birth date or an age (`child_text`).
+
+    An age alone is the child's age today; on 4月1日 the child may be that age or one year
+    younger (or older, for next school year). Status:
+    - "ok" with `age`; `other` is the other possible class when the birthday would decide
+      it (the answer is given for `age`, and says so);
+    - "too_young" / "too_old";
+    - "need_birth": one possible class is eligible and the other is not, so the birth
+      date decides (asked once; an age again is not an answer then)."""
     entry = _entry(ctx)
     text = str(ctx.slots.get("child_text") or "")
     born = parse_birth(text)
     if born is not None:
+        if born > ctx.today:
+            return None
         status = childcare.eligibility(born, entry)
         age = childcare.school_year_age(born, entry)
-    else:
-        given = parse_age(text)
-        if given is None:
+        ctx.slots["age"] = age
+        return {"age": age, "status": status, "other": None, "by_birth": True}
+    given = parse_age(text)
+    if given is None or given > 20:
+        return None
+    limit = childcare.max_age()
+    classes = childcare.class_ages_for_current_age(given, ctx.today, entry)
+    eligible = [a for a in classes if a <= limit]
+    if not eligible:
+        return {"age": given, "status": "too_old", "other": None, "by_birth": False}
+    if len(eligible) < len(classes):
+        if ctx.slots.get("birth_asked"):
             return None
-        age = given
-        status = "too_old" if age > childcare.max_age() else "ok"
+        ctx.slots["birth_asked"] = True
+        return {"age": eligible[-1], "status": "need_birth", "other": None, "by_birth": False}
+    age = given if given in eligible else eligible[-1]
+    other = next((a for a in eligible if a != age), None)
     ctx.slots["age"] = age
-    return {"age": age, "status": status}
+    return {"age": age, "status": "ok", "other": other, "by_birth": False}
 
 
 @register_action("childcare_vacancies")
@@ -105,23 +127,97 @@ def documents(ctx: Any) -> dict[str, Any] | None:
 
 # ---- 児童手当 -----------------------------------------------------------------------------
 
+_KANJI = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_COUNT = re.compile(r"(\d+|[一二三四五六七八九十]|ひと|ふた|み|よ)\s*(人|名|り)")
+_BIRTH = re.compile(r"(令和|平成)?\d{1,4}[年/.\-]\d{1,2}[月/.\-]\d{1,2}日?")
+_MONTHS_OLD = re.compile(r"\d+\s*(か月|ヶ月|ヵ月|カ月|ケ月)")
+_AGE_UNIT = re.compile(r"(\d+)\s*(歳|才|さい)")
 _NUMBER = re.compile(r"\d+")
+_KANA_COUNT = {"ひと": 1, "ふた": 2, "み": 3, "よ": 4}
+
+
+def read_children(text: str, today: date) -> tuple[int | None, list[int]]:
+    """(count, ages) from an answer: 「2人」 is a count, not an age; 「1人、3歳」 is one
+    child aged 3; birth dates become today's age, 「生後3か月」 is 0. Bare numbers with no
+    unit (「10 3 0」) are ages."""
+    text = unicodedata.normalize("NFKC", text)
+    count = None
+    if match := _COUNT.search(text):
+        raw = match.group(1)
+        if raw.isdigit():
+            count = int(raw)
+        elif raw in _KANJI:
+            count = _KANJI[raw]
+        elif match.group(2) == "り" and raw in ("ひと", "ふた"):
+            count = _KANA_COUNT[raw]
+        elif match.group(2) != "り" and raw in _KANA_COUNT:
+            count = None  # 「み人」 is not how anyone writes it
+        if count is not None:
+            text = text[: match.start()] + " " + text[match.end() :]
+    ages: list[int] = []
+    for match in list(_BIRTH.finditer(text)):
+        born = parse_birth(match.group(0))
+        if born is not None and born <= today:
+            years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+            ages.append(years)
+        text = text.replace(match.group(0), " ", 1)
+    for match in list(_MONTHS_OLD.finditer(text)):
+        ages.append(0)
+        text = text.replace(match.group(0), " ", 1)
+    with_unit = [int(m.group(1)) for m in _AGE_UNIT.finditer(text)]
+    ages += with_unit
+    if not with_unit:
+        ages += [int(n) for n in _NUMBER.findall(text)]
+    return count, ages
 
 
 @register_action("allowance_estimate")
 def allowance_estimate(ctx: Any) -> dict[str, Any] | None:
-    """Ages typed as 「10歳と3歳と0歳」 or 「10 3 0」 → the monthly amount per child."""
-    text = unicodedata.normalize("NFKC", str(ctx.slots.get("ages_text") or ""))
-    ages = [int(n) for n in _NUMBER.findall(text)]
-    if not ages or any(age > 40 for age in ages):
+    """Ages typed as 「10歳と3歳と0歳」, 「10 3 0」 or birth dates → the monthly amount per
+    child (`kind` "ok"). A number of children (「2人」) is kept in `child_count` and the
+    ages are asked for (`kind` "count"); ages that do not match the count given are not an
+    answer (None), nor is anything without ages."""
+    count, ages = read_children(str(ctx.slots.get("ages_text") or ""), ctx.today)
+    if count is not None and count > 0:
+        ctx.slots["child_count"] = count
+    expected = ctx.slots.get("child_count")
+    if any(age > 40 for age in ages) or (count is not None and count <= 0):
+        return None
+    if not ages:
+        return {"kind": "count", "count": expected} if count else None
+    if expected and len(ages) != expected:
         return None
     children = allowance.per_child(ages)
     return {
+        "kind": "ok",
         "children": [{"age": c.age, "order": c.order, "monthly": c.monthly} for c in children],
         "monthly": sum(c.monthly for c in children),
         "per_payment": allowance.per_payment(ages),
         "next_payment": allowance.next_payment_month(ctx.today).isoformat(),
     }
+
+
+# ---- re-asking ------------------------------------------------------------------------------
+
+
+@register_action("count_miss")
+def count_miss(ctx: Any, question: str) -> int:
+    """One more answer to `question` that could not be used: 1, 2, 3… (save it as a slot
+    and word the re-ask by it; escalate after the last). For questions whose answer is
+    free text checked by an action, where the engine's own retry ladder cannot count."""
+    counts = dict(ctx.slots.get("_misses") or {})
+    counts[question] = int(counts.get(question, 0)) + 1
+    ctx.slots["_misses"] = counts
+    return counts[question]
+
+
+@register_action("clear_misses")
+def clear_misses(ctx: Any, question: str) -> int:
+    """The question was answered: its next miss counts from 1 again."""
+    counts = dict(ctx.slots.get("_misses") or {})
+    counts.pop(question, None)
+    ctx.slots["_misses"] = counts
+    return 0
 
 
 # ---- people and notices ----------------------------------------------------------------------

@@ -56,6 +56,24 @@ def eligibility(birth: date, entry: date, directory: Path | None = None) -> str:
     return "ok"
 
 
+def class_ages_for_current_age(
+    age_now: int, today: date, entry: date, directory: Path | None = None
+) -> list[int]:
+    """The possible 年齢 on the entry's 4月1日 (the class) of a child who is `age_now` years
+    old today: one or two ages, depending on a birthday the resident did not give."""
+    latest = _years_before(today, age_now)  # born today `age_now` years ago
+    earliest = _years_before(today, age_now + 1) + timedelta(days=1)
+    ages = {school_year_age(earliest, entry, directory), school_year_age(latest, entry, directory)}
+    return sorted(ages)
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 2月29日
+        return day.replace(year=day.year - years, day=28)
+
+
 def max_age(directory: Path | None = None) -> int:
     return int(_rules(directory)["age"]["max_age"])
 
