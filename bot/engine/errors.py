@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.errors import BotError
+from bot.errors import BotError, InputError
 
 
 @dataclass(frozen=True, order=True)
@@ -18,9 +18,15 @@ class FlowError:
 
 
 class FlowsInvalid(BotError):
-    """Raised by load_flowset when `bot flows check` would fail; carries every error."""
+    """Raised by load_flowset when `bot flows check` would fail; carries every error.
+    Its message is one line (the count and the first error); `.errors` has them all."""
 
     def __init__(self, errors: list[FlowError]) -> None:
         self.errors = errors
-        shown = "\n".join(str(e) for e in errors[:20])
-        super().__init__(f"{len(errors)} flow error(s):\n{shown}")
+        first = f"; the first: {errors[0]}" if errors else ""
+        more = " (run `bot flows check` to see them all)" if len(errors) > 1 else ""
+        super().__init__(f"{len(errors)} flow error(s){first}{more}")
+
+
+class NotAFlowsFolder(InputError):
+    """The path given is not a flows folder (bad usage, exit 2): a one-line message."""

@@ -12,7 +12,7 @@ import yaml
 
 from bot.engine import actions as action_registry
 from bot.engine.checks import Reporter, hint
-from bot.engine.errors import FlowError, FlowsInvalid
+from bot.engine.errors import FlowError, FlowsInvalid, NotAFlowsFolder
 from bot.engine.expr import Expr, ExprError, compile_expr
 from bot.engine.model import (
     ActionCall,
@@ -26,6 +26,8 @@ from bot.engine.model import (
 from bot.engine.templates import Message, attributes, make_env, undeclared
 from bot.engine.yamlloc import LDict, LList, YamlProblem, line_of
 from bot.engine.yamlloc import load as load_yaml
+from bot.yamlsource import YamlSourceError
+from bot.yamlsource import load_yaml as load_source
 
 GLOBAL_FILE = "_global.yaml"
 FLOW_KEYS = (
@@ -75,32 +77,77 @@ GLOBAL_KEYS = (
 CHANNELS = ("sms", "rcs")
 
 
+FOLDER_HINT = (
+    "run from the project folder, or pass the flows folder: "
+    "`bot flows check PATH`, `bot flows graph --flows PATH`"
+)
+
+
 def check_flows(path: str | Path) -> list[FlowError]:
-    """Every error in the flows folder (or the folder of a given file), sorted."""
+    """Every error in the flows folder (or the flows folder of a given file), sorted:
+    flows, templates, the city's data files (flows/data) and NLU files (flows/nlu).
+    Raises NotAFlowsFolder (bad usage) when `path` is not in a flows folder."""
     _, errors = _load(Path(path))
     return errors
 
 
 def load_flowset(path: str | Path) -> FlowSet:
-    """The checked flows; raises FlowsInvalid (with .errors) when the check fails."""
+    """The checked flows; raises FlowsInvalid (with .errors) when the check fails, and
+    NotAFlowsFolder when `path` is not a flows folder."""
     flowset, errors = _load(Path(path))
     if errors or flowset is None:
         raise FlowsInvalid(errors)
     return flowset
 
 
+def _shown(path: Path) -> str:
+    text = str(path)
+    return text if path.is_absolute() or text.startswith(".") else f"./{text}"
+
+
+def flows_folder(path: Path) -> Path:
+    """The flows folder for `path`: the folder itself, or the nearest folder above a file
+    or a subfolder (data/, nlu/, templates/…) that holds _global.yaml."""
+    if not path.exists():
+        raise NotAFlowsFolder(f"no flows folder at {_shown(path)} ({FOLDER_HINT})")
+    start = path if path.is_dir() else path.parent
+    if path.is_file() and path.suffix not in (".yaml", ".yml", ".j2"):
+        raise NotAFlowsFolder(
+            f"{_shown(path)} is a file, not a flows folder (give the folder that holds "
+            f"{GLOBAL_FILE}, e.g. `bot flows check flows`)"
+        )
+    lexical = [start, *start.parents][:4]  # keeps the paths in messages as given
+    for folder in [*lexical, *list(start.resolve().parents)[: 4 - len(lexical)]]:
+        if (folder / GLOBAL_FILE).is_file():
+            return folder
+    if path.is_dir() and any(start.glob("*.y*ml")):
+        return start  # looks like flows whose _global.yaml is missing: a check error
+    where = "in it" if path.is_dir() else "next to it or above it"
+    raise NotAFlowsFolder(
+        f"{_shown(path)} is not a flows folder (no {GLOBAL_FILE} {where}; {FOLDER_HINT})"
+    )
+
+
+def _one_line(error: FlowError) -> FlowError:
+    message = " ".join(error.message.split())
+    return error if message == error.message else FlowError(error.file, error.line, message)
+
+
 def _load(path: Path) -> tuple[FlowSet | None, list[FlowError]]:
+    from bot.domain.validate import validate_folder
     from bot.engine.compiler import compile_flow
 
     action_registry.import_domain_actions()
-    directory = path if path.is_dir() else path.parent
+    directory = flows_folder(path)
     errors: list[FlowError] = []
-    if not directory.is_dir():
-        return None, [FlowError(str(path), 1, "no such folder")]
     loader = _Loader(directory, errors)
     flowset = loader.run()
+    errors += [
+        FlowError(p.file, p.line, p.message) for p in validate_folder(directory, set(loader.raw))
+    ]
     if errors:
-        return None, sorted(set(errors), key=lambda e: (e.file, e.line, e.message))
+        unique = {_one_line(e) for e in errors}
+        return None, sorted(unique, key=lambda e: (e.file, e.line, e.message))
     assert flowset is not None
     for flow in flowset.flows.values():
         flow.machine = compile_flow(flow)
@@ -222,11 +269,17 @@ class _Loader:
             rep.error(line, f"data file `{name}` not found in {self.dir / 'data'}")
         else:
             try:
+                load_source(path)  # syntax errors as one `file:line: message`
                 value = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except YamlSourceError as exc:
+                self.errors.append(FlowError(str(path), exc.line, exc.message))
+            except (ValueError, TypeError, OverflowError):
+                pass  # a value YAML cannot build (2026-11-31): reported by validate_folder
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
+                problem = getattr(exc, "problem", None) or "cannot read the file"
                 self.errors.append(
-                    FlowError(str(path), mark.line + 1 if mark else 1, f"YAML syntax: {exc}")
+                    FlowError(str(path), mark.line + 1 if mark else 1, f"YAML syntax: {problem}")
                 )
         self.data_cache[name] = value
         return value

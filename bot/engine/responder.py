@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock
-from bot.engine.errors import FlowError
+from bot.engine.errors import FlowError, FlowsInvalid, NotAFlowsFolder
 from bot.engine.loader import _load, load_flowset
 from bot.engine.model import Flow, FlowSet
 from bot.engine.runner import Run
@@ -28,7 +28,12 @@ class FlowResponder:
         self._versions: dict[tuple[str, str], Flow] = {}
         self._keys: dict[str, str] = {}
         self._stamp = self._scan()
-        self.flowset: FlowSet = load_flowset(self.flows_dir)
+        try:
+            self.flowset: FlowSet = load_flowset(self.flows_dir)
+        except FlowsInvalid as exc:
+            for e in exc.errors:
+                log.error("flows refused at start: %s", e)
+            raise
         self._remember(self.flowset)
 
     def respond(
@@ -57,7 +62,10 @@ class FlowResponder:
     def reload(self) -> list[FlowError]:
         """Re-check the flows; swap them in only if clean. Returns the errors (logged)."""
         self._stamp = self._scan()
-        flowset, errors = _load(self.flows_dir)
+        try:
+            flowset, errors = _load(self.flows_dir)
+        except NotAFlowsFolder as exc:  # the folder or its _global.yaml went away
+            flowset, errors = None, [FlowError(str(self.flows_dir), 1, str(exc))]
         if errors or flowset is None:
             for e in errors:
                 log.error("flow reload refused: %s", e)
