@@ -9,8 +9,8 @@ import secrets
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.domain import bookings, data, fees, receipts
 from bot.clock import TOKYO
+from bot.domain import bookings, data, fees, receipts
 from bot.domain.calendar import CollectionCalendar, parse_hhmm
 from bot.domain.catalogue import Catalogue
 from bot.domain.districts import find_place

@@ -36,7 +36,11 @@ def booked():
 
 
 def fire(db, receipt: str, now: datetime) -> list[str]:
-    payload = {"receipt": receipt, "date": FRIDAY.isoformat(), "notice": "明日は粗大ごみの収集日です"}
+    payload = {
+        "receipt": receipt,
+        "date": FRIDAY.isoformat(),
+        "notice": "明日は粗大ごみの収集日です",
+    }
     turn = Turn("timer", "r1", "sms", now, timer=f"{actions.REMINDER}:{receipt}", payload=payload)
     effects = Effects()
     ctx = ActionContext({}, now, db, ResidentContext("r1"), turn, {}, "", "", effects)
