@@ -22,6 +22,7 @@ from bot.metrics import Metrics
 from bot.pipeline.service import Pipeline
 from bot.responder import build_responder
 from bot.simulator import add_simulator_routes, json_response
+from bot.staff import add_staff_routes
 from bot.store.queries import purge_old
 from bot.system_texts import SystemTexts
 
@@ -124,6 +125,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     if settings.simulator:
         add_simulator_routes(app, pipeline, settings)
     add_channel_routes(app, settings, pipeline)
+    add_staff_routes(app, pipeline, settings)
     return app
 
 

@@ -123,7 +123,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"さくら市ボット listening on {base}", flush=True)
     if settings.simulator:
         print(f"  simulator:     {base}/sim/", flush=True)
-    print("  staff console: `bot handoff list` (handed-off conversations)", flush=True)
+    if settings.production and not settings.env_vars.get("BOT_STAFF_TOKEN"):
+        print("  staff console: off (set BOT_STAFF_TOKEN); `bot handoff list` works", flush=True)
+    else:
+        print(f"  staff console: {base}/staff/", flush=True)
     print(f"  health:        {base}/healthz   metrics: {base}/metrics", flush=True)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
     return 0

@@ -99,7 +99,8 @@ class Processor:
                     "kind": "timer",
                     "text": timer["name"],
                     "payload": json.loads(timer["payload"]),
-                    "received_at": timer["due_at"],
+                    # When it actually runs: a timer firing late (server down) must know it.
+                    "received_at": q.utc_text(now),
                 },
             )
             q.delete_timer(self.db, timer["id"])
