@@ -197,10 +197,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
         elif result.passed:
             print(f"PASS {result.file} — {result.name}")
-        elif result.broken:
-            print(f"INVALID {result.file}")
         else:
-            print(f"FAIL {result.file} — {result.name}")
+            label = "INVALID" if result.broken else "FAIL"
+            print(f"{label} {result.file}" + ("" if result.broken else f" — {result.name}"))
             for failure in result.failures:
                 where = f"turn {failure.turn}: " if failure.turn else ""
                 print(f"  {where}{failure.message}")
