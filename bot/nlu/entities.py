@@ -129,8 +129,10 @@ def items_and_places(
 ) -> tuple[list[ItemMention], TownInfo | None]:
     entity_matches = longest(
         matches,
-        lambda m: isinstance(m.payload, (ItemInfo, TownInfo))
-        and (words is None or words.is_item(analysis, m)),
+        lambda m: (
+            isinstance(m.payload, (ItemInfo, TownInfo))
+            and (words is None or words.is_item(analysis, m))
+        ),
     )
     variant_matches = [m for m in matches if isinstance(m.payload, VariantInfo)]
     found = [m for m in entity_matches if isinstance(m.payload, ItemInfo)]

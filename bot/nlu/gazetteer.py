@@ -100,9 +100,7 @@ class Gazetteer:
         self._scan(analysis.reading, READING, found, analysis, loose=False)
         return list(found.values())
 
-    def _scan(
-        self, view: View, name: str, found: dict, analysis: Analysis, *, loose: bool
-    ) -> None:
+    def _scan(self, view: View, name: str, found: dict, analysis: Analysis, *, loose: bool) -> None:
         index = self._index[name]
         text = view.text
         starts, ends = view.starts, view.ends
@@ -166,13 +164,13 @@ def _word_edges(
     inner_start = not aligned
     inner_end = end not in view.ends
     katakana = analysis.katakana
-    if inner_start and katakana[view.token_at[start]]:
-        if name != SURFACE or start not in analysis.subwords:
-            return False
-    if inner_end and katakana[view.token_at[end - 1]]:
-        if name != SURFACE or end not in analysis.subwords:
-            return False
-    return True
+    # A boundary inside a katakana word is only allowed at one of Sudachi's short-word
+    # boundaries, and only on the surface view (ガス|レンジ yes, オ|レンジ no).
+    starts_inside = inner_start and katakana[view.token_at[start]]
+    if starts_inside and (name != SURFACE or start not in analysis.subwords):
+        return False
+    ends_inside = inner_end and katakana[view.token_at[end - 1]]
+    return not (ends_inside and (name != SURFACE or end not in analysis.subwords))
 
 
 def longest(matches: list[Match], accept: Callable[[Match], bool] | None = None) -> list[Match]:
