@@ -77,6 +77,9 @@ class DeliveryWorker:
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._last_sweep = 0.0
         self.sends = 0  # provider calls made (metrics, tests)
+        # Successful sends are recorded together after each batch: one commit, not one per
+        # reply. Until then the rows stay 'sending'; after a crash they are sent again.
+        self._sent: list[tuple[int, str | None, Any]] = []
 
     async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self.deps.store.run_on_store(fn, *args)
@@ -105,11 +108,19 @@ class DeliveryWorker:
             groups: dict[str, list[dict[str, Any]]] = {}
             for row in rows:  # one resident's rows in order; residents side by side
                 groups.setdefault(row["resident_id"], []).append(row)
-            await asyncio.gather(*(self._deliver_group(group) for group in groups.values()))
+            try:
+                await asyncio.gather(*(self._deliver_group(group) for group in groups.values()))
+            finally:
+                await self._flush_sent()
         if "rcs" in self.channels and self.deps.clock.monotonic() - self._last_sweep >= SWEEP_EVERY:
             self._last_sweep = self.deps.clock.monotonic()
             await self.sweep_late_rich()
         return bool(rows)
+
+    async def _flush_sent(self) -> None:
+        marks, self._sent = self._sent, []
+        if marks:
+            await self._db(ops.sent_many, marks)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         timeout = 1.0
@@ -192,7 +203,7 @@ class DeliveryWorker:
     ) -> None:
         now = self.deps.clock.now()
         if result.ok:
-            await self._db(ops.sent, row["id"], message_id, now)
+            self._sent.append((row["id"], message_id, now))
             return
         code = result.error_code or "error"
         if result.fallback_to_sms and self.sms_provider:

@@ -11,6 +11,9 @@ from bot.domain import data
 from bot.domain.text import fold
 
 
+_BUILT: dict[int, tuple[Any, Catalogue]] = {}
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -64,7 +67,17 @@ class Catalogue:
 
     @classmethod
     def load(cls, directory: Path | None = None) -> Catalogue:
-        return cls.from_data(data.load("catalogue", directory))
+        """Built once per version of the data file (data.load returns the same object
+        until the file changes), not on every action call."""
+        raw = data.load("catalogue", directory)
+        cached = _BUILT.get(id(raw))
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        catalogue = cls.from_data(raw)
+        if len(_BUILT) > 8:
+            _BUILT.clear()
+        _BUILT[id(raw)] = (raw, catalogue)  # holding `raw` keeps its id from being reused
+        return catalogue
 
     @classmethod
     def from_data(cls, raw: dict[str, Any]) -> Catalogue:
