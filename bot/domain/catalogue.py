@@ -10,7 +10,6 @@ from typing import Any
 from bot.domain import data
 from bot.domain.text import fold
 
-
 _BUILT: dict[int, tuple[Any, Catalogue]] = {}
 
 
