@@ -4,12 +4,9 @@ every acknowledged message is processed once and its reply reaches the fake Twil
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,21 +17,15 @@ import pytest
 from bot.delivery.render import idempotency_key
 from tests.fakes import twilio as ftw
 from tests.fakes.twilio import FakeTwilio
+from tests.support.server import free_port, start_server, wait_healthy
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = "https://bot.city.example.jp"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start(tmp_path: Path, port: int, api_base: str) -> subprocess.Popen:
-    env = dict(os.environ)
-    env.update(
+    return start_server(
+        port,
         BOT_DB=str(tmp_path / "bot.db"),
         BOT_SECRET_KEY="k" * 40,
         BOT_PUBLIC_URL=PUBLIC,
@@ -45,26 +36,6 @@ def _start(tmp_path: Path, port: int, api_base: str) -> subprocess.Popen:
         BOT_INBOUND_PER_MINUTE="1000",
         BOT_SEND_RATE="200",
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def _wait_healthy(session: aiohttp.ClientSession, base: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(f"{base}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("server did not become healthy")
 
 
 def _rows(db_path: Path, sql: str) -> list[tuple]:
@@ -78,13 +49,13 @@ def _rows(db_path: Path, sql: str) -> list[tuple]:
 
 async def test_no_acknowledged_message_lost_on_sigkill(tmp_path: Path) -> None:
     fake = await FakeTwilio().start()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = _start(tmp_path, port, fake.url)
     acked: set[str] = set()
     try:
         async with aiohttp.ClientSession() as session:
-            await _wait_healthy(session, base)
+            await wait_healthy(base)
             killed = asyncio.Event()
 
             async def resident(n: int) -> None:
@@ -119,7 +90,7 @@ async def test_no_acknowledged_message_lost_on_sigkill(tmp_path: Path) -> None:
             server.wait(timeout=10)
             sends_before_restart = len(fake.delivered())
             server = _start(tmp_path, port, fake.url)
-            await _wait_healthy(session, base)
+            await wait_healthy(base)
 
             db_path = tmp_path / "bot.db"
 

@@ -4,64 +4,35 @@ processed exactly once and answered after a restart."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.foundation.helpers import ROOT
+from tests.support.server import free_port, start_server, wait_healthy
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start(tmp_path: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ)
-    env.update(
+    return start_server(
+        port,
         BOT_DB=str(tmp_path / "bot.db"),
         BOT_SECRET_KEY="k" * 40,
         BOT_SIM_WAIT_SECONDS="0",  # acknowledge as soon as the message is stored
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def _wait_healthy(base: str, deadline: float) -> None:
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(f"{base}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("server did not become healthy")
 
 
 async def test_no_acknowledged_message_is_lost_on_sigkill(tmp_path):
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = _start(tmp_path, port)
     try:
-        await _wait_healthy(base, time.monotonic() + 60)
+        await wait_healthy(base)
         acked: set[str] = set()
         killed = asyncio.Event()
 
@@ -94,7 +65,7 @@ async def test_no_acknowledged_message_is_lost_on_sigkill(tmp_path):
         assert len(acked) >= 150
 
         server = _start(tmp_path, port)
-        await _wait_healthy(base, time.monotonic() + 60)
+        await wait_healthy(base)
         db = sqlite3.connect(tmp_path / "bot.db")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

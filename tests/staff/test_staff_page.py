@@ -9,7 +9,6 @@ Screenshots go to $STAFF_SCREENSHOTS when set (to look at the layout).
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,40 +27,14 @@ from tests.staff.helpers import (
     fresh_clock,
     staff_app,
 )
+from tests.support.browser import launched_chromium
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT_MS = 5000
 NUMBER = "+819055556666"
 QUESTION = "マイナンバーカードの受け取りについて相談したいです"
 ANSWER = "お待たせしました。受け取りには本人確認書類が必要です。"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: CI must run the browser test (.ci/install-browser, test extra)")
-    pytest.skip(reason)
-
-
-def find_chromium() -> str | None:
-    explicit = os.environ.get("SIM_CHROMIUM")
-    if explicit:
-        return explicit if os.access(explicit, os.X_OK) else None
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 @dataclass
@@ -107,21 +80,8 @@ async def serve(tmp_path, monkeypatch):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def chromium():
-    executable = find_chromium()
-    if executable is None:
-        _unavailable("no Chromium binary found (apt-get install chromium, or set SIM_CHROMIUM)")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        _unavailable("the 'playwright' package is not installed (pip install -e '.[test]')")
-    async with async_playwright() as driver:
-        browser = await driver.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async for browser in launched_chromium():
+        yield browser
 
 
 async def open_console(chromium, server: Server, width: int, height: int):

@@ -9,9 +9,7 @@ binary; it never downloads a browser of its own.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 
@@ -23,40 +21,12 @@ import bot.app
 from bot.app import PIPELINE, create_app
 from bot.turn import Reply, TimerRequest, TurnResult
 from tests.foundation.helpers import settings_for
+from tests.support.browser import launched_chromium
 
-# Without these Chromium stalls on the closed network (updates, sync, QUIC probes).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 E164 = re.compile(r"^\+81\d{10}$")
 WAIT_MS = 5000  # the longest any single expectation waits
 LABELS = ["はい", "いいえ", "わからない"]
 NOTICE = "明日は粗大ごみの収集日です。朝8時までにお出しください。"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: CI must run the browser test (.ci/install-browser, test extra)")
-    pytest.skip(reason)
-
-
-def find_chromium() -> str | None:
-    """$SIM_CHROMIUM, else the first Chromium/Chrome on PATH."""
-    explicit = os.environ.get("SIM_CHROMIUM")
-    if explicit:
-        return explicit if os.access(explicit, os.X_OK) else None
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 # ---- a responder that does not depend on flow wording ----------------------------------
@@ -125,22 +95,8 @@ async def serve(tmp_path, monkeypatch):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def chromium():
-    """One headless Chromium for the module (Playwright gives it a fresh temporary profile)."""
-    executable = find_chromium()
-    if executable is None:
-        _unavailable("no Chromium binary found (apt-get install chromium, or set SIM_CHROMIUM)")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        _unavailable("the 'playwright' package is not installed (pip install -e '.[test]')")
-    async with async_playwright() as driver:
-        browser = await driver.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async for browser in launched_chromium():
+        yield browser
 
 
 @pytest_asyncio.fixture(loop_scope="module")

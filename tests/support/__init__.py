@@ -1,0 +1,1 @@
+"""Pieces several test modules share: a real server subprocess, a real Chromium."""
