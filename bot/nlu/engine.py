@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 
 from bot.clock import TOKYO
@@ -36,6 +39,13 @@ INTENTS = frozenset(
 )
 
 
+# Residents send the same short texts again and again (「はい」「1」「桜台」): their
+# understanding is remembered, per day (dates are relative to it) and context. Bounded: at
+# most CACHE_SIZE texts of at most CACHE_MAX_CHARS characters, least recently used first out.
+CACHE_SIZE = 4096
+CACHE_MAX_CHARS = 64
+
+
 class Nlu:
     def __init__(
         self, flows_dir: Path | str = "flows", dictionaries_dir: Path | str | None = None
@@ -64,6 +74,8 @@ class Nlu:
         self._item_words = entities.ItemWords(lexicon.counters, lexicon.item_heads)
         self._yes_emoji = set(lexicon.yes_emoji)
         self._no_emoji = set(lexicon.no_emoji)
+        self._results: OrderedDict[tuple[str, date, str | None], Understanding] = OrderedDict()
+        self._results_lock = threading.Lock()
 
     def analyse(self, text: str) -> Analysis:
         return analyse(self._tokenizer.tokenize(text), self._pos_cache, self._counters)
@@ -79,8 +91,30 @@ class Nlu:
     def understand(
         self, text: str, now: datetime | None = None, context: str | None = None
     ) -> Understanding:
-        text = truncate(text)
         now = (now or datetime.now(TOKYO)).astimezone(TOKYO)
+        if len(text) > CACHE_MAX_CHARS:
+            return self._understand(truncate(text), now, context)
+        # The result depends on the text, the day in Tokyo and the context only.
+        cache_key = (text, now.date(), context)
+        with self._results_lock:
+            cached = self._results.get(cache_key)
+            if cached is not None:
+                self._results.move_to_end(cache_key)
+        if cached is None:
+            cached = self._understand(truncate(text), now, context)
+            with self._results_lock:
+                self._results[cache_key] = cached
+                while len(self._results) > CACHE_SIZE:
+                    self._results.popitem(last=False)
+        # A copy: callers own what they get (the lists are theirs to change).
+        return replace(
+            cached,
+            dates=list(cached.dates),
+            items=list(cached.items),
+            numbers=list(cached.numbers),
+        )
+
+    def _understand(self, text: str, now: datetime, context: str | None) -> Understanding:
         symbols_key = key(text, keep_symbols=True)
         text_key = key(text)
         result = Understanding(text=text, key=text_key)
