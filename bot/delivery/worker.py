@@ -27,7 +27,7 @@ from bot.delivery import store_ops as ops
 from bot.delivery.policy import MAX_ATTEMPTS, LoopGuard, backoff, is_quiet, quiet_ends
 from bot.delivery.ratelimit import PriorityLimiter
 from bot.delivery.render import as_rich, as_sms
-from bot.delivery.store_adapter import ProcessingThreadStore
+from bot.delivery.store_adapter import DeliveryStore
 
 log = logging.getLogger("bot.delivery")
 
@@ -259,7 +259,7 @@ def deps_from_app(app: Any) -> DeliveryDeps:
 
     pipeline = app[PIPELINE]
     cs = app.get(CHANNEL_SETTINGS) or channel_settings_from_env(app[SETTINGS].env_vars)
-    store = ProcessingThreadStore(pipeline)
+    store = DeliveryStore(pipeline)
     return DeliveryDeps(store, pipeline.vault, app[CLOCK], cs, pipeline.outbox_wake)
 
 
@@ -267,9 +267,14 @@ async def run_delivery(app_or_deps: Any, stop_event: asyncio.Event | None = None
     """Deliver the outbox until `stop_event` is set (or the task is cancelled)."""
     deps = app_or_deps if isinstance(app_or_deps, DeliveryDeps) else deps_from_app(app_or_deps)
     stop = stop_event or asyncio.Event()
-    async with aiohttp.ClientSession() as session:
-        channels = deps.channels or build_channels(deps.settings, session)
-        if not channels:
-            await stop.wait()  # no real provider configured (simulator only)
-            return
-        await DeliveryWorker(deps, channels).run(stop)
+    try:
+        async with aiohttp.ClientSession() as session:
+            channels = deps.channels or build_channels(deps.settings, session)
+            if not channels:
+                await stop.wait()  # no real provider configured (simulator only)
+                return
+            await DeliveryWorker(deps, channels).run(stop)
+    finally:
+        close = getattr(deps.store, "close", None)
+        if close is not None:
+            close()

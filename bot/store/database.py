@@ -72,6 +72,14 @@ def share_write_gate(*dbs: sqlite_utils.Database) -> WriteGate:
     return gate
 
 
+def join_write_gate(db: sqlite_utils.Database, like: sqlite_utils.Database) -> WriteGate | None:
+    """Make `db` take turns through the gate `like` already uses (if any)."""
+    gate = _GATES.get(like)
+    if gate is not None:
+        _GATES[db] = gate
+    return gate
+
+
 def write_gate(db: sqlite_utils.Database) -> WriteGate | None:
     return _GATES.get(db)
 
