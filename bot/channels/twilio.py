@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import aiohttp
 
@@ -139,23 +139,29 @@ class TwilioChannel:
         self.settings = settings
         self.session = session
         self.status_callback = public_url.rstrip("/") + STATUS_PATH if public_url else ""
+        # What every send repeats is built once: the URL, the auth header, the sender.
+        s = settings
+        self._url = f"{s.api_base}/2010-04-01/Accounts/{s.account_sid}/Messages.json"
+        self._sender_key = "MessagingServiceSid" if s.from_number.startswith("MG") else "From"
+        self._auth = aiohttp.encode_basic_auth(s.account_sid, s.auth_token)
 
     async def send(self, message: Outbound) -> SendResult:
         return await guarded_send(lambda: self._send(message))
 
     async def _send(self, message: Outbound) -> SendResult:
-        s = self.settings
-        url = f"{s.api_base}/2010-04-01/Accounts/{s.account_sid}/Messages.json"
-        sender_key = "MessagingServiceSid" if s.from_number.startswith("MG") else "From"
-        data = {"To": message.to, sender_key: s.from_number, "Body": message.text}
+        data = {"To": message.to, self._sender_key: self.settings.from_number, "Body": message.text}
         if self.status_callback:
             data["StatusCallback"] = self.status_callback
         headers = {
-            "Authorization": aiohttp.encode_basic_auth(s.account_sid, s.auth_token),
+            "Authorization": self._auth,
             "I-Twilio-Idempotency-Token": message.idempotency_key,
+            "Content-Type": "application/x-www-form-urlencoded",
         }
+        # The form encoded here (as aiohttp's FormData would: UTF-8, quote_plus) skips
+        # FormData's per-request machinery.
+        body = urlencode(data).encode("utf-8")
         async with self.session.post(
-            url, data=data, headers=headers, timeout=SEND_TIMEOUT
+            self._url, data=body, headers=headers, timeout=SEND_TIMEOUT
         ) as response:
             payload = await json_or_empty(response)
             if response.status in (200, 201):

@@ -36,6 +36,11 @@ class PriorityLimiter:
         self._stamp = now
 
     async def acquire(self, kind: str = "reply") -> None:
+        if not self._queue:  # nobody waiting: a free token is taken at once (no hand-off)
+            self._refill()
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._queue, (PRIORITY.get(kind, 1), next(self._order), future))
         if self._runner is None or self._runner.done():
