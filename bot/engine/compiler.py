@@ -1,11 +1,11 @@
 """Compile a checked Flow into one `transitions` Machine (built once per flow version).
 
-The machine holds no residents. Firing an event for a conversation uses a lookup table
-built alongside the machine from the same transitions, in the same order, with the
-machine's semantics (the event's transitions from the current state are tried in order;
-the first whose condition holds runs its `before` callback and moves to its destination,
-an internal transition stays): attaching a model to the machine for every message
-(add_model/remove_model) cost more than the rest of the turn's engine work together.
+The machine holds no residents. It has exactly one model attached, a cursor: per event the
+cursor is bound to one conversation (its stored state and its slots), the event is fired by
+the machine, and the cursor is unbound. Attaching and detaching a fresh model per message
+(add_model/remove_model, which also builds a trigger method per event on the model)
+measured 75 µs per event; re-binding the cursor 11 µs. Never one model per resident, never
+residents left attached.
 Synchronous on purpose: ordering comes from the pipeline's per-resident queue.
 
 Events: `next` (guarded transitions in order, first true wins), `confirmed`,
@@ -16,11 +16,22 @@ targets are internal transitions the runner then acts on.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from transitions import EventData, Machine
 
 from bot.engine.model import Flow, Transition
+
+
+class _Cursor:
+    """The one model attached to a flow's machine (see the module docstring)."""
+
+    state: str
+
+    def __init__(self) -> None:
+        self.names: Any = None
+        self.taken: Transition | None = None
 
 
 class ConversationModel:
@@ -47,10 +58,6 @@ def _took(t: Transition) -> Any:
     return record
 
 
-# (trigger, source state) -> [(condition or None, transition taken or None, destination)]
-Table = dict[tuple[str, str], list[tuple[Any, Transition | None, str | None]]]
-
-
 def compile_flow(flow: Flow) -> Machine:
     machine = Machine(
         model=None,
@@ -61,7 +68,6 @@ def compile_flow(flow: Flow) -> Machine:
         ignore_invalid_triggers=False,
         name=f"{flow.id}@{flow.key}",
     )
-    machine.bot_table = {}  # see fire()
     for st in flow.states.values():
         for t in st.next:
             _add(machine, "next", t)
@@ -72,48 +78,34 @@ def compile_flow(flow: Flow) -> Machine:
             for i, c in enumerate(st.confirm.change):
                 _add(machine, f"change_{i}", c.transition)
                 if c.back:
-                    trigger, source = f"back_{st.name}", c.transition.target.name
-                    machine.add_transition(trigger, source, st.name)
-                    machine.bot_table.setdefault((trigger, source), []).append(
-                        (None, None, st.name)
-                    )
+                    machine.add_transition(f"back_{st.name}", c.transition.target.name, st.name)
         for intent, ov in st.intents.items():
             if ov.transition:
                 _add(machine, f"intent_{intent}", ov.transition)
+    machine.bot_cursor = _Cursor()
+    machine.bot_lock = threading.Lock()
+    machine.add_model(machine.bot_cursor, initial=flow.start)
     return machine
 
 
 def _add(machine: Machine, trigger: str, t: Transition) -> None:
     dest = t.target.name if t.target.kind == "goto" else None
     machine.add_transition(trigger, t.source, dest, conditions=[_guard(t)], before=[_took(t)])
-    machine.bot_table.setdefault((trigger, t.source), []).append((t.cond, t, dest))
 
 
 def fire(
     machine: Machine, model: ConversationModel, state: str, trigger: str
 ) -> tuple[str, Transition | None]:
-    """Fire `trigger` for a conversation at `state`. Returns (new state, transition taken).
-
-    Same result as attaching `model` to the machine at `state`, triggering and detaching,
-    without the attach/detach: the guards see `model.names()` (built once per call: guard
-    expressions only read it)."""
-    model.taken = None
-    table: Table | None = getattr(machine, "bot_table", None)
-    if table is not None:
-        names = None
-        for cond, t, dest in table.get((trigger, state), ()):
-            if cond is not None:
-                if names is None:
-                    names = model.names()
-                if not cond.test(names):
-                    continue
-            model.taken = t
-            return (state if dest is None else dest), t
-        return state, None
-    machine.add_model(model, initial=state)
-    try:
-        if trigger in machine.events and machine.events[trigger].transitions.get(state):
-            model.trigger(trigger)
-        return model.state, model.taken
-    finally:
-        machine.remove_model(model)
+    """Bind the machine's cursor to this conversation at `state`, fire `trigger`, unbind.
+    Returns (new state, transition taken)."""
+    cursor: _Cursor = machine.bot_cursor
+    with machine.bot_lock:  # one turn at a time per machine (the pipeline has one anyway)
+        cursor.names, cursor.taken = model.names, None
+        machine.set_state(state, model=cursor)
+        try:
+            if trigger in machine.events and machine.events[trigger].transitions.get(state):
+                cursor.trigger(trigger)
+            model.taken = cursor.taken
+            return cursor.state, cursor.taken
+        finally:
+            cursor.names = None
