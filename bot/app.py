@@ -9,6 +9,7 @@ import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -47,7 +48,7 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         if exc.status == 413:
             request.app[METRICS].http_errors.labels("too_large").inc()
             return json_response({"error": "request body too large"}, status=413)
-        if exc.status >= 400 and not exc.text.lstrip().startswith("<"):
+        if exc.status >= 400 and not (exc.text or "").lstrip().startswith("<"):
             return json_response({"error": (exc.reason or "error").lower()}, status=exc.status)
         raise
     except Exception as exc:
@@ -134,8 +135,8 @@ async def _purge_old_texts(app: web.Application, stop: asyncio.Event) -> None:
     settings, pipeline, clock = app[SETTINGS], app[PIPELINE], app[CLOCK]
     while not stop.is_set():
         before = clock.now() - timedelta(days=settings.retention_days)
-        counts = await pipeline.run_on_store(purge_old, before)
-        if any(counts.values()):  # type: ignore[union-attr]
+        counts = cast(dict[str, int], await pipeline.run_on_store(purge_old, before))
+        if any(counts.values()):
             log.info("old texts erased", extra={"counts": counts})
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=6 * 3600)

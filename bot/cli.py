@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from bot.clock import Clock, FrozenClock, parse_instant
 from bot.errors import BotError
@@ -18,7 +19,7 @@ class UsageError(BotError):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no traceback
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, no traceback
         self.exit(2, f"bot: {message}\n(see: {self.prog} --help)\n")
 
 

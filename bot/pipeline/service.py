@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.channels.base import Inbound, StatusEvent
 from bot.clock import Clock
@@ -27,7 +28,7 @@ from bot.store import migrate, open_database
 from bot.store import queries as q
 from bot.store.database import share_write_gate, write_transaction
 from bot.system_texts import SystemTexts
-from bot.turn import Responder
+from bot.turn import ResidentContext, Responder, Turn, TurnResult
 
 log = logging.getLogger("bot.pipeline")
 
@@ -263,5 +264,9 @@ class Pipeline:
 
 
 class _NoResponder:
-    def respond(self, *args: object) -> object:  # the intake thread never processes
+    """The intake thread's processor only stores; it never answers anyone."""
+
+    def respond(
+        self, turn: Turn, conversation: dict[str, Any] | None, resident: ResidentContext, db: Any
+    ) -> TurnResult:
         raise RuntimeError("the intake processor does not respond")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import parse_instant
-from bot.yamlsource import LineDict, YamlSourceError, load_yaml
+from bot.yamlsource import LineDict, LineList, YamlSourceError, load_yaml
 
 TOP_KEYS = {"name", "channel", "now", "from", "turns"}
 TURN_ACTIONS = {"say", "tap", "wait"}
@@ -218,7 +218,7 @@ def parse_conversation(path: Path | str) -> ConversationSpec:
     if not re.match(r"^\+[1-9][0-9]{6,14}$", sender):
         raise _err(file, lines["from"], "from must be a phone number like +819012340001")
     turns_data = data["turns"]
-    if not isinstance(turns_data, list) or not turns_data:
+    if not isinstance(turns_data, LineList) or not turns_data:
         raise _err(file, lines["turns"], "turns must be a non-empty list")
     turns = [
         _turn(file, index, item, turns_data.item_lines[index - 1])
