@@ -559,7 +559,7 @@ class Run:
         kind: str = "reply",
         names: dict[str, Any] | None = None,
     ) -> None:
-        reply = msg.render(names or self._names(frame, flow), self.turn.channel, self._error_text())
+        reply = msg.render(names or self._names(frame, flow), self.turn.channel, self._error_text)
         if not reply.suggestions and suggestions:
             reply.suggestions = list(suggestions)
         reply.kind = kind

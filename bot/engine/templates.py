@@ -7,7 +7,7 @@ check (find_undeclared_variables) rather than printing a blank to a resident.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -92,13 +92,32 @@ class Message:
     def template_for(self, channel: str) -> jinja2.Template | None:
         return self.variants.get(channel, self.default)
 
-    def render(self, names: Mapping[str, Any], channel: str, error_text: str) -> Reply:
-        """Render for a channel; a run-time template failure says `error_text` instead."""
+    def render(
+        self, names: Mapping[str, Any], channel: str, error_text: str | Callable[[], str]
+    ) -> Reply:
+        """Render for a channel; a run-time template failure says `error_text` instead
+        (a callable is only called then)."""
         template = self.template_for(channel)
         try:
-            text = template.render(names).strip() if template else ""
-            chips = [s.render(names).strip() for s in self.suggestions]
+            text = render(template, names).strip() if template else ""
+            chips = [render(s, names).strip() for s in self.suggestions]
         except Exception:  # a staff template failed on real data: never crash the turn
             log.exception("template failed at run time (line %s)", self.line)
-            return Reply(text=error_text)
+            return Reply(text=error_text() if callable(error_text) else error_text)
         return Reply(text=text, suggestions=[c for c in chips if c])
+
+
+def render(template: jinja2.Template, names: Mapping[str, Any]) -> str:
+    """template.render(names), without rebuilding the template's globals for every call.
+
+    jinja2 copies the template's globals (a ChainMap over the environment's) into each
+    render's context; the copy is made once per template here and the names laid over it,
+    which is the same context (names win over globals, as in jinja2)."""
+    base = template.__dict__.get("_bot_globals")
+    if base is None:
+        base = template._bot_globals = dict(template.globals)  # type: ignore[attr-defined]
+    context = template.new_context({**base, **names}, shared=True)
+    try:
+        return template.environment.concat(template.root_render_func(context))  # type: ignore[attr-defined]
+    except Exception:
+        return template.environment.handle_exception()
