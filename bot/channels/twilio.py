@@ -50,13 +50,33 @@ def _same(expected: str, given: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
 
 
-def verify_form(url: str, body: bytes, header: str | None, auth_token: str) -> bool:
-    """Check a form-encoded webhook; `url` is the full public URL including the query."""
+def form_pairs(body: bytes) -> list[tuple[str, str]] | None:
+    """The body's fields when it is a well-formed form (strict parsing), else None.
+
+    For a well-formed form the lenient parse the signature check uses gives the same
+    pairs, so one parse can serve both the check and parse_inbound/parse_status."""
     try:
-        params = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-    except UnicodeDecodeError:
-        return False
-    return _same(signature(url, params, auth_token), header)
+        text = body.decode("utf-8")
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def verify_form(
+    url: str,
+    body: bytes,
+    header: str | None,
+    auth_token: str,
+    pairs: list[tuple[str, str]] | None = None,
+) -> bool:
+    """Check a form-encoded webhook; `url` is the full public URL including the query.
+    `pairs`: form_pairs(body) when already parsed."""
+    if pairs is None:
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            return False
+    return _same(signature(url, pairs, auth_token), header)
 
 
 def verify_json(url: str, body: bytes, header: str | None, auth_token: str) -> bool:
@@ -70,21 +90,31 @@ def verify_json(url: str, body: bytes, header: str | None, auth_token: str) -> b
     return _same(signature(url, [], auth_token), header)
 
 
-def verify(url: str, body: bytes, header: str | None, auth_token: str, content_type: str) -> bool:
-    if "bodySHA256=" in url and not content_type.startswith("application/x-www-form-urlencoded"):
+def is_json_variant(url: str, content_type: str) -> bool:
+    return "bodySHA256=" in url and not content_type.startswith("application/x-www-form-urlencoded")
+
+
+def verify(
+    url: str,
+    body: bytes,
+    header: str | None,
+    auth_token: str,
+    content_type: str,
+    pairs: list[tuple[str, str]] | None = None,
+) -> bool:
+    if is_json_variant(url, content_type):
         return verify_json(url, body, header, auth_token)
-    return verify_form(url, body, header, auth_token)
+    return verify_form(url, body, header, auth_token, pairs)
 
 
 # --- parsing -------------------------------------------------------------------------------
 
 
-def _form(body: bytes) -> dict[str, str]:
-    try:
-        text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedRequest("not a form-encoded body") from exc
+def _form(body: bytes, pairs: list[tuple[str, str]] | None = None) -> dict[str, str]:
+    if pairs is None:
+        pairs = form_pairs(body)
+        if pairs is None:
+            raise MalformedRequest("not a form-encoded body")
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
@@ -100,9 +130,10 @@ def _message_sid(form: dict[str, str]) -> str:
     return sid
 
 
-def parse_inbound(body: bytes) -> Inbound:
-    """An inbound SMS webhook → Inbound; MalformedRequest when fields are missing."""
-    form = _form(body)
+def parse_inbound(body: bytes, pairs: list[tuple[str, str]] | None = None) -> Inbound:
+    """An inbound SMS webhook → Inbound; MalformedRequest when fields are missing.
+    `pairs`: form_pairs(body) when already parsed (and not None)."""
+    form = _form(body, pairs)
     sender = form.get("From", "")
     if not E164.fullmatch(sender):
         raise MalformedRequest("From must be an E.164 number")
@@ -117,8 +148,8 @@ def parse_inbound(body: bytes) -> Inbound:
     )
 
 
-def parse_status(body: bytes) -> StatusEvent:
-    form = _form(body)
+def parse_status(body: bytes, pairs: list[tuple[str, str]] | None = None) -> StatusEvent:
+    form = _form(body, pairs)
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     if status not in STATUSES:
         raise MalformedRequest("MessageStatus missing or unknown")

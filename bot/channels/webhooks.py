@@ -130,21 +130,32 @@ def _json_ok() -> web.Response:
 def _add_twilio(app: web.Application, cs: ChannelSettings, pipeline: PipelineLike, lim) -> None:
     assert cs.twilio is not None
     token = cs.twilio.auth_token
+    # The form parsed for the signature check is handed to the parser: _Handler calls
+    # check then parse on the same body with no await between (the body's identity says
+    # it is the same request).
+    parsed: list[Any] = [None, None]  # [body, form_pairs(body)]
 
     def check(request: web.Request, body: bytes) -> bool:
+        url = public_url(cs, request)
+        content_type = request.headers.get("Content-Type", "")
+        pairs = None
+        if not twilio.is_json_variant(url, content_type):
+            pairs = twilio.form_pairs(body)
+            parsed[0], parsed[1] = body, pairs
         return twilio.verify(
-            public_url(cs, request),
-            body,
-            request.headers.get("X-Twilio-Signature"),
-            token,
-            request.headers.get("Content-Type", ""),
+            url, body, request.headers.get("X-Twilio-Signature"), token, content_type, pairs
         )
 
+    def pairs_of(body: bytes) -> list[tuple[str, str]] | None:
+        pairs = parsed[1] if parsed[0] is body else None
+        parsed[0] = parsed[1] = None
+        return pairs
+
     def inbound(body: bytes) -> list[Inbound | StatusEvent]:
-        return [twilio.parse_inbound(body)]
+        return [twilio.parse_inbound(body, pairs_of(body))]
 
     def status(body: bytes) -> list[Inbound | StatusEvent]:
-        return [twilio.parse_status(body)]
+        return [twilio.parse_status(body, pairs_of(body))]
 
     app.router.add_post(
         twilio.SMS_PATH, _Handler(cs, pipeline, lim, check, inbound, _twiml, "twilio").handle
