@@ -14,8 +14,9 @@ from bot.store import queries as q
 def claim(db: Any, providers: list[str], now: datetime, limit: int) -> list[dict[str, Any]]:
     """Due rows (replies first) marked 'sending', with the resident's encrypted number."""
     rows = q.claim_outbox(db, providers, now, limit)
+    residents = q.get_residents(db, list({row["resident_id"] for row in rows}))
     for row in rows:
-        resident = q.get_resident(db, row["resident_id"]) or {}
+        resident = residents.get(row["resident_id"]) or {}
         row["phone_enc"] = resident.get("phone_enc")
         row["notices_enabled"] = bool(resident.get("notices_enabled", 1))
     return rows
@@ -27,8 +28,11 @@ def sent(db: Any, outbox_id: int, provider_message_id: str | None, now: datetime
 
 def sent_many(db: Any, marks: list[tuple[int, str | None, datetime]]) -> None:
     """Several `sent` marks in one transaction (one fsync per delivered batch)."""
-    for outbox_id, provider_message_id, now in marks:
-        q.mark_outbox_sent(db, outbox_id, provider_message_id, now)
+    db.conn.executemany(
+        "UPDATE outbox SET status = 'sent', provider_message_id = ?, status_at = ?, error = NULL "
+        "WHERE id = ? AND status IN ('pending', 'sending')",
+        [(message_id, q.utc_text(now), outbox_id) for outbox_id, message_id, now in marks],
+    )
 
 
 def retry(db: Any, outbox_id: int, next_at: datetime, error: str) -> None:

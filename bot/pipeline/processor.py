@@ -61,6 +61,10 @@ class Processor:
         self.last_error: BaseException | None = None  # for replay's failure messages
         row = db.execute("SELECT coalesce(max(batch), 0) FROM inbox").fetchone()
         self._batches = itertools.count(int(row[0]) + 1)
+        # The batch's residents and conversations, read in one query each (every resident
+        # has one row in a batch, so each is read before anything of theirs changes).
+        self._residents: dict[str, dict[str, Any]] = {}
+        self._conversations: dict[str, dict[str, Any]] = {}
 
     # ---- intake (group commit) ---------------------------------------------------
 
@@ -122,29 +126,46 @@ class Processor:
             if not rows:
                 return result
             batch = next(self._batches)
-            for row in rows:
-                if (
-                    gate is not None
-                    and gate.urgent_waiting
-                    and time.perf_counter() - started >= YIELD_AFTER
-                ):
-                    break
-                try:
-                    with self.db.atomic():
-                        result.outbox_rows += self._process_row(row, batch, now)
-                except Exception as exc:  # a bug must not lose the message or stall the queue
-                    self.last_error = exc
-                    log.error(
-                        "processing failed",
-                        extra={"inbox_id": row["id"], "error": type(exc).__name__},
-                        exc_info=True,
-                    )
-                    with self.db.atomic():
-                        result.outbox_rows += self._fail_row(row, batch, now)
-                    result.failed.append(row["id"])
-                result.inbox_ids.append(row["id"])
-                result.residents.add(row["resident_id"])
+            ids = [row["resident_id"] for row in rows]
+            self._residents = q.get_residents(self.db, ids)
+            self._conversations = q.load_conversations(self.db, ids)
+            try:
+                self._run_rows(rows, batch, now, gate, started, result)
+            finally:
+                self._residents, self._conversations = {}, {}
         return result
+
+    def _run_rows(
+        self,
+        rows: list[dict[str, Any]],
+        batch: int,
+        now: datetime,
+        gate: Any,
+        started: float,
+        result: BatchResult,
+    ) -> None:
+        for row in rows:
+            if (
+                gate is not None
+                and gate.urgent_waiting
+                and time.perf_counter() - started >= YIELD_AFTER
+            ):
+                break
+            try:
+                with self.db.atomic():
+                    result.outbox_rows += self._process_row(row, batch, now)
+            except Exception as exc:  # a bug must not lose the message or stall the queue
+                self.last_error = exc
+                log.error(
+                    "processing failed",
+                    extra={"inbox_id": row["id"], "error": type(exc).__name__},
+                    exc_info=True,
+                )
+                with self.db.atomic():
+                    result.outbox_rows += self._fail_row(row, batch, now)
+                result.failed.append(row["id"])
+            result.inbox_ids.append(row["id"])
+            result.residents.add(row["resident_id"])
 
     def process_all(self, limit: int = 32) -> BatchResult:
         """Process until nothing is pending (replay, chat and tests)."""
@@ -157,6 +178,12 @@ class Processor:
             total.failed += batch.failed
             total.outbox_rows += batch.outbox_rows
             total.residents |= batch.residents
+
+    def _resident_row(self, resident_id: str) -> dict[str, Any]:
+        row = self._residents.get(resident_id)
+        if row is None:
+            row = q.get_resident(self.db, resident_id) or {}
+        return row
 
     def _turn(self, row: dict[str, Any]) -> Turn:
         is_timer = row["kind"] == "timer"
@@ -174,7 +201,7 @@ class Processor:
         )
 
     def _process_row(self, row: dict[str, Any], batch: int, now: datetime) -> int:
-        resident_row = q.get_resident(self.db, row["resident_id"]) or {}
+        resident_row = self._resident_row(row["resident_id"])
         resident = ResidentContext(
             resident=row["resident_id"],
             notices_enabled=bool(resident_row.get("notices_enabled", 1)),
@@ -185,7 +212,10 @@ class Processor:
             handled = self._during_handoff(row, turn, resident, batch, now)
             if handled is not None:
                 return handled
-        conversation = q.load_conversation(self.db, resident.resident)
+        if self._residents or self._conversations:
+            conversation = self._conversations.get(resident.resident)
+        else:
+            conversation = q.load_conversation(self.db, resident.resident)
         outcome = self.responder.respond(turn, conversation, resident, self.db)
         replies = self._system_notes(turn) + outcome.replies
         self._apply(outcome, resident, now)
@@ -257,7 +287,7 @@ class Processor:
     ) -> int:
         provider, channel = row["provider"], row["channel"]
         if provider == "timer":
-            resident_row = q.get_resident(self.db, row["resident_id"]) or {}
+            resident_row = self._resident_row(row["resident_id"])
             provider = resident_row.get("last_provider") or "sim"
             channel = resident_row.get("last_channel") or channel
         for index, reply in enumerate(replies):

@@ -22,9 +22,20 @@ STATUS_RANK = {
 }
 
 
+_last_stamp: tuple[datetime | None, str] = (None, "")
+
+
 def utc_text(instant: datetime) -> str:
     """Timestamps are stored as UTC ISO 8601 so that text order is time order."""
-    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+    # A batch stamps many rows with the same instant: the last one is remembered (one
+    # tuple, swapped whole, so threads never see half of another's).
+    global _last_stamp
+    last = _last_stamp
+    if last[0] is instant:
+        return last[1]
+    text = instant.astimezone(UTC).isoformat(timespec="microseconds")
+    _last_stamp = (instant, text)
+    return text
 
 
 def from_utc_text(text: str) -> datetime:
@@ -50,6 +61,17 @@ def touch_resident(
         "last_seen_at = excluded.last_seen_at",
         [resident_id, phone_enc, provider, channel, stamp, stamp],
     )
+
+
+def get_residents(db: sqlite_utils.Database, resident_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Many residents' rows in one query, by id (missing ids are absent)."""
+    if not resident_ids:
+        return {}
+    marks = ",".join("?" for _ in resident_ids)
+    return {
+        row["id"]: row
+        for row in db.query(f"SELECT * FROM residents WHERE id IN ({marks})", resident_ids)
+    }
 
 
 def get_resident(db: sqlite_utils.Database, resident_id: str) -> dict[str, Any] | None:
@@ -134,6 +156,22 @@ def load_conversation(db: sqlite_utils.Database, resident_id: str) -> dict[str, 
         "SELECT state FROM conversations WHERE resident_id = ?", [resident_id]
     ).fetchone()
     return json.loads(row[0]) if row else None
+
+
+def load_conversations(
+    db: sqlite_utils.Database, resident_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Many residents' stored conversations in one query (residents without one are absent)."""
+    if not resident_ids:
+        return {}
+    marks = ",".join("?" for _ in resident_ids)
+    return {
+        row[0]: json.loads(row[1])
+        for row in db.execute(
+            f"SELECT resident_id, state FROM conversations WHERE resident_id IN ({marks})",
+            resident_ids,
+        ).fetchall()
+    }
 
 
 def save_conversation(
@@ -221,11 +259,11 @@ def claim_outbox(
             [*providers, utc_text(now), limit],
         )
     )
+    db.conn.executemany(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
+        [(row["id"],) for row in rows],
+    )
     for row in rows:
-        db.execute(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
-            [row["id"]],
-        )
         row["attempts"] += 1
         row["suggestions"] = json.loads(row["suggestions"])
     return rows
