@@ -7,6 +7,8 @@ frame's fields plus `stack` (suspended/calling frames, bottom first) and `seq`.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot.engine.actions import ACTIONS, ActionContext, Effects
@@ -29,6 +31,32 @@ DEFAULT_ASK_CHANGE = "どこを変更しますか？"
 # Slot types an opening message may answer: entities, never free text or yes/no (the
 # request itself would be taken as the answer).
 OPENING_SLOT_TYPES = {"items", "district", "date"}
+
+
+def _stash(und: Any) -> dict[str, Any]:
+    """What of the opening message later questions may use (JSON-able, kept in the frame)."""
+    stash: dict[str, Any] = {}
+    dates = [d.isoformat() for d in getattr(und, "dates", None) or []]
+    if dates:
+        stash["dates"] = dates
+    if getattr(und, "district", None):
+        stash["district"] = und.district
+    return stash
+
+
+@dataclass
+class _Stashed:
+    """An answer rebuilt from the stash, shaped like the NLU's Understanding."""
+
+    dates: list[date]
+    district: str | None
+    key: str = "\x00stash"  # matches no option by text: only the date can pick
+    choice: int | None = None
+    items: list[Any] = field(default_factory=list)
+    numbers: list[int] = field(default_factory=list)
+    yes_no: str | None = None
+    town: str | None = None
+    intent: str | None = None
 
 
 class _Loop(Exception):
@@ -229,6 +257,10 @@ class Run:
         if len(self.frames) > MAX_FRAMES:
             del self.frames[0]
             self.frames[0]["mode"] = "root"
+        if mode != "call" and self._opening is not None:
+            stash = _stash(self._opening[0])
+            if stash:
+                frame["opening"] = stash
         if mode != "call" and self._answer_from_opening(frame, flow):
             return
         self._enter(frame, flow, flow.start)
@@ -252,6 +284,36 @@ class Run:
         frame.update(state=flow.start, misses=0, pending=None)
         return self._answer(frame, flow, st, und, text)
 
+    def _answer_from_stash(self, frame: dict[str, Any], flow: Flow, st: State) -> bool:
+        """A later question the opening message already answered (「来週の金曜に…」 picks that
+        collection day when it is offered). Each stashed date/district is used once; a value
+        that is not among the options is ignored and the question is asked as usual."""
+        stash = frame.get("opening")
+        if not stash or not st.ask or st.confirm or st.ask in frame["slots"]:
+            return False
+        slot = flow.slots[st.ask]
+        dates = stash.get("dates") or []
+        options = self._options(frame, flow, st)
+        value: Any = NO_ANSWER
+        if slot.type == "choice":
+            hits = [o.value for o in options if o.value in dates]
+            value = hits[0] if len(hits) == 1 else NO_ANSWER
+        elif slot.type == "date" and dates:
+            value = dates[0]
+        elif slot.type == "district" and stash.get("district"):
+            value = stash["district"]
+        if value is NO_ANSWER:
+            return False
+        if slot.type == "district":
+            stash.pop("district", None)
+        else:
+            stash["dates"] = [d for d in dates if d != value]
+        und = _Stashed(
+            dates=[date.fromisoformat(value)] if slot.type in ("date", "choice") else [],
+            district=value if slot.type == "district" else None,
+        )
+        return self._answer(frame, flow, st, und, "")
+
     def _replace(self, flow: Flow) -> None:
         old = self.frames.pop()
         self._start(flow, old["mode"], save_as=old.get("save_as"))
@@ -272,6 +334,8 @@ class Run:
         frame.update(state=name, misses=0, pending=None)
         st = flow.states[name]
         self._actions(frame, flow, st.do)
+        if self._answer_from_stash(frame, flow, st):
+            return
         if st.say:
             self._prompt(frame, flow, st)
         if st.end is not None:
