@@ -693,11 +693,16 @@ def check_office(doc: Any, c: Checker) -> None:
 
 
 def check_words(doc: Any, c: Checker) -> None:
-    """NLU words: affirmative/negative (words, emoji), fillers, counters, item_heads."""
+    """NLU words: affirmative/negative (words, emoji), fillers, counters, item_heads,
+    smalltalk (thanks, greeting)."""
     doc = _top(c, doc, "words.yaml")
     if doc is None:
         return
-    c.keys(doc, ("affirmative", "negative", "fillers", "counters", "item_heads"), "words.yaml")
+    c.keys(
+        doc,
+        ("affirmative", "negative", "fillers", "counters", "item_heads", "smalltalk"),
+        "words.yaml",
+    )
     for side in ("affirmative", "negative"):
         section = c.mapping(doc, side, side)
         if section is not None:
@@ -707,6 +712,11 @@ def check_words(doc: Any, c: Checker) -> None:
     c.texts(doc, "fillers", "fillers")
     c.texts(doc, "counters", "counters")
     c.texts(doc, "item_heads", "item_heads")
+    smalltalk = c.mapping(doc, "smalltalk", "smalltalk", required=False, empty_ok=True)
+    if smalltalk is not None:
+        c.keys(smalltalk, ("thanks", "greeting"), "smalltalk")
+        for kind in ("thanks", "greeting"):
+            c.texts(smalltalk, kind, f"smalltalk.{kind}")
 
 
 RULE_KEYS = ("id", "intent", "priority", "all", "none", "context", "max_chars")

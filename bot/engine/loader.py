@@ -73,7 +73,9 @@ GLOBAL_KEYS = (
     "nothing_to_cancel",
     "ask_change",
     "error",
+    "smalltalk",
 )
+SMALLTALK_KINDS = ("thanks", "greeting")
 CHANNELS = ("sms", "rcs")
 
 
@@ -350,6 +352,15 @@ class _Loader:
                     "escalate in _global.yaml cannot `goto` a state; use `intent` or `start`",
                 )
         idle = self.idle(rep, doc, "idle", names, {}) or Idle()
+        smalltalk: dict[str, Message] = {}
+        raw_small = doc.get("smalltalk")
+        if raw_small is not None and rep.mapping(raw_small, "smalltalk", line_of(doc, "smalltalk")):
+            rep.keys(raw_small, SMALLTALK_KINDS, "smalltalk")
+            for kind in SMALLTALK_KINDS:
+                if kind in raw_small:
+                    said = self.message(rep, raw_small, kind, names, {}, f"smalltalk.{kind}")
+                    if said is not None:
+                        smalltalk[kind] = said
         return GlobalConfig(
             file=str(gpath),
             fallback=fallback,
@@ -370,6 +381,7 @@ class _Loader:
             if "ask_change" in doc
             else None,
             error=self.message(rep, doc, "error", names, {}, "error") if "error" in doc else None,
+            smalltalk=smalltalk,
         )
 
     # ---- pieces shared by flows and the global file -----------------------------------

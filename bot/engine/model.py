@@ -180,6 +180,7 @@ class GlobalConfig:
     nothing_to_cancel: Message | None
     ask_change: Message | None
     error: Message | None
+    smalltalk: dict[str, Message] = field(default_factory=dict)  # thanks / greeting replies
 
 
 @dataclass

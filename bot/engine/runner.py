@@ -113,6 +113,8 @@ class Run:
         und = self.r.nlu.understand(text, self.now, context=self._nlu_context(top))
         self._opening = (und, text)
         intent = getattr(und, "intent", None)
+        if self._small_talk(und, top):
+            return
         if top is None:
             self._no_flow(intent)
             return
@@ -283,6 +285,20 @@ class Run:
         self.steps += 1
         frame.update(state=flow.start, misses=0, pending=None)
         return self._answer(frame, flow, st, und, text)
+
+    def _small_talk(self, und: Any, top: tuple[dict[str, Any], Flow, State] | None) -> bool:
+        """「ありがとうございました」 after a booking, 「こんにちは」 to start: answered politely
+        (`smalltalk` in _global.yaml), not as a misunderstanding. Only outside a procedure
+        (or in a menu): mid-flow the same words are answers to the question."""
+        kind = getattr(und, "smalltalk", None)
+        said = self.cfg.smalltalk.get(kind or "")
+        if said is None or getattr(und, "intent", None):
+            return False
+        if top is not None and top[1].on_interrupt != "abandon":
+            return False
+        self.frames.clear()
+        self._say(said, None, None)
+        return True
 
     def _answer_from_stash(self, frame: dict[str, Any], flow: Flow, st: State) -> bool:
         """A later question the opening message already answered (「来週の金曜に…」 picks that

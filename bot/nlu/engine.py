@@ -46,6 +46,10 @@ CACHE_SIZE = 4096
 CACHE_MAX_CHARS = 64
 
 
+SMALLTALK_MAX = 24  # longer messages carry a request, not just thanks
+SMALLTALK_SLACK = 4  # characters besides the word (「あ、」「！！」「です」)
+
+
 class Nlu:
     def __init__(
         self, flows_dir: Path | str = "flows", dictionaries_dir: Path | str | None = None
@@ -74,6 +78,9 @@ class Nlu:
         self._item_words = entities.ItemWords(lexicon.counters, lexicon.item_heads)
         self._yes_emoji = set(lexicon.yes_emoji)
         self._no_emoji = set(lexicon.no_emoji)
+        self._smalltalk = [
+            (key(word), kind) for kind, words in lexicon.smalltalk.items() for word in words
+        ]
         self._results: OrderedDict[tuple[str, date, str | None], Understanding] = OrderedDict()
         self._results_lock = threading.Lock()
 
@@ -152,4 +159,20 @@ class Nlu:
         rule = self.rules.decide(present, context, len(text_key))
         if rule is not None:
             result.intent, result.rule = rule.intent, rule.id
+        elif not result.items and not result.dates:
+            result.smalltalk = self._small_talk(text_key)
         return result
+
+    def _small_talk(self, text_key: str) -> str | None:
+        """「ありがとうございました！」「こんにちは」: a short message that is only small talk
+        (a word from words.yaml, give or take a filler or a short tail)."""
+        if not text_key or len(text_key) > SMALLTALK_MAX:
+            return None
+        best: tuple[int, str] | None = None
+        for word, kind in self._smalltalk:
+            if not word or word not in text_key:
+                continue
+            rest = len(text_key) - len(word)
+            if rest <= SMALLTALK_SLACK and (best is None or len(word) > best[0]):
+                best = (len(word), kind)
+        return best[1] if best else None

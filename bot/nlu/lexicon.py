@@ -46,6 +46,7 @@ class Lexicon:
     fillers: list[str] = field(default_factory=list)
     counters: list[str] = field(default_factory=list)
     item_heads: list[str] = field(default_factory=list)
+    smalltalk: dict[str, list[str]] = field(default_factory=dict)  # kind -> words
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -103,4 +104,8 @@ def load_lexicon(flows_dir: Path) -> Lexicon:
     lexicon.fillers = [str(word) for word in words.get("fillers") or []]
     lexicon.counters = [str(word) for word in words.get("counters") or []]
     lexicon.item_heads = [str(word) for word in words.get("item_heads") or []]
+    lexicon.smalltalk = {
+        str(kind): [str(word) for word in entries or []]
+        for kind, entries in (words.get("smalltalk") or {}).items()
+    }
     return lexicon

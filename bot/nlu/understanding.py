@@ -29,6 +29,8 @@ class Understanding:
     district: str | None = None
     town: str | None = None
     choice: int | None = None
+    # Not part of the `bot nlu` contract: "thanks" | "greeting" for short small talk.
+    smalltalk: str | None = None
 
     def to_contract(self) -> dict[str, Any]:
         """Exactly the `bot nlu --json` object of docs/contracts.md."""
