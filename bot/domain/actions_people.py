@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+from bot.clock import TOKYO
 from bot.domain import allowance, childcare
 from bot.domain.calendar import OfficeCalendar
 from bot.domain.jdates import parse_age, parse_birth, parse_month
@@ -232,10 +233,22 @@ def office_status(ctx: Any) -> dict[str, Any]:
     }
 
 
+# The pipeline's name for the timer that ends a handoff (bot/pipeline/processor.py).
+HANDOFF_EXPIRY = "handoff_expire"
+
+
 @register_action("handoff_to_staff")
 def handoff(ctx: Any) -> None:
     ctx.update_resident(handoff=True)
     ctx.note_for_staff("担当者との会話を希望しています。")
+    # Staff leave at closing time: then the resident is told when they are back, and the
+    # bot answers again meanwhile (the message stays in the staff console).
+    office = OfficeCalendar.load()
+    local = ctx.now.astimezone(TOKYO)
+    closing = datetime.combine(local.date(), office.staff_close, tzinfo=TOKYO)
+    if closing > local:
+        back = jdatetime(office.next_staff_available(closing))
+        ctx.timer(HANDOFF_EXPIRY, closing, {"back": back})
 
 
 @register_action("leave_message")

@@ -219,8 +219,11 @@ class Processor:
         outcome = self.responder.respond(turn, conversation, resident, self.db)
         replies = self._system_notes(turn) + outcome.replies
         self._apply(outcome, resident, now)
-        if outcome.resident_updates.get("handoff"):
+        if outcome.resident_updates.get("handoff") and not any(
+            timer.name == HANDOFF_EXPIRY for timer in outcome.timers
+        ):
             # Nobody stays silenced if staff never answer: the bot takes over again later.
+            # (The city's handoff action sets it to the closing time instead.)
             due = now + timedelta(hours=self.handoff_hours)
             q.set_timer(self.db, resident.resident, HANDOFF_EXPIRY, due, {})
         notices_enabled = bool(
@@ -240,12 +243,19 @@ class Processor:
                 return None
             q.update_resident(self.db, resident.resident, {"handoff": False})
             q.finish_inbox(self.db, row["id"], "done", now, batch)
-            return self._write_replies(
-                row, [Reply(self.texts.get("handoff_expired"), kind="notice")], True, now
+            back = turn.payload.get("back")
+            text = (
+                self.texts.get("handoff_closed", back=back)
+                if back
+                else self.texts.get("handoff_expired")
             )
+            return self._write_replies(row, [Reply(text, kind="notice")], True, now)
         intent = self._intent(turn, now)
         if intent in {"stop_notices", "resume_notices"}:
             return None
+        if intent == "help":
+            q.finish_inbox(self.db, row["id"], "done", now, batch)
+            return self._write_replies(row, [Reply(self.texts.get("handoff_help"))], True, now)
         if intent == "cancel":
             q.update_resident(self.db, resident.resident, {"handoff": False})
             q.cancel_timer(self.db, resident.resident, HANDOFF_EXPIRY)
