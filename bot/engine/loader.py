@@ -307,7 +307,9 @@ class _Loader:
                 if not isinstance(spec, LDict):
                     rep.error(line, f"{where} must be a mapping with `do`")
                     continue
-                rep.keys(spec, ("do", "flow", "say"), where, required=("do",))
+                rep.keys(
+                    spec, ("do", "flow", "say", "idle_rules", "idle_flow"), where, required=("do",)
+                )
                 do = rep.text(spec, "do", where)
                 if do is not None and do not in ("cancel", "restart", "start"):
                     rep.error(
@@ -331,7 +333,18 @@ class _Loader:
                         line,
                         f"{where}: no flow declares entry intent `{name}`; add `flow:` or `say:`",
                     )
-                intents[str(name)] = GlobalIntent(do or "start", flow, say)
+                idle_flow = rep.ident(spec, "idle_flow", where)
+                if idle_flow and idle_flow not in self.raw:
+                    rep.error(
+                        line_of(spec, "idle_flow"),
+                        f"{where}: flow `{idle_flow}` is not defined{hint(idle_flow, self.raw)}",
+                    )
+                idle_rules = rep.text_list(spec, "idle_rules", f"{where}.idle_rules")
+                if idle_rules and not idle_flow:
+                    rep.error(line, f"{where}: `idle_rules` needs `idle_flow`")
+                intents[str(name)] = GlobalIntent(
+                    do or "start", flow, say, list(idle_rules or []), idle_flow
+                )
         retry = self.messages(rep, doc, "retry", names, {}, "retry")
         escalate = None
         if "escalate" in doc:

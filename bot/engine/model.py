@@ -165,6 +165,10 @@ class GlobalIntent:
     do: str  # cancel | restart | start
     flow: str | None = None
     say: Message | None = None
+    # cancel with nothing in progress: NLU rule ids that start `idle_flow` instead
+    # (「キャンセルしたい」 then means a booking).
+    idle_rules: list[str] = field(default_factory=list)
+    idle_flow: str | None = None
 
 
 @dataclass

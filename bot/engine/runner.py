@@ -116,7 +116,7 @@ class Run:
         if self._small_talk(und, top):
             return
         if top is None:
-            self._no_flow(intent)
+            self._no_flow(intent, getattr(und, "rule", None))
             return
         frame, flow, st = top
         ov = st.intents.get(intent or "")
@@ -436,8 +436,11 @@ class Run:
 
     # ---- intents ----------------------------------------------------------------------
 
-    def _no_flow(self, intent: str | None) -> None:
+    def _no_flow(self, intent: str | None, rule: str | None = None) -> None:
         gi = self.cfg.intents.get(intent or "")
+        if gi is not None and gi.idle_flow and rule in gi.idle_rules:
+            self._start(self.fs.flows[gi.idle_flow], "root")
+            return
         if gi is not None and gi.do == "cancel":
             if self.cfg.nothing_to_cancel:
                 self._say(self.cfg.nothing_to_cancel, None, None)

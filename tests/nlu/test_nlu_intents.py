@@ -45,7 +45,7 @@ def test_short_answers_have_no_intent(nlu: Nlu, text: str) -> None:
 def test_context_turns_cancel_into_an_answer(nlu: Nlu) -> None:
     outside = nlu.understand("キャンセル", NOW, None)
     inside = nlu.understand("キャンセル", NOW, "bulky_waste_change")
-    assert (outside.intent, outside.rule) == ("cancel", "cancel")
+    assert (outside.intent, outside.rule) == ("cancel", "cancel.undo")
     assert inside.intent is None
     assert inside.rule == "in_change_flow.cancel_is_an_answer"
 
