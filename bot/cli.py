@@ -20,7 +20,7 @@ class UsageError(BotError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2, no traceback
-        self.exit(2, f"bot: {message}\n(see: {self.prog} --help)\n")
+        self.exit(2, f"bot: {message} (see: {self.prog} --help)\n")
 
 
 def _instant(value: str):
