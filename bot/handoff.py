@@ -201,3 +201,8 @@ def hand_back(db: sqlite_utils.Database, resident_id: str) -> None:
     """The bot answers this resident again; their notes are marked seen."""
     db.execute("UPDATE residents SET handoff = 0 WHERE id = ?", [resident_id])
     db.execute("UPDATE staff_notes SET seen = 1 WHERE resident_id = ?", [resident_id])
+
+
+def in_handoff(db: sqlite_utils.Database, resident_id: str) -> bool:
+    row = db.execute("SELECT handoff FROM residents WHERE id = ?", [resident_id]).fetchone()
+    return bool(row and row[0])

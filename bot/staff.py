@@ -23,6 +23,7 @@ import ipaddress
 import logging
 from importlib import resources
 from typing import cast
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -100,6 +101,15 @@ def access(token: str, production: bool, remote: str | None, authorization: str 
     return OK if is_loopback(remote) else FORBIDDEN
 
 
+def same_origin(request: web.Request) -> bool:
+    """A browser sends Origin with cross-site requests: another site's page must not be able
+    to post replies through a staff member's browser (no token in development)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
 def page_access(token: str, production: bool, remote: str | None) -> int:
     """The page is a login form without data: served wherever the API could be used."""
     if token:
@@ -111,7 +121,10 @@ def staff_token(settings: Settings) -> str:
     return (settings.env_vars.get(TOKEN_VAR) or "").strip()
 
 
+FORBIDDEN_ORIGIN = 4031  # a 403 with its own explanation
+
 _DENIED = {
+    FORBIDDEN_ORIGIN: ("cross-origin request refused", "別のサイトからの操作は受け付けません。"),
     UNAUTHORIZED: ("staff token required", "アクセスキーが正しくありません。"),
     FORBIDDEN: (
         "the staff console without BOT_STAFF_TOKEN is open to this computer only",
@@ -130,7 +143,7 @@ def _denied(status: int) -> web.StreamResponse:
     if status == NOT_FOUND:
         raise web.HTTPNotFound()
     error, message = _DENIED[status]
-    response = _error(status, error, message)
+    response = _error(FORBIDDEN if status == FORBIDDEN_ORIGIN else status, error, message)
     if status == UNAUTHORIZED:
         response.headers["WWW-Authenticate"] = 'Bearer realm="staff"'
     return response
@@ -172,6 +185,8 @@ def add_staff_routes(app: web.Application, pipeline: Pipeline, settings: Setting
         return  # no routes: every /staff URL is a plain 404
 
     def allowed(request: web.Request) -> int:
+        if not same_origin(request):
+            return FORBIDDEN_ORIGIN
         return access(
             token, production, client_address(request), request.headers.get("Authorization")
         )
@@ -242,9 +257,13 @@ def add_staff_routes(app: web.Application, pipeline: Pipeline, settings: Setting
             if resident_id is None:
                 return False, None
             outbox_id = None
-            if text:
+            closing = text
+            if not closing and handoff.in_handoff(db, resident_id):
+                # The resident was waiting for a person: tell them the bot is back.
+                closing = pipeline.texts.get("handoff_returned")
+            if closing:
                 outbox_id = handoff.queue_staff_reply(
-                    db, resident_id, text, pipeline.clock.now(), take_over=False
+                    db, resident_id, closing, pipeline.clock.now(), take_over=False
                 )
             handoff.hand_back(db, resident_id)
             return True, outbox_id

@@ -296,14 +296,33 @@ async def test_return_hands_the_resident_back_to_the_bot(client, clock):
     assert (await client.post(f"{API}/{c['ref']}/reply", json={"text": "x"})).status == 404
 
 
-async def test_return_without_a_closing_message_sends_nothing(client, clock):
+async def test_return_without_a_closing_message_tells_the_resident_the_bot_is_back(client, clock):
     await hand_over(client, clock)
     [c] = await listing(client)
     sent_before = await inbox_of(client)
     response = await client.post(f"{API}/{c['ref']}/return")
     assert response.status == 200
-    assert await inbox_of(client) == sent_before
+    after = await inbox_of(client)
+    assert after[: len(sent_before)] == sent_before
+    assert len(after) == len(sent_before) + 1 and "担当者との会話を終了しました" in after[-1]
     assert await listing(client) == []
+
+
+async def test_a_cross_origin_post_is_refused(client, clock):
+    """Another site's page cannot post through a staff member's browser."""
+    await hand_over(client, clock)
+    [c] = await listing(client)
+    sent_before = await inbox_of(client)
+    foreign = {"Origin": "https://evil.example", "Content-Type": "text/plain"}
+    response = await client.post(
+        f"{API}/{c['ref']}/reply", data='{"text": "やあ"}', headers=foreign
+    )
+    assert response.status == 403
+    assert "cross-origin" in (await response.json())["error"]
+    assert await inbox_of(client) == sent_before
+    own = {"Origin": f"http://{client.host}:{client.port}"}
+    ok = await client.post(f"{API}/{c['ref']}/reply", json={"text": "担当の山田です"}, headers=own)
+    assert ok.status == 200
 
 
 async def test_return_refuses_a_too_long_closing_message(client, clock):
