@@ -291,7 +291,7 @@ class _Loader:
     def _global(self, gpath: Path, doc: LDict) -> GlobalConfig | None:
         rep = Reporter(str(gpath), self.errors)
         rep.keys(doc, GLOBAL_KEYS, GLOBAL_FILE, required=("fallback", "intents"))
-        names = {"title", "channel", "today", "now"}
+        names = {"title", "channel", "today", "now", "notices"}
         fallback = rep.ident(doc, "fallback", "fallback") or ""
         if fallback and fallback not in self.raw:
             rep.error(

@@ -11,7 +11,8 @@ from bot.engine.templates import Message
 
 SLOT_TYPES = ("text", "choice", "yes_no", "date", "number", "items", "district")
 # Names every template and expression may read besides the flow's slots.
-BUILTIN_NAMES = {"result", "outcome", "data", "today", "now", "channel", "title"}
+# `notices`: whether the resident receives unsolicited messages (false after 配信停止).
+BUILTIN_NAMES = {"result", "outcome", "data", "today", "now", "channel", "title", "notices"}
 
 
 @dataclass

@@ -624,6 +624,7 @@ class Run:
             "now": self.now,
             "channel": self.turn.channel,
             "title": flow.title if flow else "",
+            "notices": self.resident.notices_enabled,
         }
         if frame is not None and flow is not None:
             slots = frame["slots"]
