@@ -24,4 +24,10 @@ class Metrics:
             "bot_process_batch_seconds", "Time to process one batch", registry=r
         )
         self.http_errors = Counter("bot_http_rejected", "Requests rejected", ["reason"], registry=r)
+        self.delivery = Counter(
+            "bot_delivery",
+            "Outbox sends by provider and outcome (sent, retry, failed, fallback_sms, opted_out)",
+            ["provider", "outcome"],
+            registry=r,
+        )
         self.ready = Gauge("bot_ready", "1 when the store and NLU are ready", registry=r)

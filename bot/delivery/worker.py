@@ -52,6 +52,7 @@ class DeliveryDeps:
     settings: ChannelSettings
     wake: asyncio.Event | None = None  # pipeline.outbox_wake
     channels: dict[str, Channel] = field(default_factory=dict)  # overrides, for tests
+    metrics: Any = None  # bot.metrics.Metrics, when the app has one
 
 
 def build_channels(cs: ChannelSettings, session: aiohttp.ClientSession) -> dict[str, Channel]:
@@ -204,19 +205,29 @@ class DeliveryWorker:
         now = self.deps.clock.now()
         if result.ok:
             self._sent.append((row["id"], message_id, now))
+            self._count("sent", row["provider"])
             return
         code = result.error_code or "error"
         if result.fallback_to_sms and self.sms_provider:
+            self._count("fallback_sms", row["provider"])
             await self.send_by_sms(row, to, f"rcs_unavailable:{code}")
         elif result.opted_out:
             log.info("resident opted out at the provider", extra={"outbox": row["id"]})
+            self._count("opted_out", row["provider"])
             await self._db(ops.stop_resident, row["resident_id"])
             await self._db(ops.failed, row["id"], f"opted_out:{code}", now)
         elif result.permanent or row["attempts"] >= MAX_ATTEMPTS:
+            self._count("failed", row["provider"])
             await self._db(ops.failed, row["id"], code, now)
         else:
+            self._count("retry", row["provider"])
             later = now + timedelta(seconds=backoff(row["attempts"], result.retry_after))
             await self._db(ops.retry, row["id"], later, code)
+
+    def _count(self, outcome: str, provider: str) -> None:
+        """Operators alert on these: failures, retries and fallbacks per provider."""
+        if self.deps.metrics is not None:
+            self.deps.metrics.delivery.labels(provider, outcome).inc()
 
     # ---- rich → SMS -------------------------------------------------------------------
 
@@ -253,14 +264,16 @@ class DeliveryWorker:
 
 
 def deps_from_app(app: Any) -> DeliveryDeps:
-    from bot.app import CLOCK, PIPELINE, SETTINGS  # here: bot.app imports the channels
+    from bot.app import CLOCK, METRICS, PIPELINE, SETTINGS  # here: bot.app imports channels
     from bot.channels.settings import channel_settings_from_env
     from bot.channels.webhooks import CHANNEL_SETTINGS
 
     pipeline = app[PIPELINE]
     cs = app.get(CHANNEL_SETTINGS) or channel_settings_from_env(app[SETTINGS].env_vars)
     store = DeliveryStore(pipeline)
-    return DeliveryDeps(store, pipeline.vault, app[CLOCK], cs, pipeline.outbox_wake)
+    return DeliveryDeps(
+        store, pipeline.vault, app[CLOCK], cs, pipeline.outbox_wake, metrics=app.get(METRICS)
+    )
 
 
 async def run_delivery(app_or_deps: Any, stop_event: asyncio.Event | None = None) -> None:
