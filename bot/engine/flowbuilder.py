@@ -52,7 +52,15 @@ STATE_KEYS = (
     "intents",
     "idle",
 )
-SLOT_KEYS = ("type", "description", "options", "options_from", "max_length", "validate")
+SLOT_KEYS = (
+    "type",
+    "description",
+    "options",
+    "options_from",
+    "max_length",
+    "validate",
+    "free_text",
+)
 
 
 def _save_as_names(node: Any, out: list[str]) -> None:
@@ -208,6 +216,13 @@ class _FlowBuilder:
                     )
                 else:
                     slot.max_length = ml
+            if "free_text" in s:
+                if not isinstance(s["free_text"], bool):
+                    rep.error(line_of(s, "free_text"), f"{where}: free_text must be true or false")
+                elif slot.type != "text":
+                    rep.error(line_of(s, "free_text"), f"{where}: free_text applies to type text")
+                else:
+                    slot.free_text = s["free_text"]
             out[str(name)] = slot
         return out
 

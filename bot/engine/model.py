@@ -36,6 +36,9 @@ class Slot:
     options_from: Expr | None = None
     max_length: int | None = None
     validate: list[Check] = field(default_factory=list)
+    # text only: any words are the answer (a message for staff). Otherwise a clear request
+    # for another flow (「保育園の空きを知りたい」) is taken as that request, not as the answer.
+    free_text: bool = False
 
 
 @dataclass

@@ -126,9 +126,12 @@ class Run:
         if intent in self.cfg.intents and ov is None:
             self._global(intent, replace=False)
             return
+        other = None if ov is not None else self.fs.flow_for_intent(intent)
+        if other is not None and other.id != flow.id and self._yields(flow, st):
+            self._interrupt(other)  # a clear request, not an answer to a free-text question
+            return
         if self._answer(frame, flow, st, und, text):
             return
-        other = None if ov is not None else self.fs.flow_for_intent(intent)
         if other is not None and other.id != flow.id:
             self._interrupt(other)
             return
@@ -285,6 +288,14 @@ class Run:
         self.steps += 1
         frame.update(state=flow.start, misses=0, pending=None)
         return self._answer(frame, flow, st, und, text)
+
+    def _yields(self, flow: Flow, st: State) -> bool:
+        """A `text` question takes any words as its answer; a clear request for another flow
+        goes to that flow instead, unless the slot is `free_text` (a message for staff)."""
+        if not st.ask or st.confirm:
+            return False
+        slot = flow.slots[st.ask]
+        return slot.type == "text" and not slot.free_text
 
     def _small_talk(self, und: Any, top: tuple[dict[str, Any], Flow, State] | None) -> bool:
         """「ありがとうございました」 after a booking, 「こんにちは」 to start: answered politely

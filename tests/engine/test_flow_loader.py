@@ -229,3 +229,14 @@ def test_mermaid_graph() -> None:
     assert "confirm --> book : confirmed" in text
     assert "book --> [*] : end booked" in text
     assert "ask_items --> intent_operator : escalate" in text
+
+
+def test_free_text_is_for_text_slots_and_is_a_boolean(tmp_path: Path) -> None:
+    bad = GOOD.replace(
+        "  pick: {type: choice, options: [a, b]}",
+        "  pick: {type: choice, options: [a, b], free_text: true}\n"
+        "  note: {type: text, free_text: sometimes}",
+    )
+    found = errors(tmp_path, bad)
+    assert any("t.yaml:5:" in e and "free_text applies to type text" in e for e in found), found
+    assert any("t.yaml:6:" in e and "free_text must be true or false" in e for e in found), found
