@@ -75,6 +75,7 @@ _PATTERN = re.compile(
             r"(?<![a-z])(?P<era2>令和|れいわ|r)(?P<ey2>\d{1,2}|元)(?P<es>[./])(?P<em2>\d{1,2})(?P=es)"
             r"(?P<ed2>\d{1,2})(?![\d.])",
             r"(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月の?(?P<d>\d{1,2})日",
+            r"(?<![\d-])(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})(?![\d-])",  # 2026-12-04
             r"(?:(?P<sy>\d{4})/)?(?P<sm>\d{1,2})/(?P<sd>\d{1,2})(?![\d/])",
             r"(?<![\d.])(?:(?P<dy>\d{4})\.)?(?P<dm>\d{1,2})\.(?P<dd>\d{1,2})"
             r"(?![\d.]|[a-z%]|人|円|畳|倍|万|千|キロ|きろ|センチ|せんち|メートル|めーとる|ミリ|みり)",
@@ -132,6 +133,8 @@ def _resolve(match: re.Match[str], today: date) -> date | None:
         year = 1 if era_year == "元" else int(era_year)
         month, day = (group("em"), group("ed")) if group("era") else (group("em2"), group("ed2"))
         return _explicit(2018 + year, int(month), int(day), today)
+    if group("iy"):
+        return _explicit(int(group("iy")), int(group("im")), int(group("id")), today)
     if group("m"):
         if group("y"):
             return _explicit(int(group("y")), int(group("m")), int(group("d")), today)
