@@ -30,34 +30,6 @@ from bot.yamlsource import YamlSourceError
 from bot.yamlsource import load_yaml as load_source
 
 GLOBAL_FILE = "_global.yaml"
-FLOW_KEYS = (
-    "id",
-    "version",
-    "title",
-    "description",
-    "entry_intents",
-    "on_interrupt",
-    "start",
-    "data",
-    "idle",
-    "slots",
-    "states",
-)
-STATE_KEYS = (
-    "do",
-    "say",
-    "ask",
-    "retry",
-    "escalate",
-    "confirm",
-    "call",
-    "with",
-    "save_as",
-    "next",
-    "end",
-    "intents",
-    "idle",
-)
 MESSAGE_KEYS = ("text", "sms", "rcs", "template", "suggestions")
 TRANSITION_KEYS = ("if", "say", "do", "goto", "start", "intent")
 TARGET_KEYS = ("goto", "start", "intent")
