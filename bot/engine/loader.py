@@ -288,12 +288,7 @@ class _Loader:
                         line_of(spec, "do"),
                         f"{where}.do must be cancel, restart or start, not `{do}`",
                     )
-                flow = rep.ident(spec, "flow", where)
-                if flow and flow not in self.raw:
-                    rep.error(
-                        line_of(spec, "flow"),
-                        f"{where}: flow `{flow}` is not defined{hint(flow, self.raw)}",
-                    )
+                flow = self._flow_ref(rep, spec, "flow", where)
                 say = self.message(rep, spec, "say", names, {}, where) if "say" in spec else None
                 if (
                     do == "start"
@@ -305,12 +300,7 @@ class _Loader:
                         line,
                         f"{where}: no flow declares entry intent `{name}`; add `flow:` or `say:`",
                     )
-                idle_flow = rep.ident(spec, "idle_flow", where)
-                if idle_flow and idle_flow not in self.raw:
-                    rep.error(
-                        line_of(spec, "idle_flow"),
-                        f"{where}: flow `{idle_flow}` is not defined{hint(idle_flow, self.raw)}",
-                    )
+                idle_flow = self._flow_ref(rep, spec, "idle_flow", where)
                 idle_rules = rep.text_list(spec, "idle_rules", f"{where}.idle_rules")
                 if idle_rules and not idle_flow:
                     rep.error(line, f"{where}: `idle_rules` needs `idle_flow`")
@@ -424,6 +414,15 @@ class _Loader:
                     line,
                     f"`data.{alias}.{key}`: the data file has no top-level key `{key}`{hint(key, value)}",
                 )
+
+    def _flow_ref(self, rep: Reporter, spec: LDict, key: str, where: str) -> str | None:
+        """An optional key naming a flow, which must exist."""
+        flow = rep.ident(spec, key, where)
+        if flow and flow not in self.raw:
+            rep.error(
+                line_of(spec, key), f"{where}: flow `{flow}` is not defined{hint(flow, self.raw)}"
+            )
+        return flow
 
     def message(
         self,
