@@ -58,7 +58,3 @@ class DeliveryStore:
             self._thread.call(self._db.close)
             self._thread.close()
             self._thread = None
-
-
-# The former name (tests and callers build the delivery store from a pipeline with it).
-ProcessingThreadStore = DeliveryStore

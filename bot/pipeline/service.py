@@ -13,7 +13,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -259,8 +258,6 @@ class Pipeline:
         """Run fn on the processing thread, between batches (flow reloads)."""
         return await self._process_thread.run(fn, *args)
 
-    def nudge_in(self, delay: timedelta) -> None:
-        asyncio.get_running_loop().call_later(delay.total_seconds(), self._process_wake.set)
 
 
 class _NoResponder:

@@ -15,7 +15,7 @@ import pytest
 from bot.channels.settings import ChannelSettings, GatewaySettings, RcsSettings, TwilioSettings
 from bot.clock import Clock
 from bot.delivery import DeliveryDeps, run_delivery
-from bot.delivery.store_adapter import ProcessingThreadStore
+from bot.delivery.store_adapter import DeliveryStore
 from bot.pipeline.service import Pipeline
 
 from . import gateway as fgw
@@ -115,7 +115,7 @@ async def make_bot(
     stop = asyncio.Event()
     task = None
     if deliver:
-        store = ProcessingThreadStore(pipeline)
+        store = DeliveryStore(pipeline)
         deps = DeliveryDeps(store, pipeline.vault, pipeline.clock, cs, pipeline.outbox_wake)
         task = asyncio.create_task(run_delivery(deps, stop))
     async with aiohttp.ClientSession() as session:
