@@ -49,8 +49,7 @@ def return_handoff(db: sqlite_utils.Database, ref: str) -> bool:
     if len(matches) != 1:
         return False
     with db.atomic():
-        db.execute("UPDATE residents SET handoff = 0 WHERE id = ?", [matches[0]])
-        db.execute("UPDATE staff_notes SET seen = 1 WHERE resident_id = ?", [matches[0]])
+        hand_back(db, matches[0])
     return True
 
 

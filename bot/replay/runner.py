@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.channels.sms_choices import render_choices
 from bot.clock import TOKYO, FrozenClock
 from bot.local import LocalBot
 from bot.replay.spec import ConversationSpec, ExpectCheck, ReplyCheck, TurnSpec, parse_conversation
@@ -62,9 +63,7 @@ def render_sent(messages: list[dict], channel: str) -> str:
     for message in messages:
         text = message["text"]
         if channel == "sms" and message.get("suggestions"):
-            text += "\n" + "\n".join(
-                f"{index}. {label}" for index, label in enumerate(message["suggestions"], 1)
-            )
+            text += "\n" + render_choices(message["suggestions"])
         parts.append(text)
     return "\n".join(parts)
 
