@@ -39,6 +39,9 @@ class LocalBot:
         self.texts = SystemTexts.load(flows_dir)
         self.processor = Processor(self.db, responder, clock, self.texts)
         self._ids = itertools.count(1)
+        # Unique per instance: a second LocalBot on the same database must not look like a
+        # provider retrying the first one's messages.
+        self._run = secrets.token_hex(4)
         self._last_outbox: dict[str, int] = {}
         self.failures: list[BaseException | None] = []  # processing errors, for replay
 
@@ -52,7 +55,7 @@ class LocalBot:
         inbound = Inbound(
             provider=self.provider,
             channel=channel,
-            provider_message_id=f"local-{next(self._ids)}",
+            provider_message_id=f"local-{self._run}-{next(self._ids)}",
             sender=sender,
             text=text,
             postback=postback,
