@@ -30,8 +30,9 @@ from bot.store import migrate, open_database
 CHUNK = 100_000
 CONVERSATION = json.dumps(
     {
-        # A resident mid-way through a real flow: the engine moves an unknown version onto
-        # the current one when the state still exists there.
+        # A resident mid-way through a real flow, stored as an older release did: the engine
+        # moves an unknown version onto the current one when the state still exists there,
+        # and fills in the frame fields added since.
         "flow": "bulky_waste",
         "version": "seed",
         "state": "ask_items",

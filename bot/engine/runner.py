@@ -63,6 +63,25 @@ class _Loop(Exception):
     pass
 
 
+def _loaded_frame(stored: dict[str, Any], bottom: bool) -> dict[str, Any]:
+    """A stored frame with every field present: conversations saved by an older release
+    (or written by other tools) may lack fields added since, and must still resume."""
+    frame = {
+        "slots": {},
+        "misses": 0,
+        "pending": None,
+        "return_to": None,
+        "mode": "root" if bottom else "interrupt",
+        "save_as": None,
+        "result": None,
+        "outcome": None,
+        **stored,
+    }
+    if not isinstance(frame["slots"], dict):
+        frame["slots"] = {}
+    return frame
+
+
 class Run:
     def __init__(
         self,
@@ -86,7 +105,8 @@ class Run:
         self._opening: tuple[Any, str] | None = None  # the message that may start a flow
         if conversation:
             top = {k: v for k, v in conversation.items() if k not in ("stack", "seq")}
-            self.frames = [dict(f) for f in conversation.get("stack", [])] + [top]
+            stored = [*conversation.get("stack", []), top]
+            self.frames = [_loaded_frame(f, bottom=i == 0) for i, f in enumerate(stored)]
             self.seq = int(conversation.get("seq", 0))
 
     # ---- entry points -----------------------------------------------------------------

@@ -165,3 +165,17 @@ def test_real_nlu_drives_the_shipped_menus(tmp_path: Path, clock) -> None:
     assert chat.flow == "fallback"
     chat.say("メニュー")
     assert chat.flow == "help"
+
+
+def test_conversation_stored_without_newer_fields_still_resumes(chat) -> None:
+    # A conversation saved by an older release carries only the core fields; switching
+    # to another flow from it (which reads the frame's mode) must work, not fail the turn.
+    chat.say("粗大ごみ")
+    chat.say("椅子")
+    saved = chat.conversation
+    chat.conversation = {k: saved[k] for k in ("flow", "version", "state", "slots", "seq")}
+    assert chat.say("保育園の空きは？") == "何歳のお子さんですか？"
+    assert chat.flow == "other" and chat.conversation["stack"][0]["mode"] == "root"
+    out = chat.say("2歳")
+    assert "「収集の申し込み」の手続きに戻ります。" in out
+    assert (chat.flow, chat.state) == ("demo", "ask_district")
