@@ -259,7 +259,6 @@ class Pipeline:
         return await self._process_thread.run(fn, *args)
 
 
-
 class _NoResponder:
     """The intake thread's processor only stores; it never answers anyone."""
 
