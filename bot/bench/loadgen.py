@@ -308,7 +308,10 @@ class LoadGen:
         channel: str,
         scheduled: int | None = None,
         prebuilt: bytes | None = None,
-    ) -> None:
+    ) -> tuple[asyncio.Future[int], int] | None:
+        """Send one message and read its acknowledgement. For an end-to-end Twilio message,
+        returns the reply to wait for (and the instant it counts from): the caller frees the
+        connection first, as a provider does once its webhook is acknowledged."""
         e2e = cfg["mode"] == "e2e"
         if prebuilt is not None:
             data = prebuilt
@@ -332,7 +335,7 @@ class LoadGen:
             rec.status["conn_error"] += 1
             if channel != "sim" and e2e:
                 self.reply_waiters.pop(number, None)
-            return
+            return None
         acked = now_ns()
         rec.status[str(status)] += 1
         if channel == "sim":
@@ -345,15 +348,27 @@ class LoadGen:
                 if not replies:
                     rec.silent += 1
                 rec.done.append(acked)
-            return
+            return None
         rec.ack.append(acked - origin)
         if not e2e:
             if status == 200:
                 rec.done.append(acked)
-            return
+            return None
         if status != 200:
             self.reply_waiters.pop(number, None)
+            return None
+        return waiter, origin
+
+    async def await_reply(
+        self,
+        cfg: dict[str, Any],
+        rec: Record,
+        number: str,
+        pending: tuple[asyncio.Future[int], int] | None,
+    ) -> None:
+        if pending is None:
             return
+        waiter, origin = pending
         try:
             replied = await asyncio.wait_for(waiter, cfg.get("reply_timeout", 15.0))
         except (TimeoutError, asyncio.CancelledError):
@@ -408,7 +423,10 @@ class LoadGen:
                             conn = await connect(cfg["host"], cfg["port"])
                         sent[0] += 1
                         data = prebuilt[sent[0] % len(prebuilt)] if prebuilt else None
-                        await self.send_one(conn, cfg, rec, number, text, channel, prebuilt=data)
+                        pending = await self.send_one(
+                            conn, cfg, rec, number, text, channel, prebuilt=data
+                        )
+                        await self.await_reply(cfg, rec, number, pending)
                 finally:
                     self.in_use.discard(number)
             if conn is not None and conn.transport is not None:
@@ -439,11 +457,12 @@ class LoadGen:
         async def one(i: int, scheduled: int) -> None:
             conn = await pool.acquire()
             try:
-                await self.send_one(
+                pending = await self.send_one(
                     conn, cfg, rec, numbers[i], rng.choice(first_texts), "twilio", scheduled
                 )
             finally:
                 pool.release(conn)
+            await self.await_reply(cfg, rec, numbers[i], pending)
 
         interval = 1e9 / rate
         with Meter() as meter:
