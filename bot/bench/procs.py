@@ -27,7 +27,24 @@ def free_port() -> int:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of the whole process (all threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return cpu_seconds_of(Path(f"/proc/{pid}/stat"))
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time per thread, by thread name (the main thread is "main"; threads that share
+    a name are added up). Threads that ended are not counted."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = "main" if task.name == str(pid) else (task / "comm").read_text().strip()
+            out[name] = out.get(name, 0.0) + cpu_seconds_of(task / "stat")
+        except OSError:  # the thread ended meanwhile
+            continue
+    return out
+
+
+def cpu_seconds_of(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
@@ -95,6 +112,9 @@ class Server:
 
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
+
+    def thread_cpu(self) -> dict[str, float]:
+        return thread_cpu_seconds(self.pid)
 
     def memory(self) -> dict[str, float]:
         return memory_mb(self.pid)

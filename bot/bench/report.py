@@ -126,6 +126,15 @@ def _verdict(value: bool | None) -> str:
     return {True: "✅ met", False: "❌ not met", None: "not measured"}[value]
 
 
+THREADS = ("main", "bot-intake", "bot-process", "bot-delivery")
+
+
+def _threads(per_thread: dict[str, float] | None) -> str:
+    if not per_thread:
+        return "—"
+    return " / ".join(_n(per_thread.get(name), 3) for name in THREADS)
+
+
 def markdown(results: dict[str, Any]) -> str:
     m = results.get("machine", {})
     s = results.get("summary") or targets(results)
@@ -164,6 +173,10 @@ def markdown(results: dict[str, Any]) -> str:
     )
     row("  inbound → provider at half capacity (ms)", lambda sc: _lat(_get(sc, "open_half", "e2e")))
     row("server CPU per message (ms)", lambda sc: _n(_get(sc, "closed", "cpu_ms_per_message"), 3))
+    row(
+        "  by thread: event loop / intake / processing / delivery store (ms)",
+        lambda sc: _threads(_get(sc, "closed", "thread_cpu_ms_per_message")),
+    )
     row(
         "server CPU use during the run (cores)",
         lambda sc: _n(_get(sc, "closed", "server_cpu_share"), 2),

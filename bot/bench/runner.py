@@ -133,6 +133,15 @@ def server_cmd(port: int, prefix: str) -> list[str]:
     return [*prefix.split(), *base, "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
+def per_message(before: dict[str, float], after: dict[str, float], messages: int) -> dict:
+    """Each thread's CPU per message (ms): which stage uses the core."""
+    return {
+        name: round(1000 * (seconds - before.get(name, 0.0)) / max(messages, 1), 4)
+        for name, seconds in sorted(after.items())
+        if seconds - before.get(name, 0.0) > 0
+    }
+
+
 def run_bare(args: argparse.Namespace, gen: LoadGenerator, work: Path) -> dict[str, Any]:
     port = free_port()
     cmd = [sys.executable, "-m", "bot.bench.bare", "--port", str(port)]
@@ -206,7 +215,7 @@ def run_scenario(
         )
         gen.command(cmd="drain", timeout=20)
         sent += warm["messages"]
-        cpu0, t0 = server.cpu(), time.monotonic()
+        cpu0, threads0, t0 = server.cpu(), server.thread_cpu(), time.monotonic()
         run = gen.command(
             cmd="run",
             messages=args.messages,
@@ -217,6 +226,9 @@ def run_scenario(
         run["server_cpu_s"] = round(server.cpu() - cpu0, 3)
         run["server_cpu_share"] = round(run["server_cpu_s"] / (time.monotonic() - t0), 3)
         run["cpu_ms_per_message"] = round(1000 * run["server_cpu_s"] / max(run["completed"], 1), 4)
+        run["thread_cpu_ms_per_message"] = per_message(
+            threads0, server.thread_cpu(), run["completed"]
+        )
         sent += run["messages"]
         out["closed"] = run
         out["drain_after_closed"] = gen.command(cmd="drain", timeout=20)

@@ -144,6 +144,11 @@ def test_tiny_run_writes_every_field(tmp_path: Path, capsys):
         assert scenario["open"]["ack"]["n"] == 100
         assert scenario["memory"]["peak_rss_mb"] > 0
         assert scenario["exit_code"] == 0
+        assert scenario["log"]["error"] == 0 and scenario["log"]["traceback"] == 0
+        # Which stage uses the core: the event loop and the pipeline's named threads.
+        per_thread = closed["thread_cpu_ms_per_message"]
+        assert {"main", "bot-intake", "bot-process", "bot-delivery"} <= set(per_thread)
+        assert all(ms > 0 for ms in per_thread.values())
     summary = data["summary"]
     for key in (
         "e2e_msgs_per_s",
