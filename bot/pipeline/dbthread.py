@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import sys
 from collections.abc import Callable
@@ -17,10 +18,8 @@ def name_native_thread(name: str) -> None:
     pipeline's threads apart. Best effort: elsewhere it does nothing."""
     if not sys.platform.startswith("linux"):
         return
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # 15 = PR_SET_NAME
-    except (OSError, AttributeError):
-        pass
 
 
 class DbThread:
