@@ -169,8 +169,9 @@ def _word_edges(
     starts_inside = inner_start and katakana[view.token_at[start]]
     if starts_inside and (name != SURFACE or start not in analysis.subwords):
         return False
-    ends_inside = inner_end and katakana[view.token_at[end - 1]]
-    return not (ends_inside and (name != SURFACE or end not in analysis.subwords))
+    # Nor may it end inside one: a compound names its last word (レンジフード is a フード,
+    # ソファーベッド a ベッド), so the first word of a compound is never the item.
+    return not (inner_end and katakana[view.token_at[end - 1]])
 
 
 def longest(matches: list[Match], accept: Callable[[Match], bool] | None = None) -> list[Match]:

@@ -23,6 +23,10 @@ def _items(nlu: Nlu, text: str, context: str | None = None) -> dict[str, int]:
         ("シングルベッド", {"ベッド": 1}),  # シングル|ベッド: a word boundary in the compound
         ("ダブルベッドとソファー", {"ベッド": 1, "ソファー": 1}),
         ("ｿﾌｧｰ", {"ソファー": 1}),
+        # A compound names its last word: the first word of one is never the item.
+        ("レンジフードを捨てたい", {}),
+        ("ベッドマットを出したい", {"マットレス": 1}),  # the whole compound is a synonym
+        ("ガスレンジを捨てたい", {"電子レンジ": 1}),
     ],
 )
 def test_katakana_terms_match_whole_words_only(nlu: Nlu, text: str, expected: dict) -> None:
@@ -50,6 +54,8 @@ def test_kanji_numeral_with_counter_in_one_word(
     [
         ("洋服ダンス1棹", {"タンス": 1}),  # 棹 after a number is the counter, not 竿
         ("タンス2竿", {"タンス": 2}),
+        ("タンス２さお", {"タンス": 2}),  # the counter in kana
+        ("タンス２さおと物干し竿", {"タンス": 2, "物干し竿": 1}),
         ("物干し竿を2本", {"物干し竿": 2}),
         ("テレビ台", {}),  # furniture: not the refused テレビ
         ("電子レンジ台を捨てたい", {}),
@@ -223,3 +229,19 @@ def test_holdout2_intents(nlu: Nlu, text: str, intent: str) -> None:
 def test_sentence_adverb_before_an_answer(nlu: Nlu) -> None:
     assert nlu.understand("やっぱりやめときます", NOW).yes_no == "no"
     assert nlu.understand("やっぱりお願いします", NOW).yes_no == "yes"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("子どもが入れる保育所はありますか", "childcare_vacancy"),  # is there a place: vacancy
+        ("4月から入れる保育園はありますか", "childcare_vacancy"),
+        ("入れる保育園ありませんか", "childcare_vacancy"),
+        ("保育園に入れたい", "childcare_apply"),
+        ("保育園の申し込みはありますか", "childcare_apply"),
+    ],
+)
+def test_asking_whether_a_nursery_has_room_is_about_vacancies(
+    nlu: Nlu, text: str, intent: str
+) -> None:
+    assert nlu.understand(text, NOW).intent == intent
