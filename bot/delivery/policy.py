@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections import deque
+from bisect import bisect_right
 from datetime import datetime, timedelta
 
 from bot.clock import TOKYO
@@ -50,18 +50,19 @@ class LoopGuard:
         self.limit = limit
         self.window = window
         self.max_keys = max_keys
-        self._sent: dict[tuple[str, str], deque[float]] = {}
+        # (resident, text digest) -> send times in order; lists, not deques: a deque costs
+        # 600+ bytes even with one entry, and there may be max_keys of them.
+        self._sent: dict[str, list[float]] = {}
 
     @staticmethod
-    def _key(resident: str, text: str) -> tuple[str, str]:
-        return resident, hashlib.sha256(text.encode()).hexdigest()[:16]
+    def _key(resident: str, text: str) -> str:
+        return f"{resident}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
     def allow(self, resident: str, text: str, now: float) -> bool:
         """Count one send; False when this would be one too many."""
         key = self._key(resident, text)
-        times = self._sent.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
+        times = self._sent.setdefault(key, [])
+        del times[: bisect_right(times, now - self.window)]
         if len(times) >= self.limit:
             return False
         times.append(now)

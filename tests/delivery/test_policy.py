@@ -79,10 +79,21 @@ def test_inbound_limits_and_countries() -> None:
     assert [limiter.check("+819000000001").allowed for _ in range(3)] == [True, True, False]
     assert limiter.check("+819000000001").reason == "sender_hour"
     assert limiter.check("+819000000002").allowed
+    now[0] = 3601  # the first hour's messages have left the window
+    assert limiter.check("+819000000001").allowed
     assert is_allowed_number("+819012345678", ("81",))
     assert not is_allowed_number("+14155550100", ("81",))
     assert is_allowed_number("+14155550100", ())
     assert not is_allowed_number("09012345678", ())
+
+
+def test_inbound_limiter_forgets_the_least_recent_senders_beyond_its_bound() -> None:
+    limiter = InboundLimiter(per_minute=1, per_hour=10, max_senders=2, monotonic=lambda: 0.0)
+    assert limiter.check("+819000000001").allowed
+    assert not limiter.check("+819000000001").allowed  # remembered: over its minute limit
+    assert limiter.check("+819000000002").allowed
+    assert limiter.check("+819000000003").allowed  # the bound: +819000000001 is forgotten
+    assert limiter.check("+819000000001").allowed
 
 
 def test_settings_from_env() -> None:
