@@ -18,6 +18,8 @@ from bot.domain.labels import day_option, jdate
 from bot.engine import register_action
 
 REMINDER = "bulky_reminder"
+DAY_CHOICES = ("options", "notes")  # _day_choices
+BOOKING_SUMMARY = ("receipt", "date", "label", "count", "deadline")  # _summary
 
 
 def _catalogue() -> Catalogue:
@@ -52,7 +54,7 @@ def _merge(basket: list[dict[str, Any]], name: str, quantity: int, variant: str 
     basket.append({"name": name, "quantity": quantity, "variant": variant})
 
 
-@register_action("bulky_sort_items")
+@register_action("bulky_sort_items", returns=("refused", "added", "limit", "count", "basket"))
 def sort_items(ctx: Any) -> dict[str, Any]:
     """Add the accepted items of the last answer to `basket`; report refused ones with
     where they go. Over the per-booking limits, the new items are not added."""
@@ -106,7 +108,7 @@ def clear_items(ctx: Any) -> None:
     ctx.slots["basket"] = []
 
 
-@register_action("bulky_next_variant")
+@register_action("bulky_next_variant", returns=("index", "name", "question", "labels"))
 def next_variant(ctx: Any) -> dict[str, Any] | None:
     """The first basket item whose fee depends on a variant not yet known."""
     catalogue = _catalogue()
@@ -140,7 +142,7 @@ def apply_variant(ctx: Any) -> bool:
     return True
 
 
-@register_action("bulky_resolve_place")
+@register_action("bulky_resolve_place", returns=("district", "town", "label"))
 def resolve_place(ctx: Any) -> dict[str, Any]:
     """Keep the 地区 and 町名 only (never the full address)."""
     place = find_place(ctx.turn.text or "")
@@ -185,13 +187,16 @@ def _day_choices(ctx: Any, district: str, items: int, exclude: str | None = None
     return {"options": [day_option(d) for d in days], "notes": notes}
 
 
-@register_action("bulky_find_days")
+@register_action("bulky_find_days", returns=DAY_CHOICES)
 def find_days(ctx: Any) -> dict[str, Any]:
     count = sum(row["quantity"] for row in ctx.slots.get("basket") or [])
     return _day_choices(ctx, ctx.slots["district"], count)
 
 
-@register_action("bulky_quote")
+@register_action(
+    "bulky_quote",
+    returns=("lines", "count", "total", "tickets", "ticket_list", "ticket_count", "exact"),
+)
 def quote(ctx: Any) -> dict[str, Any]:
     """Total fee and tickets; a fresh attempt id makes the booking idempotent."""
     lines = _lines(ctx.slots.get("basket") or [])
@@ -228,7 +233,7 @@ def _schedule_reminder(ctx: Any, receipt: str, day: date) -> None:
     )
 
 
-@register_action("bulky_book")
+@register_action("bulky_book", returns=("ok", "error", "receipt", "date"))
 def book(ctx: Any) -> dict[str, Any]:
     """Store the booking and set the reminder; {"ok": False, "error": code} when a rule
     refuses (the day filled up or its cut-off passed while the resident was answering)."""
@@ -275,7 +280,7 @@ def my_bookings(ctx: Any) -> list[dict[str, Any]]:
     return found
 
 
-@register_action("bulky_pick_booking")
+@register_action("bulky_pick_booking", returns=BOOKING_SUMMARY)
 def pick_booking(ctx: Any) -> dict[str, Any] | None:
     """The booking named by 受付番号 (or by its number in the list) among the resident's."""
     mine = ctx.slots.get("mine") or []
@@ -295,7 +300,7 @@ def check_changeable(ctx: Any) -> bool:
     return _calendar().can_change(date.fromisoformat(chosen["date"]), ctx.now)
 
 
-@register_action("bulky_change_days")
+@register_action("bulky_change_days", returns=DAY_CHOICES)
 def change_days(ctx: Any) -> dict[str, Any]:
     booking = bookings.get_own(ctx.db, ctx.resident.resident, ctx.slots["chosen"]["receipt"])
     return _day_choices(
@@ -303,7 +308,7 @@ def change_days(ctx: Any) -> dict[str, Any]:
     )
 
 
-@register_action("bulky_cancel")
+@register_action("bulky_cancel", returns=("ok", "error"))
 def cancel(ctx: Any) -> dict[str, Any]:
     receipt = ctx.slots["chosen"]["receipt"]
     try:
@@ -316,7 +321,7 @@ def cancel(ctx: Any) -> dict[str, Any]:
     return {"ok": True}
 
 
-@register_action("bulky_change_date")
+@register_action("bulky_change_date", returns=("ok", "error", "date"))
 def change_date(ctx: Any) -> dict[str, Any]:
     receipt = ctx.slots["chosen"]["receipt"]
     try:

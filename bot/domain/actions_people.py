@@ -21,7 +21,7 @@ def _entry(ctx: Any) -> date:
     return date.fromisoformat(ctx.slots["entry"])
 
 
-@register_action("childcare_month")
+@register_action("childcare_month", returns=("entry", "label"))
 def entry_month(ctx: Any) -> dict[str, Any] | None:
     """The entry month from `month_text` (「2027年1月」「1月」) → slot `entry`."""
     found = parse_month(str(ctx.slots.get("month_text") or ""), ctx.today)
@@ -31,7 +31,7 @@ def entry_month(ctx: Any) -> dict[str, Any] | None:
     return {"entry": found.isoformat(), "label": f"{found.year}年{found.month}月"}
 
 
-@register_action("childcare_age")
+@register_action("childcare_age", returns=("age", "status", "other", "by_birth"))
 def child_age(ctx: Any) -> dict[str, Any] | None:
     """The child's 年齢 for the entry month (the age on 4月1日 of that school year), from a
     birth date or an age (`child_text`).
@@ -72,7 +72,7 @@ def child_age(ctx: Any) -> dict[str, Any] | None:
     return {"age": age, "status": "ok", "other": other, "by_birth": False}
 
 
-@register_action("childcare_vacancies")
+@register_action("childcare_vacancies", returns=("published", "month", "latest", "list"))
 def vacancies(ctx: Any) -> dict[str, Any]:
     entry = _entry(ctx)
     key = childcare.month_key(entry)
@@ -94,7 +94,7 @@ def vacancies(ctx: Any) -> dict[str, Any]:
     }
 
 
-@register_action("childcare_deadline")
+@register_action("childcare_deadline", returns=("kind", "rounds", "by", "open"))
 def deadline(ctx: Any) -> dict[str, Any]:
     """How and by when to apply for the entry month."""
     entry = _entry(ctx)
@@ -118,7 +118,7 @@ def deadline(ctx: Any) -> dict[str, Any]:
     return {"kind": "midyear", "by": by.isoformat(), "open": ctx.today <= by}
 
 
-@register_action("childcare_documents")
+@register_action("childcare_documents", returns=("label", "documents", "note"))
 def documents(ctx: Any) -> dict[str, Any] | None:
     reason = childcare.match_reason(str(ctx.slots.get("reason_text") or ""))
     if reason is None:
@@ -172,7 +172,10 @@ def read_children(text: str, today: date) -> tuple[int | None, list[int]]:
     return count, ages
 
 
-@register_action("allowance_estimate")
+@register_action(
+    "allowance_estimate",
+    returns=("kind", "count", "children", "monthly", "per_payment", "next_payment"),
+)
 def allowance_estimate(ctx: Any) -> dict[str, Any] | None:
     """Ages typed as 「10歳と3歳と0歳」, 「10 3 0」 or birth dates → the monthly amount per
     child (`kind` "ok"). A number of children (「2人」) is kept in `child_count` and the
@@ -224,7 +227,7 @@ def clear_misses(ctx: Any, question: str) -> int:
 # ---- people and notices ----------------------------------------------------------------------
 
 
-@register_action("office_status")
+@register_action("office_status", returns=("open", "back"))
 def office_status(ctx: Any) -> dict[str, Any]:
     office = OfficeCalendar.load()
     return {

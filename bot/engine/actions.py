@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -15,15 +15,21 @@ log = logging.getLogger(__name__)
 
 Action = Callable[..., Any]
 ACTIONS: dict[str, Action] = {}
+# The keys an action's result (a mapping) may have, over all its outcomes: `bot flows check`
+# refuses `{{ quote.totl }}` when `quote` is saved from an action that never gives `totl`.
+RESULT_KEYS: dict[str, frozenset[str]] = {}
 
 
-def register_action(name: str) -> Callable[[Action], Action]:
-    """Decorator: `@register_action("find_pickup_dates")`; the function gets (ctx, **args)."""
+def register_action(name: str, returns: Iterable[str] | None = None) -> Callable[[Action], Action]:
+    """Decorator: `@register_action("find_pickup_dates")`; the function gets (ctx, **args).
+    `returns`: every key its result mapping can have (leave out when it returns no mapping)."""
 
     def wrap(fn: Action) -> Action:
         if name in ACTIONS and ACTIONS[name] is not fn:
             raise ValueError(f"action {name!r} is registered twice")
         ACTIONS[name] = fn
+        if returns is not None:
+            RESULT_KEYS[name] = frozenset(returns)
         return fn
 
     return wrap

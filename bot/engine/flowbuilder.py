@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.engine import actions as action_registry
 from bot.engine.checks import Reporter, hint
 from bot.engine.model import (
     BUILTIN_NAMES,
@@ -74,6 +75,32 @@ def _save_as_names(node: Any, out: list[str]) -> None:
             _save_as_names(v, out)
 
 
+def _action_results(raw_states: Any, slots: set[str]) -> dict[str, frozenset[str]]:
+    """Names saved from actions (`- {action: bulky_quote, save_as: quote}`) -> the keys
+    their results have. A name also asked as a slot, saved from a call, or from an action
+    that declares no keys is left out: its shape is not known."""
+    bound: dict[str, set[str] | None] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            name = node.get("save_as")
+            if isinstance(name, str):
+                action = node.get("action")
+                keys = action_registry.RESULT_KEYS.get(action) if isinstance(action, str) else None
+                if keys is None or (name in bound and bound[name] is None):
+                    bound[name] = None
+                else:
+                    bound[name] = (bound.get(name) or set()) | keys
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(raw_states)
+    return {n: frozenset(k) for n, k in bound.items() if k is not None and n not in slots}
+
+
 class _FlowBuilder:
     def __init__(self, loader: _Loader, path: Path, doc: LDict, digest: str) -> None:
         self.L = loader
@@ -127,10 +154,14 @@ class _FlowBuilder:
                 rep.error(line_of(doc.get("slots"), name), f"slot `{name}` is a reserved name")
         self._build_slot_checks()
         states: dict[str, State] = {}
-        for name, spec in raw_states.items():
-            st = self._state(str(name), spec, raw_states)
-            if st is not None:
-                states[str(name)] = st
+        self.L.action_results = _action_results(raw_states, set(self.slots))
+        try:
+            for name, spec in raw_states.items():
+                st = self._state(str(name), spec, raw_states)
+                if st is not None:
+                    states[str(name)] = st
+        finally:
+            self.L.action_results = {}
         start = (
             rep.ident(doc, "start", "start")
             if "start" in doc

@@ -129,6 +129,10 @@ def _load(path: Path) -> tuple[FlowSet | None, list[FlowError]]:
     return flowset, []
 
 
+# Methods a template may call on any mapping (`quote.get("total")`), not result keys.
+MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
+
+
 class _Loader:
     def __init__(self, directory: Path, errors: list[FlowError]) -> None:
         self.dir = directory
@@ -136,6 +140,8 @@ class _Loader:
         self.env = make_env()
         self.raw: dict[str, tuple[Path, LDict, str]] = {}  # flow id -> (path, doc, digest)
         self.data_cache: dict[str, Any] = {}
+        # While a flow is built: its names saved from actions -> the keys those results have.
+        self.action_results: dict[str, frozenset[str]] = {}
 
     # ---- top level -------------------------------------------------------------------
 
@@ -389,9 +395,25 @@ class _Loader:
                 f"template uses `{name}`, which is not a slot or built-in name{hint(name, names)}",
             )
         self._check_data_refs(
-            err, line if not file else 1, attrs, data, _jinja_data_keys(self.env, source)
+            err, line if not file else 1, set(attrs), data, _jinja_data_keys(self.env, source)
+        )
+        first = 1 if file else line  # the YAML line of the template's first line
+        self._check_result_refs(
+            err, {a: first + at - 1 for a, at in attrs.items() if a[0] in found}
         )
         return template
+
+    def _check_result_refs(self, err: Any, attrs: dict[tuple[str, str], int]) -> None:
+        """`quote.totl` where `quote` is saved from an action whose result has no `totl`."""
+        for (name, attr), line in sorted(attrs.items()):
+            keys = self.action_results.get(name)
+            if keys is None or attr in keys or attr in MAPPING_METHODS:
+                continue
+            err(
+                line,
+                f"`{name}.{attr}`: the action result saved as `{name}` has no `{attr}`"
+                f" (it has: {', '.join(sorted(keys))}){hint(attr, keys)}",
+            )
 
     def _check_data_refs(
         self,
@@ -544,6 +566,7 @@ class _Loader:
             ):
                 deep.add((node.value.attr, node.attr))
         self._check_data_refs(rep.error, line, e.attributes, data, deep)
+        self._check_result_refs(rep.error, dict.fromkeys(e.attributes, line))
         return e
 
     def idle(

@@ -71,12 +71,13 @@ def undeclared(env: SandboxedEnvironment, source: str) -> set[str]:
     return set(meta.find_undeclared_variables(env.parse(source))) - set(env.globals)
 
 
-def attributes(env: SandboxedEnvironment, source: str) -> set[tuple[str, str]]:
-    """(name, attr) pairs read as `name.attr` — to check data keys."""
-    out: set[tuple[str, str]] = set()
+def attributes(env: SandboxedEnvironment, source: str) -> dict[tuple[str, str], int]:
+    """(name, attr) pairs read as `name.attr`, with the template line of the first — to
+    check data keys and action results."""
+    out: dict[tuple[str, str], int] = {}
     for node in env.parse(source).find_all(jinja2.nodes.Getattr):
         if isinstance(node.node, jinja2.nodes.Name):
-            out.add((node.node.name, node.attr))
+            out.setdefault((node.node.name, node.attr), node.lineno)
     return out
 
 

@@ -93,6 +93,11 @@ def _total(ctx: Any) -> int:
     return sum(fees.get(i["name"], 500) for i in ctx.slots["items"])
 
 
+@register_action("test_quote", returns=("total", "count"))
+def _quote(ctx: Any) -> dict[str, int]:
+    return {"total": 1000, "count": 2}
+
+
 @register_action("test_book")
 def _book(ctx: Any) -> str:
     ctx.note_for_staff("booked")

@@ -240,3 +240,37 @@ def test_free_text_is_for_text_slots_and_is_a_boolean(tmp_path: Path) -> None:
     found = errors(tmp_path, bad)
     assert any("t.yaml:5:" in e and "free_text applies to type text" in e for e in found), found
     assert any("t.yaml:6:" in e and "free_text must be true or false" in e for e in found), found
+
+
+QUOTED = """\
+id: t
+version: 1
+title: テスト
+slots:
+  pick: {type: choice, options: [a, b]}
+states:
+  quote:
+    do:
+      - {action: test_quote, save_as: q}
+    say: "合計{{ q.total }}円、{{ q.get('count') }}点です。{{ q.totl }}"
+    next:
+      - if: "q.cnt > 1"
+        goto: done
+      - goto: done
+  done:
+    end: ok
+"""
+
+
+def test_reading_a_key_an_action_result_never_has_is_an_error(tmp_path: Path) -> None:
+    found = errors(tmp_path, QUOTED)
+    assert any(
+        e.startswith("t.yaml:10: `q.totl`") and "did you mean `total`" in e for e in found
+    ), found
+    assert any(e.startswith("t.yaml:12: `q.cnt`") for e in found), found
+    assert len(found) == 2, found  # q.total and q.get(...) are fine
+
+
+def test_result_keys_are_not_checked_when_the_name_is_also_asked(tmp_path: Path) -> None:
+    text = QUOTED.replace("pick: {type: choice", "q: {type: text}\n  pick: {type: choice")
+    assert errors(tmp_path, text) == []
