@@ -19,7 +19,6 @@ Who reads what:
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 from collections.abc import Callable, Iterable
@@ -31,6 +30,7 @@ from typing import Any
 import yaml
 
 from bot.domain.text import fold
+from bot.engine.checks import describe, hint
 from bot.yamlsource import LineDict, LineList, YamlSourceError, load_yaml
 
 
@@ -49,27 +49,6 @@ HHMM_RE = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$")
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 NO_PLACES = ("–", "-", "—", "ー", "－")  # a nursery that does not take this age
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"`{str(value).lower()}` (a yes/no value)"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    if isinstance(value, str):
-        return f"text `{value}`"
-    if isinstance(value, date):
-        return f"a date `{value}`"
-    return f"`{value}`"
-
-
-def _hint(word: Any, choices: Iterable[Any]) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 class Checker:
@@ -116,7 +95,8 @@ class Checker:
             return None
         if not isinstance(value, LineDict):
             self.error(
-                self.line(d, key), f"{where}: expected a mapping (key: value), got {_kind(value)}"
+                self.line(d, key),
+                f"{where}: expected a mapping (key: value), got {describe(value)}",
             )
             return None
         return value
@@ -128,7 +108,7 @@ class Checker:
         if value is _MISSING or (value is None and not required):
             return None
         if not isinstance(value, LineList):
-            self.error(self.line(d, key), f"{where}: expected a list, got {_kind(value)}")
+            self.error(self.line(d, key), f"{where}: expected a list, got {describe(value)}")
             return None
         if nonempty and not value:
             self.error(self.line(d, key), f"{where}: the list must not be empty")
@@ -142,14 +122,15 @@ class Checker:
                 yield i, item
             else:
                 self.error(
-                    self.line(items, i), f"{where}[{i + 1}]: expected a mapping, got {_kind(item)}"
+                    self.line(items, i),
+                    f"{where}[{i + 1}]: expected a mapping, got {describe(item)}",
                 )
 
     def keys(self, d: LineDict, allowed: Iterable[str], where: str) -> None:
         allowed = list(allowed)
         for key in d:
             if key not in allowed:
-                self.error(self.line(d, key), f"{where}: unknown key `{key}`{_hint(key, allowed)}")
+                self.error(self.line(d, key), f"{where}: unknown key `{key}`{hint(key, allowed)}")
 
     # ---- scalars -------------------------------------------------------------------------
 
@@ -176,11 +157,11 @@ class Checker:
         elif isinstance(value, (int, float, date)):
             self.error(
                 line,
-                f"{where}: YAML read this as {_kind(value)}, not text "
+                f"{where}: YAML read this as {describe(value)}, not text "
                 '(e.g. a phone number, 8:30 or 0120…); write it in quotes: "…"',
             )
         else:
-            self.error(line, f"{where}: expected text, got {_kind(value)}")
+            self.error(line, f"{where}: expected text, got {describe(value)}")
         return None
 
     def texts(
@@ -209,7 +190,7 @@ class Checker:
             return None
         line = self.line(d, key)
         if isinstance(value, bool) or not isinstance(value, int):
-            self.error(line, f"{where}: expected {what}, got {_kind(value)}")
+            self.error(line, f"{where}: expected {what}, got {describe(value)}")
             return None
         if low is not None and value < low:
             self.error(line, f"{where}: must be at least {low}, got {value}")
@@ -224,7 +205,7 @@ class Checker:
         if value is _MISSING:
             return None
         if not isinstance(value, bool):
-            self.error(self.line(d, key), f"{where}: expected true or false, got {_kind(value)}")
+            self.error(self.line(d, key), f"{where}: expected true or false, got {describe(value)}")
             return None
         return value
 
@@ -259,7 +240,7 @@ class Checker:
             except ValueError:
                 pass
         self.error(
-            self.line(d, key), f"{where}: expected a date like 2026-10-01, got {_kind(value)}"
+            self.line(d, key), f"{where}: expected a date like 2026-10-01, got {describe(value)}"
         )
         return None
 
@@ -299,7 +280,8 @@ REFUSED_KEYS = ("name", "synonyms")
 def _top(c: Checker, doc: Any, what: str) -> LineDict | None:
     if not isinstance(doc, LineDict):
         c.error(
-            Checker.line(doc), f"{what} must be a mapping (key: value) at the top, got {_kind(doc)}"
+            Checker.line(doc),
+            f"{what} must be a mapping (key: value) at the top, got {describe(doc)}",
         )
         return None
     return doc
@@ -441,7 +423,7 @@ def check_nurseries(doc: Any, c: Checker, districts: set[str] | None = None) -> 
         if district and districts is not None and district not in districts:
             c.error(
                 c.line(row, "district"),
-                f"{w}: district `{district}` is not in districts.yaml{_hint(district, districts)}",
+                f"{w}: district `{district}` is not in districts.yaml{hint(district, districts)}",
             )
         ages: set[int] = set()
         items = c.seq(row, "ages", f"{w}: ages", nonempty=True)
@@ -467,7 +449,7 @@ def check_nurseries(doc: Any, c: Checker, districts: set[str] | None = None) -> 
                 if ages_of:
                     c.error(
                         nline,
-                        f"{wm}: no nursery named `{nursery}` in `nurseries`{_hint(nursery, ages_of)}",
+                        f"{wm}: no nursery named `{nursery}` in `nurseries`{hint(nursery, ages_of)}",
                     )
                 continue
             row = c.mapping(per, nursery, wn, empty_ok=True)
@@ -489,7 +471,7 @@ def check_nurseries(doc: Any, c: Checker, districts: set[str] | None = None) -> 
                     allowed = "a number of places (0 or more)"
                     if not takes:
                         allowed += " or – (this nursery does not take that age)"
-                    c.error(aline, f"{wn}: {age}歳: expected {allowed}, got {_kind(value)}")
+                    c.error(aline, f"{wn}: {age}歳: expected {allowed}, got {describe(value)}")
                 elif not takes and value > 0:
                     c.error(
                         aline,
@@ -650,7 +632,7 @@ def check_bulky_rules(doc: Any, c: Checker) -> None:
             if name not in allowed:
                 c.error(
                     c.line(doc, "reminder_text"),
-                    f"reminder_text: unknown placeholder {{{name}}}{_hint(name, allowed)} "
+                    f"reminder_text: unknown placeholder {{{name}}}{hint(name, allowed)} "
                     "(use {date}, {by}, {receipt})",
                 )
 
@@ -759,7 +741,7 @@ def check_intents(
             if intent and known_intents is not None and intent not in known_intents:
                 c.error(
                     c.line(rule, "intent"),
-                    f"{w}: unknown intent `{intent}`{_hint(intent, known_intents)}",
+                    f"{w}: unknown intent `{intent}`{hint(intent, known_intents)}",
                 )
         c.integer(rule, "priority", f"{w}: priority", required=False)
         if "max_chars" in rule and rule["max_chars"] is not None:
@@ -774,14 +756,14 @@ def check_intents(
                     if part not in names and part not in builtins:
                         c.error(
                             c.line(entries, j),
-                            f"{w}: unknown concept `{part}`{_hint(part, [*names, *builtins])}",
+                            f"{w}: unknown concept `{part}`{hint(part, [*names, *builtins])}",
                         )
         if "context" in rule and rule["context"] is not None:
             for j, flow in enumerate(c.texts(rule, "context", f"{w}: context", nonempty=True)):
                 if known_flows is not None and flow not in known_flows:
                     c.error(
                         c.line(rule["context"], j),
-                        f"{w}: context `{flow}` is not a flow id{_hint(flow, known_flows)}",
+                        f"{w}: context `{flow}` is not a flow id{hint(flow, known_flows)}",
                     )
 
 

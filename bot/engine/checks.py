@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from bot.engine.errors import FlowError
@@ -16,9 +16,26 @@ DURATION_RE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def hint(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+def hint(word: Any, choices: Iterable[Any]) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def describe(value: Any) -> str:
+    """What a YAML value is, in an error message staff can act on."""
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}` (a yes/no value)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        return f"text `{value}`"
+    if isinstance(value, date):
+        return f"a date `{value}`"
+    return f"`{value}`"
 
 
 class Reporter:
@@ -34,7 +51,7 @@ class Reporter:
     def mapping(self, value: Any, where: str, line: int) -> LDict | None:
         if isinstance(value, LDict):
             return value
-        self.error(line, f"{where} must be a mapping (key: value), got {_kind(value)}")
+        self.error(line, f"{where} must be a mapping (key: value), got {describe(value)}")
         return None
 
     def keys(
@@ -79,7 +96,7 @@ class Reporter:
                 self.error(line, f"{where}: must not be empty")
             return None
         if not isinstance(value, str):
-            self.error(line, f"{where}: expected text, got {_kind(value)}")
+            self.error(line, f"{where}: expected text, got {describe(value)}")
             return None
         return value
 
@@ -95,7 +112,7 @@ class Reporter:
         if value is None:
             return []
         if not isinstance(value, LList):
-            self.error(line_of(d, key), f"{where}: expected a list, got {_kind(value)}")
+            self.error(line_of(d, key), f"{where}: expected a list, got {describe(value)}")
             return []
         out = []
         for i in range(len(value)):
@@ -113,13 +130,3 @@ class Reporter:
             self.error(line_of(d, key), f"{where}: `{value}` is not a duration (e.g. 30m, 2h, 1d)")
             return None
         return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    return type(value).__name__
