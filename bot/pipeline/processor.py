@@ -208,6 +208,8 @@ class Processor:
             handoff=bool(resident_row.get("handoff", 0)),
         )
         turn = self._turn(row)
+        if resident_row.get("failed_turns"):
+            q.set_failed_turns(self.db, resident.resident, 0)  # this turn has a chance again
         if resident.handoff:
             handled = self._during_handoff(row, turn, resident, batch, now)
             if handled is not None:
@@ -325,7 +327,19 @@ class Processor:
         return len(replies)
 
     def _fail_row(self, row: dict[str, Any], batch: int, now: datetime) -> int:
+        # Failing twice running points at what is stored for the resident (a conversation
+        # an older release wrote, data that changed under it): start them afresh rather
+        # than answer every message with the same apology.
+        resident = row["resident_id"]
+        again = int(self._resident_row(resident).get("failed_turns") or 0) >= 1
         q.finish_inbox(self.db, row["id"], "failed", now, batch)
+        q.set_failed_turns(self.db, resident, 0 if again else 1)
+        if again:
+            q.save_conversation(self.db, resident, None, now)
+            log.error(
+                "conversation restarted after repeated failures", extra={"inbox_id": row["id"]}
+            )
         if row["kind"] != "message":
             return 0
-        return self._write_replies(row, [Reply(self.texts.get("error"))], True, now)
+        text = self.texts.get("error_restart" if again else "error")
+        return self._write_replies(row, [Reply(text)], True, now)

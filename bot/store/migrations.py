@@ -116,9 +116,14 @@ def _domain_tables(db: sqlite_utils.Database) -> None:
     ensure_schema(db)
 
 
+def _failed_turns(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE residents ADD COLUMN failed_turns INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables", _core_tables),
     (2, "domain tables", _domain_tables),
+    (3, "residents.failed_turns", _failed_turns),
 ]
 
 

@@ -79,6 +79,11 @@ def get_resident(db: sqlite_utils.Database, resident_id: str) -> dict[str, Any] 
     return rows[0] if rows else None
 
 
+def set_failed_turns(db: sqlite_utils.Database, resident_id: str, count: int) -> None:
+    """Turns of this resident that failed in a row (reset by one that works)."""
+    db.execute("UPDATE residents SET failed_turns = ? WHERE id = ?", [count, resident_id])
+
+
 def update_resident(db: sqlite_utils.Database, resident_id: str, changes: dict[str, Any]) -> None:
     allowed = {"notices_enabled", "handoff"}
     for key, value in changes.items():

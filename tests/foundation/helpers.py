@@ -14,7 +14,8 @@ SECRET = b"test-secret-key-with-enough-length-0123456789"
 
 class RecordingResponder:
     """A stand-in for the flow engine that echoes and records every turn it is given.
-    `remind` schedules a notice timer; `boom` raises, to exercise failure handling."""
+    `remind` schedules a notice timer; `boom` raises, to exercise failure handling;
+    `poison` stores a conversation that makes every later turn raise."""
 
     def __init__(self) -> None:
         self.turns: list[Turn] = []
@@ -25,8 +26,10 @@ class RecordingResponder:
         state = {"count": count}
         if turn.kind == "timer":
             return TurnResult(state, [Reply(f"reminder {turn.timer}", kind="notice")])
-        if turn.text == "boom":
+        if turn.text == "boom" or (conversation or {}).get("poison"):
             raise RuntimeError("responder failure")
+        if turn.text == "poison":
+            return TurnResult({**state, "poison": True}, [Reply(f"echo {count}: poison")])
         timers = []
         if turn.text == "remind":
             timers.append(TimerRequest("nudge", turn.received_at + timedelta(hours=1)))

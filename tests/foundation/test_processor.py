@@ -84,6 +84,23 @@ def test_a_failing_turn_gets_an_apology_and_does_not_block_the_queue(env):
     assert statuses == ["failed", "done"]
 
 
+def test_a_resident_is_not_stuck_when_what_is_stored_for_them_fails_every_turn(env):
+    processor, responder, send, vault, _, db = env
+    number = "+819044440002"
+    for text in ("poison", "a", "b", "c", "boom", "d"):
+        send(number, text)
+    processor.process_all()
+    replies = _replies(db, vault, number)
+    assert replies[0] == "echo 1: poison"
+    assert replies[1].startswith("申し訳ありません。うまく処理")  # once: maybe passing
+    assert "最初に戻しました" in replies[2]  # twice running: the conversation restarts
+    assert replies[3] == "echo 1: c"  # a fresh conversation
+    assert replies[4].startswith("申し訳ありません。うまく処理")
+    assert replies[5] == "echo 2: d"  # one failure alone keeps the conversation
+    statuses = [r[0] for r in db.execute("SELECT status FROM inbox ORDER BY id").fetchall()]
+    assert statuses == ["done", "failed", "failed", "done", "failed", "done"]
+
+
 def test_timers_fire_through_the_residents_queue(env):
     processor, responder, send, vault, clock, db = env
     send("+819055550001", "remind")
