@@ -32,12 +32,17 @@ def cpu_seconds(pid: int) -> float:
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
     """CPU time per thread, by thread name (the main thread is "main"; threads that share
-    a name are added up). Threads that ended are not counted."""
+    a name are added up). Threads that ended are not counted. From schedstat (nanoseconds)
+    where the kernel has it: stat counts 10 ms ticks, too coarse for a quiet thread."""
     out: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = "main" if task.name == str(pid) else (task / "comm").read_text().strip()
-            out[name] = out.get(name, 0.0) + cpu_seconds_of(task / "stat")
+            try:
+                seconds = int((task / "schedstat").read_text().split()[0]) / 1e9
+            except (OSError, ValueError, IndexError):
+                seconds = cpu_seconds_of(task / "stat")
+            out[name] = out.get(name, 0.0) + seconds
         except OSError:  # the thread ended meanwhile
             continue
     return out

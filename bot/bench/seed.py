@@ -30,9 +30,9 @@ from bot.store import migrate, open_database
 CHUNK = 100_000
 CONVERSATION = json.dumps(
     {
-        # A resident mid-way through a real flow, stored as an older release did: the engine
+        # A resident mid-way through a real flow, with the core fields only: the engine
         # moves an unknown version onto the current one when the state still exists there,
-        # and fills in the frame fields added since.
+        # and fills in the frame fields left out.
         "flow": "bulky_waste",
         "version": "seed",
         "state": "ask_items",

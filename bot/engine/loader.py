@@ -24,7 +24,7 @@ from bot.engine.model import (
     Transition,
 )
 from bot.engine.templates import Message, attributes, make_env, undeclared
-from bot.engine.yamlloc import LDict, LList, YamlProblem, line_of
+from bot.engine.yamlloc import LDict, LList, YamlProblem, line_of, text_line
 from bot.engine.yamlloc import load as load_yaml
 from bot.yamlsource import YamlSourceError
 from bot.yamlsource import load_yaml as load_source
@@ -375,8 +375,16 @@ class _Loader:
         names: set[str],
         data: dict[str, Any],
         file: str | None = None,
+        exact_lines: bool = False,
     ) -> jinja2.Template | None:
+        """`line`: where the template's first line is; with `exact_lines` (a literal block)
+        its line N is on line + N - 1, otherwise every problem is reported at `line`."""
         report_file = file or rep.file
+        exact_lines = exact_lines or file is not None
+        first = 1 if file else line
+
+        def at_line(template_line: int | None) -> int:
+            return first + (template_line or 1) - 1 if exact_lines else first
 
         def err(at: int, message: str) -> None:
             self.errors.append(FlowError(report_file, at, message))
@@ -386,8 +394,7 @@ class _Loader:
             attrs = attributes(self.env, source)
             template = self.env.from_string(source)
         except jinja2.TemplateSyntaxError as exc:
-            at = (exc.lineno or 1) if file else line + (exc.lineno or 1) - 1
-            err(at, f"template syntax: {exc.message}")
+            err(at_line(exc.lineno), f"template syntax: {exc.message}")
             return None
         for name in sorted(found - names):
             err(
@@ -397,10 +404,7 @@ class _Loader:
         self._check_data_refs(
             err, line if not file else 1, set(attrs), data, _jinja_data_keys(self.env, source)
         )
-        first = 1 if file else line  # the YAML line of the template's first line
-        self._check_result_refs(
-            err, {a: first + at - 1 for a, at in attrs.items() if a[0] in found}
-        )
+        self._check_result_refs(err, {a: at_line(at) for a, at in attrs.items() if a[0] in found})
         return template
 
     def _check_result_refs(self, err: Any, attrs: dict[tuple[str, str], int]) -> None:
@@ -458,7 +462,8 @@ class _Loader:
         value = container[key]
         line = line_of(container, key)
         if isinstance(value, str):
-            t = self.compile_template(rep, value, line, names, data)
+            start, exact = text_line(container, key)
+            t = self.compile_template(rep, value, start, names, data, exact_lines=exact)
             return Message(t, line=line) if t else None
         if not isinstance(value, LDict):
             rep.text(container, key, where)  # explains booleans
@@ -492,11 +497,13 @@ class _Loader:
                 )
         text = rep.text(value, "text", where)
         if text is not None:
-            msg.default = self.compile_template(rep, text, line_of(value, "text"), names, data)
+            start, exact = text_line(value, "text")
+            msg.default = self.compile_template(rep, text, start, names, data, exact_lines=exact)
         for channel in CHANNELS:
             src = rep.text(value, channel, where)
             if src is not None:
-                t = self.compile_template(rep, src, line_of(value, channel), names, data)
+                start, exact = text_line(value, channel)
+                t = self.compile_template(rep, src, start, names, data, exact_lines=exact)
                 if t is not None:
                     msg.variants[channel] = t
         if msg.default is None and tname is None and text is None:

@@ -64,21 +64,23 @@ class _Loop(Exception):
 
 
 def _loaded_frame(stored: dict[str, Any], bottom: bool) -> dict[str, Any]:
-    """A stored frame with every field present: conversations saved by an older release
-    (or written by other tools) may lack fields added since, and must still resume."""
+    """A stored frame with every field the engine reads present and of the right kind.
+    Stored conversations are data: written by hand, by tools (the bench seeds residents
+    mid-flow) or before a field existed, they must still resume, not fail every turn."""
     frame = {
-        "slots": {},
-        "misses": 0,
         "pending": None,
         "return_to": None,
-        "mode": "root" if bottom else "interrupt",
         "save_as": None,
         "result": None,
         "outcome": None,
         **stored,
     }
-    if not isinstance(frame["slots"], dict):
+    if not isinstance(frame.get("slots"), dict):
         frame["slots"] = {}
+    if not isinstance(frame.get("misses"), int):
+        frame["misses"] = 0
+    if frame.get("mode") not in ("root", "interrupt", "call"):
+        frame["mode"] = "root" if bottom else "interrupt"
     return frame
 
 

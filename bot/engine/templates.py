@@ -73,10 +73,25 @@ def undeclared(env: SandboxedEnvironment, source: str) -> set[str]:
 
 def attributes(env: SandboxedEnvironment, source: str) -> dict[tuple[str, str], int]:
     """(name, attr) pairs read as `name.attr`, with the template line of the first — to
-    check data keys and action results."""
+    check data keys and action results. Left out: names the template binds itself
+    anywhere (loop variables, macro parameters, set/with), which may then name something
+    else, and `name.attr is defined` tests, which are how a template asks."""
+    tree = env.parse(source)
+    bound = {
+        node.name for node in tree.find_all(jinja2.nodes.Name) if node.ctx in ("store", "param")
+    }
+    asked = {
+        id(node.node)
+        for node in tree.find_all(jinja2.nodes.Test)
+        if node.name in ("defined", "undefined")
+    }
     out: dict[tuple[str, str], int] = {}
-    for node in env.parse(source).find_all(jinja2.nodes.Getattr):
-        if isinstance(node.node, jinja2.nodes.Name):
+    for node in tree.find_all(jinja2.nodes.Getattr):
+        if (
+            isinstance(node.node, jinja2.nodes.Name)
+            and node.node.name not in bound
+            and id(node) not in asked
+        ):
             out.setdefault((node.node.name, node.attr), node.lineno)
     return out
 

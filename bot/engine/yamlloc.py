@@ -17,12 +17,14 @@ class LDict(dict):  # type: ignore[type-arg]
     line: int
     key_lines: dict[Any, int]
     raws: dict[Any, str]  # the raw text of scalar values (to explain YAML booleans)
+    text_lines: dict[Any, tuple[int, bool]]  # scalar values: see text_line()
 
 
 class LList(list):  # type: ignore[type-arg]
     line: int
     lines: list[int]
     raws: list[str | None]
+    text_lines: list[tuple[int, bool] | None]
 
 
 class YamlProblem(Exception):
@@ -53,6 +55,17 @@ def _raw(node: yaml.Node) -> str | None:
     return node.value if isinstance(node, yaml.ScalarNode) else None
 
 
+def _text_line(node: yaml.Node) -> tuple[int, bool] | None:
+    """(line of the value's first line, whether its lines follow the file's one to one).
+    A literal block (`|`) starts on the line after its indicator and keeps its lines;
+    other scalars start where they are written and fold their lines into one."""
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    if node.style == "|":
+        return node.start_mark.line + 2, True
+    return node.start_mark.line + 1, False
+
+
 def _build(loader: yaml.SafeLoader, node: yaml.Node, problems: list[tuple[int, str]]) -> Any:
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
@@ -60,6 +73,7 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, problems: list[tuple[int, s
         out.line = node.start_mark.line + 1
         out.key_lines = {}
         out.raws = {}
+        out.text_lines = {}
         for key_node, value_node in node.value:
             key = _build(loader, key_node, problems)
             line = key_node.start_mark.line + 1
@@ -73,16 +87,21 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, problems: list[tuple[int, s
             raw = _raw(value_node)
             if raw is not None:
                 out.raws[key] = raw
+            text_line = _text_line(value_node)
+            if text_line is not None:
+                out.text_lines[key] = text_line
         return out
     if isinstance(node, yaml.SequenceNode):
         seq = LList()
         seq.line = node.start_mark.line + 1
         seq.lines = []
         seq.raws = []
+        seq.text_lines = []
         for item in node.value:
             seq.append(_build(loader, item, problems))
             seq.lines.append(item.start_mark.line + 1)
             seq.raws.append(_raw(item))
+            seq.text_lines.append(_text_line(item))
         return seq
     return loader.construct_object(node, deep=True)
 
@@ -98,6 +117,18 @@ def line_of(container: Any, key: Any = None, default: int = 1) -> int:
             return container.lines[key]
         return container.line
     return default
+
+
+def text_line(container: Any, key: Any) -> tuple[int, bool]:
+    """Where the text value at `key` starts, and whether line N of the text is on line
+    start + N - 1 of the file (literal blocks) or every line of it maps to the start."""
+    found = None
+    if isinstance(container, LDict):
+        found = getattr(container, "text_lines", {}).get(key)
+    elif isinstance(container, LList) and isinstance(key, int):
+        lines = getattr(container, "text_lines", [])
+        found = lines[key] if key < len(lines) else None
+    return found or (line_of(container, key), False)
 
 
 def raw_of(container: Any, key: Any) -> str | None:

@@ -169,8 +169,9 @@ def _word_edges(
     starts_inside = inner_start and katakana[view.token_at[start]]
     if starts_inside and (name != SURFACE or start not in analysis.subwords):
         return False
-    # Nor may it end inside one: a compound names its last word (レンジフード is a フード,
-    # ソファーベッド a ベッド), so the first word of a compound is never the item.
+    # Nor may it end inside one: a compound names its last word (レンジフード is a フード),
+    # so the first word of a compound Sudachi keeps as one token is not the item. (A
+    # compound written as a catalogue word, ソファーベッド, still matches whole.)
     return not (inner_end and katakana[view.token_at[end - 1]])
 
 

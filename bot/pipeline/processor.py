@@ -208,16 +208,13 @@ class Processor:
             handoff=bool(resident_row.get("handoff", 0)),
         )
         turn = self._turn(row)
-        if resident_row.get("failed_turns"):
-            q.set_failed_turns(self.db, resident.resident, 0)  # this turn has a chance again
+        if turn.kind == "message" and resident_row.get("failed_turns"):
+            q.set_failed_turns(self.db, resident.resident, 0)  # a message worked again
         if resident.handoff:
             handled = self._during_handoff(row, turn, resident, batch, now)
             if handled is not None:
                 return handled
-        if self._residents or self._conversations:
-            conversation = self._conversations.get(resident.resident)
-        else:
-            conversation = q.load_conversation(self.db, resident.resident)
+        conversation = self._stored_conversation(resident.resident)
         outcome = self.responder.respond(turn, conversation, resident, self.db)
         replies = self._system_notes(turn) + outcome.replies
         self._apply(outcome, resident, now)
@@ -234,6 +231,11 @@ class Processor:
         written = self._write_replies(row, replies, notices_enabled, now)
         q.finish_inbox(self.db, row["id"], "done", now, batch)
         return written
+
+    def _stored_conversation(self, resident_id: str) -> dict[str, Any] | None:
+        if self._residents or self._conversations:  # read for the whole batch
+            return self._conversations.get(resident_id)
+        return q.load_conversation(self.db, resident_id)
 
     def _during_handoff(
         self, row: dict[str, Any], turn: Turn, resident: ResidentContext, batch: int, now: datetime
@@ -327,19 +329,20 @@ class Processor:
         return len(replies)
 
     def _fail_row(self, row: dict[str, Any], batch: int, now: datetime) -> int:
-        # Failing twice running points at what is stored for the resident (a conversation
-        # an older release wrote, data that changed under it): start them afresh rather
-        # than answer every message with the same apology.
+        q.finish_inbox(self.db, row["id"], "failed", now, batch)
+        if row["kind"] != "message":
+            return 0  # a timer answers nobody, and does not count towards a restart
+        # A resident's messages failing twice running points at what is stored for them
+        # (a conversation the engine cannot resume, data that changed under it): start
+        # them afresh rather than answer every message with the same apology.
         resident = row["resident_id"]
         again = int(self._resident_row(resident).get("failed_turns") or 0) >= 1
-        q.finish_inbox(self.db, row["id"], "failed", now, batch)
-        q.set_failed_turns(self.db, resident, 0 if again else 1)
-        if again:
+        restart = again and self._stored_conversation(resident) is not None
+        q.set_failed_turns(self.db, resident, 0 if restart else 1)
+        if restart:
             q.save_conversation(self.db, resident, None, now)
             log.error(
                 "conversation restarted after repeated failures", extra={"inbox_id": row["id"]}
             )
-        if row["kind"] != "message":
-            return 0
-        text = self.texts.get("error_restart" if again else "error")
+        text = self.texts.get("error_restart" if restart else "error")
         return self._write_replies(row, [Reply(text)], True, now)

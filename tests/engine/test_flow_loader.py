@@ -31,7 +31,7 @@ states:
 
 def write(tmp_path: Path, text: str) -> Path:
     d = tmp_path / "flows"
-    d.mkdir()
+    d.mkdir(parents=True)
     for name in ("_global.yaml", "fallback.yaml", "help.yaml"):
         shutil.copy(BASE / name, d / name)
     shutil.copytree(BASE / "data", d / "data")
@@ -274,3 +274,37 @@ def test_reading_a_key_an_action_result_never_has_is_an_error(tmp_path: Path) ->
 def test_result_keys_are_not_checked_when_the_name_is_also_asked(tmp_path: Path) -> None:
     text = QUOTED.replace("pick: {type: choice", "q: {type: text}\n  pick: {type: choice")
     assert errors(tmp_path, text) == []
+
+
+@pytest.mark.parametrize(
+    "say",
+    [
+        "{% for q in q.lines %}{{ q.label }}{% endfor %}",  # a loop variable of the same name
+        "{% macro line(q) %}{{ q.label }}{% endmacro %}{{ line(q) }}",
+        "{% set q = {'label': 1} %}{{ q.label }}",
+        "{% if q.discount is defined %}{{ q.total }}{% endif %}",  # asking is not reading
+    ],
+)
+def test_names_a_template_binds_itself_are_not_taken_for_the_result(
+    tmp_path: Path, say: str
+) -> None:
+    text = QUOTED.replace("{{ q.totl }}", "").replace("q.cnt > 1", "q.count > 1")
+    text = text.replace("点です。", "点です。" + say.replace('"', "'"))
+    assert errors(tmp_path, text) == []
+
+
+def test_a_problem_in_a_literal_block_template_is_reported_on_its_own_line(
+    tmp_path: Path,
+) -> None:
+    block = "    say: |\n      合計{{ q.total }}円です。\n      {{ q.totl }}\n"
+    text = QUOTED.replace(
+        "    say: \"合計{{ q.total }}円、{{ q.get('count') }}点です。{{ q.totl }}\"\n", block
+    ).replace("q.cnt > 1", "q.count > 1")
+    found = errors(tmp_path / "literal", text)
+    assert len(found) == 1 and found[0].startswith("t.yaml:12: `q.totl`"), found
+    folded = text.replace("say: |", "say: >")  # folded lines are one line: its start
+    found = errors(tmp_path / "folded", folded)
+    assert len(found) == 1 and found[0].startswith("t.yaml:10: `q.totl`"), found
+    broken = text.replace("{{ q.totl }}", "{% if %}")
+    found = errors(tmp_path / "broken", broken)
+    assert any(e.startswith("t.yaml:12: template syntax") for e in found), found

@@ -179,3 +179,11 @@ def test_conversation_stored_without_newer_fields_still_resumes(chat) -> None:
     out = chat.say("2歳")
     assert "「収集の申し込み」の手続きに戻ります。" in out
     assert (chat.flow, chat.state) == ("demo", "ask_district")
+
+
+def test_stored_fields_of_the_wrong_kind_are_repaired(chat) -> None:
+    chat.say("粗大ごみ")
+    chat.say("椅子")
+    chat.conversation = {**chat.conversation, "mode": None, "misses": None, "slots": None}
+    chat.say("わからない")  # a miss: counts from a repaired 0, not None
+    assert chat.conversation["misses"] == 1 and chat.conversation["mode"] == "root"

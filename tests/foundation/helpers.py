@@ -15,7 +15,8 @@ SECRET = b"test-secret-key-with-enough-length-0123456789"
 class RecordingResponder:
     """A stand-in for the flow engine that echoes and records every turn it is given.
     `remind` schedules a notice timer; `boom` raises, to exercise failure handling;
-    `poison` stores a conversation that makes every later turn raise."""
+    `poison` stores a conversation that makes every later message raise; a timer named
+    `explode` raises."""
 
     def __init__(self) -> None:
         self.turns: list[Turn] = []
@@ -25,6 +26,8 @@ class RecordingResponder:
         count = (conversation or {}).get("count", 0) + 1
         state = {"count": count}
         if turn.kind == "timer":
+            if turn.timer == "explode":
+                raise RuntimeError("timer failure")
             return TurnResult(state, [Reply(f"reminder {turn.timer}", kind="notice")])
         if turn.text == "boom" or (conversation or {}).get("poison"):
             raise RuntimeError("responder failure")

@@ -101,6 +101,32 @@ def test_a_resident_is_not_stuck_when_what_is_stored_for_them_fails_every_turn(e
     assert statuses == ["done", "failed", "failed", "done", "failed", "done"]
 
 
+def test_failing_timers_do_not_count_towards_a_restart(env):
+    processor, responder, send, vault, clock, db = env
+    number = "+819044440003"
+    send(number, "poison")
+    processor.process_all()
+    q.set_timer(db, vault.resident_id(number), "explode", clock.now(), {})
+    processor.process_all()  # the timer fails: nothing is sent, nothing counted
+    send(number, "a")
+    processor.process_all()
+    replies = _replies(db, vault, number)
+    assert len(replies) == 2 and replies[1].startswith("申し訳ありません。うまく処理")
+    statuses = [r[0] for r in db.execute("SELECT status FROM inbox ORDER BY id").fetchall()]
+    assert statuses == ["done", "failed", "failed"]
+
+
+def test_without_a_stored_conversation_there_is_nothing_to_restart(env):
+    processor, responder, send, vault, _, db = env
+    number = "+819044440004"
+    send(number, "boom", message_id="m1")
+    send(number, "boom", message_id="m2")
+    processor.process_all()
+    replies = _replies(db, vault, number)
+    assert len(replies) == 2
+    assert all(r.startswith("申し訳ありません。うまく処理") for r in replies)
+
+
 def test_timers_fire_through_the_residents_queue(env):
     processor, responder, send, vault, clock, db = env
     send("+819055550001", "remind")

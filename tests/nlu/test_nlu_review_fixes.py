@@ -239,6 +239,14 @@ def test_sentence_adverb_before_an_answer(nlu: Nlu) -> None:
         ("入れる保育園ありませんか", "childcare_vacancy"),
         ("保育園に入れたい", "childcare_apply"),
         ("保育園の申し込みはありますか", "childcare_apply"),
+        # 「…はありますか」 about something else than a place: not vacancies
+        ("保育園に入園する条件はありますか", "childcare_apply"),
+        ("保育園に入れる方法はありますか", "childcare_apply"),
+        ("保育園に入所するのに年齢制限はありますか", "childcare_apply"),
+        ("保育園に預けるのに費用はありますか", "childcare_apply"),
+        ("保育園に入所するための説明会はありますか", "childcare_apply"),
+        ("保育園に入園する前に面談はありますか", "childcare_apply"),
+        ("保育園に入れる優先順位はありますか", "childcare_apply"),
     ],
 )
 def test_asking_whether_a_nursery_has_room_is_about_vacancies(
