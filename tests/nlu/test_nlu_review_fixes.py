@@ -253,3 +253,33 @@ def test_asking_whether_a_nursery_has_room_is_about_vacancies(
     nlu: Nlu, text: str, intent: str
 ) -> None:
     assert nlu.understand(text, NOW).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Undoing a stop is resuming; stopping stays the safe reading otherwise.
+        ("配信停止を解除したい", "resume_notices"),
+        ("通知の停止を取り消してください", "resume_notices"),
+        ("ストップ解除", "resume_notices"),
+        ("配信を停止したい。もう送るのはやめて", "stop_notices"),
+        ("配信を解除したい", "stop_notices"),
+        # A booking no longer wanted, or its day, is about the booking already made.
+        ("粗大ごみの予約はもういらないです", "bulky_waste_change"),
+        ("申し込みはもう不要になりました", "bulky_waste_change"),
+        ("いらない椅子を出したい", "bulky_waste"),
+        ("予約した日に家にいないんです", "bulky_waste_change"),
+        ("申し込んだ収集日を別の週にできますか", "bulky_waste_change"),
+        ("一時預かりの予約を取り消したい", "childcare_temporary"),
+        # Asking what the bot can do, or for a person instead of it.
+        ("どんなことができるの？", "help"),
+        ("人がいいです", "operator"),
+        ("職員の方に代わってください", "operator"),
+        # An item with a verb that is not about getting rid of it.
+        ("テーブルを買いたい", None),
+        ("自転車を盗まれた", None),
+        ("テーブルが壊れたので処分したい", "bulky_waste"),
+    ],
+)
+def test_general_wordings_from_an_independent_probe(nlu: Nlu, text: str, intent: str) -> None:
+    assert nlu.understand(text, NOW).intent == intent
