@@ -59,6 +59,10 @@ def _match_in_sentence(
         hits = {i for i, opt in enumerate(options) if opt.value in named}
         if len(hits) == 1:
             return hits.pop()
+        if any(_is_date(opt.value) for opt in options):
+            # A day that is not offered is never read as another one: 「1月11日」 holds
+            # 「1日」, an alias of 2月1日.
+            return None
     contained = {
         i
         for i, opt in enumerate(options)
@@ -66,6 +70,14 @@ def _match_in_sentence(
         if len(k) >= MIN_CONTAINED and k in said
     }
     return contained.pop() if len(contained) == 1 else None
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def read(slot: Slot, und: Any, text: str, options: list[Option], key: Callable[[str], str]) -> Any:

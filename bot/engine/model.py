@@ -12,7 +12,19 @@ from bot.engine.templates import Message
 SLOT_TYPES = ("text", "choice", "yes_no", "date", "number", "items", "district")
 # Names every template and expression may read besides the flow's slots.
 # `notices`: whether the resident receives unsolicited messages (false after 配信停止).
-BUILTIN_NAMES = {"result", "outcome", "data", "today", "now", "channel", "title", "notices"}
+# `said`: the message being answered as understood — {"text": ..., "dates": ["2027-01-11"]}
+# (None for a timer).
+BUILTIN_NAMES = {
+    "result",
+    "outcome",
+    "data",
+    "today",
+    "now",
+    "channel",
+    "title",
+    "notices",
+    "said",
+}
 
 
 @dataclass

@@ -105,6 +105,7 @@ class Run:
         self.seq = 0
         self.frames: list[dict[str, Any]] = []
         self._opening: tuple[Any, str] | None = None  # the message that may start a flow
+        self._heard: tuple[Any, str] | None = None  # this turn's message (`said`)
         if conversation:
             top = {k: v for k, v in conversation.items() if k not in ("stack", "seq")}
             stored = [*conversation.get("stack", []), top]
@@ -134,6 +135,7 @@ class Run:
         top = self._top()
         und = self.r.nlu.understand(text, self.now, context=self._nlu_context(top))
         self._opening = (und, text)
+        self._heard = (und, text)
         intent = getattr(und, "intent", None)
         if self._small_talk(und, top):
             return
@@ -658,6 +660,7 @@ class Run:
             "channel": self.turn.channel,
             "title": flow.title if flow else "",
             "notices": self.resident.notices_enabled,
+            "said": self._said(),
         }
         if frame is not None and flow is not None:
             slots = frame["slots"]
@@ -665,6 +668,13 @@ class Run:
                 names[name] = slots.get(name)
             names.update(result=frame.get("result"), outcome=frame.get("outcome"), data=flow.data)
         return names
+
+    def _said(self) -> dict[str, Any] | None:
+        if self._heard is None:
+            return None
+        und, text = self._heard
+        dates = getattr(und, "dates", None) or []
+        return {"text": text, "dates": [d.isoformat() for d in dates]}
 
     def _say(
         self,

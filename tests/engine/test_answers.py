@@ -43,3 +43,21 @@ def test_a_date_that_is_not_offered_picks_nothing():
 def test_a_label_inside_a_sentence_and_ambiguity():
     assert match_option(SIZES, Und("2人掛けです"), "2人掛けです", key) == 1
     assert match_option(SIZES, Und("1人かな2人かな"), "1人かな2人かな", key) is None
+
+
+def test_a_day_not_offered_is_never_read_as_an_offered_day_it_contains():
+    # 「1月11日」 contains 「1日」, an alias of 2月1日: the resident did not choose 2月1日.
+    days = [
+        Option("2027-01-18", "1月18日(月)", ["1月18日", "1/18", "18日"]),
+        Option("2027-02-01", "2月1日(月)", ["2月1日", "2/1", "1日"]),
+    ]
+    for text in ("1月11日", "11日でお願いします"):
+        und = Und(key(text), dates=[date(2027, 1, 11)])
+        assert match_option(days, und, text, key) is None
+    und = Und("2月1日で", dates=[date(2027, 2, 1)])
+    assert match_option(days, und, "2月1日で", key) == 1
+
+
+def test_a_date_in_the_message_does_not_block_choices_that_are_not_days():
+    und = Und("12月4日は2人掛けです", dates=[date(2026, 12, 4)])
+    assert match_option(SIZES, und, "12月4日は2人掛けです", key) == 1
