@@ -16,6 +16,7 @@ from bot.domain.catalogue import Catalogue
 from bot.domain.districts import find_place
 from bot.domain.labels import day_option, jdate
 from bot.engine import register_action
+from bot.nlu.textkey import corrects_itself
 
 REMINDER = "bulky_reminder"
 DAY_CHOICES = ("options", "notes")  # _day_choices
@@ -134,10 +135,18 @@ def apply_variant(ctx: Any) -> bool:
     item = catalogue.item(pending["name"])
     answer = str(ctx.slots.get("variant_answer") or "")
     variant = catalogue.match_variant(item, answer, answer=True) if item else None
-    if variant is None:
-        return False
+    quantity = basket[pending["index"]]["quantity"]
+    if variant is not None:
+        chosen = [(variant.name, quantity)]
+    else:
+        # 「1人掛けと3人掛けです」 for two sofas: one of each. Otherwise ask again.
+        named = catalogue.variants_named(item, answer, answer=True) if item else []
+        if len(named) < 2 or len(named) != quantity or corrects_itself(answer):
+            return False
+        chosen = [(v.name, 1) for v in named]
     row = basket.pop(pending["index"])
-    _merge(basket, row["name"], row["quantity"], variant.name)
+    for name, count in chosen:
+        _merge(basket, row["name"], count, name)
     ctx.slots["basket"] = basket
     return True
 

@@ -131,6 +131,13 @@ class Catalogue:
         folded = fold(text)
         if answer and folded.isdigit() and 1 <= int(folded) <= len(item.variants):
             return item.variants[int(folded) - 1]
+        named = self.variants_named(item, text, answer=answer)
+        # Two different variants named (「1人掛けじゃなくて2人掛け」): ask again.
+        return named[0] if len(named) == 1 else None
+
+    def variants_named(self, item: Item, text: str, *, answer: bool = False) -> list[Variant]:
+        """Every different variant `text` names (「1人掛けと3人掛け」 names two)."""
+        folded = fold(text)
         matched: list[tuple[str, Variant]] = []
         for variant in item.variants:
             for key in (variant.name, *variant.aliases):
@@ -145,5 +152,4 @@ class Catalogue:
             for key, variant in matched
             if not any(key != other and key in other for other, _ in matched)
         }
-        # Two different variants named (「1人掛けじゃなくて2人掛け」): ask again.
-        return next(iter(kept.values())) if len(kept) == 1 else None
+        return list(kept.values())

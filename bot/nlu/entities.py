@@ -4,11 +4,12 @@ yes/no, district and choice. Dates live in bot.nlu.dates."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from bot.nlu.analysis import Analysis
 from bot.nlu.gazetteer import Match, longest
 from bot.nlu.lexicon import ItemInfo, TownInfo, VariantInfo
-from bot.nlu.textkey import key, parse_int
+from bot.nlu.textkey import corrects_itself, key, parse_int
 from bot.nlu.understanding import ItemMention
 
 _NUMBER = re.compile(r"\d+")
@@ -139,6 +140,7 @@ def items_and_places(
     place = next((m.payload for m in entity_matches if isinstance(m.payload, TownInfo)), None)
     surface = analysis.surface
     mentions: dict[str, ItemMention] = {}
+    named_variants: dict[str, list[str]] = {}  # item -> the different variants named
     counted: set[str] = set()
     written: dict[str, str] = {}  # item -> the word (normalized) of its last mention
     normal = analysis.normal
@@ -162,7 +164,11 @@ def items_and_places(
         explicit = quantity is not None and 1 <= quantity <= _MAX_QUANTITY
         if not explicit:
             quantity = 1
-        variant = _variant(info, match, variant_matches, surface.spans, window_start, window_end)
+        near = _variants(info, match, variant_matches, surface.spans, window_start, window_end)
+        for name in near:
+            if name not in named_variants.setdefault(info.name, []):
+                named_variants[info.name].append(name)
+        variant = near[0] if near else None
         mention = ItemMention(info.name, quantity, info.kind, info.group, variant)  # type: ignore[arg-type]
         word = normal.text[normal.spans[match.first][0] : normal.spans[match.last][1]]
         previous = mentions.get(info.name)
@@ -189,29 +195,60 @@ def items_and_places(
             counted.add(info.name)
         mentions[info.name] = mention
         written[info.name] = word
-    return list(mentions.values()), place
+    return (
+        _split_by_variant(list(mentions.values()), named_variants, corrects_itself(surface.text)),
+        place,
+    )
 
 
-def _variant(
+def _split_by_variant(
+    mentions: list[ItemMention], named: dict[str, list[str]], corrected: bool
+) -> list[ItemMention]:
+    """「ソファー2つ、1人掛けと3人掛け」: one of each variant named. When the count does
+    not say how many of each, or one replaces the other (「1人掛けじゃなくて2人掛け」),
+    no variant is guessed (the flow asks)."""
+    out: list[ItemMention] = []
+    for mention in mentions:
+        variants = named.get(mention.name) or []
+        if len(variants) < 2:
+            out.append(mention)
+        elif mention.quantity == len(variants) and not corrected:
+            out += [replace(mention, quantity=1, variant=v) for v in variants]
+        else:
+            out.append(replace(mention, variant=None))
+    return out
+
+
+def _variants(
     info: ItemInfo,
     item: Match,
     variants: list[Match],
     spans: list[tuple[int, int]],
     window_start: int,
     window_end: int,
-) -> str | None:
-    best: Match | None = None
-    for match in variants:
+) -> list[str]:
+    """The item's variants named in its window, longest match first; a variant word inside
+    a longer one (スプリング in スプリングなし) is not named separately."""
+    near = [
+        match
+        for match in variants
+        if match.payload.item == info.name
+        and not (match.first <= item.last and match.last >= item.first)  # its own words
+        and spans[match.first][0] >= window_start
+        and spans[match.last][1] <= window_end
+    ]
+    near.sort(key=lambda m: -m.length)
+    kept: list[Match] = []
+    for match in near:
+        inside = any(k.first <= match.first and match.last <= k.last for k in kept)
+        if not inside:
+            kept.append(match)
+    names: list[str] = []  # the longest first when one is taken alone
+    for match in kept:
         variant: VariantInfo = match.payload
-        if variant.item != info.name:
-            continue
-        if match.first <= item.last and match.last >= item.first:
-            continue  # inside the item's own words
-        if spans[match.first][0] < window_start or spans[match.last][1] > window_end:
-            continue
-        if best is None or match.length > best.length:
-            best = match
-    return best.payload.name if best else None
+        if variant.name not in names:
+            names.append(variant.name)
+    return names
 
 
 def _continues(analysis: Analysis, answer: Match, matches: list[Match]) -> bool:

@@ -78,3 +78,11 @@ def parse_int(text: str) -> int | None:
             total += (current or 1) * _KANJI_UNITS[ch]
             current = 0
     return total + current
+
+
+# 「1人掛けじゃなくて2人掛け」: the second word replaces the first, it is not one more.
+_CORRECTIONS = ("じゃなく", "ではなく", "でなく", "じゃない", "ちがう", "違う", "間違")
+
+
+def corrects_itself(text: str) -> bool:
+    return any(word in text for word in _CORRECTIONS)

@@ -283,3 +283,29 @@ def test_asking_whether_a_nursery_has_room_is_about_vacancies(
 )
 def test_general_wordings_from_an_independent_probe(nlu: Nlu, text: str, intent: str) -> None:
     assert nlu.understand(text, NOW).intent == intent
+
+
+def _with_variants(nlu: Nlu, text: str) -> list[tuple[str, int, str | None]]:
+    return [(i.name, i.quantity, i.variant) for i in nlu.understand(text, NOW).items]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # As many variants as things: one of each.
+        (
+            "ソファー2台、1人掛けと3人掛けです",
+            [("ソファー", 1, "1人掛け"), ("ソファー", 1, "2人掛け以上")],
+        ),
+        (
+            "マットレスを2枚。スプリング入りとスプリングなし",
+            [("マットレス", 1, "スプリング入り"), ("マットレス", 1, "スプリングなし")],
+        ),
+        # How many of each is not said, or one replaces the other: nothing guessed.
+        ("ソファー3つ、1人掛けと3人掛け", [("ソファー", 3, None)]),
+        ("ソファー2つ、1人掛けじゃなくて2人掛けです", [("ソファー", 2, None)]),
+        ("2人掛けのソファー", [("ソファー", 1, "2人掛け以上")]),
+    ],
+)
+def test_several_variants_of_one_item(nlu: Nlu, text: str, expected: list) -> None:
+    assert _with_variants(nlu, text) == expected
