@@ -21,6 +21,24 @@ def _entry(ctx: Any) -> date:
     return date.fromisoformat(ctx.slots["entry"])
 
 
+@register_action("childcare_from_message", returns=("month", "child"))
+def from_message(ctx: Any) -> dict[str, bool]:
+    """What this message already says (「来年1月から入れる保育園ありますか」「4歳の子」):
+    it becomes the answer to the month / child question, which is then not asked. A full
+    date is a birth date, never the entry month."""
+    text = ctx.turn.text or ""
+    month = parse_month(_FULL_DATE.sub(" ", unicodedata.normalize("NFKC", text)), ctx.today)
+    child = parse_age(text) is not None or parse_birth(text) is not None
+    if month is not None and not ctx.slots.get("month_text"):
+        ctx.slots["month_text"] = text
+    if child and not ctx.slots.get("child_text"):
+        ctx.slots["child_text"] = text
+    return {"month": month is not None, "child": child}
+
+
+_FULL_DATE = re.compile(r"(令和|平成)?\d{1,4}[年/.\-]\d{1,2}[月/.\-]\d{1,2}日?")
+
+
 @register_action("childcare_month", returns=("entry", "label"))
 def entry_month(ctx: Any) -> dict[str, Any] | None:
     """The entry month from `month_text` (「2027年1月」「1月」) → slot `entry`."""
