@@ -24,6 +24,7 @@ def choice_index(text: str) -> int | None:
     if not text or len(text) > 40:
         return None
     normal = unicodedata.normalize("NFKC", text).strip().strip("「」\"'")
+    normal = normal.replace("\ufe0f", "").replace("\u20e3", "")  # keycap 「2️⃣」
     match = _ANSWER.fullmatch(normal)
     if not match:
         return None

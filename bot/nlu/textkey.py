@@ -22,8 +22,14 @@ def fold(text: str) -> str:
     return to_hiragana(unicodedata.normalize("NFKC", text).lower())
 
 
+# Emoji presentation marks: 「2️⃣」 is 2 + U+FE0F + U+20E3 (the keycap).
+_EMOJI_MARKS = frozenset("\ufe0e\ufe0f\u20e3")
+
+
 @lru_cache(maxsize=8192)
 def _keep(char: str, keep_symbols: bool) -> bool:
+    if char in _EMOJI_MARKS:
+        return False
     category = unicodedata.category(char)
     if char == "ー" or char == "々" or char == "〆":
         return True

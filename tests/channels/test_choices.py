@@ -6,7 +6,7 @@ from bot.channels.rich import chips, choice_from_postback, fallback_text
 from bot.channels.sms_choices import choice_index, render_choices, resolve_choice
 
 
-@pytest.mark.parametrize("text", ["1", "１", "①", " 1 ", "1番", "1です", "「1」"])
+@pytest.mark.parametrize("text", ["1", "１", "①", " 1 ", "1番", "1です", "「1」", "1️⃣"])
 def test_first_choice(text: str) -> None:
     assert choice_index(text) == 0
 

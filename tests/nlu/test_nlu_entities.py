@@ -110,6 +110,7 @@ def test_districts(nlu: Nlu, text: str, district: str | None, town: str | None) 
         ("1", 1),
         ("１", 1),
         ("①", 1),
+        ("2️⃣", 2),  # a keycap emoji
         ("1番", 1),
         ("２番です", 2),
         ("三番", 3),
