@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot.engine.actions import ACTIONS, ActionContext, Effects
 from bot.engine.answers import NO_ANSWER, as_options, auto_suggestions, match_option, read
 from bot.engine.compiler import ConversationModel, fire
-from bot.engine.model import Flow, Idle, Option, State, Transition
+from bot.engine.model import Flow, Idle, Option, Slot, State, Transition
 from bot.engine.templates import Message
 from bot.turn import ResidentContext, TimerRequest, Turn, TurnResult
 
@@ -106,6 +106,7 @@ class Run:
         self.frames: list[dict[str, Any]] = []
         self._opening: tuple[Any, str] | None = None  # the message that may start a flow
         self._heard: tuple[Any, str] | None = None  # this turn's message (`said`)
+        self._carried: tuple[Any, str] | None = None  # it answers the next question reached
         if conversation:
             top = {k: v for k, v in conversation.items() if k not in ("stack", "seq")}
             stored = [*conversation.get("stack", []), top]
@@ -385,7 +386,7 @@ class Run:
         frame.update(state=name, misses=0, pending=None)
         st = flow.states[name]
         self._actions(frame, flow, st.do)
-        if self._answer_from_stash(frame, flow, st):
+        if self._answer_from_stash(frame, flow, st) or self._answer_carried(frame, flow, st):
             return
         if st.say:
             self._prompt(frame, flow, st)
@@ -581,12 +582,69 @@ class Run:
                 return True
             i = match_option(options, None, text, self.r.key)  # the part named directly
         if i is None:
+            # 「椅子2つと机にします」: the new value itself says what to change.
+            i = self._change_by_content(flow, st, und)
+        if i is None:
             return False
         change = st.confirm.change[i]  # type: ignore[union-attr]
         frame["pending"] = None
         if change.back:
             frame["return_to"] = st.name
+        # 「住所は松原です」 also answers the question the change leads to.
+        self._carried = (und, text)
         return self._fire(frame, flow, f"change_{i}")
+
+    def _change_by_content(self, flow: Flow, st: State, und: Any) -> int | None:
+        """The one change whose question the message answers by its content: items for an
+        items question, a town for a district question, a day for a date question or a
+        choice computed from data (the collection days)."""
+        carries = set()
+        if getattr(und, "items", None):
+            carries.add("items")
+        if getattr(und, "district", None):
+            carries.add("district")
+        if getattr(und, "dates", None):
+            carries.add("date")
+        if not carries or st.confirm is None:
+            return None
+        hits = []
+        for i, change in enumerate(st.confirm.change):
+            target = change.transition.target
+            slot = self._asked_after(flow, target.name) if target.kind == "goto" else None
+            if slot is None:
+                continue
+            kind = slot.type
+            if kind == "choice" and slot.options_from is not None:
+                kind = "date"
+            if kind in carries:
+                hits.append(i)
+        return hits[0] if len(hits) == 1 else None
+
+    @staticmethod
+    def _asked_after(flow: Flow, name: str | None) -> Slot | None:
+        """The slot of the first question reached from state `name` by its default way."""
+        seen: set[str] = set()
+        while name and name not in seen and len(seen) < 8:
+            seen.add(name)
+            st = flow.states.get(name)
+            if st is None or st.confirm is not None:
+                return None
+            if st.ask:
+                return flow.slots.get(st.ask)
+            gotos = [t for t in st.next if t.target.kind == "goto"]
+            default = next((t for t in gotos if t.cond is None), gotos[0] if gotos else None)
+            name = default.target.name if default else None
+        return None
+
+    def _answer_carried(self, frame: dict[str, Any], flow: Flow, st: State) -> bool:
+        """The message that chose a change answers the first question the change reaches."""
+        if self._carried is None or not st.ask or st.confirm:
+            return False
+        (und, text), self._carried = self._carried, None  # tried at one question only
+        slot = flow.slots[st.ask]
+        if read(slot, und, text, self._options(frame, flow, st), self.r.key) is NO_ANSWER:
+            return False
+        return self._answer(frame, flow, st, und, text)
 
     def _ask_change(self, frame: dict[str, Any], flow: Flow, st: State) -> None:
         labels = [o.label for o in self._change_options(st)]
