@@ -160,7 +160,29 @@ class Run:
         if other is not None and other.id != flow.id:
             self._interrupt(other)
             return
+        if self._corrects_district(frame, flow, st, und, text):
+            return
         self._miss(frame, flow, st)
+
+    def _corrects_district(
+        self, frame: dict[str, Any], flow: Flow, st: State, und: Any, text: str
+    ) -> bool:
+        """「あ、間違えました。住所は松原です」 while a later question is asked: a town for the
+        district already answered goes back to that question, answered with it, and the
+        flow runs on from there (the days offered are then the new district's)."""
+        district = getattr(und, "district", None)
+        if not district or not st.ask or flow.slots[st.ask].type == "district":
+            return False
+        for name, state in flow.states.items():
+            slot = flow.slots.get(state.ask or "")
+            if slot is None or slot.type != "district" or state.confirm:
+                continue
+            if frame["slots"].get(slot.name) in (None, district):
+                return False  # not answered yet, or the same district: nothing to correct
+            self._carried = (und, text)
+            self._enter(frame, flow, name)
+            return True
+        return False
 
     def _action_timer(self) -> bool:
         """A timer named `ACTION:key` (set by an action, e.g. a booking's reminder) runs that
