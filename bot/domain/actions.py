@@ -204,7 +204,7 @@ def find_days(ctx: Any) -> dict[str, Any]:
 
 @register_action(
     "bulky_quote",
-    returns=("lines", "count", "total", "tickets", "ticket_list", "ticket_count", "exact"),
+    returns=("lines", "count", "total", "tickets", "ticket_list", "ticket_count", "exact", "notes"),
 )
 def quote(ctx: Any) -> dict[str, Any]:
     """Total fee and tickets; a fresh attempt id makes the booking idempotent."""
@@ -225,7 +225,19 @@ def quote(ctx: Any) -> dict[str, Any]:
         ],
         "ticket_count": plan.ticket_count,
         "exact": plan.exact,
+        # What the catalogue says to do with an item (ストーブ: 灯油と電池は抜いてください).
+        "notes": _item_notes(ctx.slots.get("basket") or []),
     }
+
+
+def _item_notes(basket: list[dict[str, Any]]) -> list[dict[str, str]]:
+    catalogue = _catalogue()
+    notes: dict[str, str] = {}
+    for row in basket:
+        item = catalogue.item(row["name"])
+        if item is not None and item.note and item.name not in notes:
+            notes[item.name] = item.note
+    return [{"name": name, "note": note} for name, note in notes.items()]
 
 
 def _schedule_reminder(ctx: Any, receipt: str, day: date) -> None:

@@ -20,6 +20,7 @@ def catalogue():
         ("タンス", "1m以上あります", "高さ1m以上"),
         ("ソファー", "1人掛けじゃなくて2人掛けかな", None),
         ("ソファー", "よく分かりません", None),
+        ("ソファー", "2️⃣", "2人掛け以上"),  # a keycap emoji is the number
     ],
 )
 def test_variant_answer(catalogue, item, text, expected):
