@@ -572,6 +572,10 @@ def check_bulky_rules(doc: Any, c: Checker) -> None:
     if center is not None:
         for key in ("name", "phone", "hours"):
             c.text(center, key, f"center.{key}")
+    business = c.mapping(doc, "business", "business", required=False)
+    if business is not None:
+        c.texts(business, "words", "business.words", required=True, nonempty=True)
+        c.text(business, "text", "business.text")
     collection = c.mapping(doc, "collection", "collection")
     if collection is not None:
         c.boolean(collection, "skip_national_holidays", "collection.skip_national_holidays", False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,11 +33,22 @@ def _sum_of(items: Any, key: str) -> Any:
     return sum((i.get(key) or 0) for i in (items or []) if isinstance(i, Mapping))
 
 
+def _fold(text: Any) -> str:
+    return unicodedata.normalize("NFKC", str(text or "")).lower()
+
+
+def _mentions(text: Any, words: Any) -> bool:
+    """Whether text contains any of the words (NFKC, case-insensitive)."""
+    folded = _fold(text)
+    return any(_fold(word) in folded for word in (words or []) if word)
+
+
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int]] = {
     "len": (_len, 1),
     "empty": (_empty, 1),
     "where": (_where, 3),
     "sum_of": (_sum_of, 2),
+    "mentions": (_mentions, 2),
 }
 
 _COMPARE: dict[type, Callable[[Any, Any], Any]] = {

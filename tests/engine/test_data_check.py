@@ -226,6 +226,13 @@ TYPES = [
     ),
     (
         "data/bulky_rules.yaml",
+        "  words: [事務所, 会社で使, 会社の備品, 店舗, お店で使, 店で使, オフィス, 事業所, 事業で,\n          営業用, 職場で使, 工場]",
+        "  words: 事務所",
+        "words:",
+        "business.words: expected a list",
+    ),
+    (
+        "data/bulky_rules.yaml",
         'by: "8:30"',
         "by: 8:30",
         "by: 8:30",
