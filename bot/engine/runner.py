@@ -106,6 +106,7 @@ class Run:
         self.frames: list[dict[str, Any]] = []
         self._opening: tuple[Any, str] | None = None  # the message that may start a flow
         self._heard: tuple[Any, str] | None = None  # this turn's message (`said`)
+        self._said_value: dict[str, Any] | None = None
         self._carried: tuple[Any, str] | None = None  # it answers the next question reached
         if conversation:
             top = {k: v for k, v in conversation.items() if k not in ("stack", "seq")}
@@ -752,9 +753,11 @@ class Run:
     def _said(self) -> dict[str, Any] | None:
         if self._heard is None:
             return None
-        und, text = self._heard
-        dates = getattr(und, "dates", None) or []
-        return {"text": text, "dates": [d.isoformat() for d in dates]}
+        if self._said_value is None:  # built once per turn: _names is called often
+            und, text = self._heard
+            dates = getattr(und, "dates", None) or []
+            self._said_value = {"text": text, "dates": [d.isoformat() for d in dates]}
+        return self._said_value
 
     def _say(
         self,
