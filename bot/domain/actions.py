@@ -141,7 +141,9 @@ def apply_variant(ctx: Any) -> bool:
     else:
         # 「1人掛けと3人掛けです」 for two sofas: one of each. Otherwise ask again.
         named = catalogue.variants_named(item, answer, answer=True) if item else []
-        if len(named) < 2 or len(named) != quantity or corrects_itself(answer):
+        # 「いいえ、スプリングは…」 names なし and 入り but answers once; so does a negation.
+        yes_no = answer.strip().startswith(("はい", "いいえ"))
+        if len(named) < 2 or len(named) != quantity or yes_no or corrects_itself(answer):
             return False
         chosen = [(v.name, 1) for v in named]
     row = basket.pop(pending["index"])

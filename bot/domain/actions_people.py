@@ -24,19 +24,25 @@ def _entry(ctx: Any) -> date:
 @register_action("childcare_from_message", returns=("month", "child"))
 def from_message(ctx: Any) -> dict[str, bool]:
     """What this message already says (「来年1月から入れる保育園ありますか」「4歳の子」):
-    it becomes the answer to the month / child question, which is then not asked. A full
-    date is a birth date, never the entry month."""
-    text = ctx.turn.text or ""
-    month = parse_month(_FULL_DATE.sub(" ", unicodedata.normalize("NFKC", text)), ctx.today)
-    child = parse_age(text) is not None or parse_birth(text) is not None
+    it becomes the answer to the month / child question, which is then not asked. Only
+    clear forms count: a month the child would start in (4月から, 1月入所) — not 10月生まれ
+    or 3月に引っ越す — and an age with 歳 or a birth date — not a bare 「3」 (a menu pick)."""
+    text = unicodedata.normalize("NFKC", ctx.turn.text or "")
+    start = _ENTRY_MONTH.search(_FULL_DATE.sub(" ", text))
+    month = parse_month(start.group(0), ctx.today) if start else None
+    child = _AGE_WRITTEN.search(text) is not None or parse_birth(text) is not None
     if month is not None and not ctx.slots.get("month_text"):
-        ctx.slots["month_text"] = text
+        ctx.slots["month_text"] = start.group(0)  # type: ignore[union-attr]
     if child and not ctx.slots.get("child_text"):
         ctx.slots["child_text"] = text
     return {"month": month is not None, "child": child}
 
 
 _FULL_DATE = re.compile(r"(令和|平成)?\d{1,4}[年/.\-]\d{1,2}[月/.\-]\d{1,2}日?")
+_ENTRY_MONTH = re.compile(
+    r"(?:(?:令和|平成)?\d{1,4}年)?\d{1,2}月(?=\s*(?:から|より|入所|入園|に入|の入|入り|頃から|ごろから))"
+)
+_AGE_WRITTEN = re.compile(r"\d{1,2}\s*(?:歳|才|さい)")
 
 
 @register_action("childcare_month", returns=("entry", "label"))

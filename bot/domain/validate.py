@@ -575,6 +575,7 @@ def check_bulky_rules(doc: Any, c: Checker) -> None:
     business = c.mapping(doc, "business", "business", required=False)
     if business is not None:
         c.texts(business, "words", "business.words", required=True, nonempty=True)
+        c.text(business, "question", "business.question")
         c.text(business, "text", "business.text")
     collection = c.mapping(doc, "collection", "collection")
     if collection is not None:

@@ -63,6 +63,21 @@ class _Loop(Exception):
     pass
 
 
+class _Content:
+    """An understanding with its content only (items, town, dates): no choice number and no
+    text to match option labels against."""
+
+    choice = None
+    key = "\x00content"  # matches no option by text: only a date can pick one
+    yes_no = None
+
+    def __init__(self, und: Any) -> None:
+        self._und = und
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._und, name)
+
+
 def _loaded_frame(stored: dict[str, Any], bottom: bool) -> dict[str, Any]:
     """A stored frame with every field the engine reads present and of the right kind.
     Stored conversations are data: written by hand, by tools (the bench seeds residents
@@ -172,7 +187,9 @@ class Run:
         district already answered goes back to that question, answered with it, and the
         flow runs on from there (the days offered are then the new district's)."""
         district = getattr(und, "district", None)
-        if not district or not st.ask or flow.slots[st.ask].type == "district":
+        # Only at a choice question (the days offered for the district): at an items or a
+        # free-text question a town is part of the answer (「港町の実家の分です」).
+        if not district or not st.ask or flow.slots[st.ask].type != "choice":
             return False
         for name, state in flow.states.items():
             slot = flow.slots.get(state.ask or "")
@@ -613,17 +630,17 @@ class Run:
         frame["pending"] = None
         if change.back:
             frame["return_to"] = st.name
-        # 「住所は松原です」 also answers the question the change leads to.
-        self._carried = (und, text)
+        # 「住所は松原です」 also answers the question the change leads to — by its content
+        # only: 「2」 picked the second change, it does not pick the second day too.
+        self._carried = (_Content(und), "")
         return self._fire(frame, flow, f"change_{i}")
 
     def _change_by_content(self, flow: Flow, st: State, und: Any) -> int | None:
         """The one change whose question the message answers by its content: items for an
         items question, a town for a district question, a day for a date question or a
         choice computed from data (the collection days)."""
+        # Items are left out: 「あと自転車も」「椅子はいくら？」 name items without replacing them.
         carries = set()
-        if getattr(und, "items", None):
-            carries.add("items")
         if getattr(und, "district", None):
             carries.add("district")
         if getattr(und, "dates", None):
@@ -665,8 +682,9 @@ class Run:
             return False
         (und, text), self._carried = self._carried, None  # tried at one question only
         slot = flow.slots[st.ask]
-        if read(slot, und, text, self._options(frame, flow, st), self.r.key) is NO_ANSWER:
-            return False
+        value = read(slot, und, text, self._options(frame, flow, st), self.r.key)
+        if value is NO_ANSWER or value == frame["slots"].get(slot.name):
+            return False  # nothing new (「27日は都合が悪い」 names the day being changed)
         return self._answer(frame, flow, st, und, text)
 
     def _ask_change(self, frame: dict[str, Any], flow: Flow, st: State) -> None:

@@ -141,6 +141,10 @@ def items_and_places(
     surface = analysis.surface
     mentions: dict[str, ItemMention] = {}
     named_variants: dict[str, list[str]] = {}  # item -> the different variants named
+    # item -> (the one variant next to a mention, its quantity) per mention:
+    # 「1人掛けのソファー2つと3人掛けのソファー1つ」
+    per_mention: dict[str, list[tuple[str | None, int]]] = {}
+    claimed: set[tuple[int, int]] = set()  # variant words already given to a mention
     counted: set[str] = set()
     written: dict[str, str] = {}  # item -> the word (normalized) of its last mention
     normal = analysis.normal
@@ -169,6 +173,18 @@ def items_and_places(
             if name not in named_variants.setdefault(info.name, []):
                 named_variants[info.name].append(name)
         variant = near[0] if near else None
+        # Its own variant: written just before it (「3人掛けのソファー」), else after it
+        # (「ソファー（2人掛け）」); a word another mention already took is not its own.
+        spans = surface.spans
+        free = [m for m in variant_matches if (m.first, m.last) not in claimed]
+        own = _variant_matches(info, match, free, spans, window_start, start) or (
+            _variant_matches(info, match, free, spans, end, window_end)
+        )
+        own_names = {m.payload.name for m in own}
+        claimed.update((m.first, m.last) for m in own)
+        per_mention.setdefault(info.name, []).append(
+            (own[0].payload.name if len(own_names) == 1 else None, quantity)
+        )
         mention = ItemMention(info.name, quantity, info.kind, info.group, variant)  # type: ignore[arg-type]
         word = normal.text[normal.spans[match.first][0] : normal.spans[match.last][1]]
         previous = mentions.get(info.name)
@@ -195,24 +211,37 @@ def items_and_places(
             counted.add(info.name)
         mentions[info.name] = mention
         written[info.name] = word
-    return (
-        _split_by_variant(list(mentions.values()), named_variants, corrects_itself(surface.text)),
-        place,
-    )
+    corrected = corrects_itself(surface.text)
+    return _split_by_variant(list(mentions.values()), named_variants, per_mention, corrected), place
 
 
 def _split_by_variant(
-    mentions: list[ItemMention], named: dict[str, list[str]], corrected: bool
+    mentions: list[ItemMention],
+    named: dict[str, list[str]],
+    per_mention: dict[str, list[tuple[str | None, int]]],
+    corrected: bool,
 ) -> list[ItemMention]:
-    """「ソファー2つ、1人掛けと3人掛け」: one of each variant named. When the count does
-    not say how many of each, or one replaces the other (「1人掛けじゃなくて2人掛け」),
+    """Several variants of one item: each mention with its own variant and count
+    (「1人掛けのソファー2つと3人掛けのソファー1つ」), or one of each when a count names as
+    many things as variants (「ソファー2つ、1人掛けと3人掛け」). When the count does not say
+    how many of each, or the text corrects or negates itself (「1人掛けじゃなくて2人掛け」),
     no variant is guessed (the flow asks)."""
     out: list[ItemMention] = []
     for mention in mentions:
         variants = named.get(mention.name) or []
         if len(variants) < 2:
             out.append(mention)
-        elif mention.quantity == len(variants) and not corrected:
+            continue
+        if corrected:
+            out.append(replace(mention, variant=None))
+            continue
+        each = per_mention.get(mention.name) or []
+        if len(each) >= 2 and all(v is not None for v, _ in each):
+            counts: dict[str, int] = {}
+            for v, quantity in each:
+                counts[v] = counts.get(v, 0) + quantity  # type: ignore[index]
+            out += [replace(mention, quantity=q, variant=v) for v, q in counts.items()]
+        elif mention.quantity == len(variants):
             out += [replace(mention, quantity=1, variant=v) for v in variants]
         else:
             out.append(replace(mention, variant=None))
@@ -227,8 +256,25 @@ def _variants(
     window_start: int,
     window_end: int,
 ) -> list[str]:
-    """The item's variants named in its window, longest match first; a variant word inside
-    a longer one (スプリング in スプリングなし) is not named separately."""
+    """The item's variants named in its window, longest match first."""
+    names: list[str] = []
+    for match in _variant_matches(info, item, variants, spans, window_start, window_end):
+        variant: VariantInfo = match.payload
+        if variant.name not in names:
+            names.append(variant.name)
+    return names
+
+
+def _variant_matches(
+    info: ItemInfo,
+    item: Match,
+    variants: list[Match],
+    spans: list[tuple[int, int]],
+    window_start: int,
+    window_end: int,
+) -> list[Match]:
+    """The item's variant words in its window, longest first; a variant word inside a
+    longer one (スプリング in スプリングなし) is not counted separately."""
     near = [
         match
         for match in variants
@@ -243,12 +289,7 @@ def _variants(
         inside = any(k.first <= match.first and match.last <= k.last for k in kept)
         if not inside:
             kept.append(match)
-    names: list[str] = []  # the longest first when one is taken alone
-    for match in kept:
-        variant: VariantInfo = match.payload
-        if variant.name not in names:
-            names.append(variant.name)
-    return names
+    return kept
 
 
 def _continues(analysis: Analysis, answer: Match, matches: list[Match]) -> bool:

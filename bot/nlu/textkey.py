@@ -87,7 +87,21 @@ def parse_int(text: str) -> int | None:
 
 
 # 「1人掛けじゃなくて2人掛け」: the second word replaces the first, it is not one more.
-_CORRECTIONS = ("じゃなく", "ではなく", "でなく", "じゃない", "ちがう", "違う", "間違")
+# Negations count too (「ダブルではありません」「入っていません」): a split is never guessed then.
+_CORRECTIONS = (
+    "じゃなく",
+    "ではなく",
+    "でなく",
+    "じゃない",
+    "ではない",
+    "ちがう",
+    "違う",
+    "間違",
+    "ません",
+    "ない",
+    "と思ったら",
+    "かと思",
+)
 
 
 def corrects_itself(text: str) -> bool:

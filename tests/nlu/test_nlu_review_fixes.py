@@ -264,6 +264,11 @@ def test_asking_whether_a_nursery_has_room_is_about_vacancies(
         ("ストップ解除", "resume_notices"),
         ("配信を停止したい。もう送るのはやめて", "stop_notices"),
         ("配信を解除したい", "stop_notices"),
+        # 登録解除 is unsubscribing: a stop never becomes a resume
+        ("登録解除して配信停止してください", "stop_notices"),
+        ("メッセージを停止して、登録も解除して", "stop_notices"),
+        ("ストップ。登録解除", "stop_notices"),
+        ("通知をオフにしたい。会員登録も解除", "stop_notices"),
         # A booking no longer wanted, or its day, is about the booking already made.
         ("粗大ごみの予約はもういらないです", "bulky_waste_change"),
         ("申し込みはもう不要になりました", "bulky_waste_change"),
@@ -275,10 +280,14 @@ def test_asking_whether_a_nursery_has_room_is_about_vacancies(
         ("どんなことができるの？", "help"),
         ("人がいいです", "operator"),
         ("職員の方に代わってください", "operator"),
+        ("家に人がいる日がいいです", None),  # a day with someone at home, not staff
+        ("粗大ごみは予約不要ですか", "bulky_waste"),  # a question, not giving up a booking
         # An item with a verb that is not about getting rid of it.
         ("テーブルを買いたい", None),
         ("自転車を盗まれた", None),
         ("テーブルが壊れたので処分したい", "bulky_waste"),
+        ("壊れて直せないソファーがあります", "bulky_waste"),
+        ("新しいのを買ったので古いソファー", "bulky_waste"),
     ],
 )
 def test_general_wordings_from_an_independent_probe(nlu: Nlu, text: str, intent: str) -> None:
@@ -304,6 +313,16 @@ def _with_variants(nlu: Nlu, text: str) -> list[tuple[str, int, str | None]]:
         # How many of each is not said, or one replaces the other: nothing guessed.
         ("ソファー3つ、1人掛けと3人掛け", [("ソファー", 3, None)]),
         ("ソファー2つ、1人掛けじゃなくて2人掛けです", [("ソファー", 2, None)]),
+        ("ベッド2台、ダブルで、シングルではありません", [("ベッド", 2, None)]),
+        # each mention with its own variant and count
+        (
+            "1人掛けのソファー2つと3人掛けのソファー1つ",
+            [("ソファー", 2, "1人掛け"), ("ソファー", 1, "2人掛け以上")],
+        ),
+        (
+            "ソファー（2人掛け）とソファー（1人掛け）",
+            [("ソファー", 1, "2人掛け以上"), ("ソファー", 1, "1人掛け")],
+        ),
         ("2人掛けのソファー", [("ソファー", 1, "2人掛け以上")]),
     ],
 )
