@@ -622,7 +622,7 @@ class Run:
                 return True
             i = match_option(options, None, text, self.r.key)  # the part named directly
         if i is None:
-            # 「椅子2つと机にします」: the new value itself says what to change.
+            # 「住所は松原です」「12月10日にしたい」: the new value itself says what to change.
             i = self._change_by_content(flow, st, und)
         if i is None:
             return False
@@ -636,9 +636,9 @@ class Run:
         return self._fire(frame, flow, f"change_{i}")
 
     def _change_by_content(self, flow: Flow, st: State, und: Any) -> int | None:
-        """The one change whose question the message answers by its content: items for an
-        items question, a town for a district question, a day for a date question or a
-        choice computed from data (the collection days)."""
+        """The one change whose question the message answers by its content: a town for a
+        district question, a day for a date question or a choice computed from data (the
+        collection days)."""
         # Items are left out: 「あと自転車も」「椅子はいくら？」 name items without replacing them.
         carries = set()
         if getattr(und, "district", None):
