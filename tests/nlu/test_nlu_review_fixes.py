@@ -276,6 +276,9 @@ def test_asking_whether_a_nursery_has_room_is_about_vacancies(
         ("予約した日に家にいないんです", "bulky_waste_change"),
         ("申し込んだ収集日を別の週にできますか", "bulky_waste_change"),
         ("一時預かりの予約を取り消したい", "childcare_temporary"),
+        # a collection that did not happen is for staff, not a change of booking
+        ("予約した日に来てくれなかった", "operator"),
+        ("出したソファーが回収されていません", "operator"),
         # Asking what the bot can do, or for a person instead of it.
         ("どんなことができるの？", "help"),
         ("人がいいです", "operator"),
