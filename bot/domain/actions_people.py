@@ -10,7 +10,13 @@ from typing import Any
 from bot.clock import TOKYO
 from bot.domain import allowance, childcare
 from bot.domain.calendar import OfficeCalendar
-from bot.domain.jdates import parse_age, parse_birth, parse_month
+from bot.domain.jdates import (
+    entry_month_in,
+    has_written_age,
+    parse_age,
+    parse_birth,
+    parse_month,
+)
 from bot.domain.labels import jdatetime
 from bot.engine import register_action
 
@@ -27,22 +33,15 @@ def from_message(ctx: Any) -> dict[str, bool]:
     it becomes the answer to the month / child question, which is then not asked. Only
     clear forms count: a month the child would start in (4月から, 1月入所) — not 10月生まれ
     or 3月に引っ越す — and an age with 歳 or a birth date — not a bare 「3」 (a menu pick)."""
-    text = unicodedata.normalize("NFKC", ctx.turn.text or "")
-    start = _ENTRY_MONTH.search(_FULL_DATE.sub(" ", text))
-    month = parse_month(start.group(0), ctx.today) if start else None
-    child = _AGE_WRITTEN.search(text) is not None or parse_birth(text) is not None
+    text = ctx.turn.text or ""
+    start = entry_month_in(text)
+    month = parse_month(start, ctx.today) if start else None
+    child = has_written_age(text) or parse_birth(text) is not None
     if month is not None and not ctx.slots.get("month_text"):
-        ctx.slots["month_text"] = start.group(0)  # type: ignore[union-attr]
+        ctx.slots["month_text"] = start
     if child and not ctx.slots.get("child_text"):
         ctx.slots["child_text"] = text
     return {"month": month is not None, "child": child}
-
-
-_FULL_DATE = re.compile(r"(令和|平成)?\d{1,4}[年/.\-]\d{1,2}[月/.\-]\d{1,2}日?")
-_ENTRY_MONTH = re.compile(
-    r"(?:(?:令和|平成)?\d{1,4}年)?\d{1,2}月(?=\s*(?:から|より|入所|入園|に入|の入|入り|頃から|ごろから))"
-)
-_AGE_WRITTEN = re.compile(r"\d{1,2}\s*(?:歳|才|さい)")
 
 
 @register_action("childcare_month", returns=("entry", "label"))

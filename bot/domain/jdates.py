@@ -12,6 +12,10 @@ _YMD = re.compile(r"(令和|平成)?(\d{1,4})[年/.\-](\d{1,2})[月/.\-](\d{1,2}
 _YM = re.compile(r"(令和|平成)?(\d{1,4})年(\d{1,2})月")
 _M = re.compile(r"(\d{1,2})月")
 _AGE = re.compile(r"(\d{1,2})\s*(歳|才|さい)")
+# A month the child would start in: 「4月から」「2027年1月入所」 (not 「10月生まれ」).
+_ENTRY_MONTH = re.compile(
+    r"(?:(?:令和|平成)?\d{1,4}年)?\d{1,2}月(?=\s*(?:から|より|入所|入園|に入|の入|入り|頃から|ごろから))"
+)
 
 
 def _norm(text: str) -> str:
@@ -55,3 +59,15 @@ def parse_age(text: str) -> int | None:
     if match := _AGE.search(text):
         return int(match.group(1))
     return int(text) if text.isdigit() and len(text) <= 2 else None
+
+
+def entry_month_in(text: str) -> str | None:
+    """The entry month written in a longer message (「来年1月から入れる保育園」 → 「1月」), only
+    in a clear form: a full date is a birth date, and 「3月に引っ越す」 is not an entry."""
+    found = _ENTRY_MONTH.search(_YMD.sub(" ", _norm(text)))
+    return found.group(0) if found else None
+
+
+def has_written_age(text: str) -> bool:
+    """An age written with 歳/才 (「4歳の子」), not a bare number (a menu pick)."""
+    return _AGE.search(_norm(text)) is not None
