@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,15 +65,24 @@ SLOT_KEYS = (
 )
 
 
-def _save_as_names(node: Any, out: list[str]) -> None:
+def _mappings(node: Any) -> Iterator[dict[str, Any]]:
+    """Every mapping in a parsed YAML tree (the states, their actions, transitions...)."""
     if isinstance(node, dict):
-        for k, v in node.items():
-            if k == "save_as" and isinstance(v, str) and v not in out:
-                out.append(v)
-            _save_as_names(v, out)
+        yield node
+        for value in node.values():
+            yield from _mappings(value)
     elif isinstance(node, list):
-        for v in node:
-            _save_as_names(v, out)
+        for value in node:
+            yield from _mappings(value)
+
+
+def _save_as_names(raw_states: Any) -> list[str]:
+    names: list[str] = []
+    for mapping in _mappings(raw_states):
+        name = mapping.get("save_as")
+        if isinstance(name, str) and name not in names:
+            names.append(name)
+    return names
 
 
 def _action_results(raw_states: Any, slots: set[str]) -> dict[str, frozenset[str]]:
@@ -80,24 +90,16 @@ def _action_results(raw_states: Any, slots: set[str]) -> dict[str, frozenset[str
     their results have. A name also asked as a slot, saved from a call, or from an action
     that declares no keys is left out: its shape is not known."""
     bound: dict[str, set[str] | None] = {}
-
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            name = node.get("save_as")
-            if isinstance(name, str):
-                action = node.get("action")
-                keys = action_registry.RESULT_KEYS.get(action) if isinstance(action, str) else None
-                if keys is None or (name in bound and bound[name] is None):
-                    bound[name] = None
-                else:
-                    bound[name] = (bound.get(name) or set()) | keys
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for value in node:
-                visit(value)
-
-    visit(raw_states)
+    for mapping in _mappings(raw_states):
+        name = mapping.get("save_as")
+        if not isinstance(name, str):
+            continue
+        action = mapping.get("action")
+        keys = action_registry.RESULT_KEYS.get(action) if isinstance(action, str) else None
+        if keys is None or (name in bound and bound[name] is None):
+            bound[name] = None
+        else:
+            bound[name] = (bound.get(name) or set()) | keys
     return {n: frozenset(k) for n, k in bound.items() if k is not None and n not in slots}
 
 
@@ -146,8 +148,7 @@ class _FlowBuilder:
             ):
                 rep.error(line_of(raw_states, name), f"state id `{name}` must be a-z, 0-9, _")
         self.slots = self._slots()
-        implicit: list[str] = []
-        _save_as_names(raw_states, implicit)
+        implicit = _save_as_names(raw_states)
         self.names = set(self.slots) | set(implicit) | BUILTIN_NAMES
         for name in self.slots:
             if name in BUILTIN_NAMES or name == "value":
