@@ -299,11 +299,7 @@ def check_catalogue(doc: Any, c: Checker) -> None:
         name = c.text(row, "name", f"items[{i + 1}].name")
         w = f"item `{name or i + 1}`"
         c.keys(row, ITEM_KEYS, w)
-        if name:
-            c.unique(item_names, name, c.line(row, "name"), "item")
-            c.owned(words, name, name, c.line(row, "name"))
-        for j, word in enumerate(c.texts(row, "synonyms", f"{w}: synonyms")):
-            c.owned(words, word, name or w, c.line(row["synonyms"], j))
+        _item_words(c, row, name, w, f"{w}: synonyms", words, item_names)
         c.text(row, "unit", f"{w}: unit", required=False)
         c.text(row, "note", f"{w}: note", required=False)
         has_fee, has_variants = "fee" in row, "variants" in row
@@ -351,6 +347,23 @@ def check_catalogue(doc: Any, c: Checker) -> None:
         _refused(c, small, "small_items", words, item_names)
 
 
+def _item_words(
+    c: Checker,
+    row: LineDict,
+    name: str | None,
+    w: str,
+    where_synonyms: str,
+    words: dict[str, tuple[str, int]],
+    item_names: dict[str, int],
+) -> None:
+    """An item's name is unique, and it and its synonyms name this item only."""
+    if name:
+        c.unique(item_names, name, c.line(row, "name"), "item")
+        c.owned(words, name, name, c.line(row, "name"))
+    for j, word in enumerate(c.texts(row, "synonyms", where_synonyms)):
+        c.owned(words, word, name or w, c.line(row["synonyms"], j))
+
+
 def _refused(
     c: Checker,
     group: LineDict,
@@ -362,11 +375,7 @@ def _refused(
         name = c.text(row, "name", f"{where}.items[{j + 1}].name")
         w = f"{where}: `{name or j + 1}`"
         c.keys(row, REFUSED_KEYS, w)
-        if name:
-            c.unique(item_names, name, c.line(row, "name"), "item")
-            c.owned(words, name, name, c.line(row, "name"))
-        for k, word in enumerate(c.texts(row, "synonyms", f"{w} synonyms")):
-            c.owned(words, word, name or w, c.line(row["synonyms"], k))
+        _item_words(c, row, name, w, f"{w} synonyms", words, item_names)
 
 
 def check_districts(doc: Any, c: Checker) -> None:
