@@ -9,7 +9,7 @@ import pytest
 from bot.clock import TOKYO, FrozenClock
 from bot.replay.runner import run_conversation
 from bot.replay.spec import parse_conversation
-from bot.responder import build_responder
+from bot.city import build_responder
 from bot.yamlsource import YamlSourceError
 
 ROOT = Path(__file__).resolve().parent.parent

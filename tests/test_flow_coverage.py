@@ -12,7 +12,7 @@ from bot.clock import FrozenClock
 from bot.engine import actions as registry
 from bot.engine.coverage import below_threshold, coverage_report
 from bot.replay.runner import collect_files, run_files
-from bot.responder import build_responder
+from bot.city import build_responder
 from tests.foundation.helpers import ROOT
 
 

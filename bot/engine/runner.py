@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from bot.engine.actions import ACTIONS, ActionContext, Effects
+from bot.engine.actions import ActionContext, Effects
 from bot.engine.answers import NO_ANSWER, as_options, auto_suggestions, match_option, read
 from bot.engine.compiler import ConversationModel, fire
 from bot.engine.model import Flow, Idle, Option, Slot, State, Transition
 from bot.engine.templates import Message
+from bot.store.services import TurnServices
 from bot.turn import ResidentContext, TimerRequest, Turn, TurnResult
 
 if TYPE_CHECKING:
@@ -106,14 +107,15 @@ class Run:
         turn: Turn,
         conversation: dict[str, Any] | None,
         resident: ResidentContext,
-        db: Any,
+        services: TurnServices,
     ) -> None:
         self.r = responder
         self.fs = responder.flowset
         self.cfg = self.fs.config
         self.turn = turn
         self.resident = resident
-        self.db = db
+        self.services = services
+        self.actions = responder.domain.actions
         self.now = turn.received_at or responder.clock.now()
         self.fx = Effects()
         self.steps = 0
@@ -207,7 +209,7 @@ class Run:
         registered action when due. It does not touch the conversation the resident is in."""
         name = self.turn.timer or ""
         action = name.split(":", 1)[0]
-        if name in (REMIND, EXPIRE) or action not in ACTIONS:
+        if name in (REMIND, EXPIRE) or action not in self.actions:
             if name not in (REMIND, EXPIRE):
                 log.warning("timer with no registered action ignored: %s", action)
             return False
@@ -215,7 +217,7 @@ class Run:
         ctx = ActionContext(
             {},
             self.now,
-            self.db,
+            self.services,
             self.resident,
             self.turn,
             top[1].data if top else {},
@@ -223,7 +225,7 @@ class Run:
             top[0]["state"] if top else "",
             self.fx,
         )
-        ACTIONS[action](ctx)
+        self.actions[action](ctx)
         return True
 
     def _timer_result(self) -> TurnResult:
@@ -497,7 +499,7 @@ class Run:
             ctx = ActionContext(
                 frame["slots"],
                 self.now,
-                self.db,
+                self.services,
                 self.resident,
                 self.turn,
                 flow.data,
@@ -505,7 +507,7 @@ class Run:
                 frame["state"],
                 self.fx,
             )
-            result = ACTIONS[call.name](ctx, **call.args)
+            result = self.actions[call.name](ctx, **call.args)
             frame["result"] = result
             if call.save_as:
                 frame["slots"][call.save_as] = result

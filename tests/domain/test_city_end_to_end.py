@@ -16,7 +16,7 @@ from bot.domain import actions, bookings
 from bot.domain.calendar import CollectionCalendar
 from bot.domain.fees import Line
 from bot.local import LocalBot
-from bot.responder import build_responder
+from bot.city import build_responder
 from bot.store import queries as q
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from bot.clock import TOKYO, FrozenClock
 from bot.local import LocalBot
-from bot.responder import build_responder
+from bot.city import build_responder
 
 ROOT = Path(__file__).resolve().parents[2]
 

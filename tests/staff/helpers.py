@@ -11,7 +11,7 @@ from aiohttp import web
 import bot.app
 from bot.app import PIPELINE, SETTINGS, create_app
 from bot.clock import TOKYO, Clock, FrozenClock
-from bot.responder import build_responder
+from bot.city import build_responder
 from bot.staff import add_staff_routes
 from bot.turn import Responder
 from tests.foundation.helpers import settings_for
