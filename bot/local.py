@@ -36,7 +36,7 @@ class LocalBot:
         self.clock = clock
         self.provider = provider
         self.vault = NumberVault(secrets.token_bytes(32))
-        self.runner = TurnRunner(responder, SystemTexts.load(flows_dir))
+        self.runner = TurnRunner(responder, clock, SystemTexts.load(flows_dir))
         self.store = open_store(db_path, single_lane=True)
         self._loop = asyncio.Runner()
         self._loop.run(self.store.open(serve=True))
@@ -73,7 +73,7 @@ class LocalBot:
     def _process(self) -> None:
         """Process until nothing is pending."""
         while True:
-            batch = self._loop.run(self.store.process_batch(self.runner, 32, self.clock.now()))
+            batch = self._loop.run(self.store.process_batch(self.runner, 32))
             if not batch.inbox_ids:
                 return
             if batch.failed:

@@ -54,7 +54,7 @@ def run(count: int, residents: int, rounds: int, profile: str | None) -> dict[st
     responder = build_responder(flows, clock)
     work = Path(tempfile.mkdtemp(prefix="bot-bench-process-"))
     store = open_store(work / "bot.db")
-    runner = TurnRunner(responder, SystemTexts.load(flows))
+    runner = TurnRunner(responder, clock, SystemTexts.load(flows))
     loop = asyncio.Runner()
     loop.run(store.open(serve=True))
     best = float("inf")
@@ -79,7 +79,7 @@ def run(count: int, residents: int, rounds: int, profile: str | None) -> dict[st
         started = time.perf_counter()
         done = 0
         while True:
-            batch = loop.run(store.process_batch(runner, 32, clock.now()))
+            batch = loop.run(store.process_batch(runner, 32))
             if not batch.inbox_ids:
                 break
             done += len(batch.inbox_ids)

@@ -69,7 +69,7 @@ class Pipeline:
         await self.store.open(self.wake, serve=True)
         # Loading Sudachi and the flows takes seconds: off the event loop.
         self.responder = await asyncio.to_thread(self._responder_factory)
-        self._runner = TurnRunner(self.responder, self.texts, self.max_chars)
+        self._runner = TurnRunner(self.responder, self.clock, self.texts, self.max_chars)
         self._tasks = [
             asyncio.create_task(self._intake_loop(), name="bot-intake"),
             asyncio.create_task(self._process_loop(), name="bot-process"),
@@ -135,9 +135,7 @@ class Pipeline:
             try:
                 started = self.clock.monotonic()
                 async with self._turns:
-                    batch = await self.store.process_batch(
-                        runner, self.batch_size, self.clock.now()
-                    )
+                    batch = await self.store.process_batch(runner, self.batch_size)
             except Exception as exc:  # keep serving; the rows stay pending and are retried
                 log.error("processing batch failed", extra={"error": type(exc).__name__})
                 await asyncio.sleep(1.0)

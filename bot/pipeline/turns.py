@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from bot.clock import TOKYO
+from bot.clock import TOKYO, Clock
 from bot.store.records import Claimed, Completion, NewOutbox, ResidentRow, Timer
 from bot.store.services import TurnServices
 from bot.system_texts import SystemTexts
@@ -40,17 +40,22 @@ class TurnRunner:
     def __init__(
         self,
         responder: Responder,
+        clock: Clock,
         texts: SystemTexts,
         max_chars: int = 2000,
         handoff_hours: float = DEFAULT_HANDOFF_HOURS,
     ) -> None:
         self.responder = responder
+        self.clock = clock
         self.texts = texts
         self.max_chars = max_chars
         self.handoff_hours = handoff_hours
         self.last_error: BaseException | None = None  # for replay's failure messages
 
     # ---- TurnHandler -------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
     def handle(self, item: Claimed, services: TurnServices, now: datetime) -> Completion:
         person = item.resident or _NOBODY

@@ -56,6 +56,10 @@ class TurnHandler(Protocol):
     """Runs one claimed row (bot.pipeline.turns). Called inside the store's transaction, on
     whatever thread the backend runs turns: it may block, and it must not await."""
 
+    def now(self) -> datetime:
+        """The time of a batch: read when its transaction begins (due timers, stamps)."""
+        ...
+
     def handle(self, item: Claimed, services: TurnServices, now: datetime) -> Completion: ...
 
     def failed(self, item: Claimed, error: BaseException, now: datetime) -> Completion:
@@ -177,9 +181,7 @@ class Store(Protocol):
         ...
 
     # ---- processing ----
-    async def process_batch(
-        self, handler: TurnHandler, limit: int, now: datetime
-    ) -> BatchResult: ...
+    async def process_batch(self, handler: TurnHandler, limit: int) -> BatchResult: ...
 
     async def next_timer_due(self) -> datetime | None: ...
 

@@ -319,10 +319,10 @@ class SqliteStore:
 
     # ---- processing --------------------------------------------------------------------
 
-    async def process_batch(self, handler: TurnHandler, limit: int, now: datetime) -> r.BatchResult:
-        return await self._process.thread.run(self._process_batch, handler, limit, now)
+    async def process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
+        return await self._process.thread.run(self._process_batch, handler, limit)
 
-    def _process_batch(self, handler: TurnHandler, limit: int, now: datetime) -> r.BatchResult:
+    def _process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
         """Process the oldest pending row of up to `limit` residents in one transaction.
 
         When intake is waiting for the write lock (a webhook waits for its commit) and the
@@ -334,6 +334,7 @@ class SqliteStore:
         gate = self.gate
         started = time.perf_counter()
         with write_transaction(db, gate):
+            now = handler.now()
             pipeline.promote_due_timers(db, now)
             items = pipeline.claim_pending(db, limit)
             if not items:
