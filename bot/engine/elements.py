@@ -60,6 +60,8 @@ class Elements:
         self.env = make_env()
         self.raw: dict[str, tuple[Path, LDict, str]] = {}  # flow id -> (path, doc, digest)
         self.data_cache: dict[str, Any] = {}
+        self.intent_flows: dict[str, str] = {}  # intent -> the flow it starts
+        self.global_intents: set[str] = set()
         # While a flow is built: its names saved from actions -> the keys those results have.
         self.action_results: dict[str, frozenset[str]] = {}
 

@@ -155,8 +155,11 @@ class StaffDesk(Protocol):
 class Store(Protocol):
     """One city's database."""
 
-    delivery: DeliveryStore
-    staff: StaffDesk
+    @property
+    def delivery(self) -> DeliveryStore: ...
+
+    @property
+    def staff(self) -> StaffDesk: ...
 
     async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
         """Upgrade the schema (every owner's migrations). `serve`: this process processes

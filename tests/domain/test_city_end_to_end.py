@@ -212,3 +212,39 @@ def test_a_capacity_edit_changes_when_a_day_is_full(city_copy):
         ]
     )
     assert "12月4日(金)は受付数に達しました" in replies[-1]
+
+
+def test_the_city_folder_from_bot_flows_is_the_one_whose_data_is_read(
+    tmp_path, monkeypatch, capsys
+):
+    """BOT_FLOWS names another city folder while ./flows exists: the fees, calendar and
+    rules the actions read are that folder's too (not the current folder's)."""
+    from bot.cli import main
+
+    other = tmp_path / "other-city"
+    shutil.copytree(ROOT / "flows", other)
+
+    def desk_1000(raw):
+        next(item for item in raw["items"] if item["name"] == "机")["fee"] = 1000
+
+    _edit(other / "data" / "catalogue.yaml", desk_1000)
+    test = tmp_path / "desk.yaml"
+    test.write_text(
+        yaml.safe_dump(
+            {
+                "name": "机の手数料は別の市のデータから",
+                "now": "2026-11-24T10:00:00+09:00",
+                "turns": [
+                    {"say": "粗大ごみを出したい"},
+                    {"say": "机"},
+                    {"say": "本町"},
+                    {"say": "1", "reply": {"contains": ["1,000円"], "not_contains": ["800円"]}},
+                ],
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(ROOT)  # ./flows/data (机 800円) is right here
+    monkeypatch.setenv("BOT_FLOWS", str(other))
+    assert main(["replay", str(test)]) == 0, capsys.readouterr().out
