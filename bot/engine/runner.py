@@ -9,18 +9,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from bot.engine.actions import ActionContext, Effects
+from bot.clock import Clock
+from bot.engine.actions import ActionContext, Domain, Effects
 from bot.engine.answers import NO_ANSWER, as_options, auto_suggestions, match_option, read
 from bot.engine.compiler import ConversationModel, fire
-from bot.engine.model import Flow, Idle, Option, Slot, State, Transition
+from bot.engine.model import Flow, FlowSet, Idle, Option, Slot, State, Transition
 from bot.engine.templates import Message
 from bot.store.services import TurnServices
 from bot.turn import ResidentContext, TimerRequest, Turn, TurnResult
-
-if TYPE_CHECKING:
-    from bot.engine.responder import FlowResponder
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +98,24 @@ def _loaded_frame(stored: dict[str, Any], bottom: bool) -> dict[str, Any]:
     return frame
 
 
+class Host(Protocol):
+    """What a turn reads of the engine that runs it (bot.engine.responder.FlowResponder)."""
+
+    flowset: FlowSet
+    clock: Clock
+    nlu: Any
+    domain: Domain
+    fired: set[tuple[str, str]]
+
+    def flow_for(self, frame: dict[str, Any]) -> Flow | None: ...
+
+    def key(self, text: str) -> str: ...
+
+
 class Run:
     def __init__(
         self,
-        responder: FlowResponder,
+        responder: Host,
         turn: Turn,
         conversation: dict[str, Any] | None,
         resident: ResidentContext,
