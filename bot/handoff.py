@@ -128,6 +128,14 @@ async def open_conversations(
     return conversations
 
 
+async def hand_back(
+    desk: StaffDesk, resident_id: str, closing: str | None, now: datetime
+) -> int | None:
+    """The bot answers the resident again (notes marked seen), with staff's closing message
+    queued in the same transaction when there is one. Returns its outbox id."""
+    return await desk.hand_back(resident_id, closing, now, LOCAL_PROVIDERS)
+
+
 async def queue_staff_reply(
     desk: StaffDesk, resident_id: str, text: str, now: datetime, take_over: bool = True
 ) -> int:

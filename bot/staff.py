@@ -252,16 +252,11 @@ def add_staff_routes(app: web.Application, pipeline: Pipeline, settings: Setting
         resident_id = await handoff.find_open(desk, ref)
         if resident_id is None:
             return _not_found()
-        outbox_id = None
         closing = text
         if not closing and await desk.in_handoff(resident_id):
             # The resident was waiting for a person: tell them the bot is back.
             closing = pipeline.texts.get("handoff_returned")
-        if closing:
-            outbox_id = await handoff.queue_staff_reply(
-                desk, resident_id, closing, pipeline.clock.now(), take_over=False
-            )
-        await desk.hand_back(resident_id)
+        outbox_id = await handoff.hand_back(desk, resident_id, closing, pipeline.clock.now())
         if outbox_id is not None:
             pipeline.outbox_wake.set()
         log.info("conversation returned to the bot", extra={"outbox": outbox_id})

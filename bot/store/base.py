@@ -147,8 +147,15 @@ class StaffDesk(Protocol):
 
     async def in_handoff(self, resident_id: str) -> bool: ...
 
-    async def hand_back(self, resident_id: str) -> None:
-        """The bot answers the resident again; their notes are marked seen."""
+    async def hand_back(
+        self,
+        resident_id: str,
+        closing: str | None = None,
+        now: datetime | None = None,
+        local_providers: frozenset[str] = frozenset(),
+    ) -> int | None:
+        """The bot answers the resident again; their notes are marked seen. With `closing`,
+        staff's last message is queued in the same transaction (its outbox id returned)."""
         ...
 
 

@@ -58,7 +58,10 @@ class _Lane:
 
     def _read(self, fn: Callable[..., T], *args: Any) -> T:
         assert self.db is not None, f"{self.name}: store not open"
-        return fn(self.db, *args)
+        try:
+            return fn(self.db, *args)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"the database refused a read: {exc}") from exc
 
     async def write(self, fn: Callable[..., T], *args: Any, urgent: bool = False) -> T:
         return await self.thread.run(self._write, fn, urgent, *args)
@@ -186,6 +189,30 @@ class SqliteStaffDesk:
     async def find_resident(self, ref: str) -> str | None:
         return await self.lane.read(staff.find_resident, ref, False)
 
+    @staticmethod
+    def _queue(
+        db: sqlite_utils.Database,
+        resident_id: str,
+        text: str,
+        now: datetime,
+        local_providers: frozenset[str],
+    ) -> int:
+        provider, channel = staff.last_route(db, resident_id)
+        provider = provider or "sim"
+        return pipeline.add_outbox(
+            db,
+            resident_id,
+            provider,
+            channel or "sms",
+            "reply",
+            text,
+            [],
+            None,
+            pipeline.utc_text(now),
+            "sent" if provider in local_providers else "pending",
+            f"{staff.STAFF_KEY_PREFIX}{uuid.uuid4().hex}",
+        )
+
     async def staff_reply(
         self,
         resident_id: str,
@@ -195,22 +222,7 @@ class SqliteStaffDesk:
         local_providers: frozenset[str],
     ) -> int:
         def write(db: sqlite_utils.Database) -> int:
-            provider, channel = staff.last_route(db, resident_id)
-            provider = provider or "sim"
-            stamp = pipeline.utc_text(now)
-            outbox_id = pipeline.add_outbox(
-                db,
-                resident_id,
-                provider,
-                channel or "sms",
-                "reply",
-                text,
-                [],
-                None,
-                stamp,
-                "sent" if provider in local_providers else "pending",
-                f"{staff.STAFF_KEY_PREFIX}{uuid.uuid4().hex}",
-            )
+            outbox_id = self._queue(db, resident_id, text, now, local_providers)
             if take_over:
                 staff.set_handoff(db, resident_id, True)
             return outbox_id
@@ -220,12 +232,23 @@ class SqliteStaffDesk:
     async def in_handoff(self, resident_id: str) -> bool:
         return await self.lane.read(staff.in_handoff, resident_id)
 
-    async def hand_back(self, resident_id: str) -> None:
-        def write(db: sqlite_utils.Database) -> None:
+    async def hand_back(
+        self,
+        resident_id: str,
+        closing: str | None = None,
+        now: datetime | None = None,
+        local_providers: frozenset[str] = frozenset(),
+    ) -> int | None:
+        def write(db: sqlite_utils.Database) -> int | None:
+            outbox_id = None
+            if closing:
+                assert now is not None, "a closing message needs its time"
+                outbox_id = self._queue(db, resident_id, closing, now, local_providers)
             staff.set_handoff(db, resident_id, False)
             staff.mark_seen(db, resident_id)
+            return outbox_id
 
-        await self.lane.write(write)
+        return await self.lane.write(write)
 
 
 class SqliteStore:
