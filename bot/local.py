@@ -72,10 +72,10 @@ class LocalBot:
 
     def _process(self) -> None:
         """Process until nothing is pending."""
-        while True:
-            batch = self._loop.run(self.store.process_batch(self.runner, 32))
-            if not batch.inbox_ids:
-                return
+        self._loop.run(self._drain())
+
+    async def _drain(self) -> None:
+        while (batch := await self.store.process_batch(self.runner, 32)).inbox_ids:
             if batch.failed:
                 self.failures.append(self.runner.last_error)
 

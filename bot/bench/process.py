@@ -22,7 +22,7 @@ from bot.city import build_responder
 from bot.clock import FrozenClock, parse_instant
 from bot.identity import NumberVault
 from bot.pipeline import TurnRunner, prepare_inbound
-from bot.store import open_store
+from bot.store import Store, open_store
 from bot.system_texts import SystemTexts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +45,14 @@ def messages(count: int, residents: int, seed: int = 1) -> list[tuple[str, str]]
             if len(out) == count:
                 break
     return out
+
+
+async def _drain(store: Store, runner: TurnRunner) -> int:
+    """Batches until nothing is pending, from one long-lived task (as the server's loop)."""
+    done = 0
+    while batch := (await store.process_batch(runner, 32)).inbox_ids:
+        done += len(batch)
+    return done
 
 
 def run(count: int, residents: int, rounds: int, profile: str | None) -> dict[str, float]:
@@ -77,12 +85,7 @@ def run(count: int, residents: int, rounds: int, profile: str | None) -> dict[st
             profiler = Profiler(interval=0.0005)
             profiler.start()
         started = time.perf_counter()
-        done = 0
-        while True:
-            batch = loop.run(store.process_batch(runner, 32))
-            if not batch.inbox_ids:
-                break
-            done += len(batch.inbox_ids)
+        done = loop.run(_drain(store, runner))
         elapsed = time.perf_counter() - started
         if profiler is not None and profile:
             profiler.stop()
