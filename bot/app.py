@@ -9,6 +9,7 @@ import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -27,6 +28,14 @@ from bot.store import Store, open_store
 from bot.system_texts import SystemTexts
 
 log = logging.getLogger("bot.app")
+
+
+@runtime_checkable
+class Reloads(Protocol):
+    """A responder that picks up staff's edits (bot.engine.FlowResponder)."""
+
+    def maybe_reload(self) -> object: ...
+
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -155,6 +164,6 @@ async def _reload_flows(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(now.wait(), timeout=every)
         now.clear()
-        reload = getattr(pipeline.responder, "maybe_reload", None)
-        if reload is not None:
-            await pipeline.between_batches(reload)
+        responder = pipeline.responder
+        if isinstance(responder, Reloads):
+            await pipeline.between_batches(responder.maybe_reload)
