@@ -28,8 +28,6 @@ log = logging.getLogger("bot.pipeline")
 
 T = TypeVar("T")
 
-IngestResult = Ingested  # the name the HTTP layer knows
-
 
 class Pipeline:
     def __init__(
