@@ -134,10 +134,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.city import build_responder
     from bot.local import LocalBot
     from bot.replay.runner import render_sent
     from bot.replay.spec import parse_wait
-    from bot.responder import build_responder
 
     real = Clock()
     offset = (args.clock - real.now()) if args.clock else timedelta()
@@ -178,8 +178,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from bot.city import build_responder
     from bot.replay.runner import collect_files, run_files
-    from bot.responder import build_responder
 
     flows = flows_folder()
     files = collect_files(args.paths)
@@ -242,13 +242,14 @@ def cmd_nlu(args: argparse.Namespace) -> int:
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
-    from bot.engine import check_flows, load_flowset, mermaid
+    from bot.city import check_city, load_city_flows
+    from bot.engine import mermaid
 
     if args.flows_command == "check":
         path = Path(args.path)
         if not path.exists():
             raise FileNotFoundError(args.path)
-        errors = check_flows(path)
+        errors = check_city(path)
         for error in errors:
             print(error)
         if errors:
@@ -256,7 +257,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
             return 1
         print("flows OK")
         return 0
-    flowset = load_flowset(Path(args.flows))
+    flowset = load_city_flows(Path(args.flows))
     try:
         print(mermaid(flowset, args.flow_id))
     except KeyError:
@@ -265,16 +266,23 @@ def cmd_flows(args: argparse.Namespace) -> int:
 
 
 def cmd_handoff(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.config import load_settings
-    from bot.handoff import list_handoffs, return_handoff
-    from bot.store import migrate, open_database
 
     settings = load_settings(db_path=args.db)
-    db = open_database(settings.db_path)
-    migrate(db)
+    return asyncio.run(_handoff(args, settings.db_path))
+
+
+async def _handoff(args: argparse.Namespace, db: Path) -> int:
+    from bot.handoff import list_handoffs, return_handoff
+    from bot.store import open_store
+
+    store = open_store(db, single_lane=True)
+    await store.open()
     try:
         if args.handoff_command == "list":
-            rows = list_handoffs(db)
+            rows = await list_handoffs(store.staff)
             if not rows:
                 print("引き継ぎ中の会話はありません。")
             for row in rows:
@@ -282,12 +290,12 @@ def cmd_handoff(args: argparse.Namespace) -> int:
                 for note in row["notes"]:
                     print(f"    {note['created_at']}  {note['kind']}: {note['text']}")
             return 0
-        if not return_handoff(db, args.ref):
+        if not await return_handoff(store.staff, args.ref):
             raise UsageError(f"no handed-off conversation with reference {args.ref!r}")
         print(f"[{args.ref}] returned to the bot")
         return 0
     finally:
-        db.close()
+        await store.close()
 
 
 COMMANDS = {
