@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the webhook server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--db", type=Path)
+    serve.add_argument("--db", help="a SQLite file or a postgresql:// URL (BOT_DB)")
     serve.add_argument("--clock", type=_instant, help="start the clock at this instant")
 
     chat = sub.add_parser("chat", help="chat with the bot in the terminal")
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", help="measure the whole path end to end (bot bench --help)")
 
     handoff = sub.add_parser("handoff", help="conversations handed to staff")
-    handoff.add_argument("--db", type=Path)
+    handoff.add_argument("--db", help="a SQLite file or a postgresql:// URL (BOT_DB)")
     handoff_sub = handoff.add_subparsers(
         dest="handoff_command", required=True, parser_class=_Parser
     )
@@ -271,10 +271,10 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     from bot.config import load_settings
 
     settings = load_settings(db_path=args.db)
-    return asyncio.run(_handoff(args, settings.db_path))
+    return asyncio.run(_handoff(args, settings.database))
 
 
-async def _handoff(args: argparse.Namespace, db: Path) -> int:
+async def _handoff(args: argparse.Namespace, db: Path | str) -> int:
     from bot.handoff import list_handoffs, return_handoff
     from bot.store import open_store
 

@@ -20,6 +20,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     db_path: Path = Path("var/bot.db")
+    db_url: str = ""  # BOT_DB as a postgresql:// URL (then db_path is unused)
     flows_dir: Path = Path("flows")
     secret_key: bytes = b""
     public_url: str = ""
@@ -35,6 +36,11 @@ class Settings:
     def production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def database(self) -> Path | str:
+        """Where the store is: the PostgreSQL URL, else the SQLite file."""
+        return self.db_url or self.db_path
+
     def with_overrides(self, **changes: object) -> Settings:
         kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
         return replace(self, **kept)
@@ -46,9 +52,21 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def is_db_url(location: object) -> bool:
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
+def _database(location: str) -> dict[str, object]:
+    """BOT_DB / --db: a postgresql:// URL or a file path (SQLite)."""
+    return {"db_url": location} if is_db_url(location) else {"db_path": Path(location)}
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Read BOT_* variables; CLI overrides win. Production refuses to run without a key."""
     env = dict(os.environ if env is None else env)
+    if overrides.get("db_path") is not None:  # --db: a path or a URL, like BOT_DB
+        overrides = {**overrides, "db_path": None, **_database(str(overrides["db_path"]))}
+        env.pop("BOT_DB", None)
     mode = env.get("BOT_ENV", "development").strip() or "development"
     if mode not in {"development", "production"}:
         raise ConfigError(f"BOT_ENV must be 'development' or 'production', not {mode!r}")
@@ -70,7 +88,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         env=mode,
         host=env.get("BOT_HOST", "127.0.0.1"),
         port=port,
-        db_path=Path(env.get("BOT_DB", "var/bot.db")),
+        **_database(env.get("BOT_DB", "var/bot.db")),  # type: ignore[arg-type]
         flows_dir=Path(env.get("BOT_FLOWS", "flows")),
         public_url=env.get("BOT_PUBLIC_URL", "").rstrip("/"),
         simulator=_flag(env.get("BOT_SIMULATOR"), default=(mode == "development")),

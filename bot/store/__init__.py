@@ -33,12 +33,17 @@ __all__ = [
 
 
 def open_store(location: Path | str, single_lane: bool = False) -> Store:
-    """The store for BOT_DB / --db: a file path (SQLite). Not yet opened (`await .open()`).
-    `single_lane`: one connection for everything (in-process tools: replay, chat, CLI)."""
+    """The store for BOT_DB / --db: a postgresql:// URL (PostgreSQL) or a file path (SQLite).
+    Not yet opened (`await .open()`). `single_lane`: one SQLite connection for everything
+    (in-process tools: replay, chat, CLI)."""
     text = str(location)
-    if text.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("BOT_DB: PostgreSQL is not available in this version; give a file path")
     # Imported here: the backends import their drivers; the protocols above import none.
+    if text.startswith(("postgresql://", "postgres://")):
+        try:
+            from bot.store.postgres import PostgresStore
+        except ImportError as exc:  # pragma: no cover - psycopg is a dependency
+            raise ConfigError(f"BOT_DB: the PostgreSQL driver is not installed ({exc})") from exc
+        return PostgresStore(text)
     from bot.store.sqlite import SqliteStore
 
     return SqliteStore(location, single_lane=single_lane)

@@ -12,12 +12,11 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.store.records import OpenCase, StaffNote, TranscriptLine
+from bot.store.records import STAFF_KEY_PREFIX, OpenCase, StaffNote, TranscriptLine
 from bot.store.sqlite.migrations import MigrationSet
 
 MIGRATIONS = MigrationSet("staff")
 
-STAFF_KEY_PREFIX = "staff-"  # outbox idempotency keys of staff replies (author = staff)
 
 
 @MIGRATIONS.step("staff notes")

@@ -25,7 +25,7 @@ from bot.store.base import SendBudget, StoreUnavailable, TurnHandler, Wakeups
 from bot.store.services import Conversations, Residents
 from bot.store.sqlite import bookings, delivery, pipeline, staff
 from bot.store.sqlite.connection import WriteGate, open_database, write_transaction
-from bot.store.sqlite.dbthread import DbThread
+from bot.store.dbthread import DbThread
 from bot.store.sqlite.schema import migrate
 
 log = logging.getLogger("bot.store")
@@ -210,7 +210,7 @@ class SqliteStaffDesk:
             None,
             pipeline.utc_text(now),
             "sent" if provider in local_providers else "pending",
-            f"{staff.STAFF_KEY_PREFIX}{uuid.uuid4().hex}",
+            f"{r.STAFF_KEY_PREFIX}{uuid.uuid4().hex}",
         )
 
     async def staff_reply(

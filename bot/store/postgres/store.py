@@ -1,0 +1,496 @@
+"""PostgresStore: bot.store.base.Store on one PostgreSQL database, shared by any number of
+`bot serve` processes on one machine or many.
+
+Lanes (a thread each, on one connection pool) as in the SQLite backend: intake (webhooks
+wait for its commits; the staff desk and reads), processing (turns), delivery (outbox
+bookkeeping) and upkeep (the process's lease). Across processes:
+
+- intake commits, then NOTIFYs `bot_inbox`; a batch that queued replies NOTIFYs
+  `bot_outbox`; every process LISTENs and sets its Wakeups (its own notices are ignored:
+  it woke itself already). The pipeline's one-second safety poll covers a lost
+  notification (a listener reconnecting).
+- per-resident order and each row processed once: pipeline.claim_pending (a resident is
+  locked for the transaction that runs its turn; a dead process's session ends and its
+  locks and uncommitted work with it: the row is pending again for the survivors);
+- each outbox row sent once per claim, and a dead process's claims taken over once its
+  lease (renewed every second) runs out: bot.store.postgres.delivery;
+- the send rate is one budget in the database (PostgresSendBudget).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import PoolTimeout
+
+from bot.store import records as r
+from bot.store.base import SendBudget, StoreUnavailable, TurnHandler, Wakeups
+from bot.store.postgres import delivery, pipeline, staff
+from bot.store.postgres.bookings import PostgresBookings
+from bot.store.postgres.connection import (
+    CONNECT_KWARGS,
+    RETRIES,
+    Conn,
+    Lane,
+    conninfo,
+    make_pool,
+    unavailable,
+)
+from bot.store.postgres.schema import migrate
+from bot.store.services import Conversations, Residents
+
+log = logging.getLogger("bot.store")
+
+INBOX_CHANNEL = "bot_inbox"
+OUTBOX_CHANNEL = "bot_outbox"
+UPKEEP_EVERY = 1.0  # seconds between lease renewals (the lease lasts delivery.LEASE_SECONDS)
+_FATAL = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class _Residents:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    def get(self, resident_id: str) -> r.ResidentRow | None:
+        return pipeline.resident(self.conn, resident_id)
+
+
+class _Conversations:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    def get(self, resident_id: str) -> dict[str, Any] | None:
+        return pipeline.conversation(self.conn, resident_id)
+
+
+class PostgresTurnServices:
+    """bot.store.services.TurnServices on the connection of the turn's transaction."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._residents = _Residents(conn)
+        self._conversations = _Conversations(conn)
+        self._bookings = PostgresBookings(conn)
+
+    @property
+    def residents(self) -> Residents:
+        return self._residents
+
+    @property
+    def conversations(self) -> Conversations:
+        return self._conversations
+
+    @property
+    def bookings(self) -> PostgresBookings:
+        return self._bookings
+
+
+class PostgresSendBudget:
+    """A provider's send rate shared by every process: sends are taken from one token
+    bucket row (delivery.take_tokens), a block at a time (about 50 ms of the rate) so a busy
+    sender does not pay a round trip per message. A waiting reply goes before a notice
+    within the process."""
+
+    def __init__(self, lane: Lane, provider: str, rate: float) -> None:
+        self.lane, self.provider, self.rate = lane, provider, rate
+        self.burst = max(1.0, rate)
+        self.block = max(1, min(50, int(rate * 0.05)))
+        self._left = 0
+        self._lock = asyncio.Lock()
+        self._replies = 0
+        self._no_replies = asyncio.Event()
+        self._no_replies.set()
+
+    async def acquire(self, kind: str = "reply") -> None:
+        reply = kind == "reply"
+        if reply:
+            self._replies += 1
+            self._no_replies.clear()
+        try:
+            while not reply and self._replies:
+                await self._no_replies.wait()
+            async with self._lock:
+                if self._left == 0:
+                    wait = await self.lane.run(
+                        delivery.take_tokens, self.provider, self.rate, self.burst, self.block
+                    )
+                    self._left = self.block
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                self._left -= 1
+        finally:
+            if reply:
+                self._replies -= 1
+                if not self._replies:
+                    self._no_replies.set()
+
+    async def close(self) -> None:
+        return None
+
+
+class PostgresDelivery:
+    """bot.store.base.DeliveryStore on the delivery lane."""
+
+    def __init__(self, lane: Lane, owner: str) -> None:
+        self.lane = lane
+        self.owner = owner
+
+    async def claim(
+        self, providers: Sequence[str], now: datetime, limit: int
+    ) -> list[r.OutboxItem]:
+        return await self.lane.run(delivery.claim, self.owner, list(providers), now, limit)
+
+    async def sent(self, marks: Sequence[r.SentMark]) -> None:
+        await self.lane.run(delivery.sent, list(marks))
+
+    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None:
+        await self.lane.run(delivery.retry, outbox_id, next_at, error)
+
+    async def failed(
+        self, outbox_id: int, error: str, now: datetime, status: str = "failed"
+    ) -> None:
+        await self.lane.run(delivery.failed, outbox_id, error, now, status)
+
+    async def stop_notices(self, resident_id: str) -> None:
+        await self.lane.run(delivery.stop_notices, resident_id)
+
+    async def next_due(self, providers: Sequence[str]) -> datetime | None:
+        return await self.lane.run(delivery.next_due, list(providers))
+
+    async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
+        return await self.lane.run(delivery.stale_rich, sent_before, limit)
+
+    async def note(self, outbox_id: int, error: str) -> None:
+        await self.lane.run(delivery.note, outbox_id, error)
+
+    async def switch_to_sms(
+        self,
+        outbox_id: int,
+        provider: str,
+        provider_message_id: str | None,
+        now: datetime,
+        why: str,
+    ) -> None:
+        await self.lane.run(
+            delivery.switch_to_sms, outbox_id, provider, provider_message_id, now, why
+        )
+
+    def send_budget(self, provider: str, rate: float) -> SendBudget | None:
+        return PostgresSendBudget(self.lane, provider, rate)
+
+
+class PostgresStaffDesk:
+    """bot.store.base.StaffDesk on the intake lane (the console's writes are short)."""
+
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+
+    async def open_cases(self, transcript_limit: int) -> list[r.OpenCase]:
+        return await self.lane.run(staff.open_cases, transcript_limit)
+
+    async def handoff_notes(self) -> tuple[dict[str, datetime], list[r.StaffNote]]:
+        def read(conn: Conn) -> tuple[dict[str, datetime], list[r.StaffNote]]:
+            return staff.in_handoff_since(conn), staff.unseen_notes(conn)
+
+        return await self.lane.run(read)
+
+    async def find_open(self, ref: str) -> str | None:
+        return await self.lane.run(staff.find_resident, ref, True)
+
+    async def find_resident(self, ref: str) -> str | None:
+        return await self.lane.run(staff.find_resident, ref, False)
+
+    @staticmethod
+    def _queue(
+        conn: Conn, resident_id: str, text: str, now: datetime, local_providers: frozenset[str]
+    ) -> int:
+        provider, channel = staff.last_route(conn, resident_id)
+        provider = provider or "sim"
+        outbox_id = pipeline.add_outbox(
+            conn,
+            resident_id,
+            provider,
+            channel or "sms",
+            "reply",
+            text,
+            [],
+            None,
+            now,
+            "sent" if provider in local_providers else "pending",
+            f"{r.STAFF_KEY_PREFIX}{uuid.uuid4().hex}",
+        )
+        conn.execute("SELECT pg_notify(%s, '')", [OUTBOX_CHANNEL])
+        return outbox_id
+
+    async def staff_reply(
+        self,
+        resident_id: str,
+        text: str,
+        now: datetime,
+        take_over: bool,
+        local_providers: frozenset[str],
+    ) -> int:
+        def write(conn: Conn) -> int:
+            outbox_id = self._queue(conn, resident_id, text, now, local_providers)
+            if take_over:
+                staff.set_handoff(conn, resident_id, True)
+            return outbox_id
+
+        return await self.lane.run(write)
+
+    async def in_handoff(self, resident_id: str) -> bool:
+        return await self.lane.run(staff.in_handoff, resident_id)
+
+    async def hand_back(
+        self,
+        resident_id: str,
+        closing: str | None = None,
+        now: datetime | None = None,
+        local_providers: frozenset[str] = frozenset(),
+    ) -> int | None:
+        def write(conn: Conn) -> int | None:
+            outbox_id = None
+            if closing:
+                assert now is not None, "a closing message needs its time"
+                outbox_id = self._queue(conn, resident_id, closing, now, local_providers)
+            staff.set_handoff(conn, resident_id, False)
+            staff.mark_seen(conn, resident_id)
+            return outbox_id
+
+        return await self.lane.run(write)
+
+
+def process_owner() -> str:
+    """This process's name in claims and leases: host, pid and a random part (pids repeat)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class PostgresStore:
+    """bot.store.base.Store on the PostgreSQL database at `url`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.owner = process_owner()
+        self.pool = make_pool(url, size=4)
+        self._intake = Lane("bot-intake", self.pool)
+        self._process = Lane("bot-process", self.pool)
+        self._deliver = Lane("bot-delivery", self.pool)
+        self._upkeep = Lane("bot-upkeep", self.pool)
+        self.delivery = PostgresDelivery(self._deliver, self.owner)
+        self.staff = PostgresStaffDesk(self._intake)
+        self.wake = Wakeups()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._serving = False
+
+    # ---- life cycle ------------------------------------------------------------------
+
+    async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
+        self.wake = wake or self.wake
+
+        def first() -> None:
+            try:
+                self.pool.open(wait=True, timeout=15)
+            except PoolTimeout as exc:
+                self.pool.close()
+                raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+            with self.pool.connection() as conn:
+                migrate(conn)
+
+        await self._intake.call(first)
+        if serve:
+            # No start-up reset (other processes' work is theirs): leases hand over rows of
+            # processes that died, including a previous run of this one.
+            self._serving = True
+            await self._renew()
+            self._tasks = [
+                asyncio.create_task(self._listen(), name="bot-store-listen"),
+                asyncio.create_task(self._keep_lease(), name="bot-store-lease"),
+            ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._serving:
+            with contextlib.suppress(StoreUnavailable):
+                await self._upkeep.run(delivery.end_lease, self.owner)
+            self._serving = False
+        for lane in (self._intake, self._process, self._deliver, self._upkeep):
+            lane.close()
+        await asyncio.to_thread(self.pool.close)
+
+    async def _renew(self) -> None:
+        reclaimed = await self._upkeep.run(delivery.renew_lease, self.owner)
+        if reclaimed:
+            log.warning("took over replies a stopped process was sending", extra={"rows": reclaimed})
+            self.wake.outbox.set()
+
+    async def _keep_lease(self) -> None:
+        while True:
+            await asyncio.sleep(UPKEEP_EVERY)
+            try:
+                await self._renew()
+            except StoreUnavailable as exc:
+                log.error("lease renewal failed", extra={"error": type(exc.__cause__).__name__})
+
+    async def _listen(self) -> None:
+        """Wake on other processes' commits. Reconnects; after a reconnect both queues are
+        looked at once (a notification may have gone by meanwhile)."""
+        kwargs = {k: v for k, v in CONNECT_KWARGS.items() if k != "row_factory"}
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(conninfo(self.url), **kwargs)
+                async with conn:
+                    await conn.execute(f"LISTEN {INBOX_CHANNEL}; LISTEN {OUTBOX_CHANNEL}")
+                    self.wake.inbox.set()
+                    self.wake.outbox.set()
+                    async for note in conn.notifies():
+                        if note.payload == self.owner:
+                            continue
+                        if note.channel == INBOX_CHANNEL:
+                            self.wake.inbox.set()
+                        else:
+                            self.wake.outbox.set()
+            except psycopg.Error as exc:
+                log.warning("listener reconnecting", extra={"error": type(exc).__name__})
+                await asyncio.sleep(1.0)
+
+    # ---- intake ------------------------------------------------------------------------
+
+    async def ingest(self, rows: Sequence[r.InboundRow], now: datetime) -> list[r.Ingested]:
+        return await self._intake.run(self._ingest, list(rows), now)
+
+    def _ingest(self, conn: Conn, rows: list[r.InboundRow], now: datetime) -> list[r.Ingested]:
+        pipeline.touch_residents(conn, rows, now)
+        new = pipeline.insert_inbox(conn, rows)
+        keys = [(row.provider, row.provider_message_id) for row in rows]
+        old = pipeline.find_inbox_ids(conn, [k for k in keys if k not in new])
+        results, seen = [], set()
+        for key in keys:
+            if key in new and key not in seen:
+                results.append(r.Ingested(new[key], False))
+            else:
+                results.append(r.Ingested(new.get(key) or old.get(key) or 0, True))
+            seen.add(key)
+        if new:
+            conn.execute("SELECT pg_notify(%s, %s)", [INBOX_CHANNEL, self.owner])
+        return results
+
+    async def record_status(
+        self,
+        provider: str,
+        provider_message_id: str,
+        status: str,
+        error_code: str | None,
+        now: datetime,
+    ) -> bool:
+        return await self._intake.run(
+            pipeline.record_status, provider, provider_message_id, status, error_code, now
+        )
+
+    # ---- processing --------------------------------------------------------------------
+
+    async def process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
+        return await self._process.call(self._process_batch, handler, limit)
+
+    def _process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
+        """The oldest pending row of up to `limit` residents, in one transaction; each turn
+        in a savepoint (a turn that fails is rolled back alone and stored as failed)."""
+        result = r.BatchResult()
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                now = handler.now()
+                pipeline.promote_due_timers(conn, now)
+                items = pipeline.claim_pending(conn, limit)
+                if not items:
+                    return result
+                batch = pipeline.next_batch(conn)
+                services = PostgresTurnServices(conn)
+                # Resident order: rows of residents are locked in the order intake locks them.
+                for item in sorted(items, key=lambda item: item.resident_id):
+                    done, failed = self._turn(conn, handler, services, item, now, batch)
+                    if failed:
+                        result.failed.append(item.id)
+                    result.outbox_rows += len(done.outbox)
+                    result.inbox_ids.append(item.id)
+                    result.residents.add(item.resident_id)
+                if result.outbox_rows:
+                    conn.execute("SELECT pg_notify(%s, %s)", [OUTBOX_CHANNEL, self.owner])
+        except (*_FATAL, PoolTimeout) as exc:
+            raise unavailable(exc, "batch") from exc
+        except psycopg.DatabaseError as exc:
+            raise unavailable(exc, "batch") from exc
+        return result
+
+    @staticmethod
+    def _turn(
+        conn: Conn,
+        handler: TurnHandler,
+        services: PostgresTurnServices,
+        item: r.Claimed,
+        now: datetime,
+        batch: int,
+    ) -> tuple[r.Completion, bool]:
+        """One turn in a savepoint; run again when the server chose it as a deadlock's
+        victim (its locks were let go: another turn took the day first)."""
+        error: BaseException | None = None
+        for _ in range(RETRIES):
+            try:
+                with conn.transaction():
+                    done = handler.handle(item, services, now)
+                    pipeline.complete(conn, item, done, now, batch)
+                return done, False
+            except errors.TransactionRollback as exc:
+                error = exc
+                time.sleep(0.001)
+            except _FATAL:
+                raise  # the connection is gone: the batch is not committed
+            except Exception as exc:  # a bug must not lose the message or stall the queue
+                error = exc
+                break
+        assert error is not None
+        with conn.transaction():
+            done = handler.failed(item, error, now)
+            pipeline.complete(conn, item, done, now, batch)
+        return done, True
+
+    async def next_timer_due(self) -> datetime | None:
+        return await self._process.run(pipeline.next_timer_due)
+
+    async def inbox_status(self, inbox_id: int) -> str | None:
+        return await self._intake.run(pipeline.inbox_status, inbox_id)
+
+    # ---- reading what was sent -----------------------------------------------------------
+
+    async def replies_for(self, inbox_id: int) -> list[r.SentMessage]:
+        return await self._intake.run(pipeline.replies_for, inbox_id)
+
+    async def sent_to(self, resident_id: str, after_id: int = 0) -> list[r.SentMessage]:
+        return await self._intake.run(pipeline.sent_to, resident_id, after_id)
+
+    async def conversation(self, resident_id: str) -> dict[str, Any] | None:
+        return await self._intake.run(pipeline.conversation, resident_id)
+
+    # ---- upkeep ----------------------------------------------------------------------------
+
+    async def purge_old(self, before: datetime) -> dict[str, int]:
+        def write(conn: Conn) -> dict[str, int]:
+            counts = pipeline.purge_old(conn, before)
+            counts.update(staff.purge_old(conn, before))
+            return counts
+
+        return await self._intake.run(write)
