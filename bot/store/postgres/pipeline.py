@@ -503,7 +503,7 @@ def promote_due_timers(conn: Conn, now: datetime, limit: int = 256) -> int:
         "RETURNING *) "
         f"INSERT INTO inbox ({_INBOX_COLUMNS}) "
         "SELECT 'timer', d.id || ':' || to_char(d.due_at AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), d.resident_id, "
+        '\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\'), d.resident_id, '
         "coalesce(r.last_channel, 'sms'), 'timer', d.name, NULL, d.payload, '[]', false, "
         "%(now)s FROM due d LEFT JOIN residents r ON r.id = d.resident_id "
         "ORDER BY d.due_at, d.id ON CONFLICT (provider, provider_message_id) DO NOTHING",

@@ -33,8 +33,7 @@ def unseen_notes(conn: Conn) -> list[StaffNote]:
     return [
         StaffNote(row["resident_id"], row["kind"], row["text"], row["created_at"])
         for row in conn.execute(
-            "SELECT resident_id, kind, text, created_at FROM staff_notes WHERE NOT seen "
-            "ORDER BY id"
+            "SELECT resident_id, kind, text, created_at FROM staff_notes WHERE NOT seen ORDER BY id"
         ).fetchall()
     ]
 

@@ -336,7 +336,9 @@ class PostgresStore:
     async def _renew(self) -> None:
         reclaimed = await self._upkeep.run(delivery.renew_lease, self.owner)
         if reclaimed:
-            log.warning("took over replies a stopped process was sending", extra={"rows": reclaimed})
+            log.warning(
+                "took over replies a stopped process was sending", extra={"rows": reclaimed}
+            )
             self.wake.outbox.set()
 
     async def _keep_lease(self) -> None:

@@ -18,7 +18,6 @@ from bot.store.sqlite.migrations import MigrationSet
 MIGRATIONS = MigrationSet("staff")
 
 
-
 @MIGRATIONS.step("staff notes")
 def _staff_notes(db: sqlite_utils.Database) -> None:
     db.execute(
