@@ -63,7 +63,7 @@ def conninfo(url: str) -> str:
     params = conninfo_to_dict(url)
     ours = " ".join(f"-c {k}={v}" for k, v in SESSION_SETTINGS.items())
     params["options"] = f"{params.get('options') or ''} {ours}".strip()
-    return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+    return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
 
 
 def connect(url: str, **extra: Any) -> Conn:
@@ -77,9 +77,10 @@ def _configure(conn: Conn) -> None:
     set_json_dumps(dumps, conn)
 
 
-def make_pool(url: str, size: int, name: str = "bot") -> ConnectionPool:
+def make_pool(url: str, size: int, name: str = "bot") -> ConnectionPool[Conn]:
     return ConnectionPool(
         conninfo(url),
+        connection_class=Conn,
         min_size=size,
         max_size=size + 2,
         kwargs=dict(CONNECT_KWARGS),
@@ -94,7 +95,7 @@ def unavailable(exc: BaseException, what: str) -> StoreUnavailable:
     return StoreUnavailable(f"PostgreSQL refused a {what}: {type(exc).__name__}: {exc}")
 
 
-def in_transaction(pool: ConnectionPool, fn: Callable[..., T], *args: Any) -> T:
+def in_transaction(pool: ConnectionPool[Conn], fn: Callable[..., T], *args: Any) -> T:
     """fn(conn, *args) in one transaction on a pooled connection, run again when the server
     reports a deadlock or a serialisation failure; driver errors become StoreUnavailable."""
     for attempt in range(RETRIES):
@@ -116,7 +117,7 @@ class Lane:
     """A thread of its own that runs transactions on the pool (as the SQLite lanes do: a
     turn is synchronous, and the thread's name shows what uses the CPU in `bot bench`)."""
 
-    def __init__(self, name: str, pool: ConnectionPool) -> None:
+    def __init__(self, name: str, pool: ConnectionPool[Conn]) -> None:
         self.name = name
         self.pool = pool
         self.thread = DbThread(name)

@@ -173,9 +173,9 @@ def resident(conn: Conn, resident_id: str) -> ResidentRow | None:
 
 
 def update_resident(conn: Conn, resident_id: str, changes: dict[str, Any]) -> None:
-    for key, value in changes.items():
-        if key not in ("notices_enabled", "handoff"):
-            raise ValueError(f"unknown resident field {key!r}")
+    unknown = set(changes) - {"notices_enabled", "handoff"}
+    if unknown:
+        raise ValueError(f"unknown resident field {sorted(unknown)[0]!r}")
     if changes:
         sets = ", ".join(f"{key} = %({key})s" for key in changes)
         values = {key: bool(value) for key, value in changes.items()}

@@ -22,10 +22,10 @@ import sqlite_utils
 
 from bot.store import records as r
 from bot.store.base import SendBudget, StoreUnavailable, TurnHandler, Wakeups
+from bot.store.dbthread import DbThread
 from bot.store.services import Conversations, Residents
 from bot.store.sqlite import bookings, delivery, pipeline, staff
 from bot.store.sqlite.connection import WriteGate, open_database, write_transaction
-from bot.store.dbthread import DbThread
 from bot.store.sqlite.schema import migrate
 
 log = logging.getLogger("bot.store")
