@@ -39,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--db", help="a SQLite file or a postgresql:// URL (BOT_DB)")
     serve.add_argument("--clock", type=_instant, help="start the clock at this instant")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on the port (PostgreSQL only; SQLite is one process)",
+    )
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a child
 
     chat = sub.add_parser("chat", help="chat with the bot in the terminal")
     chat.add_argument("--channel", choices=["sms", "rcs"], default="sms")
@@ -65,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     # `bot bench ...` is handed whole to bot.bench (its own options); listed here for --help.
     sub.add_parser("bench", help="measure the whole path end to end (bot bench --help)")
+
+    migrate = sub.add_parser(
+        "migrate",
+        help="bring the database's schema up to date, or move a city to PostgreSQL",
+    )
+    migrate.add_argument("--db", help="the database to upgrade (default BOT_DB)")
+    migrate.add_argument("--from", dest="source", help="a SQLite file to move (with --to)")
+    migrate.add_argument("--to", dest="target", help="an empty PostgreSQL database (URL)")
 
     handoff = sub.add_parser("handoff", help="conversations handed to staff")
     handoff.add_argument("--db", help="a SQLite file or a postgresql:// URL (BOT_DB)")
@@ -119,8 +134,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
         clock_start=args.clock.isoformat() if args.clock else None,
     )
     setup_logging()
-    app = create_app(settings)
+    if args.workers < 1:
+        raise UsageError("--workers must be 1 or more")
+    if args.workers > 1 and not settings.db_url:
+        raise UsageError(
+            "--workers needs PostgreSQL (BOT_DB=postgresql://…): "
+            "a SQLite database is served by one process"
+        )
+    if args.worker:  # one of --workers N: the parent printed the banner
+        app = create_app(settings)
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+            reuse_port=True,
+        )
+        return 0
     base = f"http://{settings.host}:{settings.port}"
+    if args.workers > 1:
+        from bot.store.migrate import upgrade
+        from bot.workers import run_workers
+
+        upgrade(settings.database)  # once, before the children start
+        print(f"さくら市ボット: {args.workers} processes listening on {base}", flush=True)
+        child = ["serve", "--host", settings.host, "--port", str(settings.port), "--worker"]
+        if args.db:
+            child += ["--db", str(args.db)]
+        if args.clock:
+            child += ["--clock", args.clock.isoformat()]
+        return run_workers(child, args.workers)
+    app = create_app(settings)
     print(f"さくら市ボット listening on {base}", flush=True)
     if settings.simulator:
         print(f"  simulator:     {base}/sim/", flush=True)
@@ -298,7 +343,28 @@ async def _handoff(args: argparse.Namespace, db: Path | str) -> int:
         await store.close()
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from bot.config import load_settings
+    from bot.store.migrate import move_to_postgres, upgrade
+
+    if bool(args.source) != bool(args.target):
+        raise UsageError("--from and --to go together (a SQLite file and a PostgreSQL URL)")
+    if args.source:
+        moved = move_to_postgres(Path(args.source), args.target)
+        for table, count in moved.rows.items():
+            print(f"{table}: {count} rows")
+        print(f"moved {sum(moved.rows.values())} rows to PostgreSQL")
+        return 0
+    settings = load_settings(db_path=args.db)
+    applied = upgrade(settings.database)
+    for step in applied:
+        print(f"applied {step}")
+    print("schema up to date" if not applied else f"{len(applied)} migration(s) applied")
+    return 0
+
+
 COMMANDS = {
+    "migrate": cmd_migrate,
     "serve": cmd_serve,
     "chat": cmd_chat,
     "replay": cmd_replay,
