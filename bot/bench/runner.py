@@ -58,6 +58,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=float,
         help="time limit of each measured closed-loop run (default 15, quick 5)",
     )
+    p.add_argument(
+        "--db",
+        help="a PostgreSQL server (postgresql://role@host/db, a role that may create "
+        "databases): compare SQLite, PostgreSQL and PostgreSQL with --workers processes",
+    )
+    p.add_argument("--workers", type=int, default=2, help="processes for the last run (--db)")
     p.add_argument("--out", type=Path, default=Path("bench-results/latest.json"))
     p.add_argument("--keep", action="store_true", help="keep the databases and logs")
     p.add_argument(
@@ -303,9 +309,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
-    results = run(args)
+    if args.db:
+        from bot.bench.backends import markdown_backends, run_backends
+
+        results = run_backends(args)
+        table = markdown_backends(results)
+    else:
+        results = run(args)
+        table = markdown(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
-    print(markdown(results))
+    print(table)
     print(f"\nfull results: {args.out}")
     return 0
