@@ -17,7 +17,7 @@ only in the backends. The guarantees every backend keeps (docs/architecture.md):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -50,6 +50,10 @@ class Wakeups:
 
     inbox: asyncio.Event = field(default_factory=asyncio.Event)
     outbox: asyncio.Event = field(default_factory=asyncio.Event)
+    # Called (in the event loop) with the inbox ids another process just finished, so a
+    # request waiting for its message's reply (the simulator) learns of it. One process
+    # (SQLite) never calls it: its own batches resolve its waiters.
+    processed: Callable[[Sequence[int]], None] | None = None
 
 
 class TurnHandler(Protocol):

@@ -9,6 +9,7 @@ other committed (READ COMMITTED takes a snapshot per statement).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -72,25 +73,32 @@ def _booking(values: dict[str, Any]) -> Booking:
 class PostgresBookings:
     """bot.store.services.Bookings on one connection, inside its current transaction."""
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, before_use: Callable[[], None] = lambda: None) -> None:
         self.conn = conn
+        # Called before each statement: the turn's savepoint is made before its first one
+        # (lazily, so a turn that does not touch bookings pays no round trip for it).
+        self.before_use = before_use
 
     def _select(self, where: str, params: dict[str, Any]) -> list[Booking]:
+        self.before_use()
         sql = f"SELECT * FROM bookings WHERE {where}".encode()
         return [_booking(row) for row in self.conn.execute(sql, params).fetchall()]
 
     def _lock_day(self, district: str, day: date) -> None:
+        self.before_use()
         self.conn.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
             [DAY_LOCK, f"{district}|{day.isoformat()}"],
         )
 
     def used(self, district: str, day: date) -> int:
+        self.before_use()
         found = self.conn.execute(f"SELECT ({_USED}) AS used", {"district": district, "day": day})
         row = found.fetchone()
         return int(row["used"]) if row else 0
 
     def receipt_taken(self, receipt: str) -> bool:
+        self.before_use()
         found = self.conn.execute("SELECT 1 FROM bookings WHERE receipt = %s", [receipt])
         return found.fetchone() is not None
 
@@ -145,6 +153,7 @@ class PostgresBookings:
         return found[0] if found else None
 
     def cancel(self, receipt: str, at: str) -> None:
+        self.before_use()
         self.conn.execute(
             "UPDATE bookings SET status = 'cancelled', updated_at = %s WHERE receipt = %s",
             [at, receipt],

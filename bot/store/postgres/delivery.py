@@ -70,19 +70,21 @@ def claim(
     row being sent by anyone, marked 'sending' by `owner`."""
     if not providers:
         return []
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
-    rows = conn.execute(
-        "UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, claimed_by = %s "
-        "FROM (SELECT c.id, c.resident_id FROM outbox c WHERE c.status = 'pending' "
-        "      AND c.provider = ANY(%s) AND c.next_attempt_at <= %s "
-        "      AND NOT EXISTS (SELECT 1 FROM outbox s WHERE s.status = 'sending' "
-        "                      AND s.resident_id = c.resident_id) "
-        "      ORDER BY (c.kind = 'notice'), c.id LIMIT %s) pick "
-        "LEFT JOIN residents r ON r.id = pick.resident_id "
-        "WHERE o.id = pick.id "
-        "RETURNING o.*, r.phone_enc, r.notices_enabled",
-        [owner, list(providers), now, limit],
-    ).fetchall()
+    with conn.pipeline():  # the lock and the claim: one round trip
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+        claimed = conn.execute(
+            "UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, claimed_by = %s "
+            "FROM (SELECT c.id, c.resident_id FROM outbox c WHERE c.status = 'pending' "
+            "      AND c.provider = ANY(%s) AND c.next_attempt_at <= %s "
+            "      AND NOT EXISTS (SELECT 1 FROM outbox s WHERE s.status = 'sending' "
+            "                      AND s.resident_id = c.resident_id) "
+            "      ORDER BY (c.kind = 'notice'), c.id LIMIT %s) pick "
+            "LEFT JOIN residents r ON r.id = pick.resident_id "
+            "WHERE o.id = pick.id "
+            "RETURNING o.*, r.phone_enc, r.notices_enabled",
+            [owner, list(providers), now, limit],
+        )
+    rows = claimed.fetchall()
     rows.sort(key=lambda row: (row["kind"] == "notice", row["id"]))
     return [_item(row) for row in rows]
 

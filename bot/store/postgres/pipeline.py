@@ -14,7 +14,7 @@ shared by every process using the database:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -192,12 +192,15 @@ _INBOX_COLUMNS = (
 )
 
 
-def insert_inbox(conn: Conn, rows: Sequence[InboundRow]) -> dict[tuple[str, str], int]:
-    """Insert rows in their order (ids follow it); returns the new rows' ids by
-    (provider, provider_message_id). Rows already stored are left out (duplicates)."""
+def insert_inbox(
+    conn: Conn, rows: Sequence[InboundRow]
+) -> Callable[[], dict[tuple[str, str], int]]:
+    """Insert rows in their order (ids follow it). Returns a function that gives the new
+    rows' ids by (provider, provider_message_id) — call it after the pipeline, if any, has
+    synced. Rows already stored are left out (duplicates)."""
     if not rows:
-        return {}
-    found = conn.execute(
+        return dict
+    cursor = conn.execute(
         f"INSERT INTO inbox ({_INBOX_COLUMNS}) "
         "SELECT provider, mid, resident, channel, kind, text, postback, payload::json, "
         "redactions::json, truncated, received "
@@ -220,8 +223,10 @@ def insert_inbox(conn: Conn, rows: Sequence[InboundRow]) -> dict[tuple[str, str]
             [r.truncated for r in rows],
             [r.received_at for r in rows],
         ],
-    ).fetchall()
-    return {(row["provider"], row["provider_message_id"]): row["id"] for row in found}
+    )
+    return lambda: {
+        (row["provider"], row["provider_message_id"]): row["id"] for row in cursor.fetchall()
+    }
 
 
 def find_inbox_ids(conn: Conn, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -236,26 +241,23 @@ def find_inbox_ids(conn: Conn, keys: Sequence[tuple[str, str]]) -> dict[tuple[st
     return {(row["provider"], row["provider_message_id"]): row["id"] for row in found}
 
 
-def next_batch(conn: Conn) -> int:
-    return int(conn.execute("SELECT nextval('inbox_batches') AS n").fetchone()["n"])  # type: ignore[index]
-
-
-def claim_pending(conn: Conn, limit: int) -> list[Claimed]:
-    """The oldest pending row of up to `limit` residents no other process is working on,
-    oldest first, with their resident rows and conversations. Each resident is locked for
-    the rest of the transaction (see the module's docstring)."""
+def claim_pending(conn: Conn, limit: int, now: datetime) -> tuple[list[Claimed], int]:
+    """Due timers queued first; then the oldest pending row of up to `limit` residents no
+    other process is working on, oldest first, with their resident rows and conversations,
+    and the batch's number. Each resident is locked for the rest of the transaction (see the
+    module's docstring). Three round trips."""
     # Candidates: residents by their oldest pending row. Some may be another process's now,
     # so more are asked for than wanted; the lock is tried on them in order, lazily (LIMIT).
-    candidates = [
-        row["resident_id"]
-        for row in conn.execute(
+    with conn.pipeline():
+        promote_due_timers(conn, now)
+        found = conn.execute(
             "SELECT resident_id FROM inbox WHERE status = 'pending' "
             "GROUP BY resident_id ORDER BY min(id) LIMIT %s",
             [limit * 4],
-        ).fetchall()
-    ]
+        )
+    candidates = [row["resident_id"] for row in found.fetchall()]
     if not candidates:
-        return []
+        return [], 0
     mine = [
         row["r"]
         for row in conn.execute(
@@ -265,20 +267,23 @@ def claim_pending(conn: Conn, limit: int) -> list[Claimed]:
         ).fetchall()
     ]
     if not mine:
-        return []
+        return [], 0
     # Read again under the locks (a new statement sees what others committed meanwhile):
     # the head of each locked resident's queue now.
-    rows = conn.execute(
-        "SELECT i.*, r.id AS r_id, r.notices_enabled, r.handoff, r.last_provider, "
-        "r.last_channel, r.failed_turns, c.state "
-        "FROM (SELECT DISTINCT ON (resident_id) * FROM inbox "
-        "      WHERE status = 'pending' AND resident_id = ANY(%s) "
-        "      ORDER BY resident_id, id) i "
-        "LEFT JOIN residents r ON r.id = i.resident_id "
-        "LEFT JOIN conversations c ON c.resident_id = i.resident_id "
-        "ORDER BY i.id",
-        [mine],
-    ).fetchall()
+    with conn.pipeline():
+        numbered = conn.execute("SELECT nextval('inbox_batches') AS n")
+        heads = conn.execute(
+            "SELECT i.*, r.id AS r_id, r.notices_enabled, r.handoff, r.last_provider, "
+            "r.last_channel, r.failed_turns, c.state "
+            "FROM (SELECT DISTINCT ON (resident_id) * FROM inbox "
+            "      WHERE status = 'pending' AND resident_id = ANY(%s) "
+            "      ORDER BY resident_id, id) i "
+            "LEFT JOIN residents r ON r.id = i.resident_id "
+            "LEFT JOIN conversations c ON c.resident_id = i.resident_id "
+            "ORDER BY i.id",
+            [mine],
+        )
+    batch = int(numbered.fetchall()[0]["n"])
     return [
         Claimed(
             id=row["id"],
@@ -295,8 +300,8 @@ def claim_pending(conn: Conn, limit: int) -> list[Claimed]:
             resident=_resident({**row, "id": row["r_id"]}) if row["r_id"] else None,
             conversation=row["state"],
         )
-        for row in rows
-    ]
+        for row in heads.fetchall()
+    ], batch
 
 
 def inbox_status(conn: Conn, inbox_id: int) -> str | None:
@@ -319,67 +324,65 @@ def conversation(conn: Conn, resident_id: str) -> dict[str, Any] | None:
 
 def complete(conn: Conn, item: Claimed, done: Completion, now: datetime, batch: int) -> None:
     """Write what a turn changed, with its inbox row's status (inside the caller's
-    transaction: all of it or none). Sent as one pipeline: one round trip."""
+    transaction: all of it or none). The caller sends it as one pipeline (one round trip)."""
     rid = item.resident_id
-    with conn.pipeline():
-        if done.failed_turns is not None:
-            conn.execute(
-                "UPDATE residents SET failed_turns = %s WHERE id = %s", [done.failed_turns, rid]
-            )
-        if done.save_conversation:
-            if done.conversation is None:
-                conn.execute("DELETE FROM conversations WHERE resident_id = %s", [rid])
-            else:
-                conn.execute(
-                    "INSERT INTO conversations (resident_id, state, updated_at) "
-                    "VALUES (%s, %s, %s) ON CONFLICT (resident_id) DO UPDATE SET "
-                    "state = excluded.state, updated_at = excluded.updated_at",
-                    [rid, Json(done.conversation), now],
-                )
-        if done.resident:
-            update_resident(conn, rid, done.resident)
-        if done.cancel_timers:
-            conn.execute(
-                "DELETE FROM timers WHERE resident_id = %s AND name = ANY(%s)",
-                [rid, list(done.cancel_timers)],
-            )
-        for timer in done.timers:
-            conn.execute(
-                "INSERT INTO timers (resident_id, name, due_at, payload) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (resident_id, name) DO UPDATE SET "
-                "due_at = excluded.due_at, payload = excluded.payload",
-                [rid, timer.name, timer.due_at, Json(timer.payload)],
-            )
-        for kind, text in done.staff_notes:
-            conn.execute(
-                "INSERT INTO staff_notes (resident_id, kind, text, created_at) "
-                "VALUES (%s, %s, %s, %s)",
-                [rid, kind, text, now],
-            )
-        if done.outbox:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    OUTBOX_INSERT,
-                    [
-                        outbox_values(
-                            rid,
-                            out.provider,
-                            out.channel,
-                            out.kind,
-                            out.text,
-                            out.suggestions,
-                            item.id,
-                            now,
-                            out.status,
-                            out.idempotency_key,
-                        )
-                        for out in done.outbox
-                    ],
-                )
+    if done.failed_turns is not None:
         conn.execute(
-            "UPDATE inbox SET status = %s, processed_at = %s, batch = %s WHERE id = %s",
-            [done.status, now, batch, item.id],
+            "UPDATE residents SET failed_turns = %s WHERE id = %s", [done.failed_turns, rid]
         )
+    if done.save_conversation:
+        if done.conversation is None:
+            conn.execute("DELETE FROM conversations WHERE resident_id = %s", [rid])
+        else:
+            conn.execute(
+                "INSERT INTO conversations (resident_id, state, updated_at) "
+                "VALUES (%s, %s, %s) ON CONFLICT (resident_id) DO UPDATE SET "
+                "state = excluded.state, updated_at = excluded.updated_at",
+                [rid, Json(done.conversation), now],
+            )
+    if done.resident:
+        update_resident(conn, rid, done.resident)
+    if done.cancel_timers:
+        conn.execute(
+            "DELETE FROM timers WHERE resident_id = %s AND name = ANY(%s)",
+            [rid, list(done.cancel_timers)],
+        )
+    for timer in done.timers:
+        conn.execute(
+            "INSERT INTO timers (resident_id, name, due_at, payload) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (resident_id, name) DO UPDATE SET "
+            "due_at = excluded.due_at, payload = excluded.payload",
+            [rid, timer.name, timer.due_at, Json(timer.payload)],
+        )
+    for kind, text in done.staff_notes:
+        conn.execute(
+            "INSERT INTO staff_notes (resident_id, kind, text, created_at) VALUES (%s, %s, %s, %s)",
+            [rid, kind, text, now],
+        )
+    if done.outbox:
+        with conn.cursor() as cur:
+            cur.executemany(
+                OUTBOX_INSERT,
+                [
+                    outbox_values(
+                        rid,
+                        out.provider,
+                        out.channel,
+                        out.kind,
+                        out.text,
+                        out.suggestions,
+                        item.id,
+                        now,
+                        out.status,
+                        out.idempotency_key,
+                    )
+                    for out in done.outbox
+                ],
+            )
+    conn.execute(
+        "UPDATE inbox SET status = %s, processed_at = %s, batch = %s WHERE id = %s",
+        [done.status, now, batch, item.id],
+    )
 
 
 # ---- outbox ------------------------------------------------------------------------------

@@ -53,35 +53,52 @@ from bot.store.services import Conversations, Residents
 
 log = logging.getLogger("bot.store")
 
-INBOX_CHANNEL = "bot_inbox"
-OUTBOX_CHANNEL = "bot_outbox"
+INBOX_CHANNEL = "bot_inbox"  # payload: the committing process
+BATCH_CHANNEL = "bot_batch"  # payload: process|1 if replies were queued|done inbox ids
 UPKEEP_EVERY = 1.0  # seconds between lease renewals (the lease lasts delivery.LEASE_SECONDS)
 _FATAL = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 class _Residents:
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
+    def __init__(self, services: PostgresTurnServices) -> None:
+        self.services = services
 
     def get(self, resident_id: str) -> r.ResidentRow | None:
-        return pipeline.resident(self.conn, resident_id)
+        self.services.savepoint()
+        return pipeline.resident(self.services.conn, resident_id)
 
 
 class _Conversations:
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
+    def __init__(self, services: PostgresTurnServices) -> None:
+        self.services = services
 
     def get(self, resident_id: str) -> dict[str, Any] | None:
-        return pipeline.conversation(self.conn, resident_id)
+        self.services.savepoint()
+        return pipeline.conversation(self.services.conn, resident_id)
 
 
 class PostgresTurnServices:
-    """bot.store.services.TurnServices on the connection of the turn's transaction."""
+    """bot.store.services.TurnServices on the connection of the turn's transaction. Each
+    turn runs in a savepoint, made before its first statement (`saved`), so a failing turn
+    is rolled back alone, its reads' errors included."""
 
     def __init__(self, conn: Conn) -> None:
-        self._residents = _Residents(conn)
-        self._conversations = _Conversations(conn)
-        self._bookings = PostgresBookings(conn)
+        self.conn = conn
+        self.saved = False
+        self._residents = _Residents(self)
+        self._conversations = _Conversations(self)
+        self._bookings = PostgresBookings(conn, self.savepoint)
+
+    def savepoint(self) -> None:
+        if not self.saved:
+            self.conn.execute("SAVEPOINT turn")
+            self.saved = True
+
+    def undo(self) -> None:
+        """Roll back what the turn wrote (nothing, if it wrote nothing)."""
+        if self.saved:
+            self.conn.execute("ROLLBACK TO SAVEPOINT turn")
+            self.saved = False
 
     @property
     def residents(self) -> Residents:
@@ -230,7 +247,7 @@ class PostgresStaffDesk:
             "sent" if provider in local_providers else "pending",
             f"{r.STAFF_KEY_PREFIX}{uuid.uuid4().hex}",
         )
-        conn.execute("SELECT pg_notify(%s, '')", [OUTBOX_CHANNEL])
+        conn.execute("SELECT pg_notify(%s, '|1|')", [BATCH_CHANNEL])
         return outbox_id
 
     async def staff_reply(
@@ -357,19 +374,27 @@ class PostgresStore:
             try:
                 conn = await psycopg.AsyncConnection.connect(conninfo(self.url), **kwargs)
                 async with conn:
-                    await conn.execute(f"LISTEN {INBOX_CHANNEL}; LISTEN {OUTBOX_CHANNEL}")
+                    await conn.execute(f"LISTEN {INBOX_CHANNEL}; LISTEN {BATCH_CHANNEL}")
                     self.wake.inbox.set()
                     self.wake.outbox.set()
                     async for note in conn.notifies():
-                        if note.payload == self.owner:
-                            continue
-                        if note.channel == INBOX_CHANNEL:
-                            self.wake.inbox.set()
-                        else:
-                            self.wake.outbox.set()
+                        self._heard(note.channel, note.payload)
             except psycopg.Error as exc:
                 log.warning("listener reconnecting", extra={"error": type(exc).__name__})
                 await asyncio.sleep(1.0)
+
+    def _heard(self, channel: str, payload: str) -> None:
+        owner, _, rest = payload.partition("|")
+        if owner == self.owner:
+            return  # this process woke itself already
+        if channel == INBOX_CHANNEL:
+            self.wake.inbox.set()
+            return
+        replies, _, ids = rest.partition("|")
+        if replies == "1":
+            self.wake.outbox.set()
+        if ids and self.wake.processed is not None:
+            self.wake.processed([int(x) for x in ids.split(",")])
 
     # ---- intake ------------------------------------------------------------------------
 
@@ -377,8 +402,11 @@ class PostgresStore:
         return await self._intake.run(self._ingest, list(rows), now)
 
     def _ingest(self, conn: Conn, rows: list[r.InboundRow], now: datetime) -> list[r.Ingested]:
-        pipeline.touch_residents(conn, rows, now)
-        new = pipeline.insert_inbox(conn, rows)
+        with conn.pipeline():  # one round trip (the NOTIFY is sent at commit, if at all)
+            pipeline.touch_residents(conn, rows, now)
+            inserted = pipeline.insert_inbox(conn, rows)
+            conn.execute("SELECT pg_notify(%s, %s)", [INBOX_CHANNEL, self.owner])
+        new = inserted()
         keys = [(row.provider, row.provider_message_id) for row in rows]
         old = pipeline.find_inbox_ids(conn, [k for k in keys if k not in new])
         results, seen = [], set()
@@ -388,8 +416,6 @@ class PostgresStore:
             else:
                 results.append(r.Ingested(new.get(key) or old.get(key) or 0, True))
             seen.add(key)
-        if new:
-            conn.execute("SELECT pg_notify(%s, %s)", [INBOX_CHANNEL, self.owner])
         return results
 
     async def record_status(
@@ -416,11 +442,9 @@ class PostgresStore:
         try:
             with self.pool.connection() as conn, conn.transaction():
                 now = handler.now()
-                pipeline.promote_due_timers(conn, now)
-                items = pipeline.claim_pending(conn, limit)
+                items, batch = pipeline.claim_pending(conn, limit, now)
                 if not items:
                     return result
-                batch = pipeline.next_batch(conn)
                 services = PostgresTurnServices(conn)
                 # Resident order: rows of residents are locked in the order intake locks them.
                 for item in sorted(items, key=lambda item: item.resident_id):
@@ -430,8 +454,12 @@ class PostgresStore:
                     result.outbox_rows += len(done.outbox)
                     result.inbox_ids.append(item.id)
                     result.residents.add(item.resident_id)
-                if result.outbox_rows:
-                    conn.execute("SELECT pg_notify(%s, %s)", [OUTBOX_CHANNEL, self.owner])
+                done_ids = ",".join(map(str, result.inbox_ids))
+                replies = "1" if result.outbox_rows else "0"
+                conn.execute(
+                    "SELECT pg_notify(%s, %s)",
+                    [BATCH_CHANNEL, f"{self.owner}|{replies}|{done_ids}"],
+                )
         except (*_FATAL, PoolTimeout) as exc:
             raise unavailable(exc, "batch") from exc
         except psycopg.DatabaseError as exc:
@@ -451,22 +479,27 @@ class PostgresStore:
         victim (its locks were let go: another turn took the day first)."""
         error: BaseException | None = None
         for _ in range(RETRIES):
+            services.saved = False
             try:
-                with conn.transaction():
-                    done = handler.handle(item, services, now)
+                done = handler.handle(item, services, now)
+                with conn.pipeline():  # savepoint, completion, release: one round trip
+                    services.savepoint()
                     pipeline.complete(conn, item, done, now, batch)
+                    conn.execute("RELEASE SAVEPOINT turn")
                 return done, False
             except errors.TransactionRollback as exc:
+                services.undo()
                 error = exc
                 time.sleep(0.001)
             except _FATAL:
                 raise  # the connection is gone: the batch is not committed
             except Exception as exc:  # a bug must not lose the message or stall the queue
+                services.undo()
                 error = exc
                 break
         assert error is not None
-        with conn.transaction():
-            done = handler.failed(item, error, now)
+        done = handler.failed(item, error, now)
+        with conn.pipeline():
             pipeline.complete(conn, item, done, now, batch)
         return done, True
 
