@@ -199,3 +199,42 @@ def test_numbers_never_reach_the_database_in_plain_text(env, location, tmp_path)
         raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("bot.db"))
     assert b"9012349876" not in raw
     assert "こんにちは".encode() in raw  # the check itself can see stored text
+
+
+class _BadTimer:
+    """A turn handler whose turn for "bad" asks for a timer the database cannot store."""
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.failures: list[BaseException] = []
+
+    def now(self):
+        return self.clock.now()
+
+    def handle(self, item, services, now):
+        from bot.store.records import Completion, NewOutbox, Timer
+
+        timers = [Timer("t", "not a time")] if item.text == "bad" else []  # type: ignore[arg-type]
+        reply = NewOutbox("sim", "sms", f"ok {item.text}", f"{item.id}-0", status="sent")
+        return Completion(
+            save_conversation=True, conversation={"n": 1}, timers=timers, outbox=[reply]
+        )
+
+    def failed(self, item, error, now):
+        from bot.store.records import Completion
+
+        self.failures.append(error)
+        return Completion(status="failed")
+
+
+def test_a_completion_the_database_refuses_fails_that_turn_alone(env):
+    processor, _, send, vault, clock, db = env
+    for n, text in enumerate(["good", "bad", "fine"]):
+        send(f"+81901234000{n}", text)
+    handler = _BadTimer(clock)
+    while processor.run(processor.store.process_batch(handler, 32)).inbox_ids:
+        pass
+    assert [s for (s,) in db("SELECT status FROM inbox ORDER BY id")] == ["done", "failed", "done"]
+    assert sorted(t for (t,) in db("SELECT text FROM outbox")) == ["ok fine", "ok good"]
+    assert db.one("SELECT count(*) FROM conversations") == 2
+    assert len(handler.failures) == 1

@@ -322,66 +322,100 @@ def conversation(conn: Conn, resident_id: str) -> dict[str, Any] | None:
 # ---- a turn's completion ------------------------------------------------------------------
 
 
-def complete(conn: Conn, item: Claimed, done: Completion, now: datetime, batch: int) -> None:
-    """Write what a turn changed, with its inbox row's status (inside the caller's
-    transaction: all of it or none). The caller sends it as one pipeline (one round trip)."""
-    rid = item.resident_id
-    if done.failed_turns is not None:
+def complete_all(
+    conn: Conn, finished: Sequence[tuple[Claimed, Completion]], now: datetime, batch: int
+) -> None:
+    """Write what the turns changed, with their inbox rows' statuses, inside the caller's
+    transaction: a statement per kind of change for all the turns at once (sent in the
+    caller's pipeline, one round trip for a whole batch). One row per resident at most."""
+    if not finished:
+        return
+    failed_turns = [
+        (i.resident_id, d.failed_turns) for i, d in finished if d.failed_turns is not None
+    ]
+    if failed_turns:
         conn.execute(
-            "UPDATE residents SET failed_turns = %s WHERE id = %s", [done.failed_turns, rid]
+            "UPDATE residents r SET failed_turns = v.n FROM unnest(%s::text[], %s::int[]) "
+            "AS v(id, n) WHERE r.id = v.id",
+            [[rid for rid, _ in failed_turns], [n for _, n in failed_turns]],
         )
-    if done.save_conversation:
-        if done.conversation is None:
-            conn.execute("DELETE FROM conversations WHERE resident_id = %s", [rid])
-        else:
-            conn.execute(
-                "INSERT INTO conversations (resident_id, state, updated_at) "
-                "VALUES (%s, %s, %s) ON CONFLICT (resident_id) DO UPDATE SET "
-                "state = excluded.state, updated_at = excluded.updated_at",
-                [rid, Json(done.conversation), now],
-            )
-    if done.resident:
-        update_resident(conn, rid, done.resident)
-    if done.cancel_timers:
+    for item, done in finished:
+        if done.resident:
+            update_resident(conn, item.resident_id, done.resident)
+    forget = [i.resident_id for i, d in finished if d.save_conversation and d.conversation is None]
+    if forget:
+        conn.execute("DELETE FROM conversations WHERE resident_id = ANY(%s)", [forget])
+    keep = [
+        (i.resident_id, d.conversation)
+        for i, d in finished
+        if d.save_conversation and d.conversation is not None
+    ]
+    if keep:
         conn.execute(
-            "DELETE FROM timers WHERE resident_id = %s AND name = ANY(%s)",
-            [rid, list(done.cancel_timers)],
+            "INSERT INTO conversations (resident_id, state, updated_at) "
+            "SELECT id, state::json, %s FROM unnest(%s::text[], %s::text[]) AS u(id, state) "
+            "ON CONFLICT (resident_id) DO UPDATE SET state = excluded.state, "
+            "updated_at = excluded.updated_at",
+            [now, [rid for rid, _ in keep], [dumps(state) for _, state in keep]],
         )
-    for timer in done.timers:
+    cancels = [(i.resident_id, name) for i, d in finished for name in d.cancel_timers]
+    if cancels:
+        conn.execute(
+            "DELETE FROM timers t USING unnest(%s::text[], %s::text[]) AS c(rid, name) "
+            "WHERE t.resident_id = c.rid AND t.name = c.name",
+            [[rid for rid, _ in cancels], [name for _, name in cancels]],
+        )
+    timers = {(i.resident_id, t.name): t for i, d in finished for t in d.timers}  # set wins
+    if timers:
         conn.execute(
             "INSERT INTO timers (resident_id, name, due_at, payload) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (resident_id, name) DO UPDATE SET "
-            "due_at = excluded.due_at, payload = excluded.payload",
-            [rid, timer.name, timer.due_at, Json(timer.payload)],
+            "SELECT rid, name, due, payload::json FROM unnest(%s::text[], %s::text[], "
+            "%s::timestamptz[], %s::text[]) AS u(rid, name, due, payload) "
+            "ON CONFLICT (resident_id, name) DO UPDATE SET due_at = excluded.due_at, "
+            "payload = excluded.payload",
+            [
+                [rid for rid, _ in timers],
+                [name for _, name in timers],
+                [t.due_at for t in timers.values()],
+                [dumps(t.payload) for t in timers.values()],
+            ],
         )
-    for kind, text in done.staff_notes:
+    notes = [(i.resident_id, kind, text) for i, d in finished for kind, text in d.staff_notes]
+    if notes:
         conn.execute(
-            "INSERT INTO staff_notes (resident_id, kind, text, created_at) VALUES (%s, %s, %s, %s)",
-            [rid, kind, text, now],
+            "INSERT INTO staff_notes (resident_id, kind, text, created_at) "
+            "SELECT rid, kind, text, %s FROM unnest(%s::text[], %s::text[], %s::text[]) "
+            "WITH ORDINALITY AS u(rid, kind, text, n) ORDER BY n",
+            [now, [n[0] for n in notes], [n[1] for n in notes], [n[2] for n in notes]],
         )
-    if done.outbox:
-        with conn.cursor() as cur:
-            cur.executemany(
-                OUTBOX_INSERT,
-                [
-                    outbox_values(
-                        rid,
-                        out.provider,
-                        out.channel,
-                        out.kind,
-                        out.text,
-                        out.suggestions,
-                        item.id,
-                        now,
-                        out.status,
-                        out.idempotency_key,
-                    )
-                    for out in done.outbox
-                ],
-            )
+    replies = [(i, out) for i, d in finished for out in d.outbox]
+    if replies:
+        conn.execute(
+            "INSERT INTO outbox (resident_id, provider, channel, kind, text, suggestions, "
+            "inbox_id, created_at, status, idempotency_key, next_attempt_at) "
+            "SELECT rid, provider, channel, kind, text, suggestions::json, inbox_id, %(now)s, "
+            "status, key, %(now)s FROM unnest(%(rid)s::text[], %(provider)s::text[], "
+            "%(channel)s::text[], %(kind)s::text[], %(text)s::text[], %(suggestions)s::text[], "
+            "%(inbox)s::bigint[], %(status)s::text[], %(key)s::text[]) WITH ORDINALITY "
+            "AS u(rid, provider, channel, kind, text, suggestions, inbox_id, status, key, n) "
+            "ORDER BY n",
+            {
+                "now": now,
+                "rid": [i.resident_id for i, _ in replies],
+                "provider": [o.provider for _, o in replies],
+                "channel": [o.channel for _, o in replies],
+                "kind": [o.kind for _, o in replies],
+                "text": [o.text for _, o in replies],
+                "suggestions": [dumps(o.suggestions) for _, o in replies],
+                "inbox": [i.id for i, _ in replies],
+                "status": [o.status for _, o in replies],
+                "key": [o.idempotency_key for _, o in replies],
+            },
+        )
     conn.execute(
-        "UPDATE inbox SET status = %s, processed_at = %s, batch = %s WHERE id = %s",
-        [done.status, now, batch, item.id],
+        "UPDATE inbox i SET status = v.status, processed_at = %s, batch = %s "
+        "FROM unnest(%s::bigint[], %s::text[]) AS v(id, status) WHERE i.id = v.id",
+        [now, batch, [i.id for i, _ in finished], [d.status for _, d in finished]],
     )
 
 

@@ -59,6 +59,10 @@ UPKEEP_EVERY = 1.0  # seconds between lease renewals (the lease lasts delivery.L
 _FATAL = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
+class _CompleteOneByOne(Exception):
+    """The batch's completions could not be written together: run it again, carefully."""
+
+
 class _Residents:
     def __init__(self, services: PostgresTurnServices) -> None:
         self.services = services
@@ -436,34 +440,54 @@ class PostgresStore:
         return await self._process.call(self._process_batch, handler, limit)
 
     def _process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
-        """The oldest pending row of up to `limit` residents, in one transaction; each turn
-        in a savepoint (a turn that fails is rolled back alone and stored as failed)."""
-        result = r.BatchResult()
+        """The oldest pending row of up to `limit` residents, in one transaction. The turns'
+        completions are written together at the end (one round trip); should that write be
+        refused, the batch is rolled back and run again turn by turn, each completion in
+        its turn's savepoint (a turn whose completion cannot be stored is stored failed)."""
         try:
-            with self.pool.connection() as conn, conn.transaction():
-                now = handler.now()
-                items, batch = pipeline.claim_pending(conn, limit, now)
-                if not items:
-                    return result
-                services = PostgresTurnServices(conn)
-                # Resident order: rows of residents are locked in the order intake locks them.
-                for item in sorted(items, key=lambda item: item.resident_id):
-                    done, failed = self._turn(conn, handler, services, item, now, batch)
-                    if failed:
-                        result.failed.append(item.id)
-                    result.outbox_rows += len(done.outbox)
-                    result.inbox_ids.append(item.id)
-                    result.residents.add(item.resident_id)
-                done_ids = ",".join(map(str, result.inbox_ids))
-                replies = "1" if result.outbox_rows else "0"
-                conn.execute(
-                    "SELECT pg_notify(%s, %s)",
-                    [BATCH_CHANNEL, f"{self.owner}|{replies}|{done_ids}"],
-                )
+            with self.pool.connection() as conn:
+                try:
+                    return self._batch(conn, handler, limit, careful=False)
+                except _CompleteOneByOne as exc:
+                    log.warning("batch written turn by turn", extra={"error": str(exc.__cause__)})
+                    return self._batch(conn, handler, limit, careful=True)
         except (*_FATAL, PoolTimeout) as exc:
             raise unavailable(exc, "batch") from exc
         except psycopg.DatabaseError as exc:
             raise unavailable(exc, "batch") from exc
+
+    def _batch(self, conn: Conn, handler: TurnHandler, limit: int, careful: bool) -> r.BatchResult:
+        result = r.BatchResult()
+        with conn.transaction():
+            now = handler.now()
+            items, batch = pipeline.claim_pending(conn, limit, now)
+            if not items:
+                return result
+            services = PostgresTurnServices(conn)
+            finished: list[tuple[r.Claimed, r.Completion]] = []
+            # Resident order: rows of residents are locked in the order intake locks them.
+            for item in sorted(items, key=lambda item: item.resident_id):
+                done, failed = self._turn(conn, handler, services, item, now, batch, careful)
+                finished.append((item, done))
+                if failed:
+                    result.failed.append(item.id)
+                result.outbox_rows += len(done.outbox)
+                result.inbox_ids.append(item.id)
+                result.residents.add(item.resident_id)
+            done_ids = ",".join(map(str, result.inbox_ids))
+            replies = "1" if result.outbox_rows else "0"
+            try:
+                with conn.transaction(), conn.pipeline():
+                    if not careful:
+                        pipeline.complete_all(conn, finished, now, batch)
+                    conn.execute(
+                        "SELECT pg_notify(%s, %s)",
+                        [BATCH_CHANNEL, f"{self.owner}|{replies}|{done_ids}"],
+                    )
+            except _FATAL:
+                raise
+            except psycopg.DatabaseError as exc:
+                raise _CompleteOneByOne() from exc
         return result
 
     @staticmethod
@@ -474,17 +498,22 @@ class PostgresStore:
         item: r.Claimed,
         now: datetime,
         batch: int,
+        careful: bool,
     ) -> tuple[r.Completion, bool]:
-        """One turn in a savepoint; run again when the server chose it as a deadlock's
-        victim (its locks were let go: another turn took the day first)."""
+        """One turn; what it stored through its services is in a savepoint of its own. Run
+        again when the server chose it as a deadlock's victim (its locks were let go).
+        `careful`: its completion is written in the savepoint too, at once."""
         error: BaseException | None = None
         for _ in range(RETRIES):
             services.saved = False
             try:
                 done = handler.handle(item, services, now)
-                with conn.pipeline():  # savepoint, completion, release: one round trip
-                    services.savepoint()
-                    pipeline.complete(conn, item, done, now, batch)
+                if careful:
+                    with conn.pipeline():
+                        services.savepoint()
+                        pipeline.complete_all(conn, [(item, done)], now, batch)
+                        conn.execute("RELEASE SAVEPOINT turn")
+                elif services.saved:
                     conn.execute("RELEASE SAVEPOINT turn")
                 return done, False
             except errors.TransactionRollback as exc:
@@ -499,8 +528,9 @@ class PostgresStore:
                 break
         assert error is not None
         done = handler.failed(item, error, now)
-        with conn.pipeline():
-            pipeline.complete(conn, item, done, now, batch)
+        if careful:
+            with conn.pipeline():
+                pipeline.complete_all(conn, [(item, done)], now, batch)
         return done, True
 
     async def next_timer_due(self) -> datetime | None:
