@@ -46,10 +46,7 @@ def json_response(data: object, status: int = 200) -> web.Response:
 
 def limit_body(app: web.Application, path: str, max_bytes: int) -> None:
     """Declare the largest body `path` accepts (the edge answers 413 above it)."""
-    limits = app.get(BODY_LIMITS)
-    if limits is None:
-        app[BODY_LIMITS] = limits = {}
-    limits[path] = max_bytes
+    app[BODY_LIMITS][path] = max_bytes
 
 
 def refuse(request: web.Request, reason: Refusal, status: int, message: str) -> web.Response:
@@ -84,10 +81,9 @@ def _phases(request: web.Request) -> ConnectionPhases | None:
 
 
 def _body_cap(request: web.Request, limits: EdgeLimits) -> int:
-    caps = request.config_dict.get(BODY_LIMITS) or {}
     resource = request.match_info.route.resource
     path = resource.canonical if resource is not None else ""
-    return caps.get(path, limits.max_body_bytes)
+    return request.config_dict[BODY_LIMITS].get(path, limits.max_body_bytes)
 
 
 async def _slow_body(request: web.Request, phases: ConnectionPhases | None) -> web.StreamResponse:
@@ -161,7 +157,9 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def install_edge(app: web.Application, metrics: Metrics, limits: EdgeLimits) -> None:
-    """Put the edge in front of every route of `app` (before any route is added)."""
+    """Put the edge in front of every route of `app`: call it first, so that its middleware
+    is the outermost one (it maps every error, including other middlewares')."""
     app[METRICS] = metrics
     app[EDGE_LIMITS] = limits
+    app[BODY_LIMITS] = {}
     app.middlewares.append(edge_middleware)

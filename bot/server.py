@@ -155,7 +155,11 @@ class GuardedConnection(asyncio.Protocol, ConnectionPhases):
     def evict(self) -> None:
         self.guard.count(Refusal.EVICTED)
         log.warning("connection evicted at the cap", extra={"phase": self.phase.value})
-        if self.transport is not None:
+        if self.transport is None:
+            return
+        if self.phase is Phase.IDLE:
+            self.transport.close()  # an answer may still be on its way out: let it go
+        else:
             self.transport.abort()  # a slow client may not read: free the descriptor now
 
     def _enter(self, phase: Phase) -> None:

@@ -16,13 +16,10 @@ from bot.edge import EdgeLimits, install_edge, limit_body
 from bot.metrics import Metrics
 from tests.fakes import gateway as fgw
 from tests.foundation.helpers import settings_for
+from tests.support.metrics import refused
 from tests.support.slowclients import head
 
 NUMBER = "+819012340000"
-
-
-def refused(metrics: Metrics, reason: str) -> float:
-    return metrics.registry.get_sample_value("bot_http_rejected_total", {"reason": reason}) or 0
 
 
 @pytest.fixture

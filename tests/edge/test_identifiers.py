@@ -17,6 +17,7 @@ from tests.fakes import gateway as fgw
 from tests.fakes import rcs as frcs
 from tests.fakes import twilio as ftw
 from tests.fakes.fixtures import PUBLIC_URL, Bot, eventually, make_bot, settings_for
+from tests.support.metrics import refused as refused_count
 
 RESIDENT = "+819012345678"
 SMS = "/webhooks/twilio/sms"
@@ -35,10 +36,7 @@ def inbox(bot: Bot) -> list[tuple]:
 
 
 def refused(bot: Bot, reason: str) -> float:
-    value = bot.pipeline.metrics.registry.get_sample_value(
-        "bot_http_rejected_total", {"reason": reason}
-    )
-    return value or 0.0
+    return refused_count(bot.pipeline.metrics, reason)
 
 
 async def post_rcs_event(bot: Bot, event: dict | bytes):

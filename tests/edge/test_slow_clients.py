@@ -16,13 +16,10 @@ from bot.app import create_app
 from bot.edge import EdgeLimits, install_edge
 from bot.metrics import METRICS, Metrics
 from tests.foundation.helpers import settings_for
+from tests.support.metrics import refused
 from tests.support.slowclients import SlowClient, head
 
 SAFETY = 30.0  # a test gives up waiting here; the limits under test are about 1 s
-
-
-def refused(metrics: Metrics, reason: str) -> float:
-    return metrics.registry.get_sample_value("bot_http_rejected_total", {"reason": reason}) or 0
 
 
 async def closed_in_time(client: SlowClient) -> float:
