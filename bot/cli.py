@@ -121,11 +121,12 @@ def flows_folder() -> Path:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
+    import asyncio
 
-    from bot.app import create_app
+    from bot.app import create_app, edge_limits
     from bot.config import load_settings
     from bot.logs import setup_logging
+    from bot.server import serve
 
     settings = load_settings(
         host=args.host,
@@ -141,16 +142,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "--workers needs PostgreSQL (BOT_DB=postgresql://…): "
             "a SQLite database is served by one process"
         )
+    limits = edge_limits(settings)
     if args.worker:  # one of --workers N: the parent printed the banner
-        app = create_app(settings)
-        web.run_app(
-            app,
-            host=settings.host,
-            port=settings.port,
-            print=None,
-            access_log=None,
-            reuse_port=True,
-        )
+        asyncio.run(serve(create_app(settings), settings.host, settings.port, limits, True))
         return 0
     base = f"http://{settings.host}:{settings.port}"
     if args.workers > 1:
@@ -158,7 +152,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from bot.workers import run_workers
 
         upgrade(settings.database)  # once, before the children start
-        print(f"さくら市ボット: {args.workers} processes listening on {base}", flush=True)
+        _banner(settings, f"{base} ({args.workers} processes)")
         child = ["serve", "--host", settings.host, "--port", str(settings.port), "--worker"]
         if args.db:
             child += ["--db", str(args.db)]
@@ -166,7 +160,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             child += ["--clock", args.clock.isoformat()]
         return run_workers(child, args.workers)
     app = create_app(settings)
-    print(f"さくら市ボット listening on {base}", flush=True)
+    _banner(settings, base)
+    asyncio.run(serve(app, settings.host, settings.port, limits))
+    return 0
+
+
+def _banner(settings, where: str) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"さくら市ボット listening on {where}", flush=True)
     if settings.simulator:
         print(f"  simulator:     {base}/sim/", flush=True)
     if settings.production and not settings.env_vars.get("BOT_STAFF_TOKEN"):
@@ -174,8 +175,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         print(f"  staff console: {base}/staff/", flush=True)
     print(f"  health:        {base}/healthz   metrics: {base}/metrics", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
-    return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
