@@ -179,3 +179,40 @@ def test_a_dead_processes_sends_are_taken_over_when_its_lease_runs_out(pair, clo
     assert sorted(r.id for r in again) == sorted(r.id for r in taken)
     assert {r.attempts for r in again} == {2}
     assert {o for (o,) in first.sql("SELECT claimed_by FROM outbox")} == {second.store.owner}
+
+
+async def test_other_processes_hear_of_new_messages_and_finished_ones(location, clock):
+    """LISTEN/NOTIFY: a process is woken by another's intake commit, and told which inbox
+    rows another finished (a simulator request waiting in this process is answered)."""
+    import asyncio
+
+    from bot.pipeline.turns import TurnRunner
+    from bot.store import open_store
+    from bot.store.base import Wakeups
+    from bot.system_texts import SystemTexts
+    from tests.foundation.helpers import ROOT
+
+    if not str(location).startswith("postgresql"):
+        pytest.skip("SQLite is one process: its own batches wake its waiters")
+    heard: list[int] = []
+    wake = Wakeups(processed=heard.extend)
+    listener, worker = open_store(location), open_store(location)
+    await listener.open(wake, serve=True)
+    await worker.open(serve=True)
+    try:
+        await asyncio.sleep(0.2)  # the listener is connected
+        wake.inbox.clear()
+        wake.outbox.clear()
+        inbound = Inbound("twilio", "sms", "n-1", "+819012340000", "hello")
+        (row,) = await worker.ingest([prepare_inbound(inbound, VAULT, clock.now())], clock.now())
+        await asyncio.wait_for(wake.inbox.wait(), 10)
+        runner = TurnRunner(RecordingResponder(), clock, SystemTexts.load(ROOT / "flows"))
+        assert (await worker.process_batch(runner, 8)).inbox_ids == [row.inbox_id]
+        await asyncio.wait_for(wake.outbox.wait(), 10)
+        deadline = asyncio.get_running_loop().time() + 10
+        while row.inbox_id not in heard:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.02)
+    finally:
+        await worker.close()
+        await listener.close()

@@ -18,8 +18,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Json
-
 from bot.store.postgres.connection import Conn, dumps
 from bot.store.postgres.migrations import MigrationSet
 from bot.store.records import (
@@ -421,45 +419,23 @@ def complete_all(
 
 # ---- outbox ------------------------------------------------------------------------------
 
-OUTBOX_INSERT = (
-    "INSERT INTO outbox (resident_id, provider, channel, kind, text, suggestions, inbox_id, "
-    "created_at, status, idempotency_key, next_attempt_at) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-)
 
-
-def outbox_values(
+def add_outbox(
+    conn: Conn,
     resident_id: str,
     provider: str,
     channel: str,
-    kind: str,
     text: str,
-    suggestions: list[str],
-    inbox_id: int | None,
     now: datetime,
     status: str,
     idempotency_key: str,
-) -> list[Any]:
-    return [
-        resident_id,
-        provider,
-        channel,
-        kind,
-        text,
-        Json(suggestions),
-        inbox_id,
-        now,
-        status,
-        idempotency_key,
-        now,
-    ]
-
-
-def add_outbox(conn: Conn, *values: Any) -> int:
-    """One outbox row (the arguments of outbox_values); returns its id."""
+) -> int:
+    """One reply written outside a turn (staff's); returns its id."""
     found = conn.execute(
-        OUTBOX_INSERT + " RETURNING id",
-        outbox_values(*values),  # type: ignore[arg-type]
+        "INSERT INTO outbox (resident_id, provider, channel, kind, text, created_at, status, "
+        "idempotency_key, next_attempt_at) VALUES (%s, %s, %s, 'reply', %s, %s, %s, %s, %s) "
+        "RETURNING id",
+        [resident_id, provider, channel, text, now, status, idempotency_key, now],
     ).fetchone()
     assert found is not None
     return int(found["id"])
