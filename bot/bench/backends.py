@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bot.bench.procs import LoadGenerator, Server, free_port, thread_cpu_seconds
+from bot.bench.procs import (
+    SECRET,
+    LoadGenerator,
+    Server,
+    cpu_seconds,
+    free_port,
+    machine,
+    server_cmd,
+    server_env,
+    thread_cpu_seconds,
+)
 from bot.bench.report import _get, _lat, _n
 from bot.bench.seed import seed_database
 
@@ -61,44 +70,29 @@ class PgDatabase:
 
     def __init__(self, admin: str) -> None:
         from bot.store.migrate import is_postgres
+        from bot.store.postgres.admin import create_database
 
         if not is_postgres(admin):
             raise SystemExit("bot bench: --db must be a postgresql:// URL")
         self.admin = admin
-        self.name = f"bot_bench_{secrets.token_hex(4)}"
-        self._exec(f'CREATE DATABASE "{self.name}"')
-        head, _, tail = admin.partition("?")
-        self.url = head.rsplit("/", 1)[0] + f"/{self.name}" + (f"?{tail}" if tail else "")
-
-    def _exec(self, sql: str) -> list[Any]:
-        import psycopg
-
-        with psycopg.connect(self.admin, autocommit=True) as conn:
-            cur = conn.execute(sql.encode())
-            return cur.fetchall() if cur.description else []
+        self.name, self.url = create_database(admin, "bot_bench")
 
     def backend_cpu(self) -> float:
         """CPU seconds of the server processes serving this database (from /proc)."""
-        import psycopg
+        from bot.store.postgres.admin import backend_pids
 
-        with psycopg.connect(self.admin, autocommit=True) as conn:
-            pids = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.name]
-                ).fetchall()
-            ]
         total = 0.0
-        for pid in pids:
+        for pid in backend_pids(self.admin, self.name):
             try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                total += cpu_seconds(pid)
             except (OSError, IndexError, ValueError):
                 continue
         return total
 
     def drop(self) -> None:
-        self._exec(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        from bot.store.postgres.admin import drop_database
+
+        drop_database(self.admin, self.name)
 
 
 def _cpu(server: Server, pg: PgDatabase | None) -> dict[str, float]:
@@ -117,8 +111,6 @@ def measure(
     workers: int,
     open_loop: bool = True,
 ) -> dict[str, Any]:
-    from bot.bench.runner import SECRET, server_cmd, server_env
-
     pg = PgDatabase(args.db) if label.startswith("PostgreSQL") else None
     location: str = pg.url if pg else str(work / f"{label.replace(' ', '-')}-{residents}.db")
     out: dict[str, Any] = {"label": label, "residents": residents, "workers": workers}
@@ -183,8 +175,6 @@ def measure(
 
 
 def run_backends(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.bench.runner import machine
-
     started = time.monotonic()
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

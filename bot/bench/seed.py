@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bot.bench.loadgen import seeded_number
 from bot.bench.texts import all_texts
 from bot.identity import NumberVault
-from bot.store.seeding import bulk_writer
+from bot.store import bulk_writer
 
 CHUNK = 100_000
 CONVERSATION = json.dumps(

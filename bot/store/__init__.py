@@ -4,6 +4,8 @@ bot/store/ writes SQL or imports a database driver (docs/architecture.md)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from bot.errors import ConfigError
@@ -15,10 +17,12 @@ from bot.store.base import (
     TurnHandler,
     Wakeups,
 )
+from bot.store.seeding import BulkWriter
 from bot.store.services import Bookings, Conversations, Residents, TurnServices
 
 __all__ = [
     "Bookings",
+    "BulkWriter",
     "Conversations",
     "DeliveryStore",
     "Residents",
@@ -28,6 +32,7 @@ __all__ = [
     "TurnHandler",
     "TurnServices",
     "Wakeups",
+    "bulk_writer",
     "open_store",
 ]
 
@@ -47,3 +52,19 @@ def open_store(location: Path | str, single_lane: bool = False) -> Store:
     from bot.store.sqlite import SqliteStore
 
     return SqliteStore(location, single_lane=single_lane)
+
+
+@contextlib.contextmanager
+def bulk_writer(location: Path | str) -> Iterator[BulkWriter]:
+    """A fresh database (every owner's schema) at a SQLite path or an empty PostgreSQL
+    database's URL, opened for fast loading (the bench's seed)."""
+    if str(location).startswith(("postgresql://", "postgres://")):
+        from bot.store.postgres.bulk import bulk_writer as pg_writer
+
+        with pg_writer(str(location)) as writer:
+            yield writer
+        return
+    from bot.store.sqlite.bulk import bulk_writer as sqlite_writer
+
+    with sqlite_writer(Path(location)) as lite:
+        yield lite

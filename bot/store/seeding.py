@@ -1,11 +1,9 @@
 """Bulk loading for the benchmark's seed (bot.bench.seed), on either backend: rows are
-tuples in the column order of COLUMNS, written a chunk (one transaction) at a time."""
+tuples in the column order of COLUMNS, written a chunk (one transaction) at a time
+(`bot.store.bulk_writer` opens one)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Protocol
 
 COLUMNS = {
@@ -46,19 +44,3 @@ class BulkWriter(Protocol):
     counts: dict[str, int]
 
     def write(self, rows: dict[str, list[tuple]]) -> None: ...
-
-
-@contextlib.contextmanager
-def bulk_writer(location: Path | str) -> Iterator[BulkWriter]:
-    """A fresh database (every owner's schema) at a SQLite path or an empty PostgreSQL
-    database's URL, opened for fast loading."""
-    if str(location).startswith(("postgresql://", "postgres://")):
-        from bot.store.postgres.bulk import bulk_writer as pg_writer
-
-        with pg_writer(str(location)) as writer:
-            yield writer
-        return
-    from bot.store.sqlite.bulk import bulk_writer as sqlite_writer
-
-    with sqlite_writer(Path(location)) as lite:
-        yield lite
