@@ -238,3 +238,25 @@ def test_a_completion_the_database_refuses_fails_that_turn_alone(env):
     assert sorted(t for (t,) in db("SELECT text FROM outbox")) == ["ok fine", "ok good"]
     assert db.one("SELECT count(*) FROM conversations") == 2
     assert len(handler.failures) == 1
+
+
+def test_a_lost_connection_is_reported_and_the_next_call_works(env, location):
+    """PostgreSQL restarted or a connection cut: the call in flight raises StoreUnavailable
+    (a webhook answers 503 and the provider retries), nothing is half-written, and the pool
+    connects again for the next call."""
+    from bot.store.base import StoreUnavailable
+
+    processor, _, send, vault, _, db = env
+    if not db.postgres:
+        pytest.skip("a SQLite file has no connection to lose")
+    send("+819099990001", "before")
+    db(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND application_name = 'sakura-bot'"
+    )
+    with pytest.raises(StoreUnavailable):
+        send("+819099990001", "lost")
+    send("+819099990001", "after")
+    processor.process_all()
+    assert _replies(processor, vault, "+819099990001") == ["echo 1: before", "echo 2: after"]

@@ -95,6 +95,15 @@ def unavailable(exc: BaseException, what: str) -> StoreUnavailable:
     return StoreUnavailable(f"PostgreSQL refused a {what}: {type(exc).__name__}: {exc}")
 
 
+def lost(pool: ConnectionPool[Conn]) -> None:
+    """A connection broke (the server restarted, a connection was cut): the pool's idle ones
+    probably did too. Check them now, so the next call gets a working one."""
+    try:
+        pool.check()
+    except Exception as exc:  # the server is still away: the next call will say so
+        log.warning("pool check failed", extra={"error": type(exc).__name__})
+
+
 def in_transaction(pool: ConnectionPool[Conn], fn: Callable[..., T], *args: Any) -> T:
     """fn(conn, *args) in one transaction on a pooled connection, run again when the server
     reports a deadlock or a serialisation failure; driver errors become StoreUnavailable."""
@@ -107,6 +116,7 @@ def in_transaction(pool: ConnectionPool[Conn], fn: Callable[..., T], *args: Any)
                 raise unavailable(exc, "transaction") from exc
             log.warning("transaction retried", extra={"error": type(exc).__name__})
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            lost(pool)
             raise unavailable(exc, "connection") from exc
         except psycopg.DatabaseError as exc:
             raise unavailable(exc, "statement") from exc

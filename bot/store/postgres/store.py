@@ -45,6 +45,7 @@ from bot.store.postgres.connection import (
     Conn,
     Lane,
     conninfo,
+    lost,
     make_pool,
     unavailable,
 )
@@ -449,6 +450,7 @@ class PostgresStore:
                     log.warning("batch written turn by turn", extra={"error": str(exc.__cause__)})
                     return self._batch(conn, handler, limit, careful=True)
         except (*_FATAL, PoolTimeout) as exc:
+            lost(self.pool)
             raise unavailable(exc, "batch") from exc
         except psycopg.DatabaseError as exc:
             raise unavailable(exc, "batch") from exc
