@@ -126,7 +126,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     if settings.simulator:
         add_simulator_routes(app, pipeline, settings)
     add_channel_routes(app, settings, pipeline)
-    add_staff_routes(app, pipeline, settings)
+    add_staff_routes(app, pipeline, settings, metrics_.registry)
     return app
 
 

@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     handoff_sub.add_parser("list", help="residents waiting for staff and their messages")
     give_back = handoff_sub.add_parser("return", help="hand a conversation back to the bot")
     give_back.add_argument("ref", help="the reference shown by `bot handoff list`")
+
+    from bot.staff.cli import add_parsers as add_staff_parsers
+
+    add_staff_parsers(sub, _Parser)  # bot staff …, bot audit …
     return parser
 
 
@@ -124,10 +128,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"さくら市ボット listening on {base}", flush=True)
     if settings.simulator:
         print(f"  simulator:     {base}/sim/", flush=True)
-    if settings.production and not settings.env_vars.get("BOT_STAFF_TOKEN"):
-        print("  staff console: off (set BOT_STAFF_TOKEN); `bot handoff list` works", flush=True)
-    else:
-        print(f"  staff console: {base}/staff/", flush=True)
+    from bot.staff.cli import console_hint
+
+    print(f"  staff console: {base}/staff/{console_hint(settings)}", flush=True)
     print(f"  health:        {base}/healthz   metrics: {base}/metrics", flush=True)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
     return 0
@@ -290,7 +293,21 @@ def cmd_handoff(args: argparse.Namespace) -> int:
         db.close()
 
 
+def cmd_staff(args: argparse.Namespace) -> int:
+    from bot.staff.cli import cmd_staff as run
+
+    return run(args)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bot.staff.cli import cmd_audit as run
+
+    return run(args)
+
+
 COMMANDS = {
+    "staff": cmd_staff,
+    "audit": cmd_audit,
     "serve": cmd_serve,
     "chat": cmd_chat,
     "replay": cmd_replay,

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from bot.store.staff_schema import migrate_staff
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 
@@ -148,4 +150,5 @@ def migrate(db: sqlite_utils.Database) -> list[int]:
     # even on databases migrated before the domain package existed.
     with db.atomic():
         _domain_tables(db)
+    migrate_staff(db)  # the staff console's own set (bot/store/staff_schema.py)
     return applied
