@@ -30,7 +30,7 @@ from bot.staff.guard import PUBLIC, Access, StaffDeps, StaffMetrics, StaffRouter
 
 log = logging.getLogger("bot.staff")
 
-STAFF_ROUTES = web.AppKey("staff_routes", dict)
+STAFF_ROUTER = web.AppKey("staff_router", StaffRouter)
 
 PAGE_HEADERS = {
     # The page's script and styles are files of their own: no inline script may run, so a
@@ -74,7 +74,7 @@ def add_staff_routes(
         flows_dir=Path(settings.flows_dir),
     )
     router = StaffRouter(app, deps)
-    app[STAFF_ROUTES] = router.routes
+    app[STAFF_ROUTER] = router  # its table of routes is what tests walk
     app.middlewares.append(router.middleware)
     _add_page_routes(router)
     add_auth_routes(router)
@@ -101,4 +101,4 @@ def _add_page_routes(router: StaffRouter) -> None:
     router.add("GET", "/staff", redirect, PUBLIC)
 
 
-__all__ = ["STAFF_ROUTES", "Access", "StaffRouter", "add_staff_routes"]
+__all__ = ["STAFF_ROUTER", "Access", "StaffRouter", "add_staff_routes"]

@@ -128,7 +128,7 @@ class Staff:
         return self.account.name
 
 
-STAFF = "staff"
+STAFF = web.RequestKey("staff", Staff)
 
 
 def staff_of(request: web.Request) -> Staff:
