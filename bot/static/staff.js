@@ -45,11 +45,16 @@
   }
 
   // "2026-03-02T10:05:00+09:00" → "3/2 10:05" (the server sends Japan time).
-  function jst(iso, withYear) {
-    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso || "");
+  function jst(iso, withYear, withSeconds) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})/.exec(iso || "");
     if (!m) return "";
-    const day = `${+m[2]}/${+m[3]} ${m[4]}:${m[5]}`;
+    const day = `${+m[2]}/${+m[3]} ${m[4]}:${m[5]}` + (withSeconds ? `:${m[6]}` : "");
     return withYear ? `${m[1]}/${day}` : day;
+  }
+
+  // {"factor": "totp", "next": "ready"} → "factor: totp、next: ready"
+  function details(detail) {
+    return Object.entries(detail).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("、");
   }
 
   async function api(method, path, body) {
@@ -257,6 +262,9 @@
       }, badges, meta);
       list.append(el("li", {}, button));
     }
+    // A reply assigns an unassigned case to its sender: keep the open case's select in step.
+    const open = state.cases.find((c) => c.resident_id === state.selected);
+    if (open && state.detail && document.activeElement !== $("d-assign")) $("d-assign").value = open.assigned_to || "";
   }
   $("filter").addEventListener("change", drawCases);
 
@@ -514,12 +522,26 @@
         a.disabled
           ? el("button", { type: "button", class: "plain small", text: "再開", onclick: () => accountAction(a.name, "enable") })
           : el("button", { type: "button", class: "danger small", text: "停止", onclick: () => accountAction(a.name, "disable") }));
+      const role = el("select", { "aria-label": `${a.name} の権限`,
+        onchange: () => changeRole(a.name, role) });
+      for (const [value, label] of Object.entries(ROLES)) role.append(el("option", { value, text: label }));
+      role.value = a.role; role.dataset.was = a.role;
       body.append(el("tr", {},
-        el("td", { class: "mono", text: a.name }), el("td", { text: a.role_label }),
+        el("td", { class: "mono", text: a.name }), el("td", {}, role),
         el("td", { class: a.disabled ? "state-off" : "", text: state_ }),
         el("td", { text: a.totp_enabled ? "設定済み" : "未設定" }),
         el("td", { text: a.last_login_at ? jst(a.last_login_at, true) : "—" }), actions));
     }
+  }
+
+  const ROLES = { operator: "対応担当", editor: "作成担当", approver: "承認者", admin: "管理者" };
+
+  async function changeRole(name, select) {
+    if (!confirm(`${name} の権限を「${ROLES[select.value]}」に変更します。よろしいですか。`)) { select.value = select.dataset.was; return; }
+    const { ok, data } = await api("POST", `/staff/api/accounts/${encodeURIComponent(name)}/role`, { role: select.value });
+    $("account-error").textContent = ok ? "" : data.message || "変更できませんでした。";
+    if (ok) setStatus(`${name} の権限を変更しました。次のログインから有効です。`);
+    loadAccounts();
   }
 
   function showOneTime(data) {
@@ -572,10 +594,10 @@
     fillActions();
     for (const e of data.entries) {
       body.append(el("tr", {},
-        el("td", { text: jst(e.at, true) }), el("td", { class: "mono", text: e.actor }),
+        el("td", { text: jst(e.at, true, true) }), el("td", { class: "mono", text: e.actor }),
         el("td", { text: e.label }), el("td", { class: "mono", text: e.resident_id ? e.resident_id.slice(0, 10) : "" }),
         el("td", { class: "mono", text: e.subject || "" }),
-        el("td", { class: "detail", text: Object.keys(e.detail).length ? JSON.stringify(e.detail) : "" })));
+        el("td", { class: "detail", text: details(e.detail) })));
     }
     state.auditBefore = data.before;
     $("audit-more").hidden = !data.before;
