@@ -270,6 +270,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
 def cmd_handoff(args: argparse.Namespace) -> int:
     from bot.config import load_settings
     from bot.handoff import list_handoffs, return_handoff
+    from bot.staff.cli import record_cli
     from bot.store import migrate, open_database
 
     settings = load_settings(db_path=args.db)
@@ -284,9 +285,13 @@ def cmd_handoff(args: argparse.Namespace) -> int:
                 print(f"[{row['ref']}] since {row['since']}  ({len(row['notes'])} message(s))")
                 for note in row["notes"]:
                     print(f"    {note['created_at']}  {note['kind']}: {note['text']}")
+            for row in rows:  # residents' messages were shown: recorded, like in the console
+                record_cli(db, settings, "conversation.view", row["resident_id"])
             return 0
-        if not return_handoff(db, args.ref):
+        resident_id = return_handoff(db, args.ref)
+        if resident_id is None:
             raise UsageError(f"no handed-off conversation with reference {args.ref!r}")
+        record_cli(db, settings, "conversation.returned", resident_id)
         print(f"[{args.ref}] returned to the bot")
         return 0
     finally:

@@ -30,6 +30,7 @@ def list_handoffs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     refs = sorted(set(residents) | set(notes))
     return [
         {
+            "resident_id": resident_id,
             "ref": resident_id[:10],
             "handoff": resident_id in residents,
             "since": residents.get(resident_id) or notes[resident_id][0]["created_at"],
@@ -39,18 +40,19 @@ def list_handoffs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     ]
 
 
-def return_handoff(db: sqlite_utils.Database, ref: str) -> bool:
-    """Hand back the resident whose id starts with ref; marks their notes seen."""
+def return_handoff(db: sqlite_utils.Database, ref: str) -> str | None:
+    """Hand back the resident whose id starts with ref (their notes marked seen): their id,
+    or None when ref names no one resident."""
     if len(ref) < 6:
-        return False
+        return None
     matches = [
         row["id"] for row in db.query("SELECT id FROM residents WHERE id LIKE ?", [ref + "%"])
     ]
     if len(matches) != 1:
-        return False
+        return None
     with db.atomic():
         hand_back(db, matches[0])
-    return True
+    return matches[0]
 
 
 # ---- the staff console (bot/staff.py) ---------------------------------------------------

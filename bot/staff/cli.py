@@ -220,6 +220,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return 0
 
 
+def record_cli(
+    db: sqlite_utils.Database, settings: Settings, action: str, resident_id: str | None = None
+) -> None:
+    """An audit entry for a command run on the server (`bot handoff …`)."""
+    config = StaffConfig.from_settings(settings)
+    with write_transaction(db):
+        Audit(db, config.audit_key, Clock().now()).record(
+            actor(), action, resident_id, detail={"via": "cli"}
+        )
+
+
 def console_hint(settings: Settings) -> str:
     """For `bot serve`: how to make the first account when there is none yet."""
     path = Path(settings.db_path)
