@@ -122,6 +122,9 @@ def add_auth_routes(router: StaffRouter) -> None:
         )
 
     async def sign_in(request: web.Request) -> web.StreamResponse:
+        # JSON only: a form another site posts (no preflight) is not even read.
+        if request.content_type != "application/json":
+            return problem(415, "send JSON", "送信内容を読み取れませんでした。")
         body = await read_body(request)
         if isinstance(body, web.Response):
             return body
@@ -210,10 +213,10 @@ def add_auth_routes(router: StaffRouter) -> None:
         ok = await asyncio.to_thread(deps.creds.verify, account.password_hash, current)
         new_hash = await asyncio.to_thread(deps.creds.hash, new) if ok else ""
 
-        def write(db: sqlite_utils.Database) -> tuple[login.Outcome, str | None]:
+        def write(db: sqlite_utils.Database) -> login.Outcome:
             audit = deps.audit(db, now)
             if not ok:
-                outcome = login.failed(
+                return login.failed(
                     db,
                     config,
                     audit,
@@ -224,7 +227,6 @@ def add_auth_routes(router: StaffRouter) -> None:
                     "wrong",
                     "今のパスワードが違います。",
                 )
-                return outcome, None
             store.record_login(db, account.id, now)
             store.forgive_client_failure(db, client, config.lock_client_after)
             store.set_password(db, account.id, new_hash, False, None, now)
@@ -234,9 +236,9 @@ def add_auth_routes(router: StaffRouter) -> None:
             stage = accounts.next_stage(fresh, STAGE_CHANGE_PASSWORD)
             session_id = sessions.start(db, fresh, stage, now)
             audit.record(staff.name, "password.changed", subject=staff.name)
-            return login.Outcome(True, session_id=session_id, stage=stage, account=fresh), None
+            return login.Outcome(True, session_id=session_id, stage=stage, account=fresh)
 
-        outcome, _ = await deps.in_store(write)
+        outcome = await deps.in_store(write)
         if not outcome.ok:
             return refused(deps, outcome, "password")
         assert outcome.session_id and outcome.stage and outcome.account

@@ -381,3 +381,10 @@ async def test_hashes_are_argon2id(client):
     [(stored,)] = await rows(client, "SELECT password_hash FROM staff_accounts")
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     assert router_of(client.app).deps.creds.verify(stored, PASSWORD)
+
+
+async def test_a_form_posted_from_elsewhere_is_not_read(client):
+    """Another site can post a plain form without a preflight: sign-in takes JSON only."""
+    await make_account(client.app, "formed", Role.OPERATOR)
+    response = await client.post(SESSION, data={"name": "formed", "password": PASSWORD})
+    assert response.status == 415
