@@ -73,9 +73,6 @@ class Credentials:
             except (VerificationError, InvalidHashError):
                 return False
 
-    def needs_rehash(self, password_hash: str) -> bool:
-        return self._hasher.check_needs_rehash(password_hash)
-
     def seal_totp(self, secret: str) -> bytes:
         nonce = os.urandom(12)
         return nonce + self._aead.encrypt(nonce, secret.encode(), b"staff-totp")
@@ -289,14 +286,6 @@ def lock_state(account: Account, now: datetime) -> datetime | None:
     if account.locked_until is not None and account.locked_until > now:
         return account.locked_until
     return None
-
-
-def when_unlocked(config: StaffConfig, now: datetime) -> datetime:
-    return now + config.lock_for
-
-
-def client_window_start(config: StaffConfig, now: datetime) -> datetime:
-    return now - config.client_window
 
 
 def expired_temporary(account: Account, now: datetime) -> bool:

@@ -110,6 +110,8 @@ def succeeded(
 ) -> Outcome:
     store.record_login(db, account.id, now)
     store.forgive_client_failure(db, client, config.lock_client_after)
+    # Sessions nobody came back to are ended on access; sweep them out now and then.
+    store.delete_expired_sessions(db, now - config.idle, now - config.absolute)
     done = accounts.STAGE_TOTP if factor == "totp" else None
     stage = accounts.next_stage(account, done)
     if current is None:

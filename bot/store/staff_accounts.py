@@ -136,13 +136,6 @@ def set_password(
     )
 
 
-def rehash_password(db: sqlite_utils.Database, account_id: int, password_hash: str) -> None:
-    """The same password under newer hash parameters (argon2 check_needs_rehash)."""
-    db.execute(
-        "UPDATE staff_accounts SET password_hash = ? WHERE id = ?", [password_hash, account_id]
-    )
-
-
 def set_totp(
     db: sqlite_utils.Database, account_id: int, secret: bytes | None, enabled: bool, now: datetime
 ) -> None:
@@ -199,13 +192,6 @@ def record_login(db: sqlite_utils.Database, account_id: int, now: datetime) -> N
     )
 
 
-def unlock_account(db: sqlite_utils.Database, account_id: int) -> None:
-    db.execute(
-        "UPDATE staff_accounts SET failed_logins = 0, locked_until = NULL WHERE id = ?",
-        [account_id],
-    )
-
-
 # ---- failures per client -----------------------------------------------------------------
 
 
@@ -245,10 +231,6 @@ def record_client_failure(
             [utc_text(lock_until), client],
         )
     return count
-
-
-def clear_client_failures(db: sqlite_utils.Database, client: str) -> None:
-    db.execute("DELETE FROM staff_client_failures WHERE client = ?", [client])
 
 
 # ---- sessions ------------------------------------------------------------------------------
