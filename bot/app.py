@@ -9,25 +9,34 @@ import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import cast
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.audit import AuditChain
 from bot.channels.webhooks import add_channel_routes
+from bot.city import build_responder
 from bot.clock import Clock, OffsetClock, parse_instant
 from bot.config import Settings
-from bot.delivery.worker import run_delivery
+from bot.delivery.worker import DeliveryDeps, run_delivery
 from bot.identity import NumberVault
 from bot.metrics import Metrics
 from bot.pipeline.service import Pipeline
-from bot.responder import build_responder
 from bot.simulator import add_simulator_routes, json_response
 from bot.staff import add_staff_routes
-from bot.store.queries import purge_old
+from bot.store import Store, open_store
 from bot.system_texts import SystemTexts
 
 log = logging.getLogger("bot.app")
+
+
+@runtime_checkable
+class Reloads(Protocol):
+    """A responder that picks up staff's edits (bot.engine.FlowResponder)."""
+
+    def maybe_reload(self) -> object: ...
+
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -84,10 +93,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     clock = clock or make_clock(settings)
     metrics_ = Metrics()
     texts = SystemTexts.load(Path(settings.flows_dir))
+    audit_chain = AuditChain.from_secret(settings.secret_key)
+    store = open_store(settings.db_path, audit=audit_chain)
+    vault = NumberVault(settings.secret_key)
     pipeline = Pipeline(
-        db_path=Path(settings.db_path),
+        store=store,
         clock=clock,
-        vault=NumberVault(settings.secret_key),
+        vault=vault,
         responder_factory=lambda: build_responder(Path(settings.flows_dir), clock),
         texts=texts,
         metrics=metrics_,
@@ -107,9 +119,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
             # `kill -HUP` reloads flows at once (besides the poll every few seconds).
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_now.set)
         background = [
-            asyncio.create_task(run_delivery(app, stop), name="bot-delivery"),
+            asyncio.create_task(run_delivery(delivery, stop), name="bot-delivery"),
             asyncio.create_task(_reload_flows(pipeline, stop, reload_now), name="bot-reload"),
-            asyncio.create_task(_purge_old_texts(app, stop), name="bot-retention"),
+            asyncio.create_task(
+                _purge_old_texts(store, clock, settings.retention_days, stop), name="bot-retention"
+            ),
         ]
         yield
         stop.set()
@@ -125,17 +139,29 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.router.add_get("/metrics", metrics)
     if settings.simulator:
         add_simulator_routes(app, pipeline, settings)
-    add_channel_routes(app, settings, pipeline)
-    add_staff_routes(app, pipeline, settings, metrics_.registry)
+    channel_settings = add_channel_routes(app, settings, pipeline)
+    delivery = DeliveryDeps(
+        store.delivery, vault, clock, channel_settings, pipeline.outbox_wake, metrics=metrics_
+    )
+    add_staff_routes(
+        app,
+        settings,
+        console=store.console,
+        chain=audit_chain,
+        clock=clock,
+        vault=vault,
+        texts=texts,
+        outbox_wake=pipeline.outbox_wake,
+        registry=metrics_.registry,
+    )
     return app
 
 
-async def _purge_old_texts(app: web.Application, stop: asyncio.Event) -> None:
+async def _purge_old_texts(store: Store, clock: Clock, days: float, stop: asyncio.Event) -> None:
     """Residents' messages are kept only as long as the city needs them (BOT_RETENTION_DAYS)."""
-    settings, pipeline, clock = app[SETTINGS], app[PIPELINE], app[CLOCK]
     while not stop.is_set():
-        before = clock.now() - timedelta(days=settings.retention_days)
-        counts = cast(dict[str, int], await pipeline.run_on_store(purge_old, before))
+        before = clock.now() - timedelta(days=days)
+        counts = await store.purge_old(before)
         if any(counts.values()):
             log.info("old texts erased", extra={"counts": counts})
         with contextlib.suppress(TimeoutError):
@@ -150,6 +176,6 @@ async def _reload_flows(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(now.wait(), timeout=every)
         now.clear()
-        reload = getattr(pipeline.responder, "maybe_reload", None)
-        if reload is not None:
-            await pipeline.run_in_processing(reload)
+        responder = pipeline.responder
+        if isinstance(responder, Reloads):
+            await pipeline.between_batches(responder.maybe_reload)

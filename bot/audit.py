@@ -1,8 +1,10 @@
 """The audit log: who did what, when, to which resident — append-only and tamper-evident.
 
-`Audit(db, key, now).record(actor, action, resident_id=None, subject=None, detail=...)` is
-the one way to write an entry; it runs inside the caller's transaction, so an action and
-its entry are committed together or not at all.
+`Audit(work.audit, now).record(actor, action, resident_id=None, subject=None, detail=...)`
+writes an entry inside a unit of staff work (bot.store.base.Console), so an action and its
+entry are committed together or not at all; other owners pass a `NewAuditEntry` to the
+store method that makes the change (docs/architecture.md, "The audit log"). The store
+links each entry with an `AuditChain` (below) it was given when it was opened.
 
 Each entry carries the MAC of the one before it and its own MAC over both:
 
@@ -29,14 +31,12 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-import sqlite_utils
-
 from bot.clock import TOKYO
-from bot.store import audit as store
-from bot.store.queries import from_utc_text, utc_text
+from bot.store.console import AuditLog
+from bot.store.records import AuditRow, NewAuditEntry
 
 log = logging.getLogger("bot.audit")
 
@@ -84,8 +84,65 @@ def _mac(key: bytes, fields: tuple) -> str:
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
-def _seal(key: bytes, seq: int, mac: str) -> str:
-    return hmac.new(key, f"head:{seq}:{mac}".encode(), hashlib.sha256).hexdigest()
+def _stamp(at: datetime) -> str:
+    """The stored form of an entry's time: UTC with microseconds (text order = time order)."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _fields(row: AuditRow) -> tuple:
+    return (
+        row.seq,
+        row.at,
+        row.actor,
+        row.action,
+        row.resident_id,
+        row.subject,
+        row.detail,
+        row.prev_mac,
+    )
+
+
+class AuditChain:
+    """The chain's arithmetic with its key (bot.store.base.AuditSealer): the store links
+    each entry with it inside the transaction that appends it; `verify` checks with it."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> AuditChain:
+        return cls(audit_key(secret))
+
+    def link(self, entry: NewAuditEntry, previous: AuditRow | None) -> AuditRow:
+        if not ACTION_RE.match(entry.action):
+            raise ValueError(f"audit action must look like 'thing.done', not {entry.action!r}")
+        if not entry.actor:
+            raise ValueError("an audit entry needs an actor")
+        seq = previous.seq + 1 if previous else 1
+        fields = (
+            seq,
+            _stamp(entry.at),
+            entry.actor,
+            entry.action,
+            entry.resident_id,
+            entry.subject,
+            json.dumps(entry.detail, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+            previous.mac if previous else GENESIS,
+        )
+        mac = _mac(self._key, fields)
+        # Outside the database: seq and a MAC prefix let anyone holding the logs notice a
+        # database file restored from before this entry.
+        log.info("audit", extra={"seq": seq, "action": entry.action, "mac": mac[:16]})
+        return AuditRow(*fields, mac=mac)
+
+    def seal(self, row: AuditRow) -> str:
+        return hmac.new(self._key, f"head:{row.seq}:{row.mac}".encode(), hashlib.sha256).hexdigest()
+
+    def intact(self, row: AuditRow) -> bool:
+        return hmac.compare_digest(_mac(self._key, _fields(row)), row.mac)
+
+    def sealed(self, seal: str, row: AuditRow) -> bool:
+        return hmac.compare_digest(seal, self.seal(row))
 
 
 @dataclass(frozen=True)
@@ -99,10 +156,10 @@ class AuditEntry:
     detail: dict[str, Any]
 
     @classmethod
-    def from_row(cls, row: store.AuditRow) -> AuditEntry:
+    def from_row(cls, row: AuditRow) -> AuditEntry:
         return cls(
             seq=row.seq,
-            at=from_utc_text(row.at),
+            at=datetime.fromisoformat(row.at),
             actor=row.actor,
             action=row.action,
             resident_id=row.resident_id,
@@ -124,11 +181,10 @@ class AuditEntry:
 
 
 class Audit:
-    """The audit log within one transaction of `db`, stamped with `now`."""
+    """Entries written in one unit of staff work (its `audit` log), stamped with `now`."""
 
-    def __init__(self, db: sqlite_utils.Database, key: bytes, now: datetime) -> None:
-        self._db = db
-        self._key = key
+    def __init__(self, log: AuditLog, now: datetime) -> None:
+        self._log = log
         self._now = now
 
     def record(
@@ -141,43 +197,8 @@ class Audit:
     ) -> AuditEntry:
         """Append one entry. `detail` holds ids, counts and codes — never a resident's
         text or number (the log is kept longer than the texts it refers to)."""
-        if not ACTION_RE.match(action):
-            raise ValueError(f"audit action must look like 'thing.done', not {action!r}")
-        if not actor:
-            raise ValueError("an audit entry needs an actor")
-        last = store.last_entry(self._db)
-        seq = last.seq + 1 if last else 1
-        prev_mac = last.mac if last else GENESIS
-        fields = (
-            seq,
-            utc_text(self._now),
-            actor,
-            action,
-            resident_id,
-            subject,
-            json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
-            prev_mac,
-        )
-        mac = _mac(self._key, fields)
-        row = store.AuditRow(*fields, mac=mac)
-        store.append(self._db, row, _seal(self._key, seq, mac))
-        # Outside the database: seq and a MAC prefix let anyone holding the logs notice a
-        # database file restored from before this entry.
-        log.info("audit", extra={"seq": seq, "action": action, "mac": mac[:16]})
-        return AuditEntry.from_row(row)
-
-
-def _fields(row: store.AuditRow) -> tuple:
-    return (
-        row.seq,
-        row.at,
-        row.actor,
-        row.action,
-        row.resident_id,
-        row.subject,
-        row.detail,
-        row.prev_mac,
-    )
+        entry = NewAuditEntry(self._now, actor, action, resident_id, subject, detail or {})
+        return AuditEntry.from_row(self._log.append(entry))
 
 
 @dataclass
@@ -190,7 +211,15 @@ class Verification:
         return not self.problems
 
 
-def verify(db: sqlite_utils.Database, key: bytes, max_problems: int = 20) -> Verification:
+def _entries(log: AuditLog, batch: int = 1000) -> Iterable[AuditRow]:
+    """Every entry in seq order, read in batches (the log can be long)."""
+    after = -1
+    while rows := log.entries(after, batch):
+        yield from rows
+        after = rows[-1].seq
+
+
+def verify(log: AuditLog, chain: AuditChain, max_problems: int = 20) -> Verification:
     """Walk the chain: each entry's MAC, its link to the one before, no gap in seq, and
     the sealed head at the last entry. Problems name the seq where the chain breaks."""
     result = Verification()
@@ -200,23 +229,23 @@ def verify(db: sqlite_utils.Database, key: bytes, max_problems: int = 20) -> Ver
             result.problems.append(text)
 
     expected_seq, prev_mac = 1, GENESIS
-    last: store.AuditRow | None = None
-    for row in store.entries(db):
+    last: AuditRow | None = None
+    for row in _entries(log):
         result.checked += 1
         if row.seq != expected_seq:
             problem(f"seq {row.seq}: expected seq {expected_seq} (entries missing or inserted)")
         if row.prev_mac != prev_mac:
             problem(f"seq {row.seq}: does not follow the entry before it (deleted or inserted)")
-        if not hmac.compare_digest(_mac(key, _fields(row)), row.mac):
+        if not chain.intact(row):
             problem(f"seq {row.seq}: its content does not match its MAC (edited)")
         expected_seq, prev_mac, last = row.seq + 1, row.mac, row
-    head = store.head(db)
+    head = log.head()
     if last is None:
         if head is not None:
             problem(f"the log is empty but its head says {head.seq} entries were written")
     elif head is None:
         problem("the head of the log is missing")
-    elif head.seq != last.seq or not hmac.compare_digest(head.mac, _seal(key, last.seq, last.mac)):
+    elif head.seq != last.seq or not chain.sealed(head.seal, last):
         problem(
             f"the head says entry {head.seq} is the last, the table ends at {last.seq} "
             "(entries cut from the end, or the head was changed)"
@@ -248,7 +277,7 @@ def to_csv(entries: Iterable[AuditEntry]) -> str:
             [
                 entry.seq,
                 entry.at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S"),
-                utc_text(entry.at),
+                _stamp(entry.at),
                 _cell(entry.actor),
                 entry.action,
                 ACTION_LABELS.get(entry.action, entry.action),

@@ -8,10 +8,13 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from bot.clock import Clock, FrozenClock, parse_instant
 from bot.errors import BotError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 class UsageError(BotError):
@@ -137,10 +140,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.city import build_responder
     from bot.local import LocalBot
     from bot.replay.runner import render_sent
     from bot.replay.spec import parse_wait
-    from bot.responder import build_responder
 
     real = Clock()
     offset = (args.clock - real.now()) if args.clock else timedelta()
@@ -181,8 +184,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from bot.city import build_responder
     from bot.replay.runner import collect_files, run_files
-    from bot.responder import build_responder
 
     flows = flows_folder()
     files = collect_files(args.paths)
@@ -245,13 +248,14 @@ def cmd_nlu(args: argparse.Namespace) -> int:
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
-    from bot.engine import check_flows, load_flowset, mermaid
+    from bot.city import check_city, load_city_flows
+    from bot.engine import mermaid
 
     if args.flows_command == "check":
         path = Path(args.path)
         if not path.exists():
             raise FileNotFoundError(args.path)
-        errors = check_flows(path)
+        errors = check_city(path)
         for error in errors:
             print(error)
         if errors:
@@ -259,7 +263,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
             return 1
         print("flows OK")
         return 0
-    flowset = load_flowset(Path(args.flows))
+    flowset = load_city_flows(Path(args.flows))
     try:
         print(mermaid(flowset, args.flow_id))
     except KeyError:
@@ -268,34 +272,36 @@ def cmd_flows(args: argparse.Namespace) -> int:
 
 
 def cmd_handoff(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.config import load_settings
-    from bot.handoff import list_handoffs, return_handoff
-    from bot.staff.cli import record_cli
-    from bot.store import migrate, open_database
 
     settings = load_settings(db_path=args.db)
-    db = open_database(settings.db_path)
-    migrate(db)
-    try:
+    return asyncio.run(_handoff(args, settings))
+
+
+async def _handoff(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.handoff import list_handoffs, return_handoff
+    from bot.staff.cli import actor, opened, record_views
+
+    async with opened(settings) as store:
+        now = Clock().now()
         if args.handoff_command == "list":
-            rows = list_handoffs(db)
+            rows = await list_handoffs(store.staff)
             if not rows:
                 print("引き継ぎ中の会話はありません。")
             for row in rows:
                 print(f"[{row['ref']}] since {row['since']}  ({len(row['notes'])} message(s))")
                 for note in row["notes"]:
                     print(f"    {note['created_at']}  {note['kind']}: {note['text']}")
-            for row in rows:  # residents' messages were shown: recorded, like in the console
-                record_cli(db, settings, "conversation.view", row["resident_id"])
+            # Residents' messages were shown: recorded, like in the console.
+            if ids := [row["resident_id"] for row in rows]:
+                await store.console.write(lambda work: record_views(work, now, ids))
             return 0
-        resident_id = return_handoff(db, args.ref)
-        if resident_id is None:
+        if await return_handoff(store.staff, args.ref, actor(), now) is None:
             raise UsageError(f"no handed-off conversation with reference {args.ref!r}")
-        record_cli(db, settings, "conversation.returned", resident_id)
         print(f"[{args.ref}] returned to the bot")
         return 0
-    finally:
-        db.close()
 
 
 def cmd_staff(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from bot.channels.base import Inbound
 from bot.channels.sms_choices import render_choices
 from bot.config import Settings
 from bot.pipeline.service import Pipeline
+from bot.store.records import SentMessage
 
 
 def json_response(data: object, status: int = 200) -> web.Response:
@@ -77,12 +78,16 @@ def parse_sim_message(body: dict) -> Inbound | str:
     )
 
 
-def as_seen(message: dict) -> dict:
-    """A reply as the resident sees it: on SMS the suggestions arrive as numbered lines in
-    the text (the same rendering the SMS delivery uses); the labels stay in `suggestions`."""
-    seen = {k: v for k, v in message.items() if k != "channel"}
-    if message.get("channel") == "sms" and message.get("suggestions"):
-        seen["text"] = f"{message['text']}\n{render_choices(message['suggestions'])}"
+def as_seen(message: SentMessage, full: bool = True) -> dict:
+    """A message as the resident sees it: on SMS the suggestions arrive as numbered lines in
+    the text (the same rendering the SMS delivery uses); the labels stay in `suggestions`.
+    `full`: with its id, kind and inbox id (the page's polling needs them)."""
+    seen = message.as_dict()
+    del seen["channel"]
+    if not full:
+        seen = {"text": seen["text"], "suggestions": seen["suggestions"]}
+    if message.channel == "sms" and message.suggestions:
+        seen["text"] = f"{message.text}\n{render_choices(message.suggestions)}"
     return seen
 
 
@@ -99,7 +104,7 @@ def add_simulator_routes(app: web.Application, pipeline: Pipeline, settings: Set
             return json_response(
                 {"replies": [], "status": "processing", "duplicate": stored.duplicate}, status=202
             )
-        replies = [as_seen(reply) for reply in await pipeline.replies_for(stored.inbox_id)]
+        replies = [as_seen(r, full=False) for r in await pipeline.replies_for(stored.inbox_id)]
         return json_response({"replies": replies, "duplicate": stored.duplicate})
 
     async def get_messages(request: web.Request) -> web.Response:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.city import build_responder
 from bot.clock import TOKYO, FrozenClock
 from bot.replay.runner import run_conversation
 from bot.replay.spec import parse_conversation
-from bot.responder import build_responder
 from bot.yamlsource import YamlSourceError
 
 ROOT = Path(__file__).resolve().parent.parent

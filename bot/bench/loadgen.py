@@ -211,7 +211,7 @@ class LoadGen:
         self.reply_waiters: dict[str, asyncio.Future[int]] = {}
         self.auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
         self.sid_counter = 0
-        self.provider = Counter()  # requests the fake Twilio answered, by outcome
+        self.provider: Counter[str] = Counter()  # requests the fake Twilio answered, by outcome
         self.unmatched = 0  # first replies nobody was waiting for (late, after a timeout)
         self.phase_code = 0
         self.in_use: set[str] = set()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -22,6 +21,7 @@ from bot.channels.base import Inbound, StatusEvent
 from bot.channels.guards import InboundLimiter, is_allowed_number
 from bot.channels.http import BodyTooLarge, MalformedRequest, read_body
 from bot.channels.settings import ChannelSettings, channel_settings_from_env
+from bot.store.base import StoreUnavailable
 
 log = logging.getLogger("bot.channels")
 
@@ -89,7 +89,7 @@ class _Handler:
                     await _with_retries(partial(self.pipeline.record_status, item))
                 elif self._admit(item):
                     await _with_retries(partial(self.pipeline.ingest, item))
-        except (RuntimeError, sqlite3.Error):  # stopping or store busy: the provider retries
+        except (RuntimeError, StoreUnavailable):  # stopping or store busy: the provider retries
             log.warning("webhook not stored", extra={"provider": self.name}, exc_info=True)
             return web.Response(status=503, text="not ready")
         return self.ok()
@@ -107,12 +107,12 @@ class _Handler:
 
 
 async def _with_retries(call: Callable[[], Awaitable[Any]], attempts: int = 4) -> Any:
-    """SQLite may refuse a write at once when another connection committed first
-    ("database is locked" on a snapshot upgrade); a short retry is enough."""
+    """The store may refuse a write for a moment (locked, a connection being replaced);
+    a short retry is enough."""
     for attempt in range(attempts):
         try:
             return await call()
-        except sqlite3.OperationalError:
+        except StoreUnavailable:
             if attempt == attempts - 1:
                 raise
             await asyncio.sleep(0.01 * 2**attempt)

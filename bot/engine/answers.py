@@ -93,7 +93,7 @@ def read(slot: Slot, und: Any, text: str, options: list[Option], key: Callable[[
         return options[i].value if i is not None else NO_ANSWER
     if t == "yes_no":
         yn = getattr(und, "yes_no", None)
-        return {"yes": True, "no": False}.get(yn, NO_ANSWER)
+        return {"yes": True, "no": False}.get(yn or "", NO_ANSWER)
     if t == "date":
         dates = getattr(und, "dates", None) or []
         return dates[0].isoformat() if dates else NO_ANSWER

@@ -7,11 +7,13 @@ run the service from (docs/staff-console.md).
     /staff/api/accounts…, audit…             bot/staff/admin_routes.py
 
 Every route is registered through StaffRouter with who may use it (bot/staff/guard.py).
-All database work runs in the store's write transaction (Pipeline.run_on_store). Logs
-never carry residents' texts or numbers, passwords, codes or session ids."""
+All storage work runs in units of the store's console (bot.store.base.Console): what a
+request changes and the audit entries that record it commit together. Logs never carry
+residents' texts or numbers, passwords, codes or session ids."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from importlib import resources
 from pathlib import Path
@@ -19,14 +21,18 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from bot.audit import AuditChain
+from bot.clock import Clock
 from bot.config import Settings
-from bot.pipeline.service import Pipeline
+from bot.identity import NumberVault
 from bot.staff import accounts
 from bot.staff.admin_routes import add_admin_routes
 from bot.staff.auth_routes import add_auth_routes
 from bot.staff.config import RETIRED_TOKEN_VAR, StaffConfig
 from bot.staff.console_routes import add_console_routes
 from bot.staff.guard import PUBLIC, Access, StaffDeps, StaffMetrics, StaffRouter
+from bot.store.base import Console
+from bot.system_texts import SystemTexts
 
 log = logging.getLogger("bot.staff")
 
@@ -52,10 +58,18 @@ ASSETS = {
 
 def add_staff_routes(
     app: web.Application,
-    pipeline: Pipeline,
     settings: Settings,
+    *,
+    console: Console,
+    chain: AuditChain,
+    clock: Clock,
+    vault: NumberVault,
+    texts: SystemTexts,
+    outbox_wake: asyncio.Event,
     registry: CollectorRegistry | None = None,
 ) -> StaffRouter:
+    """The console's routes over the store's `console`; `chain` is the audit chain the
+    store was opened with (verification uses it too)."""
     config = StaffConfig.from_settings(settings)
     if settings.env_vars.get(RETIRED_TOKEN_VAR):
         # Retired: a shared key cannot say who read or did what (docs/staff-console.md).
@@ -64,14 +78,17 @@ def add_staff_routes(
             "(bot staff add NAME --role admin); remove it from the environment"
         )
     deps = StaffDeps(
-        pipeline=pipeline,
+        console=console,
+        clock=clock,
         settings=settings,
         config=config,
         creds=accounts.Credentials(config.totp_key),
+        chain=chain,
         metrics=StaffMetrics(registry or CollectorRegistry()),
-        texts=pipeline.texts,
-        vault=pipeline.vault,
+        texts=texts,
+        vault=vault,
         flows_dir=Path(settings.flows_dir),
+        outbox_wake=outbox_wake,
     )
     router = StaffRouter(app, deps)
     app[STAFF_ROUTER] = router  # its table of routes is what tests walk

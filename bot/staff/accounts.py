@@ -2,8 +2,8 @@
 lockout after failures. Used by the console (bot/staff/auth_routes.py, admin_routes.py)
 and by `bot staff add|list|disable|reset`.
 
-Functions that take `db` run inside the caller's transaction and write their audit entry
-in it. Password hashing is slow on purpose (~0.1 s, 64 MiB): callers run it off the event
+Functions that take `work` (a unit of the store's console) run inside its transaction and
+write their audit entry in it. Password hashing is slow on purpose (~0.1 s, 64 MiB): callers run it off the event
 loop and outside any transaction (Credentials)."""
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ from datetime import datetime
 
 import argon2
 import pyotp
-import sqlite_utils
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.audit import Audit
 from bot.staff.config import StaffConfig
 from bot.staff.roles import TOTP_REQUIRED, Role
-from bot.store import staff_accounts as store
-from bot.store.staff_accounts import Account
+from bot.store.console import ConsoleWork
+from bot.store.records import StaffAccount
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,31}$")
 MIN_PASSWORD, MAX_PASSWORD = 12, 128
@@ -140,7 +139,7 @@ STAGE_ENROL_TOTP = "enrol_totp"  # the role needs a second factor not yet set up
 STAGE_READY = "ready"
 
 
-def next_stage(account: Account, done: str | None = None) -> str:
+def next_stage(account: StaffAccount, done: str | None = None) -> str:
     """What the account must do next after completing `done` (None: just the password)."""
     order = [STAGE_TOTP, STAGE_CHANGE_PASSWORD, STAGE_ENROL_TOTP]
     start = order.index(done) + 1 if done in order else 0
@@ -163,13 +162,13 @@ def next_stage(account: Account, done: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class NewPassword:
-    account: Account
+    account: StaffAccount
     password: str  # shown once, to be given to the person; never stored or logged
     expires_at: datetime
 
 
 def create_account(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     creds: Credentials,
     config: StaffConfig,
     audit: Audit,
@@ -187,15 +186,15 @@ def create_account(
         password = one_time_password()
         password_hash = creds.hash(password)
     expires = now + config.temporary_password
-    account = store.insert_account(db, name, role.value, password_hash, expires, now)
+    account = work.accounts.add(name, role.value, password_hash, expires, now)
     if account is None:
         raise AccountError(f"an account named {name!r} exists", f"「{name}」はすでにあります。")
     audit.record(actor, "account.created", subject=name, detail={"role": role.value})
     return NewPassword(account, password, expires)
 
 
-def existing(db: sqlite_utils.Database, name: str) -> Account:
-    account = store.account_by_name(db, name)
+def existing(work: ConsoleWork, name: str) -> StaffAccount:
+    account = work.accounts.by_name(name)
     if account is None:
         raise AccountError(
             f"no account named {name!r}", f"「{name}」というアカウントはありません。"
@@ -204,21 +203,21 @@ def existing(db: sqlite_utils.Database, name: str) -> Account:
 
 
 def set_disabled(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     audit: Audit,
     actor: str,
     name: str,
     disabled: bool,
     now: datetime,
     keep_an_admin: bool = True,
-) -> Account:
+) -> StaffAccount:
     """Switch an account off (its sessions end at once) or on again. The console refuses
     to switch off the last admin (`keep_an_admin`); the CLI may: it can make another."""
-    account = existing(db, name)
+    account = existing(work, name)
     if keep_an_admin and disabled and account.role == Role.ADMIN and not account.disabled:
         others = [
             a
-            for a in store.all_accounts(db)
+            for a in work.accounts.all()
             if a.role == Role.ADMIN and not a.disabled and a.id != account.id
         ]
         if not others:
@@ -226,15 +225,15 @@ def set_disabled(
                 "the last active admin cannot be disabled",
                 "最後の管理者は停止できません。先に別の管理者を作成してください。",
             )
-    store.set_disabled(db, account.id, disabled, now)
+    work.accounts.set_disabled(account.id, disabled, now)
     if disabled:
-        store.delete_sessions_of(db, account.id)
+        work.sessions.end_all(account.id)
     audit.record(actor, "account.disabled" if disabled else "account.enabled", subject=name)
-    return existing(db, name)
+    return existing(work, name)
 
 
 def reset_account(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     config: StaffConfig,
     audit: Audit,
     actor: str,
@@ -245,50 +244,50 @@ def reset_account(
 ) -> NewPassword:
     """A forgotten password or a lost phone: a new one-time password, the second factor
     removed (set up again at the next login), lock lifted, sessions ended."""
-    account = existing(db, name)
+    account = existing(work, name)
     expires = now + config.temporary_password
-    store.set_password(db, account.id, password_hash, True, expires, now)
-    store.set_totp(db, account.id, None, False, now)
-    store.delete_sessions_of(db, account.id)
+    work.accounts.set_password(account.id, password_hash, True, expires, now)
+    work.accounts.set_totp(account.id, None, False, now)
+    work.sessions.end_all(account.id)
     audit.record(actor, "account.reset", subject=name)
-    return NewPassword(existing(db, name), password, expires)
+    return NewPassword(existing(work, name), password, expires)
 
 
 def change_role(
-    db: sqlite_utils.Database, audit: Audit, actor: str, name: str, role: Role, now: datetime
-) -> Account:
-    account = existing(db, name)
+    work: ConsoleWork, audit: Audit, actor: str, name: str, role: Role, now: datetime
+) -> StaffAccount:
+    account = existing(work, name)
     if account.role == role:
         return account
     if account.role == Role.ADMIN:
         others = [
             a
-            for a in store.all_accounts(db)
+            for a in work.accounts.all()
             if a.role == Role.ADMIN and not a.disabled and a.id != account.id
         ]
         if not others:
             raise AccountError(
                 "the last active admin keeps the role", "最後の管理者の権限は変更できません。"
             )
-    store.set_role(db, account.id, role.value, now)
-    store.delete_sessions_of(db, account.id)  # the new role applies from the next login
+    work.accounts.set_role(account.id, role.value, now)
+    work.sessions.end_all(account.id)  # the new role applies from the next login
     audit.record(
         actor,
         "account.role_changed",
         subject=name,
         detail={"from": account.role, "to": role.value},
     )
-    return existing(db, name)
+    return existing(work, name)
 
 
-def lock_state(account: Account, now: datetime) -> datetime | None:
+def lock_state(account: StaffAccount, now: datetime) -> datetime | None:
     """Until when the account is locked (None: it is not)."""
     if account.locked_until is not None and account.locked_until > now:
         return account.locked_until
     return None
 
 
-def expired_temporary(account: Account, now: datetime) -> bool:
+def expired_temporary(account: StaffAccount, now: datetime) -> bool:
     return bool(
         account.password_temporary
         and account.password_expires_at is not None

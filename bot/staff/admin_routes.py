@@ -14,10 +14,9 @@ POST /staff/api/audit/verify                check the whole chain
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import sqlite_utils
 from aiohttp import web
 
 from bot import audit as audit_log
@@ -27,15 +26,14 @@ from bot.staff import accounts
 from bot.staff.accounts import AccountError
 from bot.staff.guard import StaffRouter, needs, problem, read_body, staff_of
 from bot.staff.roles import LABELS, Permission, Role, parse_role
-from bot.store import audit as audit_store
-from bot.store import staff_accounts as store
-from bot.store.queries import utc_text
+from bot.store.console import ConsoleWork
+from bot.store.records import AuditFilter, StaffAccount
 
 AUDIT_PAGE = 100
 EXPORT_LIMIT = 100_000
 
 
-def account_json(account: store.Account, now: datetime) -> dict[str, Any]:
+def account_json(account: StaffAccount, now: datetime) -> dict[str, Any]:
     def jst(when: datetime | None) -> str | None:
         return when.astimezone(TOKYO).isoformat(timespec="seconds") if when else None
 
@@ -52,7 +50,7 @@ def account_json(account: store.Account, now: datetime) -> dict[str, Any]:
     }
 
 
-def audit_filter(query: Any) -> audit_store.AuditFilter:
+def audit_filter(query: Any) -> AuditFilter:
     """?actor, ?action (a prefix), ?resident, ?since and ?until (JST dates, inclusive)."""
 
     def day(name: str) -> date | None:
@@ -67,15 +65,18 @@ def audit_filter(query: Any) -> audit_store.AuditFilter:
             ) from None
 
     since, until = day("since"), day("until")
-    return audit_store.AuditFilter(
+    return AuditFilter(
         actor=query.get("actor") or None,
         action=query.get("action") or None,
         resident_id=query.get("resident") or None,
-        since=utc_text(datetime.combine(since, time(), TOKYO)) if since else None,
-        until=utc_text(datetime.combine(until + timedelta(days=1), time(), TOKYO))
-        if until
-        else None,
+        since=jst_day(since),
+        until=jst_day(until + timedelta(days=1)) if until else None,
     )
+
+
+def jst_day(day: date | None) -> datetime | None:
+    """The start of a day in Japan."""
+    return datetime.combine(day, time(), TOKYO) if day else None
 
 
 def add_admin_routes(router: StaffRouter) -> None:
@@ -88,7 +89,7 @@ def add_admin_routes(router: StaffRouter) -> None:
 
     async def list_accounts(request: web.Request) -> web.StreamResponse:
         now = deps.now()
-        rows = await deps.in_store(store.all_accounts)
+        rows = await deps.reading(lambda work: work.accounts.all())
         return json_response({"accounts": [account_json(a, now) for a in rows]})
 
     async def create(request: web.Request) -> web.StreamResponse:
@@ -112,12 +113,12 @@ def add_admin_routes(router: StaffRouter) -> None:
         password_hash = await asyncio.to_thread(deps.creds.hash, password)
         now = deps.now()
 
-        def write(db: sqlite_utils.Database) -> accounts.NewPassword:
+        def write(work: ConsoleWork) -> accounts.NewPassword:
             return accounts.create_account(
-                db,
+                work,
                 deps.creds,
                 deps.config,
-                deps.audit(db, now),
+                deps.audit(work, now),
                 staff.name,
                 name,
                 role,
@@ -145,9 +146,9 @@ def add_admin_routes(router: StaffRouter) -> None:
             name = request.match_info["name"]
             now = deps.now()
 
-            def write(db: sqlite_utils.Database) -> store.Account:
-                audit = deps.audit(db, now)
-                return accounts.set_disabled(db, audit, staff.name, name, disabled, now)
+            def write(work: ConsoleWork) -> StaffAccount:
+                audit = deps.audit(work, now)
+                return accounts.set_disabled(work, audit, staff.name, name, disabled, now)
 
             try:
                 account = await deps.in_store(write)
@@ -165,11 +166,11 @@ def add_admin_routes(router: StaffRouter) -> None:
         password_hash = await asyncio.to_thread(deps.creds.hash, password)
         now = deps.now()
 
-        def write(db: sqlite_utils.Database) -> accounts.NewPassword:
+        def write(work: ConsoleWork) -> accounts.NewPassword:
             return accounts.reset_account(
-                db,
+                work,
                 deps.config,
-                deps.audit(db, now),
+                deps.audit(work, now),
                 staff.name,
                 name,
                 password,
@@ -201,8 +202,8 @@ def add_admin_routes(router: StaffRouter) -> None:
             return refused(AccountError(str(error), "権限を選んでください。"))
         now = deps.now()
 
-        def write(db: sqlite_utils.Database) -> store.Account:
-            return accounts.change_role(db, deps.audit(db, now), staff.name, name, role, now)
+        def write(work: ConsoleWork) -> StaffAccount:
+            return accounts.change_role(work, deps.audit(work, now), staff.name, name, role, now)
 
         try:
             account = await deps.in_store(write)
@@ -223,10 +224,10 @@ def add_admin_routes(router: StaffRouter) -> None:
             )
         now = deps.now()
 
-        def read(db: sqlite_utils.Database) -> list[audit_log.AuditEntry]:
-            rows = audit_store.search(db, where, before, AUDIT_PAGE + 1)
+        def read(work: ConsoleWork) -> list[audit_log.AuditEntry]:
+            rows = work.audit.search(where, before, AUDIT_PAGE + 1)
             # Reading the log is itself recorded (after the page is read: not in it).
-            deps.audit(db, now).record(staff.name, "audit.viewed", detail=_filters(where))
+            deps.audit(work, now).record(staff.name, "audit.viewed", detail=_filters(where))
             return [audit_log.AuditEntry.from_row(row) for row in rows]
 
         entries = await deps.in_store(read)
@@ -248,9 +249,9 @@ def add_admin_routes(router: StaffRouter) -> None:
             return refused(error)
         now = deps.now()
 
-        def read(db: sqlite_utils.Database) -> str:
-            rows = audit_store.search(db, where, None, EXPORT_LIMIT)
-            deps.audit(db, now).record(
+        def read(work: ConsoleWork) -> str:
+            rows = work.audit.search(where, None, EXPORT_LIMIT)
+            deps.audit(work, now).record(
                 staff.name, "audit.exported", detail={**_filters(where), "entries": len(rows)}
             )
             return audit_log.to_csv(audit_log.AuditEntry.from_row(r) for r in reversed(rows))
@@ -268,9 +269,9 @@ def add_admin_routes(router: StaffRouter) -> None:
         staff = staff_of(request)
         now = deps.now()
 
-        def check(db: sqlite_utils.Database) -> audit_log.Verification:
-            result = audit_log.verify(db, deps.config.audit_key)
-            deps.audit(db, now).record(
+        def check(work: ConsoleWork) -> audit_log.Verification:
+            result = audit_log.verify(work.audit, deps.chain)
+            deps.audit(work, now).record(
                 staff.name,
                 "audit.verified",
                 detail={"checked": result.checked, "ok": result.ok},
@@ -293,5 +294,10 @@ def add_admin_routes(router: StaffRouter) -> None:
     router.add("POST", "/staff/api/audit/verify", verify, read_audit)
 
 
-def _filters(where: audit_store.AuditFilter) -> dict[str, str]:
-    return {k: v for k, v in vars(where).items() if v}
+def _filters(where: AuditFilter) -> dict[str, str]:
+    """The filter as the audit entry of reading the log keeps it (times in UTC)."""
+    return {
+        k: v.astimezone(UTC).isoformat(timespec="microseconds") if isinstance(v, datetime) else v
+        for k, v in vars(where).items()
+        if v
+    }

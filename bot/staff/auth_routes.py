@@ -16,7 +16,6 @@ import math
 from datetime import datetime
 
 import segno
-import sqlite_utils
 from aiohttp import web
 
 from bot.simulator import json_response
@@ -38,11 +37,11 @@ from bot.staff.guard import (
     staff_of,
 )
 from bot.staff.roles import LABELS, PERMISSIONS, TOTP_REQUIRED, Role
-from bot.store import staff_accounts as store
-from bot.store.staff_accounts import Account, SessionRow
+from bot.store.console import ConsoleWork
+from bot.store.records import StaffAccount, StaffSession
 
 
-def describe(account: Account) -> dict:
+def describe(account: StaffAccount) -> dict:
     role = Role(account.role)
     return {
         "name": account.name,
@@ -55,7 +54,7 @@ def describe(account: Account) -> dict:
 
 
 def signed_in(
-    deps: StaffDeps, session_id: str, stage: str, account: Account, status: int = 200
+    deps: StaffDeps, session_id: str, stage: str, account: StaffAccount, status: int = 200
 ) -> web.Response:
     """The answer to a step of signing in: the new session's cookie, stage and CSRF token."""
     id_hash = sessions.hash_id(session_id)
@@ -98,9 +97,9 @@ def add_auth_routes(router: StaffRouter) -> None:
     async def session_info(request: web.Request) -> web.StreamResponse:
         session_id = sessions.session_id_of(request, config)
 
-        def read(db: sqlite_utils.Database) -> tuple[sessions.Loaded, int]:
-            loaded = sessions.load(db, config, session_id, deps.now())
-            return loaded, store.count_accounts(db)
+        def read(work: ConsoleWork) -> tuple[sessions.Loaded, int]:
+            loaded = sessions.load(work, config, session_id, deps.now())
+            return loaded, work.accounts.count()
 
         loaded, active_accounts = await deps.in_store(read)
         if loaded.session is None:
@@ -143,8 +142,8 @@ def add_auth_routes(router: StaffRouter) -> None:
         known = gate.account.password_hash if gate.account is not None else None
         ok = await asyncio.to_thread(deps.creds.verify, known, password)
 
-        def finish(db: sqlite_utils.Database) -> login.Outcome:
-            return login.finish_password(db, config, deps.audit(db, now), client, gate, ok, now)
+        def finish(work: ConsoleWork) -> login.Outcome:
+            return login.finish_password(work, config, deps.audit(work, now), client, gate, ok, now)
 
         outcome = await deps.in_store(finish)
         if not outcome.ok:
@@ -166,9 +165,9 @@ def add_auth_routes(router: StaffRouter) -> None:
         if gate.locked_until is not None:
             return too_many(deps, gate.locked_until, now)
 
-        def finish(db: sqlite_utils.Database) -> login.Outcome:
+        def finish(work: ConsoleWork) -> login.Outcome:
             return login.finish_totp(
-                db, config, deps.creds, deps.audit(db, now), client, staff.session, code, now
+                work, config, deps.creds, deps.audit(work, now), client, staff.session, code, now
             )
 
         outcome = await deps.in_store(finish)
@@ -180,9 +179,9 @@ def add_auth_routes(router: StaffRouter) -> None:
     async def sign_out(request: web.Request) -> web.StreamResponse:
         staff = staff_of(request)
 
-        def end(db: sqlite_utils.Database) -> None:
-            store.delete_session(db, staff.session.id_hash)
-            deps.audit(db, deps.now()).record(staff.name, "logout.ok", subject=staff.name)
+        def end(work: ConsoleWork) -> None:
+            work.sessions.end(staff.session.id_hash)
+            deps.audit(work, deps.now()).record(staff.name, "logout.ok", subject=staff.name)
 
         await deps.in_store(end)
         response = json_response({"signed_in": False})
@@ -213,11 +212,11 @@ def add_auth_routes(router: StaffRouter) -> None:
         ok = await asyncio.to_thread(deps.creds.verify, account.password_hash, current)
         new_hash = await asyncio.to_thread(deps.creds.hash, new) if ok else ""
 
-        def write(db: sqlite_utils.Database) -> login.Outcome:
-            audit = deps.audit(db, now)
+        def write(work: ConsoleWork) -> login.Outcome:
+            audit = deps.audit(work, now)
             if not ok:
                 return login.failed(
-                    db,
+                    work,
                     config,
                     audit,
                     client,
@@ -227,14 +226,14 @@ def add_auth_routes(router: StaffRouter) -> None:
                     "wrong",
                     "今のパスワードが違います。",
                 )
-            store.record_login(db, account.id, now)
-            store.forgive_client_failure(db, client, config.lock_client_after)
-            store.set_password(db, account.id, new_hash, False, None, now)
-            store.delete_sessions_of(db, account.id)  # everywhere else is signed out
-            fresh = store.account_by_id(db, account.id)
+            work.accounts.signed_in(account.id, now)
+            work.sign_ins.forgive(client, config.lock_client_after)
+            work.accounts.set_password(account.id, new_hash, False, None, now)
+            work.sessions.end_all(account.id)  # everywhere else is signed out
+            fresh = work.accounts.by_id(account.id)
             assert fresh is not None
             stage = accounts.next_stage(fresh, STAGE_CHANGE_PASSWORD)
-            session_id = sessions.start(db, fresh, stage, now)
+            session_id = sessions.start(work, fresh, stage, now)
             audit.record(staff.name, "password.changed", subject=staff.name)
             return login.Outcome(True, session_id=session_id, stage=stage, account=fresh)
 
@@ -249,11 +248,11 @@ def add_auth_routes(router: StaffRouter) -> None:
         secret = accounts.new_totp_secret()
         sealed = deps.creds.seal_totp(secret)
 
-        def write(db: sqlite_utils.Database) -> bool:
-            account = store.account_by_id(db, staff.account.id)
+        def write(work: ConsoleWork) -> bool:
+            account = work.accounts.by_id(staff.account.id)
             if account is None or account.totp_enabled:
                 return False
-            store.set_totp(db, account.id, sealed, False, deps.now())
+            work.accounts.set_totp(account.id, sealed, False, deps.now())
             return True
 
         if not await deps.in_store(write):
@@ -275,22 +274,22 @@ def add_auth_routes(router: StaffRouter) -> None:
             return problem(400, "'code' is required", "確認コードを入力してください。")
         now = deps.now()
 
-        def write(db: sqlite_utils.Database) -> tuple[str, str | None, Account | None]:
-            account = store.account_by_id(db, staff.account.id)
+        def write(work: ConsoleWork) -> tuple[str, str | None, StaffAccount | None]:
+            account = work.accounts.by_id(staff.account.id)
             assert account is not None
             if account.totp_enabled:
                 return "already", None, None
             step = deps.creds.totp_step(account.totp_secret, code, now)
             if step is None:
                 return "wrong", None, None
-            store.set_totp(db, account.id, account.totp_secret, True, now)
-            store.use_totp_step(db, account.id, step)
-            fresh = store.account_by_id(db, account.id)
+            work.accounts.set_totp(account.id, account.totp_secret, True, now)
+            work.accounts.use_totp_step(account.id, step)
+            fresh = work.accounts.by_id(account.id)
             assert fresh is not None
-            deps.audit(db, now).record(staff.name, "totp.enrolled", subject=staff.name)
-            session: SessionRow = staff.session
+            deps.audit(work, now).record(staff.name, "totp.enrolled", subject=staff.name)
+            session: StaffSession = staff.session
             stage = STAGE_READY if session.stage == STAGE_ENROL_TOTP else session.stage
-            return "ok", sessions.advance(db, session, fresh, stage, now), fresh
+            return "ok", sessions.advance(work, session, fresh, stage, now), fresh
 
         result, session_id, fresh = await deps.in_store(write)
         if result == "already":

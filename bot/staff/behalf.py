@@ -9,8 +9,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from bot.audit import Audit
 from bot.clock import TOKYO
 from bot.domain import bookings
@@ -18,7 +16,8 @@ from bot.domain.calendar import CollectionCalendar
 from bot.domain.labels import jdate, jdatetime
 from bot.redact import redact
 from bot.staff.casework import CaseError, check_resident
-from bot.store import queries as q
+from bot.store.console import ConsoleWork
+from bot.store.records import Timer
 
 DAYS_SHOWN = 8
 MAX_REASON = 200
@@ -50,7 +49,7 @@ def describe(booking: bookings.Booking, calendar: CollectionCalendar, now: datet
         "town": booking.town,
         "items": [
             {"label": line.label, "quantity": line.quantity, "fee": line.fee}
-            for line in booking.lines
+            for line in bookings.lines_of(booking)
         ],
         "count": booking.item_count,
         "fee_total": booking.fee_total,
@@ -70,15 +69,16 @@ class Desk:
     def calendar(self) -> CollectionCalendar:
         return CollectionCalendar.load(self.data_dir)
 
-    def of_resident(self, db: sqlite_utils.Database, resident_id: str, now: datetime) -> list[dict]:
-        check_resident(db, resident_id)
+    def of_resident(self, work: ConsoleWork, resident_id: str, now: datetime) -> list[dict]:
+        check_resident(work, resident_id)
         calendar = self.calendar()
         today = now.astimezone(TOKYO).date()
-        return [describe(b, calendar, now) for b in bookings.active_for(db, resident_id, today)]
+        found = bookings.active_for(work.bookings, resident_id, today)
+        return [describe(b, calendar, now) for b in found]
 
     def days(
         self,
-        db: sqlite_utils.Database,
+        work: ConsoleWork,
         resident_id: str,
         receipt: str,
         now: datetime,
@@ -86,10 +86,10 @@ class Desk:
     ) -> list[dict[str, Any]]:
         """Days the booking could move to: bookable ones with room, as the bot offers —
         with `override`, every collection day from tomorrow that has room."""
-        check_resident(db, resident_id)
+        check_resident(work, resident_id)
         calendar = self.calendar()
         try:
-            booking = bookings.get_own(db, resident_id, receipt)
+            booking = bookings.get_own(work.bookings, resident_id, receipt)
         except bookings.BookingError as error:
             raise _refused(error) from None
         items = booking.item_count
@@ -102,13 +102,13 @@ class Desk:
                 day
                 for day in candidates
                 if day != booking.collection_date
-                and bookings.room(db, booking.district, day, self.data_dir) >= items
+                and bookings.room(work.bookings, booking.district, day, self.data_dir) >= items
             ][:DAYS_SHOWN]
         else:
             found = [
                 day
                 for day in bookings.days_with_room(
-                    db,
+                    work.bookings,
                     calendar,
                     booking.district,
                     now,
@@ -122,7 +122,7 @@ class Desk:
             {
                 "date": day.isoformat(),
                 "label": jdate(day),
-                "room": bookings.room(db, booking.district, day, self.data_dir),
+                "room": bookings.room(work.bookings, booking.district, day, self.data_dir),
                 "within_deadline": calendar.can_book(day, now),
             }
             for day in found
@@ -130,7 +130,7 @@ class Desk:
 
     def change(
         self,
-        db: sqlite_utils.Database,
+        work: ConsoleWork,
         audit: Audit,
         actor: str,
         resident_id: str,
@@ -139,12 +139,12 @@ class Desk:
         reason: str | None,
         now: datetime,
     ) -> dict:
-        check_resident(db, resident_id)
+        check_resident(work, resident_id)
         calendar = self.calendar()
-        before = self._own(db, resident_id, receipt)
+        before = self._own(work, resident_id, receipt)
         try:
             booking = bookings.change_date(
-                db,
+                work.bookings,
                 calendar,
                 resident_id=resident_id,
                 receipt=receipt,
@@ -155,7 +155,7 @@ class Desk:
             )
         except bookings.BookingError as error:
             raise _refused(error) from None
-        self._move_reminder(db, calendar, booking, now)
+        self._move_reminder(work, calendar, booking, now)
         audit.record(
             actor,
             "booking.changed",
@@ -171,7 +171,7 @@ class Desk:
 
     def cancel(
         self,
-        db: sqlite_utils.Database,
+        work: ConsoleWork,
         audit: Audit,
         actor: str,
         resident_id: str,
@@ -179,12 +179,12 @@ class Desk:
         reason: str | None,
         now: datetime,
     ) -> dict:
-        check_resident(db, resident_id)
+        check_resident(work, resident_id)
         calendar = self.calendar()
-        before = self._own(db, resident_id, receipt)
+        before = self._own(work, resident_id, receipt)
         try:
             booking = bookings.cancel(
-                db,
+                work.bookings,
                 calendar,
                 resident_id=resident_id,
                 receipt=receipt,
@@ -193,7 +193,7 @@ class Desk:
             )
         except bookings.BookingError as error:
             raise _refused(error) from None
-        q.cancel_timer(db, resident_id, f"{bookings.REMINDER}:{booking.receipt}")
+        work.timers.cancel(resident_id, f"{bookings.REMINDER}:{booking.receipt}")
         audit.record(
             actor,
             "booking.cancelled",
@@ -209,27 +209,27 @@ class Desk:
     # ---- pieces ----------------------------------------------------------------------------
 
     @staticmethod
-    def _own(db: sqlite_utils.Database, resident_id: str, receipt: str) -> bookings.Booking:
+    def _own(work: ConsoleWork, resident_id: str, receipt: str) -> bookings.Booking:
         try:
-            return bookings.get_own(db, resident_id, receipt)
+            return bookings.get_own(work.bookings, resident_id, receipt)
         except bookings.BookingError as error:
             raise _refused(error) from None
 
     def _move_reminder(
         self,
-        db: sqlite_utils.Database,
+        work: ConsoleWork,
         calendar: CollectionCalendar,
         booking: bookings.Booking,
         now: datetime,
     ) -> None:
         """The day-before reminder follows the booking to its new day (as in the bot)."""
-        q.cancel_timer(db, booking.resident_id, f"{bookings.REMINDER}:{booking.receipt}")
+        work.timers.cancel(booking.resident_id, f"{bookings.REMINDER}:{booking.receipt}")
         timer = bookings.reminder(
             calendar, booking.receipt, booking.collection_date, now, self.data_dir
         )
         if timer is not None:
             name, due, payload = timer
-            q.set_timer(db, booking.resident_id, name, due, payload)
+            work.timers.set(booking.resident_id, Timer(name, due, payload))
 
     @staticmethod
     def _override(

@@ -10,18 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
-from bot import handoff
 from bot.audit import Audit
 from bot.clock import TOKYO
 from bot.domain import receipts
 from bot.identity import NumberVault
 from bot.pipeline.intake import identity_of
-from bot.store import console as store
-from bot.store import queries as q
-from bot.store import staff_accounts as accounts_store
-from bot.store.queries import from_utc_text
+from bot.pipeline.turns import LOCAL_PROVIDERS
+from bot.store.console import ConsoleWork
+from bot.store.records import Cursor, StaffNote, TranscriptPage
 
 REF_LENGTH = 10  # the short reference staff see and say: the start of the resident id
 PAGE = 30  # transcript entries per page
@@ -44,35 +40,38 @@ NOT_FOUND = CaseError(
 )
 
 
-def jst(stamp: str | None) -> str | None:
-    if not stamp:
-        return None
-    return from_utc_text(stamp).astimezone(TOKYO).isoformat(timespec="seconds")
+def jst(at: datetime | None) -> str | None:
+    return at.astimezone(TOKYO).isoformat(timespec="seconds") if at else None
 
 
 def ref(resident_id: str) -> str:
     return resident_id[:REF_LENGTH]
 
 
-def check_resident(db: sqlite_utils.Database, resident_id: str) -> None:
+def check_resident(work: ConsoleWork, resident_id: str) -> None:
     """Only residents in staff's hands are shown (404 for anyone else, or a malformed id)."""
-    if not RESIDENT_ID.match(resident_id) or not store.in_scope(db, resident_id):
+    if not RESIDENT_ID.match(resident_id) or not work.cases.in_scope(resident_id):
         raise NOT_FOUND
 
 
-def cursor_text(cursor: store.Cursor | None) -> str | None:
-    return None if cursor is None else f"{cursor[0]}|{cursor[1]}|{cursor[2]}"
+def cursor_text(cursor: Cursor | None) -> str | None:
+    if cursor is None:
+        return None
+    at, inbox_id, outbox_id = cursor
+    return f"{at.isoformat(timespec='microseconds')}|{inbox_id}|{outbox_id}"
 
 
-def parse_cursor(text: str | None) -> store.Cursor | None:
+def parse_cursor(text: str | None) -> Cursor | None:
     if not text:
         return None
     parts = text.split("|")
     try:
         if len(parts) != 3:
             raise ValueError
-        from_utc_text(parts[0])
-        return parts[0], int(parts[1]), int(parts[2])
+        at = datetime.fromisoformat(parts[0])
+        if at.tzinfo is None:
+            raise ValueError
+        return at, int(parts[1]), int(parts[2])
     except ValueError:
         raise CaseError(400, "bad cursor", "ページの指定が正しくありません。") from None
 
@@ -80,7 +79,7 @@ def parse_cursor(text: str | None) -> store.Cursor | None:
 # ---- the list ------------------------------------------------------------------------------
 
 
-def list_cases(db: sqlite_utils.Database, account_id: int) -> list[dict[str, Any]]:
+def list_cases(work: ConsoleWork, account_id: int) -> list[dict[str, Any]]:
     """Open cases (urgent first, then the longest waiting): no texts here, so the list can
     refresh every few seconds without anyone reading a resident's words."""
     return [
@@ -98,19 +97,38 @@ def list_cases(db: sqlite_utils.Database, account_id: int) -> list[dict[str, Any
             "mine": case.assigned_id == account_id,
             "channel": case.channel,
         }
-        for case in store.open_cases(db, account_id)
+        for case in work.cases.open_cases(account_id)
     ]
 
 
 # ---- one resident --------------------------------------------------------------------------
 
 
-def _entries(page: store.TranscriptPage) -> list[dict[str, Any]]:
-    return [{**entry, "at": jst(entry["at"])} for entry in page.entries]
+def _entries(page: TranscriptPage) -> list[dict[str, Any]]:
+    return [
+        {
+            "who": entry.who,
+            "text": entry.text,
+            "channel": entry.channel,
+            "at": jst(entry.at),
+            "kind": entry.kind,
+            "status": entry.status,
+            "suggestions": entry.suggestions,
+            "author": entry.author,
+        }
+        for entry in page.entries
+    ]
+
+
+def _notes(notes: list[StaffNote]) -> list[dict[str, Any]]:
+    return [
+        {"id": note.id, "kind": note.kind, "text": note.text, "at": jst(note.created_at)}
+        for note in notes
+    ]
 
 
 def open_resident(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     audit: Audit,
     actor: str,
     account_id: int,
@@ -119,28 +137,28 @@ def open_resident(
 ) -> dict[str, Any]:
     """What staff see on opening a resident: their state, waiting notes and the latest
     page of the transcript. Audited as a view; the resident's notes count as read."""
-    check_resident(db, resident_id)
-    resident = q.get_resident(db, resident_id) or {}
-    page = store.transcript_page(db, resident_id, PAGE)
-    store.mark_read(db, account_id, resident_id)
+    check_resident(work, resident_id)
+    resident = work.residents.get(resident_id)
+    page = work.cases.transcript(resident_id, PAGE)
+    work.cases.mark_read(account_id, resident_id)
     audit.record(actor, "conversation.view", resident_id, detail={"entries": len(page.entries)})
-    case = store.case_of(db, resident_id)
+    case = work.cases.case_of(resident_id)
     return {
         "resident_id": resident_id,
         "ref": ref(resident_id),
-        "handoff": bool(resident.get("handoff")),
-        "notices_enabled": bool(resident.get("notices_enabled", 1)),
-        "channel": resident.get("last_channel"),
-        "last_seen": jst(resident.get("last_seen_at")),
+        "handoff": bool(resident and resident.handoff),
+        "notices_enabled": resident.notices_enabled if resident else True,
+        "channel": resident.last_channel if resident else None,
+        "last_seen": jst(resident.last_seen_at) if resident else None,
         "case": None
         if case is None
         else {
-            "opened_by": case["opened_by"],
-            "opened_at": jst(case["opened_at"]),
-            "urgent": case["urgent"],
-            "assigned_to": case["assigned_to"],
+            "opened_by": case.opened_by,
+            "opened_at": jst(case.opened_at),
+            "urgent": case.urgent,
+            "assigned_to": case.assigned_to,
         },
-        "notes": [{**note, "at": jst(note["at"])} for note in store.waiting_notes(db, resident_id)],
+        "notes": _notes(work.cases.waiting_notes(resident_id)),
         "transcript": _entries(page),
         "older": cursor_text(page.older),
         "newest": cursor_text(page.newest),
@@ -148,7 +166,7 @@ def open_resident(
 
 
 def transcript(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     audit: Audit,
     actor: str,
     account_id: int,
@@ -158,13 +176,13 @@ def transcript(
 ) -> dict[str, Any]:
     """An older page (`before`, audited as a view) or what arrived since (`after`: the
     open view refreshing itself; the opening was audited, and new notes count as read)."""
-    check_resident(db, resident_id)
+    check_resident(work, resident_id)
     if after:
-        page = store.transcript_page(db, resident_id, PAGE, after=parse_cursor(after))
+        page = work.cases.transcript(resident_id, PAGE, after=parse_cursor(after))
         if page.entries:
-            store.mark_read(db, account_id, resident_id)
+            work.cases.mark_read(account_id, resident_id)
     else:
-        page = store.transcript_page(db, resident_id, PAGE, before=parse_cursor(before))
+        page = work.cases.transcript(resident_id, PAGE, before=parse_cursor(before))
         audit.record(
             actor,
             "conversation.view",
@@ -175,7 +193,7 @@ def transcript(
         "transcript": _entries(page),
         "older": cursor_text(page.older),
         "newest": cursor_text(page.newest),
-        "notes": [{**note, "at": jst(note["at"])} for note in store.waiting_notes(db, resident_id)],
+        "notes": _notes(work.cases.waiting_notes(resident_id)),
     }
 
 
@@ -200,7 +218,7 @@ def check_text(text: object, required: bool) -> str | None:
 
 
 def reply(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     audit: Audit,
     actor: str,
     account_id: int,
@@ -210,13 +228,13 @@ def reply(
 ) -> int:
     """Send a reply; the resident's next message comes to staff (handoff). An unassigned
     case becomes the replier's. The outbox id."""
-    check_resident(db, resident_id)
-    outbox_id = handoff.queue_staff_reply(db, resident_id, text, now)
-    store.record_reply_author(db, outbox_id, account_id)
-    case = store.case_of(db, resident_id)
-    if case is None or case["assigned_id"] is None:
-        store.assign(db, resident_id, account_id, now)
-    store.mark_read(db, account_id, resident_id)
+    check_resident(work, resident_id)
+    outbox_id = work.handoffs.staff_reply(resident_id, text, now, True, LOCAL_PROVIDERS)
+    work.cases.record_author(outbox_id, account_id)
+    case = work.cases.case_of(resident_id)
+    if case is None or case.assigned_id is None:
+        work.cases.assign(resident_id, account_id, now)
+    work.cases.mark_read(account_id, resident_id)
     audit.record(
         actor, "conversation.reply", resident_id, detail={"outbox": outbox_id, "chars": len(text)}
     )
@@ -224,7 +242,7 @@ def reply(
 
 
 def hand_back(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     audit: Audit,
     actor: str,
     account_id: int,
@@ -235,21 +253,19 @@ def hand_back(
 ) -> int | None:
     """The bot answers the resident again; their notes are dealt with and the case closes.
     A resident who was waiting for a person is told (the default text, or staff's own)."""
-    check_resident(db, resident_id)
-    if not closing and handoff.in_handoff(db, resident_id):
+    check_resident(work, resident_id)
+    if not closing and work.handoffs.in_handoff(resident_id):
         closing = default_closing
-    outbox_id = None
-    if closing:
-        outbox_id = handoff.queue_staff_reply(db, resident_id, closing, now, take_over=False)
-        store.record_reply_author(db, outbox_id, account_id)
-    handoff.hand_back(db, resident_id)
-    store.close_case(db, resident_id, now)
+    outbox_id = work.handoffs.hand_back(resident_id, closing, now, LOCAL_PROVIDERS)
+    if outbox_id is not None:
+        work.cases.record_author(outbox_id, account_id)
+    work.cases.close(resident_id, now)
     audit.record(actor, "conversation.returned", resident_id, detail={"outbox": outbox_id})
     return outbox_id
 
 
 def assign(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     audit: Audit,
     actor: str,
     resident_id: str,
@@ -257,24 +273,24 @@ def assign(
     now: datetime,
 ) -> str | None:
     """Assign the case to a colleague by name (None: nobody). The name assigned."""
-    check_resident(db, resident_id)
+    check_resident(work, resident_id)
     account_id = None
     if to:
-        account = accounts_store.account_by_name(db, to)
+        account = work.accounts.by_name(to)
         if account is None or account.disabled:
             raise CaseError(400, "no such active account", "その職員は見つかりません。")
         account_id, to = account.id, account.name
-    store.assign(db, resident_id, account_id, now)
+    work.cases.assign(resident_id, account_id, now)
     audit.record(actor, "conversation.assigned", resident_id, detail={"to": to})
     return to
 
 
 def set_notices(
-    db: sqlite_utils.Database, audit: Audit, actor: str, resident_id: str, enabled: bool
+    work: ConsoleWork, audit: Audit, actor: str, resident_id: str, enabled: bool
 ) -> None:
     """On the resident's request (by phone): notices on or off. Topics come later."""
-    check_resident(db, resident_id)
-    q.update_resident(db, resident_id, {"notices_enabled": enabled})
+    check_resident(work, resident_id)
+    work.residents.set_notices(resident_id, enabled)
     audit.record(actor, "notices.setting_changed", resident_id, detail={"enabled": enabled})
 
 
@@ -303,7 +319,7 @@ class Found:
 
 
 def search(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     audit: Audit,
     actor: str,
     query: str,
@@ -316,7 +332,7 @@ def search(
     query = (query or "").strip()
     if receipts.looks_like_receipt(query):
         by = "receipt"
-        resident_id = store.resident_of_receipt(db, receipts.normalise(query))
+        resident_id = work.residents.by_receipt(receipts.normalise(query))
     else:
         number = phone_number(query)
         if number is None:
@@ -328,10 +344,10 @@ def search(
         by = "phone"
         # Real channels know a resident by the number; the simulator by a namespace of its own.
         identities = [number] + ([identity_of("sim", number)] if simulator else [])
-        found = store.known_residents(db, [vault.resident_id(i) for i in identities])
+        found = work.residents.known([vault.resident_id(i) for i in identities])
         resident_id = found[0] if found else None
-    if resident_id is not None and store.case_of(db, resident_id) is None:
-        store.open_case(db, resident_id, now, "lookup")
+    if resident_id is not None and work.cases.case_of(resident_id) is None:
+        work.cases.open(resident_id, now, "lookup")
     audit.record(
         actor, "resident.search", resident_id, detail={"by": by, "found": resident_id is not None}
     )

@@ -7,18 +7,17 @@ the database and its key anyway, so they need no account of their own."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import getpass
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-import sqlite_utils
-
 from bot import audit as audit_log
-from bot.audit import Audit
+from bot.audit import Audit, AuditChain
 from bot.clock import TOKYO, Clock
 from bot.config import Settings, load_settings
 from bot.errors import BotError
@@ -26,11 +25,8 @@ from bot.staff import accounts
 from bot.staff.accounts import AccountError, Credentials
 from bot.staff.config import StaffConfig
 from bot.staff.roles import ROLE_ORDER, parse_role
-from bot.store import audit as audit_store
-from bot.store import migrate, open_database
-from bot.store import staff_accounts as store
-from bot.store.database import write_transaction
-from bot.store.queries import utc_text
+from bot.store import ConsoleWork, Store, open_store
+from bot.store.records import AuditFilter, StaffAccount
 
 
 class StaffCommandError(BotError):
@@ -73,25 +69,26 @@ def actor() -> str:
         return "cli:unknown"
 
 
-@contextlib.contextmanager
-def _database(settings: Settings) -> Iterator[sqlite_utils.Database]:
-    db = open_database(settings.db_path)
+@contextlib.asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[Store]:
+    """The store of BOT_DB / --db, upgraded, with the audit chain of BOT_SECRET_KEY."""
+    store = open_store(
+        settings.db_path, single_lane=True, audit=AuditChain.from_secret(settings.secret_key)
+    )
+    await store.open()
     try:
-        migrate(db)
-        yield db
+        yield store
     finally:
-        db.close()
+        await store.close()
 
 
 def cmd_staff(args: argparse.Namespace) -> int:
     settings = load_settings(db_path=args.db)
     config = StaffConfig.from_settings(settings)
-    now = Clock().now()
-    with _database(settings) as db:
-        try:
-            return _staff(args, db, config, now)
-        except AccountError as error:
-            raise StaffCommandError(error.error) from None
+    try:
+        return asyncio.run(_staff(args, settings, config, Clock().now()))
+    except AccountError as error:
+        raise StaffCommandError(error.error) from None
 
 
 def _print_password(made: accounts.NewPassword, what: str) -> None:
@@ -106,13 +103,14 @@ def _print_password(made: accounts.NewPassword, what: str) -> None:
     )
 
 
-def _staff(
-    args: argparse.Namespace, db: sqlite_utils.Database, config: StaffConfig, now: datetime
+async def _staff(
+    args: argparse.Namespace, settings: Settings, config: StaffConfig, now: datetime
 ) -> int:
     command = args.staff_command
     who = actor()
     if command == "list":
-        rows = store.all_accounts(db)
+        async with opened(settings) as store:
+            rows = await store.console.read(lambda work: work.accounts.all())
         if args.json:
             for account in rows:
                 print(json.dumps(_account_json(account, now), ensure_ascii=False))
@@ -127,15 +125,17 @@ def _staff(
             )
         return 0
     if command in ("add", "reset"):
-        accounts.check_name(args.name) if command == "add" else None
+        if command == "add":
+            accounts.check_name(args.name)
         creds = Credentials(config.totp_key)
         password = accounts.one_time_password()
-        password_hash = creds.hash(password)
-        with write_transaction(db):
-            audit = Audit(db, config.audit_key, now)
+        password_hash = creds.hash(password)  # slow on purpose: before the transaction
+
+        def write(work: ConsoleWork) -> accounts.NewPassword:
+            audit = Audit(work.audit, now)
             if command == "add":
-                made = accounts.create_account(
-                    db,
+                return accounts.create_account(
+                    work,
                     creds,
                     config,
                     audit,
@@ -146,27 +146,33 @@ def _staff(
                     password_hash=password_hash,
                     password=password,
                 )
-            else:
-                made = accounts.reset_account(
-                    db, config, audit, who, args.name, password, password_hash, now
-                )
+            return accounts.reset_account(
+                work, config, audit, who, args.name, password, password_hash, now
+            )
+
+        async with opened(settings) as store:
+            made = await store.console.write(write)
         _print_password(made, "created" if command == "add" else "new password for")
         return 0
-    with write_transaction(db):
-        account = accounts.set_disabled(
-            db,
-            Audit(db, config.audit_key, now),
+
+    def switch(work: ConsoleWork) -> StaffAccount:
+        return accounts.set_disabled(
+            work,
+            Audit(work.audit, now),
             who,
             args.name,
             command == "disable",
             now,
             keep_an_admin=False,
         )
+
+    async with opened(settings) as store:
+        account = await store.console.write(switch)
     print(f"{account.name}: {'disabled' if account.disabled else 'enabled'}")
     return 0
 
 
-def _account_json(account: store.Account, now: datetime) -> dict:
+def _account_json(account: StaffAccount, now: datetime) -> dict:
     if account.disabled:
         status = "disabled"
     elif accounts.lock_state(account, now):
@@ -187,58 +193,64 @@ def _account_json(account: store.Account, now: datetime) -> dict:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     settings = load_settings(db_path=args.db)
-    config = StaffConfig.from_settings(settings)
-    now = Clock().now()
-    with _database(settings) as db:
-        if args.audit_command == "verify":
-            with write_transaction(db):
-                result = audit_log.verify(db, config.audit_key)
-                Audit(db, config.audit_key, now).record(
-                    actor(), "audit.verified", detail={"checked": result.checked, "ok": result.ok}
-                )
-            if result.ok:
-                print(f"audit log OK: {result.checked} entries, chain and head intact")
-                return 0
-            for problem in result.problems:
-                print(problem)
-            print(f"audit log NOT intact ({len(result.problems)} problem(s))", file=sys.stderr)
-            return 1
-        where = audit_store.AuditFilter(
-            since=utc_text(datetime.combine(args.since, time(), TOKYO)) if args.since else None,
-            until=utc_text(datetime.combine(args.until + timedelta(days=1), time(), TOKYO))
-            if args.until
-            else None,
-        )
-        with write_transaction(db):
-            rows = audit_store.search(db, where, None, 10**9)
-            Audit(db, config.audit_key, now).record(
-                actor(), "audit.exported", detail={"entries": len(rows)}
+    return asyncio.run(_audit(args, settings, Clock().now()))
+
+
+async def _audit(args: argparse.Namespace, settings: Settings, now: datetime) -> int:
+    chain = AuditChain.from_secret(settings.secret_key)
+    if args.audit_command == "verify":
+
+        def check(work: ConsoleWork) -> audit_log.Verification:
+            result = audit_log.verify(work.audit, chain)
+            Audit(work.audit, now).record(
+                actor(), "audit.verified", detail={"checked": result.checked, "ok": result.ok}
             )
-        sys.stdout.write(
-            audit_log.to_csv(audit_log.AuditEntry.from_row(row) for row in reversed(rows))
-        )
-        return 0
+            return result
+
+        async with opened(settings) as store:
+            result = await store.console.write(check)
+        if result.ok:
+            print(f"audit log OK: {result.checked} entries, chain and head intact")
+            return 0
+        for problem in result.problems:
+            print(problem)
+        print(f"audit log NOT intact ({len(result.problems)} problem(s))", file=sys.stderr)
+        return 1
+    where = AuditFilter(since=_jst_day(args.since), until=_jst_day(args.until, after=True))
+
+    def export(work: ConsoleWork) -> str:
+        rows = work.audit.search(where, None, 10**9)
+        Audit(work.audit, now).record(actor(), "audit.exported", detail={"entries": len(rows)})
+        return audit_log.to_csv(audit_log.AuditEntry.from_row(row) for row in reversed(rows))
+
+    async with opened(settings) as store:
+        sys.stdout.write(await store.console.write(export))
+    return 0
 
 
-def record_cli(
-    db: sqlite_utils.Database, settings: Settings, action: str, resident_id: str | None = None
-) -> None:
-    """An audit entry for a command run on the server (`bot handoff …`)."""
-    config = StaffConfig.from_settings(settings)
-    with write_transaction(db):
-        Audit(db, config.audit_key, Clock().now()).record(
-            actor(), action, resident_id, detail={"via": "cli"}
-        )
+def _jst_day(day: date | None, after: bool = False) -> datetime | None:
+    """The start of `day` in Japan (`after`: of the day after it, for an inclusive end)."""
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=1) if after else day, time(), TOKYO)
+
+
+def record_views(work: ConsoleWork, now: datetime, resident_ids: list[str]) -> None:
+    """`bot handoff list` showed these residents' messages: recorded, like in the console."""
+    audit = Audit(work.audit, now)
+    for resident_id in resident_ids:
+        audit.record(actor(), "conversation.view", resident_id, detail={"via": "cli"})
 
 
 def console_hint(settings: Settings) -> str:
     """For `bot serve`: how to make the first account when there is none yet."""
     path = Path(settings.db_path)
     if str(path) != ":memory:" and path.exists():
-        db = open_database(path)
-        try:
-            if store.has_accounts_table(db) and store.count_accounts(db) > 0:
-                return ""
-        finally:
-            db.close()
+
+        async def count() -> int:
+            async with opened(settings) as store:
+                return await store.console.read(lambda work: work.accounts.count())
+
+        if asyncio.run(count()) > 0:
+            return ""
     return "  (no staff accounts yet: bot staff add NAME --role admin)"

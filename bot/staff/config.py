@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from bot.audit import audit_key
 from bot.config import Settings
 from bot.errors import ConfigError
 
@@ -50,7 +49,6 @@ class StaffConfig:
     trusted_proxies: frozenset[str] = frozenset()
     csrf_key: bytes = field(default=b"", repr=False)
     totp_key: bytes = field(default=b"", repr=False)
-    audit_key: bytes = field(default=b"", repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StaffConfig:
@@ -71,7 +69,6 @@ class StaffConfig:
             trusted_proxies=proxies,
             csrf_key=_derive(settings.secret_key, b"staff-csrf/v1"),
             totp_key=_derive(settings.secret_key, b"staff-totp/v1"),
-            audit_key=audit_key(settings.secret_key),
         )
 
     @property

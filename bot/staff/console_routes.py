@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
-import sqlite_utils
 from aiohttp import web
 
 from bot.domain import data
@@ -34,7 +33,7 @@ from bot.staff.behalf import Desk, check_reason
 from bot.staff.casework import CaseError
 from bot.staff.guard import StaffRouter, needs, problem, read_body, staff_of
 from bot.staff.roles import Permission
-from bot.store import staff_accounts as accounts_store
+from bot.store.console import ConsoleWork
 
 log = logging.getLogger("bot.staff")
 
@@ -69,7 +68,7 @@ def add_console_routes(router: StaffRouter) -> None:
     @handler
     async def conversations(request: web.Request) -> web.StreamResponse:
         staff = staff_of(request)
-        rows = await deps.in_store(casework.list_cases, staff.account.id)
+        rows = await deps.reading(casework.list_cases, staff.account.id)
         return json_response({"conversations": rows})
 
     @handler
@@ -78,10 +77,10 @@ def add_console_routes(router: StaffRouter) -> None:
         rid = request.match_info["rid"]
         now = deps.now()
 
-        def read(db: sqlite_utils.Database) -> dict[str, Any]:
-            audit = deps.audit(db, now)
-            detail = casework.open_resident(db, audit, staff.name, staff.account.id, rid, now)
-            detail["bookings"] = desk.of_resident(db, rid, now)
+        def read(work: ConsoleWork) -> dict[str, Any]:
+            audit = deps.audit(work, now)
+            detail = casework.open_resident(work, audit, staff.name, staff.account.id, rid, now)
+            detail["bookings"] = desk.of_resident(work, rid, now)
             return detail
 
         return json_response(await deps.in_store(read))
@@ -92,9 +91,9 @@ def add_console_routes(router: StaffRouter) -> None:
         rid = request.match_info["rid"]
         before, after = request.query.get("before"), request.query.get("after")
 
-        def read(db: sqlite_utils.Database) -> dict[str, Any]:
+        def read(work: ConsoleWork) -> dict[str, Any]:
             return casework.transcript(
-                db, deps.audit(db, deps.now()), staff.name, staff.account.id, rid, before, after
+                work, deps.audit(work, deps.now()), staff.name, staff.account.id, rid, before, after
             )
 
         return json_response(await deps.in_store(read))
@@ -107,13 +106,13 @@ def add_console_routes(router: StaffRouter) -> None:
         assert text is not None
         now = deps.now()
 
-        def write(db: sqlite_utils.Database) -> int:
+        def write(work: ConsoleWork) -> int:
             return casework.reply(
-                db, deps.audit(db, now), staff.name, staff.account.id, rid, text, now
+                work, deps.audit(work, now), staff.name, staff.account.id, rid, text, now
             )
 
         outbox_id = await deps.in_store(write)
-        deps.pipeline.outbox_wake.set()
+        deps.outbox_wake.set()
         log.info("staff reply queued", extra={"outbox": outbox_id})
         return json_response({"ok": True, "outbox_id": outbox_id})
 
@@ -125,14 +124,21 @@ def add_console_routes(router: StaffRouter) -> None:
         now = deps.now()
         default = deps.texts.get("handoff_returned")
 
-        def write(db: sqlite_utils.Database) -> int | None:
+        def write(work: ConsoleWork) -> int | None:
             return casework.hand_back(
-                db, deps.audit(db, now), staff.name, staff.account.id, rid, closing, default, now
+                work,
+                deps.audit(work, now),
+                staff.name,
+                staff.account.id,
+                rid,
+                closing,
+                default,
+                now,
             )
 
         outbox_id = await deps.in_store(write)
         if outbox_id is not None:
-            deps.pipeline.outbox_wake.set()
+            deps.outbox_wake.set()
         log.info("conversation returned to the bot", extra={"outbox": outbox_id})
         return json_response({"ok": True, "outbox_id": outbox_id})
 
@@ -145,8 +151,8 @@ def add_console_routes(router: StaffRouter) -> None:
             raise CaseError(400, "'to' must be a name or null", "担当者を選んでください。")
         now = deps.now()
 
-        def write(db: sqlite_utils.Database) -> str | None:
-            return casework.assign(db, deps.audit(db, now), staff.name, rid, to or None, now)
+        def write(work: ConsoleWork) -> str | None:
+            return casework.assign(work, deps.audit(work, now), staff.name, rid, to or None, now)
 
         return json_response({"ok": True, "assigned_to": await deps.in_store(write)})
 
@@ -158,8 +164,8 @@ def add_console_routes(router: StaffRouter) -> None:
         if not isinstance(enabled, bool):
             raise CaseError(400, "'enabled' must be true or false", "設定を選んでください。")
 
-        def write(db: sqlite_utils.Database) -> None:
-            casework.set_notices(db, deps.audit(db, deps.now()), staff.name, rid, enabled)
+        def write(work: ConsoleWork) -> None:
+            casework.set_notices(work, deps.audit(work, deps.now()), staff.name, rid, enabled)
 
         await deps.in_store(write)
         return json_response({"ok": True, "notices_enabled": enabled})
@@ -168,7 +174,7 @@ def add_console_routes(router: StaffRouter) -> None:
     async def change_days(request: web.Request) -> web.StreamResponse:
         rid, receipt = request.match_info["rid"], request.match_info["receipt"]
         override = request.query.get("override") in {"1", "true"}
-        days = await deps.in_store(desk.days, rid, receipt, deps.now(), override)
+        days = await deps.reading(desk.days, rid, receipt, deps.now(), override)
         return json_response({"days": days})
 
     @handler
@@ -183,10 +189,10 @@ def add_console_routes(router: StaffRouter) -> None:
         reason = check_reason(body.get("reason"))
         now = deps.now()
 
-        def write(db: sqlite_utils.Database) -> dict[str, Any]:
-            audit = deps.audit(db, now)
-            changed = desk.change(db, audit, staff.name, rid, receipt, day, reason, now)
-            return {"booking": changed, "bookings": desk.of_resident(db, rid, now)}
+        def write(work: ConsoleWork) -> dict[str, Any]:
+            audit = deps.audit(work, now)
+            changed = desk.change(work, audit, staff.name, rid, receipt, day, reason, now)
+            return {"booking": changed, "bookings": desk.of_resident(work, rid, now)}
 
         return json_response({"ok": True, **await deps.in_store(write)})
 
@@ -197,10 +203,10 @@ def add_console_routes(router: StaffRouter) -> None:
         reason = check_reason((await body_of(request)).get("reason"))
         now = deps.now()
 
-        def write(db: sqlite_utils.Database) -> dict[str, Any]:
-            audit = deps.audit(db, now)
-            cancelled = desk.cancel(db, audit, staff.name, rid, receipt, reason, now)
-            return {"booking": cancelled, "bookings": desk.of_resident(db, rid, now)}
+        def write(work: ConsoleWork) -> dict[str, Any]:
+            audit = deps.audit(work, now)
+            cancelled = desk.cancel(work, audit, staff.name, rid, receipt, reason, now)
+            return {"booking": cancelled, "bookings": desk.of_resident(work, rid, now)}
 
         return json_response({"ok": True, **await deps.in_store(write)})
 
@@ -214,9 +220,9 @@ def add_console_routes(router: StaffRouter) -> None:
         now = deps.now()
         simulator = deps.settings.simulator
 
-        def find(db: sqlite_utils.Database) -> casework.Found:
-            audit = deps.audit(db, now)
-            return casework.search(db, audit, staff.name, query, deps.vault, simulator, now)
+        def find(work: ConsoleWork) -> casework.Found:
+            audit = deps.audit(work, now)
+            return casework.search(work, audit, staff.name, query, deps.vault, simulator, now)
 
         found = await deps.in_store(find)
         if found.resident_id is None:
@@ -238,14 +244,10 @@ def add_console_routes(router: StaffRouter) -> None:
 
     @handler
     async def colleagues(request: web.Request) -> web.StreamResponse:
-        def read(db: sqlite_utils.Database) -> list[dict[str, str]]:
-            return [
-                {"name": a.name, "role": a.role}
-                for a in accounts_store.all_accounts(db)
-                if not a.disabled
-            ]
+        def read(work: ConsoleWork) -> list[dict[str, str]]:
+            return [{"name": a.name, "role": a.role} for a in work.accounts.all() if not a.disabled]
 
-        return json_response({"colleagues": await deps.in_store(read)})
+        return json_response({"colleagues": await deps.reading(read)})
 
     base = "/staff/api/residents/{rid}"
     router.add("GET", "/staff/api/conversations", conversations, work)

@@ -5,6 +5,7 @@ CSRF token on every state-changing request. A /staff route added any other way a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,14 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlite_utils
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
-from bot.audit import Audit
+from bot.audit import Audit, AuditChain
+from bot.clock import Clock
 from bot.config import Settings
 from bot.identity import NumberVault
-from bot.pipeline.service import Pipeline
 from bot.simulator import json_response
 from bot.staff import sessions
 from bot.staff.accounts import (
@@ -32,7 +32,9 @@ from bot.staff.accounts import (
 )
 from bot.staff.config import StaffConfig
 from bot.staff.roles import Permission, may
-from bot.store.staff_accounts import Account, SessionRow
+from bot.store.base import Console
+from bot.store.console import ConsoleWork
+from bot.store.records import StaffAccount, StaffSession
 from bot.system_texts import SystemTexts
 
 log = logging.getLogger("bot.staff")
@@ -93,34 +95,42 @@ def during(*stages: str) -> Access:
 
 @dataclass
 class StaffDeps:
-    """What the console's handlers use, built once by add_staff_routes (from create_app)."""
+    """What the console's handlers use, built once by add_staff_routes from what
+    create_app hands it (the store's console, the clock, the vault, ...)."""
 
-    pipeline: Pipeline
+    console: Console
+    clock: Clock
     settings: Settings
     config: StaffConfig
     creds: Credentials
+    chain: AuditChain
     metrics: StaffMetrics
     texts: SystemTexts
     vault: NumberVault
     flows_dir: Path
+    outbox_wake: asyncio.Event  # set when a reply is queued: the delivery worker sends it
 
     def now(self) -> datetime:
-        return self.pipeline.clock.now()
+        return self.clock.now()
 
     async def in_store(self, fn: Callable[..., T], *args: Any) -> T:
-        """fn(db, *args) in one write transaction on the store's thread."""
-        return await self.pipeline.run_on_store(fn, *args)  # type: ignore[return-value]
+        """fn(work, *args) in one write transaction of the store (its audit entries too)."""
+        return await self.console.write(lambda work: fn(work, *args))
 
-    def audit(self, db: sqlite_utils.Database, now: datetime) -> Audit:
-        return Audit(db, self.config.audit_key, now)
+    async def reading(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(work, *args) for work that only reads (nothing audited)."""
+        return await self.console.read(lambda work: fn(work, *args))
+
+    def audit(self, work: ConsoleWork, now: datetime) -> Audit:
+        return Audit(work.audit, now)
 
 
 @dataclass(frozen=True)
 class Staff:
     """The signed-in person making this request (request[STAFF])."""
 
-    account: Account
-    session: SessionRow
+    account: StaffAccount
+    session: StaffSession
     csrf: str
 
     @property
@@ -241,8 +251,8 @@ class StaffRouter:
             route = request.match_info.route.resource
             path = route.canonical if route is not None else request.path
 
-            def record(db: sqlite_utils.Database) -> None:
-                deps.audit(db, deps.now()).record(
+            def record(work: ConsoleWork) -> None:
+                deps.audit(work, deps.now()).record(
                     account.name,
                     "access.denied",
                     detail={"method": request.method, "route": path},

@@ -13,13 +13,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlite_utils
-
 from bot.audit import Audit
 from bot.staff import accounts, sessions
-from bot.staff.accounts import Account, Credentials
+from bot.staff.accounts import Credentials
 from bot.staff.config import StaffConfig
-from bot.store import staff_accounts as store
+from bot.store.console import ConsoleWork
+from bot.store.records import StaffAccount, StaffSession
 
 log = logging.getLogger("bot.staff")
 
@@ -31,26 +30,26 @@ class Gate:
     """The start of an attempt: refused (locked until…) or counted, with the account."""
 
     locked_until: datetime | None
-    account: Account | None = None
+    account: StaffAccount | None = None
 
 
 def begin_attempt(
-    db: sqlite_utils.Database, config: StaffConfig, client: str, name: str, now: datetime
+    work: ConsoleWork, config: StaffConfig, client: str, name: str, now: datetime
 ) -> Gate:
-    until = store.client_locked_until(db, client)
+    until = work.sign_ins.locked_until(client)
     if until is not None and until > now:
         return Gate(until)
     account = None
     if accounts.NAME_RE.match(name or ""):
-        account = store.account_by_name(db, name)
+        account = work.accounts.by_name(name)
     if account is not None and (locked := accounts.lock_state(account, now)):
         return Gate(locked, account)
     lock_until = now + config.lock_for
-    store.record_client_failure(
-        db, client, now, now - config.client_window, config.lock_client_after, lock_until
+    work.sign_ins.count_failure(
+        client, now, now - config.client_window, config.lock_client_after, lock_until
     )
     if account is not None:
-        store.record_account_failure(db, account.id, config.lock_account_after, lock_until)
+        work.accounts.count_failure(account.id, config.lock_account_after, lock_until)
     return Gate(None, account)
 
 
@@ -60,7 +59,7 @@ class Outcome:
     message: str = ""  # for staff, when not ok
     session_id: str | None = None
     stage: str | None = None
-    account: Account | None = None
+    account: StaffAccount | None = None
     locked: list[str] | None = None  # scopes this failure locked: "account", "client"
 
 
@@ -68,11 +67,11 @@ WRONG = "アカウント名またはパスワードが違います。"
 
 
 def failed(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     config: StaffConfig,
     audit: Audit,
     client: str,
-    account: Account | None,
+    account: StaffAccount | None,
     factor: str,
     now: datetime,
     reason: str = "wrong",
@@ -80,10 +79,10 @@ def failed(
 ) -> Outcome:
     """Record a failure already counted by begin_attempt; say which locks it set."""
     locked = []
-    fresh = store.account_by_id(db, account.id) if account is not None else None
+    fresh = work.accounts.by_id(account.id) if account is not None else None
     if fresh is not None and accounts.lock_state(fresh, now):
         locked.append("account")
-    client_until = store.client_locked_until(db, client)
+    client_until = work.sign_ins.locked_until(client)
     if client_until is not None and client_until > now:
         locked.append("client")
     actor = account.name if account is not None else UNKNOWN_ACTOR
@@ -99,25 +98,25 @@ def failed(
 
 
 def succeeded(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     config: StaffConfig,
     audit: Audit,
     client: str,
-    account: Account,
+    account: StaffAccount,
     factor: str,
     now: datetime,
-    current: store.SessionRow | None = None,
+    current: StaffSession | None = None,
 ) -> Outcome:
-    store.record_login(db, account.id, now)
-    store.forgive_client_failure(db, client, config.lock_client_after)
+    work.accounts.signed_in(account.id, now)
+    work.sign_ins.forgive(client, config.lock_client_after)
     # Sessions nobody came back to are ended on access; sweep them out now and then.
-    store.delete_expired_sessions(db, now - config.idle, now - config.absolute)
+    work.sessions.end_expired(now - config.idle, now - config.absolute)
     done = accounts.STAGE_TOTP if factor == "totp" else None
     stage = accounts.next_stage(account, done)
     if current is None:
-        session_id = sessions.start(db, account, stage, now)
+        session_id = sessions.start(work, account, stage, now)
     else:
-        session_id = sessions.advance(db, current, account, stage, now)
+        session_id = sessions.advance(work, current, account, stage, now)
     audit.record(
         account.name, "login.ok", subject=account.name, detail={"factor": factor, "next": stage}
     )
@@ -126,7 +125,7 @@ def succeeded(
 
 
 def finish_password(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     config: StaffConfig,
     audit: Audit,
     client: str,
@@ -136,10 +135,10 @@ def finish_password(
 ) -> Outcome:
     account = gate.account
     if account is None or not password_ok:
-        return failed(db, config, audit, client, account, "password", now)
+        return failed(work, config, audit, client, account, "password", now)
     if account.disabled:
         return failed(
-            db,
+            work,
             config,
             audit,
             client,
@@ -151,7 +150,7 @@ def finish_password(
         )
     if accounts.expired_temporary(account, now):
         return failed(
-            db,
+            work,
             config,
             audit,
             client,
@@ -161,25 +160,25 @@ def finish_password(
             "expired",
             "仮パスワードの有効期限が切れています。管理者に再発行を依頼してください。",
         )
-    return succeeded(db, config, audit, client, account, "password", now)
+    return succeeded(work, config, audit, client, account, "password", now)
 
 
 def finish_totp(
-    db: sqlite_utils.Database,
+    work: ConsoleWork,
     config: StaffConfig,
     creds: Credentials,
     audit: Audit,
     client: str,
-    current: store.SessionRow,
+    current: StaffSession,
     code: str,
     now: datetime,
 ) -> Outcome:
-    account = store.account_by_id(db, current.account.id)
+    account = work.accounts.by_id(current.account.id)
     assert account is not None
     step = creds.totp_step(account.totp_secret, code, now)
-    if step is None or not store.use_totp_step(db, account.id, step):
+    if step is None or not work.accounts.use_totp_step(account.id, step):
         return failed(
-            db,
+            work,
             config,
             audit,
             client,
@@ -189,4 +188,4 @@ def finish_totp(
             "wrong",
             "確認コードが違います。アプリに表示されている6桁の数字を入力してください。",
         )
-    return succeeded(db, config, audit, client, account, "totp", now, current)
+    return succeeded(work, config, audit, client, account, "totp", now, current)

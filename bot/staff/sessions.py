@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-import sqlite_utils
 from aiohttp import web
 
 from bot.staff.config import StaffConfig
-from bot.store import staff_accounts as store
-from bot.store.staff_accounts import Account, SessionRow
+from bot.store.console import ConsoleWork
+from bot.store.records import StaffAccount, StaffSession
 
 COOKIE = "sakura_staff"
 SECURE_COOKIE = "__Host-sakura_staff"  # the prefix makes browsers insist on Secure, Path=/
@@ -64,34 +63,32 @@ def csrf_ok(request: web.Request, config: StaffConfig, id_hash: str) -> bool:
     return hmac.compare_digest(given.encode(), csrf_token(config, id_hash).encode())
 
 
-def start(db: sqlite_utils.Database, account: Account, stage: str, now: datetime) -> str:
+def start(work: ConsoleWork, account: StaffAccount, stage: str, now: datetime) -> str:
     """A new session (a fresh id at every step of a login: no fixation). Its id."""
     session_id = secrets.token_urlsafe(32)
-    store.insert_session(db, hash_id(session_id), account.id, stage, now)
+    work.sessions.add(hash_id(session_id), account.id, stage, now)
     return session_id
 
 
 def advance(
-    db: sqlite_utils.Database, current: SessionRow, account: Account, stage: str, now: datetime
+    work: ConsoleWork, current: StaffSession, account: StaffAccount, stage: str, now: datetime
 ) -> str:
-    store.delete_session(db, current.id_hash)
-    return start(db, account, stage, now)
+    work.sessions.end(current.id_hash)
+    return start(work, account, stage, now)
 
 
 @dataclass(frozen=True)
 class Loaded:
-    session: SessionRow | None
+    session: StaffSession | None
     expired: bool = False
 
 
-def load(
-    db: sqlite_utils.Database, config: StaffConfig, session_id: str | None, now: datetime
-) -> Loaded:
+def load(work: ConsoleWork, config: StaffConfig, session_id: str | None, now: datetime) -> Loaded:
     """The live session for this cookie value (touching it), or None; expired and disabled
     ones are deleted."""
     if not session_id:
         return Loaded(None)
-    row = store.session_by_hash(db, hash_id(session_id))
+    row = work.sessions.get(hash_id(session_id))
     if row is None:
         return Loaded(None)
     if (
@@ -99,10 +96,10 @@ def load(
         or now - row.created_at > config.absolute
         or row.account.disabled
     ):
-        store.delete_session(db, row.id_hash)
+        work.sessions.end(row.id_hash)
         return Loaded(None, expired=not row.account.disabled)
     if (now - row.last_seen_at).total_seconds() >= TOUCH_EVERY_SECONDS:
-        store.touch_session(db, row.id_hash, now)
+        work.sessions.touch(row.id_hash, now)
     return Loaded(row)
 
 

@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.identity import NumberVault
 from bot.metrics import Metrics
 from bot.pipeline.service import Pipeline
+from bot.store import open_store
 from bot.system_texts import SystemTexts
 from bot.turn import Reply, ResidentContext, Turn, TurnResult
 
@@ -31,7 +32,11 @@ class EchoResponder:
     turns: list[Turn] = field(default_factory=list)
 
     def respond(
-        self, turn: Turn, conversation: dict[str, Any] | None, resident: ResidentContext, db: Any
+        self,
+        turn: Turn,
+        conversation: dict[str, Any] | None,
+        resident: ResidentContext,
+        services: Any,
     ) -> TurnResult:
         self.turns.append(turn)
         if turn.text == "選択":
@@ -46,7 +51,7 @@ class EchoResponder:
 def make_pipeline(tmp_path: Path, clock: Clock | None = None) -> tuple[Pipeline, EchoResponder]:
     responder = EchoResponder()
     pipeline = Pipeline(
-        db_path=tmp_path / "bot.db",
+        store=open_store(tmp_path / "bot.db"),
         clock=clock or Clock(),
         vault=NumberVault(SECRET),
         responder_factory=lambda: responder,

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.app import PIPELINE, create_app
-from bot.store import open_database
+from bot.store.sqlite.connection import open_database
 from tests.foundation.helpers import settings_for
 
 NUMBER = "+819012340000"

@@ -15,12 +15,11 @@ import pytest
 from aiohttp import web
 
 import bot.app
-from bot.app import PIPELINE, create_app
+from bot.app import SETTINGS, create_app
+from bot.city import build_responder
 from bot.clock import TOKYO, Clock, FrozenClock
-from bot.responder import build_responder
 from bot.staff import STAFF_ROUTER, StaffRouter, accounts
 from bot.staff.roles import Role
-from bot.store import staff_accounts as store
 from bot.turn import Responder
 from tests.foundation.helpers import settings_for
 
@@ -91,11 +90,11 @@ async def make_account(
     wants_totp = role.value in ("approver", "admin") if totp is None else totp
     secret = pyotp.random_base32() if ready and wants_totp else None
 
-    def write(db):
+    def write(work):
         now = deps.now()
-        audit = deps.audit(db, now)
+        audit = deps.audit(work, now)
         made = accounts.create_account(
-            db,
+            work,
             deps.creds,
             deps.config,
             audit,
@@ -107,11 +106,11 @@ async def make_account(
             password=password,
         )
         if ready:
-            store.set_password(db, made.account.id, password_hash, False, None, now)
+            work.accounts.set_password(made.account.id, password_hash, False, None, now)
             if secret:
-                store.set_totp(db, made.account.id, deps.creds.seal_totp(secret), True, now)
+                work.accounts.set_totp(made.account.id, deps.creds.seal_totp(secret), True, now)
 
-    await app[PIPELINE].run_on_store(write)
+    await deps.console.write(write)
     member.totp_secret = secret
     return member
 
@@ -178,3 +177,17 @@ async def another_client(client):
     other = TestClient(client.server)
     await other.start_server()
     return other
+
+
+async def on_db(app: web.Application, fn):
+    """fn(db) on a connection of the test's own to the app's SQLite file (autocommit): what
+    is stored, as a person with the file would see it."""
+    import sqlite3
+
+    import sqlite_utils
+
+    conn = sqlite3.connect(str(app[SETTINGS].db_path), isolation_level=None, timeout=10)
+    try:
+        return fn(sqlite_utils.Database(conn))
+    finally:
+        conn.close()

@@ -9,13 +9,12 @@ import logging
 from datetime import date, timedelta
 from pathlib import Path
 
-from bot.app import PIPELINE
+from bot.app import PIPELINE, SETTINGS
 from bot.domain import bookings
 from bot.domain.calendar import CollectionCalendar
 from bot.domain.fees import Line
 from bot.pipeline.intake import identity_of
 from bot.staff.roles import Role
-from bot.store import console as console_store
 from tests.foundation.helpers import ROOT
 from tests.staff.helpers import (
     ASK_FOR_PERSON,
@@ -23,6 +22,8 @@ from tests.staff.helpers import (
     MONDAY_20,
     fresh_clock,
     make_account,
+    on_db,
+    router_of,
     sign_in,
     staff_app,
 )
@@ -69,7 +70,7 @@ async def audit_rows(client) -> list[tuple]:
             "SELECT actor, action, resident_id, subject, detail FROM audit_log ORDER BY seq"
         ).fetchall()
 
-    return await client.app[PIPELINE].run_on_store(read)
+    return await on_db(client.app, read)
 
 
 async def test_a_handed_over_resident_is_listed_opened_and_read(client, clock, browsers):
@@ -185,10 +186,10 @@ async def test_urgent_cases_come_first(client, clock):
     await hand_over(client, clock)
     await say(client, "こんにちは", OTHER)
 
-    def mark(db):  # what a notice's `ask` handoff answer does (notices engineer)
-        console_store.open_case(db, rid_of(client, OTHER), clock.now(), "notice", urgent=True)
+    def mark(work):  # what a notice's `ask` handoff answer does (notices engineer)
+        work.cases.open(rid_of(client, OTHER), clock.now(), "notice", urgent=True)
 
-    await client.app[PIPELINE].run_on_store(mark)
+    await router_of(client.app).deps.console.write(mark)
     listed = await cases(sato)
     assert [c["resident_id"] for c in listed] == [rid_of(client, OTHER), rid_of(client)]
     assert listed[0]["urgent"] is True and listed[0]["opened_by"] == "notice"
@@ -250,7 +251,7 @@ async def test_finding_a_resident_on_the_phone_by_number(client, clock):
     assert searches[0][2] == rid_of(client, OTHER) and searches[-1][2] is None
     # The number typed is nowhere: not in the audit log, not in the database file.
     dump = json.dumps(await audit_rows(client), ensure_ascii=False)
-    raw = Path(client.app[PIPELINE].db_path).read_bytes()
+    raw = Path(client.app[SETTINGS].db_path).read_bytes()
     for form in ("08011112222", "8011112222", "080-1111-2222"):
         assert form not in dump and form.encode() not in raw
 
@@ -262,9 +263,9 @@ async def booked(client, clock, day: date) -> tuple[str, str]:
     """A booking made by the domain's own rules (as the bot makes it) for a resident."""
     await say(client, "こんにちは")
 
-    def write(db):
+    def write(work):
         booking = bookings.create(
-            db,
+            work.bookings,
             CollectionCalendar.load(DATA),
             resident_id=rid_of(client),
             district="北",
@@ -276,7 +277,7 @@ async def booked(client, clock, day: date) -> tuple[str, str]:
         )
         return booking.receipt
 
-    receipt = await client.app[PIPELINE].run_on_store(write)
+    receipt = await router_of(client.app).deps.console.write(write)
     return rid_of(client), receipt
 
 
@@ -284,7 +285,7 @@ async def timers(client) -> list[tuple]:
     def read(db):
         return db.execute("SELECT name, due_at FROM timers ORDER BY id").fetchall()
 
-    return await client.app[PIPELINE].run_on_store(read)
+    return await on_db(client.app, read)
 
 
 async def test_a_booking_changed_and_cancelled_for_a_resident_on_the_phone(client, clock):

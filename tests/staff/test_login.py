@@ -19,6 +19,7 @@ from tests.staff.helpers import (
     PASSWORD,
     fresh_clock,
     make_account,
+    on_db,
     router_of,
     sign_in,
     staff_app,
@@ -33,7 +34,7 @@ async def rows(client, sql: str, params=()) -> list[tuple]:
     def read(db):
         return db.execute(sql, list(params)).fetchall()
 
-    return await client.app[PIPELINE].run_on_store(read)
+    return await on_db(client.app, read)
 
 
 async def audit_actions(client) -> list[tuple]:

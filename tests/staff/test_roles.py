@@ -14,9 +14,7 @@ from bot.app import PIPELINE
 from bot.staff import sessions
 from bot.staff.accounts import STAGE_CHANGE_PASSWORD, STAGE_READY, STAGE_TOTP
 from bot.staff.roles import ROLE_ORDER, Permission, Role, may
-from bot.store import console as console_store
-from bot.store import staff_accounts as store
-from tests.staff.helpers import make_account, router_of, staff_app
+from tests.staff.helpers import make_account, on_db, router_of, staff_app
 
 NUMBER = "+819012340099"
 
@@ -35,7 +33,6 @@ async def resident_with_booking(client) -> tuple[str, str]:
 
     def seed(db):
         rid = db.execute("SELECT id FROM residents").fetchone()[0]
-        console_store.open_case(db, rid, client.app[PIPELINE].clock.now(), "lookup")
         db.execute(
             "INSERT INTO bookings (receipt, resident_id, district, town, collection_date, items,"
             " item_count, fee_total, status, created_at, updated_at) VALUES ('ABCD2345', ?, '北',"
@@ -44,7 +41,10 @@ async def resident_with_booking(client) -> tuple[str, str]:
         )
         return rid
 
-    return await client.app[PIPELINE].run_on_store(seed), "ABCD2345"
+    rid = await on_db(client.app, seed)
+    now = client.app[PIPELINE].clock.now()
+    await router_of(client.app).deps.console.write(lambda work: work.cases.open(rid, now, "lookup"))
+    return rid, "ABCD2345"
 
 
 def concrete(path: str, values: dict[str, str]) -> str:
@@ -55,11 +55,11 @@ async def open_session(client, name: str, stage: str) -> dict[str, str]:
     """A session straight in the store (signing in is tested elsewhere): its headers."""
     deps = router_of(client.app).deps
 
-    def write(db):
-        account = store.account_by_name(db, name)
-        return sessions.start(db, account, stage, deps.now())
+    def write(work):
+        account = work.accounts.by_name(name)
+        return sessions.start(work, account, stage, deps.now())
 
-    session_id = await client.app[PIPELINE].run_on_store(write)
+    session_id = await deps.console.write(write)
     client.session.cookie_jar.clear()
     client.session.cookie_jar.update_cookies({"sakura_staff": session_id})
     return {"X-CSRF-Token": sessions.csrf_token(deps.config, sessions.hash_id(session_id))}
@@ -170,6 +170,6 @@ async def test_a_refused_action_is_audited(client, clock):
             "SELECT actor, action, detail FROM audit_log ORDER BY seq DESC"
         ).fetchone()
 
-    actor, action, detail = await client.app[PIPELINE].run_on_store(read)
+    actor, action, detail = await on_db(client.app, read)
     assert (actor, action) == ("op", "access.denied") and "/staff/api/audit" in detail
     clock.advance(timedelta(seconds=1))

@@ -32,6 +32,7 @@ from tests.staff.helpers import (
     PASSWORD,
     fresh_clock,
     make_account,
+    router_of,
     staff_app,
     totp_code,
 )
@@ -204,9 +205,9 @@ async def test_a_handoff_answered_a_booking_changed_and_handed_back(chromium, se
     assert any(HANDED_OVER in t for t in await server.say(ASK_FOR_PERSON))
     assert await server.say(QUESTION) == []
 
-    def book(db):
+    def book(work):
         return bookings.create(
-            db,
+            work.bookings,
             CollectionCalendar.load(DATA),
             resident_id=server.resident_id(),
             district="北",
@@ -217,18 +218,16 @@ async def test_a_handoff_answered_a_booking_changed_and_handed_back(chromium, se
             directory=DATA,
         ).receipt
 
-    receipt = await server.app[PIPELINE].run_on_store(book)
+    console = router_of(server.app).deps.console
+    receipt = await console.write(book)
     # Another resident's urgent answer to a notice (the notices work marks these).
     await server.say("こんにちは", "+819011112222")
 
-    def urgent(db):
-        from bot.store.console import open_case
+    def urgent(work):
+        rid = server.resident_id("+819011112222")
+        work.cases.open(rid, server.clock.now(), "notice", urgent=True)
 
-        open_case(
-            db, server.resident_id("+819011112222"), server.clock.now(), "notice", urgent=True
-        )
-
-    await server.app[PIPELINE].run_on_store(urgent)
+    await console.write(urgent)
 
     context, page, errors = await open_console(chromium, server)
     try:

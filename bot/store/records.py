@@ -1,0 +1,366 @@
+"""Typed values that cross the store seam (every backend returns and accepts these).
+
+Times are aware datetimes; JSON-shaped fields (payloads, suggestions, conversation state)
+are plain Python values. How a backend stores them is its own business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+# Delivery statuses only move forward; a late "sent" never overwrites "delivered".
+STATUS_RANK = {
+    "pending": 0,
+    "sending": 1,
+    "queued": 2,
+    "sent": 3,
+    "delivered": 4,
+    "read": 5,
+    "failed": 6,
+    "undelivered": 6,
+    "suppressed": 6,
+}
+
+
+# ---- intake ------------------------------------------------------------------------------
+
+
+@dataclass
+class InboundRow:
+    """One inbound message (or due timer) as stored: already hashed, encrypted, redacted."""
+
+    provider: str
+    provider_message_id: str  # unique per provider: a second copy is a duplicate
+    resident_id: str
+    phone_enc: bytes | None  # None for rows the bot makes itself (timers)
+    channel: str
+    received_at: datetime
+    kind: str = "message"  # message | timer
+    text: str = ""
+    postback: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    redactions: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Ingested:
+    inbox_id: int
+    duplicate: bool
+
+
+# ---- processing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResidentRow:
+    id: str
+    notices_enabled: bool = True
+    handoff: bool = False
+    last_provider: str | None = None
+    last_channel: str | None = None
+    failed_turns: int = 0
+    last_seen_at: datetime | None = None
+
+
+@dataclass
+class Claimed:
+    """A pending inbox row claimed for processing, with what the turn reads of its resident."""
+
+    id: int
+    provider: str
+    resident_id: str
+    channel: str
+    kind: str
+    text: str
+    postback: str | None
+    payload: dict[str, Any]
+    redactions: list[str]
+    truncated: bool
+    received_at: datetime
+    resident: ResidentRow | None
+    conversation: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A resident's named timer (set again by name: replaced)."""
+
+    name: str
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NewOutbox:
+    """A message to send, written with the turn that produced it."""
+
+    provider: str
+    channel: str
+    text: str
+    idempotency_key: str
+    kind: str = "reply"  # reply | notice
+    suggestions: list[str] = field(default_factory=list)
+    status: str = "pending"  # pending | sent (local providers) | suppressed
+
+
+@dataclass
+class Completion:
+    """Everything one turn changes, written in the same transaction as its inbox row's
+    status (the row is `done` or `failed` with its replies, state and timers, or not at all)."""
+
+    status: str = "done"  # done | failed
+    save_conversation: bool = False
+    conversation: dict[str, Any] | None = None  # None with save_conversation: forget it
+    resident: dict[str, bool] = field(default_factory=dict)  # notices_enabled, handoff
+    failed_turns: int | None = None
+    cancel_timers: list[str] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)  # after the cancels: set wins
+    staff_notes: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
+    outbox: list[NewOutbox] = field(default_factory=list)
+
+
+@dataclass
+class BatchResult:
+    inbox_ids: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    outbox_rows: int = 0
+    residents: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message the bot sent a resident, as the simulator, replay and chat show it."""
+
+    id: int
+    text: str
+    suggestions: list[str]
+    kind: str
+    channel: str
+    inbox_id: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "suggestions": self.suggestions,
+            "kind": self.kind,
+            "inbox_id": self.inbox_id,
+            "channel": self.channel,
+        }
+
+
+# ---- delivery ------------------------------------------------------------------------------
+
+
+@dataclass
+class OutboxItem:
+    """An outbox row claimed for sending, with the resident's encrypted number."""
+
+    id: int
+    resident_id: str
+    provider: str
+    channel: str
+    kind: str
+    text: str
+    suggestions: list[str]
+    created_at: datetime
+    attempts: int
+    idempotency_key: str
+    provider_message_id: str | None = None
+    phone_enc: bytes | None = None
+    notices_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class SentMark:
+    outbox_id: int
+    provider_message_id: str | None
+    at: datetime
+
+
+# ---- the staff desk (handoff) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaffNote:
+    resident_id: str
+    kind: str  # handoff | message | note
+    text: str
+    created_at: datetime
+    id: int | None = None
+
+
+# ---- the staff console: accounts and sessions (owner "accounts") -------------------------------
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    id: int
+    name: str
+    role: str  # operator | editor | approver | admin (bot.staff.roles)
+    password_hash: str  # argon2id, PHC string
+    password_temporary: bool  # a one-time password: changed at the first sign-in
+    password_expires_at: datetime | None
+    totp_secret: bytes | None  # sealed (encrypted) by bot.staff.accounts.Credentials
+    totp_enabled: bool
+    totp_last_step: int  # the last TOTP time step used: a code is accepted once
+    disabled: bool
+    failed_logins: int  # in a row
+    locked_until: datetime | None
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    id_hash: str  # SHA-256 of the cookie value (the value itself is never stored)
+    account: StaffAccount
+    stage: str  # totp | change_password | enrol_totp | ready
+    created_at: datetime
+    last_seen_at: datetime
+
+
+# ---- the audit log (owner "audit") --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewAuditEntry:
+    """Who did what, when, to which resident: appended in the transaction of the action it
+    records (bot.store.base.AuditLog.append). `detail` holds ids, counts and codes, never a
+    resident's text or number."""
+
+    at: datetime
+    actor: str  # an account name, or cli:<os user>
+    action: str  # thing.done (bot.audit.ACTION_LABELS)
+    resident_id: str | None = None
+    subject: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """An entry as stored: texts exactly as the sealer made them (its MAC covers them)."""
+
+    seq: int
+    at: str  # UTC ISO 8601
+    actor: str
+    action: str
+    resident_id: str | None
+    subject: str | None
+    detail: str  # canonical JSON
+    prev_mac: str
+    mac: str
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The last entry's seq and its seal (bot.store.base.AuditSealer.seal): catches entries
+    cut from the end of the log."""
+
+    seq: int
+    seal: str
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None  # a prefix: "booking." finds every booking action
+    resident_id: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+# ---- the staff console: cases (owner "console") --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """A resident in staff's hands: handed over, with a message nobody has dealt with, or
+    opened by staff (a lookup for someone on the phone, an urgent notice answer)."""
+
+    resident_id: str
+    handoff: bool
+    channel: str | None
+    opened_by: str  # handoff (with a person now) | message (left for staff) | lookup | notice
+    urgent: bool
+    since: datetime  # the oldest thing waiting (or when the case was opened)
+    last_at: datetime  # the latest note (or since)
+    unread: int  # notes the asking account has not seen
+    waiting: int  # notes nobody has dealt with yet
+    assigned_id: int | None
+    assigned_to: str | None
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """An open case's own row: who opened it, how urgent, whose it is."""
+
+    opened_at: datetime
+    opened_by: str
+    urgent: bool
+    assigned_id: int | None
+    assigned_to: str | None
+
+
+# Where a transcript page starts or ends: (time, inbox id, outbox id) of an entry, in the
+# order the transcript is read (a bot reply right after the message it answers).
+Cursor = tuple[datetime, int, int]
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    who: str  # resident | staff | bot
+    text: str  # as stored (redacted)
+    channel: str | None
+    at: datetime
+    kind: str = "message"
+    status: str | None = None
+    suggestions: list[str] = field(default_factory=list)
+    author: str | None = None  # the account that wrote a staff reply
+
+
+@dataclass(frozen=True)
+class TranscriptPage:
+    entries: list[TranscriptEntry]  # oldest first
+    older: Cursor | None  # pass as `before` for the page before this one (None: no more)
+    newest: Cursor | None  # pass as `after` to fetch what came since
+
+
+# ---- bookings (the 粗大ごみ owner) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Booking:
+    receipt: str
+    resident_id: str
+    district: str
+    town: str | None
+    collection_date: date
+    items: tuple[dict[str, Any], ...]  # fee lines as JSON (bot.domain.fees.Line.to_json)
+    item_count: int
+    fee_total: int
+    status: str  # booked | cancelled | changed
+    created_at: str
+    updated_at: str
+    source_ref: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("booked", "changed")
+
+
+@dataclass(frozen=True)
+class NewBooking:
+    receipt: str
+    resident_id: str
+    district: str
+    town: str | None
+    collection_date: date
+    items: tuple[dict[str, Any], ...]
+    item_count: int
+    fee_total: int
+    at: datetime
+    source_ref: str | None = None

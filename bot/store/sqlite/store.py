@@ -1,0 +1,284 @@
+"""SqliteStore: bot.store.base.Store on one SQLite file (WAL), for one process.
+
+Three connections, each owned by a thread of its own (a "lane"): intake (webhooks wait
+for its commits, so it goes first through the WriteGate), processing (turns, in batches:
+one fsync'd commit for many residents' turns) and delivery (outbox bookkeeping). An
+in-memory database has one lane for everything (connections would not share it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.store import records as r
+from bot.store.base import AuditSealer, SendBudget, TurnHandler, Wakeups
+from bot.store.services import Conversations, Residents
+from bot.store.sqlite import bookings, delivery, pipeline, staff
+from bot.store.sqlite.connection import WriteGate, write_transaction
+from bot.store.sqlite.lane import Lane
+from bot.store.sqlite.schema import migrate
+from bot.store.sqlite.staffwork import SqliteConsole, SqliteStaffDesk
+
+log = logging.getLogger("bot.store")
+
+# A batch gives way to a waiting intake commit once it has run this long (seconds): long
+# enough that processing still moves several rows per commit under a stream of webhooks,
+# short enough to keep acknowledgements quick.
+YIELD_AFTER = 0.008
+
+
+class _Residents:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def get(self, resident_id: str) -> r.ResidentRow | None:
+        return pipeline.resident(self.db, resident_id)
+
+
+class _Conversations:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def get(self, resident_id: str) -> dict[str, Any] | None:
+        return pipeline.conversation(self.db, resident_id)
+
+
+class SqliteTurnServices:
+    """bot.store.services.TurnServices on the processing connection (its open transaction)."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self._residents = _Residents(db)
+        self._conversations = _Conversations(db)
+        self._bookings = bookings.SqliteBookings(db)
+
+    @property
+    def residents(self) -> Residents:
+        return self._residents
+
+    @property
+    def conversations(self) -> Conversations:
+        return self._conversations
+
+    @property
+    def bookings(self) -> bookings.SqliteBookings:
+        return self._bookings
+
+
+class SqliteDelivery:
+    """bot.store.base.DeliveryStore on the delivery lane."""
+
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+
+    async def claim(
+        self, providers: Sequence[str], now: datetime, limit: int
+    ) -> list[r.OutboxItem]:
+        return await self.lane.write(delivery.claim, list(providers), now, limit)
+
+    async def sent(self, marks: Sequence[r.SentMark]) -> None:
+        await self.lane.write(delivery.sent, list(marks))
+
+    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None:
+        await self.lane.write(delivery.retry, outbox_id, next_at, error)
+
+    async def failed(
+        self, outbox_id: int, error: str, now: datetime, status: str = "failed"
+    ) -> None:
+        await self.lane.write(delivery.failed, outbox_id, error, now, status)
+
+    async def stop_notices(self, resident_id: str) -> None:
+        await self.lane.write(delivery.stop_notices, resident_id)
+
+    async def next_due(self, providers: Sequence[str]) -> datetime | None:
+        return await self.lane.read(delivery.next_due, list(providers))
+
+    async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
+        return await self.lane.read(delivery.stale_rich, sent_before, limit)
+
+    async def note(self, outbox_id: int, error: str) -> None:
+        await self.lane.write(delivery.note, outbox_id, error)
+
+    async def switch_to_sms(
+        self,
+        outbox_id: int,
+        provider: str,
+        provider_message_id: str | None,
+        now: datetime,
+        why: str,
+    ) -> None:
+        await self.lane.write(
+            delivery.switch_to_sms, outbox_id, provider, provider_message_id, now, why
+        )
+
+    def send_budget(self, provider: str, rate: float) -> SendBudget | None:
+        return None  # one process sends: its own limiter is the whole budget
+
+
+class SqliteStore:
+    """bot.store.base.Store on the SQLite file at `path` (":memory:" for a throwaway one).
+    `single_lane`: one connection and thread for everything (replay, chat, CLI).
+    `audit`: links the audit log's entries (without it, audit appends are refused)."""
+
+    def __init__(
+        self, path: Path | str, single_lane: bool = False, audit: AuditSealer | None = None
+    ) -> None:
+        self.path = str(path)
+        self.gate = WriteGate()
+        self._intake = Lane("bot-intake", self.path, self.gate)
+        single = single_lane or self.path == ":memory:"
+        self._process = self._intake if single else Lane("bot-process", self.path, self.gate)
+        self._deliver = self._intake if single else Lane("bot-delivery", self.path, self.gate)
+        self.delivery = SqliteDelivery(self._deliver)
+        # Staff's transactions are short: on the intake lane, like the webhooks'.
+        self.staff = SqliteStaffDesk(self._intake, audit)
+        self.console = SqliteConsole(self._intake, audit)
+        self.wake = Wakeups()
+        self._batches: itertools.count[int] = itertools.count(1)
+        self._services: SqliteTurnServices | None = None
+
+    def _lanes(self) -> list[Lane]:
+        unique: list[Lane] = []
+        for lane in (self._intake, self._process, self._deliver):
+            if lane not in unique:
+                unique.append(lane)
+        return unique
+
+    # ---- life cycle ------------------------------------------------------------------
+
+    async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
+        self.wake = wake or self.wake
+
+        def first(db: sqlite_utils.Database) -> int:
+            migrate(db)
+            if serve:  # one process per SQLite file: what was in flight died with the last one
+                with write_transaction(db, self.gate):
+                    pipeline.reset_in_flight(db)
+            return pipeline.last_batch(db)
+
+        await self._intake.thread.run(self._intake.open)
+        last = await self._intake.read(first)
+        self._batches = itertools.count(last + 1)
+        for lane in self._lanes()[1:]:
+            await lane.thread.run(lane.open)
+        process_db = self._process.db
+        assert process_db is not None
+        self._services = SqliteTurnServices(process_db)
+
+    async def close(self) -> None:
+        for lane in self._lanes():
+            lane.close()
+
+    # ---- intake ------------------------------------------------------------------------
+
+    async def ingest(self, rows: Sequence[r.InboundRow], now: datetime) -> list[r.Ingested]:
+        # Urgent: a webhook waits for this commit (see WriteGate).
+        return await self._intake.write(self._ingest, list(rows), now, urgent=True)
+
+    @staticmethod
+    def _ingest(
+        db: sqlite_utils.Database, rows: list[r.InboundRow], now: datetime
+    ) -> list[r.Ingested]:
+        stamp = pipeline.utc_text(now)
+        results = []
+        for row in rows:
+            pipeline.touch_resident(db, row, stamp)
+            inbox_id = pipeline.insert_inbox(db, row)
+            if inbox_id is None:
+                existing = pipeline.find_inbox_id(db, row.provider, row.provider_message_id)
+                results.append(r.Ingested(existing or 0, True))
+            else:
+                results.append(r.Ingested(inbox_id, False))
+        return results
+
+    async def record_status(
+        self,
+        provider: str,
+        provider_message_id: str,
+        status: str,
+        error_code: str | None,
+        now: datetime,
+    ) -> bool:
+        return await self._intake.write(
+            pipeline.record_status,
+            provider,
+            provider_message_id,
+            status,
+            error_code,
+            now,
+            urgent=True,
+        )
+
+    # ---- processing --------------------------------------------------------------------
+
+    async def process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
+        return await self._process.thread.run(self._process_batch, handler, limit)
+
+    def _process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
+        """Process the oldest pending row of up to `limit` residents in one transaction.
+
+        When intake is waiting for the write lock (a webhook waits for its commit) and the
+        batch has run YIELD_AFTER, it commits after the row in hand; the rows not reached
+        stay pending, first in line and still in order, for the next batch."""
+        db, services = self._process.db, self._services
+        assert db is not None and services is not None, "store not open"
+        result = r.BatchResult()
+        gate = self.gate
+        started = time.perf_counter()
+        with write_transaction(db, gate):
+            now = handler.now()
+            pipeline.promote_due_timers(db, now)
+            items = pipeline.claim_pending(db, limit)
+            if not items:
+                return result
+            batch = next(self._batches)
+            for item in items:
+                if gate.urgent_waiting and time.perf_counter() - started >= YIELD_AFTER:
+                    break
+                try:
+                    with db.atomic():
+                        done = handler.handle(item, services, now)
+                        pipeline.complete(db, item, done, now, batch)
+                except Exception as exc:  # a bug must not lose the message or stall the queue
+                    with db.atomic():
+                        done = handler.failed(item, exc, now)
+                        pipeline.complete(db, item, done, now, batch)
+                    result.failed.append(item.id)
+                result.outbox_rows += len(done.outbox)
+                result.inbox_ids.append(item.id)
+                result.residents.add(item.resident_id)
+        return result
+
+    async def next_timer_due(self) -> datetime | None:
+        return await self._process.read(pipeline.next_timer_due)
+
+    async def inbox_status(self, inbox_id: int) -> str | None:
+        return await self._intake.read(pipeline.inbox_status, inbox_id)
+
+    # ---- reading what was sent -----------------------------------------------------------
+
+    async def replies_for(self, inbox_id: int) -> list[r.SentMessage]:
+        return await self._intake.read(pipeline.replies_for, inbox_id)
+
+    async def sent_to(self, resident_id: str, after_id: int = 0) -> list[r.SentMessage]:
+        return await self._intake.read(pipeline.sent_to, resident_id, after_id)
+
+    async def conversation(self, resident_id: str) -> dict[str, Any] | None:
+        return await self._intake.read(pipeline.conversation, resident_id)
+
+    # ---- upkeep ----------------------------------------------------------------------------
+
+    async def purge_old(self, before: datetime) -> dict[str, int]:
+        def write(db: sqlite_utils.Database) -> dict[str, int]:
+            counts = pipeline.purge_old(db, before)
+            counts.update(staff.purge_old(db, pipeline.utc_text(before)))
+            return counts
+
+        return await self._intake.write(write)
