@@ -9,12 +9,17 @@ import logging
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.app import PIPELINE, SETTINGS
+from bot.audit import Audit
 from bot.domain import bookings
 from bot.domain.calendar import CollectionCalendar
 from bot.domain.fees import Line
 from bot.pipeline.intake import identity_of
+from bot.staff.behalf import Desk
 from bot.staff.roles import Role
+from bot.store.sqlite import SqliteStore
 from tests.foundation.helpers import ROOT
 from tests.staff.helpers import (
     ASK_FOR_PERSON,
@@ -327,6 +332,41 @@ async def test_a_booking_changed_and_cancelled_for_a_resident_on_the_phone(clien
         ("sato", "booking.cancelled", rid, receipt),
     ]
     assert json.loads(rows[0][4]) == {"from": "2026-03-16", "to": "2026-03-23"}
+
+
+async def test_a_change_on_behalf_and_its_audit_entry_commit_together(client, clock):
+    """The entry is written in the change's own transaction: when it cannot be written
+    (here: a store opened without the audit key), the booking is not changed either."""
+    rid, receipt = await booked(client, clock, date(2026, 3, 16))
+    now = clock.now()
+    await router_of(client.app).deps.console.write(lambda work: work.cases.open(rid, now, "lookup"))
+
+    def change(work):
+        audit = Audit(work.audit, now)
+        return Desk(DATA).change(work, audit, "sato", rid, receipt, date(2026, 3, 23), None, now)
+
+    keyless = SqliteStore(client.app[SETTINGS].db_path, single_lane=True)
+    await keyless.open()
+    try:
+        with pytest.raises(RuntimeError, match="audit key"):
+            await keyless.console.write(change)
+    finally:
+        await keyless.close()
+
+    def stored(db):
+        return db.execute("SELECT collection_date, status FROM bookings").fetchall()
+
+    assert await on_db(client.app, stored) == [("2026-03-16", "booked")]
+    assert [r for r in await audit_rows(client) if r[1].startswith("booking.")] == []
+    assert [t for t in await timers(client) if t[0].startswith("bulky")] == []  # not moved
+    # With the key (the server's store), the same change commits with its entry.
+    assert (await router_of(client.app).deps.console.write(change))["date"] == "2026-03-23"
+    assert await on_db(client.app, stored) == [("2026-03-23", "changed")]
+    assert [t[0] for t in await timers(client) if t[0].startswith("bulky")] == [
+        f"bulky_reminder:{receipt}"
+    ]
+    [entry] = [r for r in await audit_rows(client) if r[1].startswith("booking.")]
+    assert entry[:4] == ("sato", "booking.changed", rid, receipt)
 
 
 async def test_past_the_deadline_staff_need_a_reason_which_is_audited(client, clock):
