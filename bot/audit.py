@@ -30,7 +30,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,16 +90,8 @@ def _stamp(at: datetime) -> str:
 
 
 def _fields(row: AuditRow) -> tuple:
-    return (
-        row.seq,
-        row.at,
-        row.actor,
-        row.action,
-        row.resident_id,
-        row.subject,
-        row.detail,
-        row.prev_mac,
-    )
+    """What the MAC covers: every stored field but the MAC itself."""
+    return astuple(row)[:-1]
 
 
 class AuditChain:

@@ -13,13 +13,13 @@ from typing import Any
 from bot.audit import Audit
 from bot.clock import TOKYO
 from bot.domain import receipts
+from bot.handoff import REF_LENGTH
 from bot.identity import NumberVault
 from bot.pipeline.intake import identity_of
 from bot.pipeline.turns import LOCAL_PROVIDERS
 from bot.store.console import ConsoleWork
 from bot.store.records import Cursor, StaffNote, TranscriptPage
 
-REF_LENGTH = 10  # the short reference staff see and say: the start of the resident id
 PAGE = 30  # transcript entries per page
 MAX_REPLY_CHARS = 1000
 RESIDENT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -149,7 +149,7 @@ def open_resident(
         "handoff": bool(resident and resident.handoff),
         "notices_enabled": resident.notices_enabled if resident else True,
         "channel": resident.last_channel if resident else None,
-        "last_seen": jst(resident.last_seen_at) if resident else None,
+        "last_seen": jst(work.residents.last_seen(resident_id)),
         "case": None
         if case is None
         else {

@@ -12,7 +12,9 @@ only in the backends. The guarantees every backend keeps (docs/architecture.md):
   turn in one transaction with its `Completion` (state + outbox + timers + inbox status);
 - due timers become inbox rows of their resident, so they queue behind messages;
 - delivery claims due outbox rows (replies before notices) and a crash re-sends rather
-  than loses them (at least once; providers' idempotency keys make it shown once).
+  than loses them (at least once; providers' idempotency keys make it shown once);
+- a unit of staff work (`console.write`) and the audit entries that record it commit
+  together; audit appends are serialised, so the chain never forks.
 """
 
 from __future__ import annotations
@@ -131,17 +133,9 @@ class StaffDesk(Protocol):
         """The one resident whose id starts with `ref`, open or not."""
         ...
 
-    async def hand_back(
-        self,
-        resident_id: str,
-        closing: str | None = None,
-        now: datetime | None = None,
-        local_providers: frozenset[str] = frozenset(),
-        audit: NewAuditEntry | None = None,
-    ) -> int | None:
-        """The bot answers the resident again; their notes are marked seen. With `closing`,
-        staff's last message is queued in the same transaction (its outbox id returned);
-        with `audit`, that entry is appended to the audit log in it too."""
+    async def hand_back(self, resident_id: str, audit: NewAuditEntry) -> None:
+        """The bot answers the resident again; their notes are marked seen; `audit` (who
+        did it) is appended to the audit log in the same transaction."""
         ...
 
 

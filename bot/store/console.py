@@ -199,6 +199,10 @@ class StaffResidents(Protocol):
 
     def get(self, resident_id: str) -> ResidentRow | None: ...
 
+    def last_seen(self, resident_id: str) -> datetime | None:
+        """When the resident last wrote (or was first seen)."""
+        ...
+
     def set_notices(self, resident_id: str, enabled: bool) -> None: ...
 
     def known(self, resident_ids: Sequence[str]) -> list[str]:

@@ -62,7 +62,6 @@ class ResidentRow:
     last_provider: str | None = None
     last_channel: str | None = None
     failed_turns: int = 0
-    last_seen_at: datetime | None = None
 
 
 @dataclass

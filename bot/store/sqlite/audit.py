@@ -9,6 +9,8 @@ last entry and appending after it cannot interleave with another appender."""
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import sqlite_utils
 
 from bot.store.base import AuditSealer
@@ -68,18 +70,7 @@ def append(db: sqlite_utils.Database, sealer: AuditSealer | None, entry: NewAudi
         raise RuntimeError("this store was opened without the audit key (open_store(audit=…))")
     row = sealer.link(entry, _last(db))
     db.execute(
-        f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            row.seq,
-            row.at,
-            row.actor,
-            row.action,
-            row.resident_id,
-            row.subject,
-            row.detail,
-            row.prev_mac,
-            row.mac,
-        ],
+        f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", astuple(row)
     )
     db.execute(
         "INSERT INTO audit_head (id, seq, mac) VALUES (1, ?, ?) "

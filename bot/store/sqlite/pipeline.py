@@ -165,7 +165,6 @@ def _resident(row: dict[str, Any]) -> ResidentRow:
         last_provider=row["last_provider"],
         last_channel=row["last_channel"],
         failed_turns=int(row["failed_turns"] or 0),
-        last_seen_at=from_utc_text(row["last_seen_at"]),
     )
 
 
@@ -177,8 +176,8 @@ def residents(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, Reside
     return {
         row["id"]: _resident(row)
         for row in db.query(
-            "SELECT id, notices_enabled, handoff, last_provider, last_channel, failed_turns, "
-            f"last_seen_at FROM residents WHERE id IN ({marks})",
+            "SELECT id, notices_enabled, handoff, last_provider, last_channel, failed_turns "
+            f"FROM residents WHERE id IN ({marks})",
             list(ids),
         )
     }
@@ -186,6 +185,12 @@ def residents(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, Reside
 
 def resident(db: sqlite_utils.Database, resident_id: str) -> ResidentRow | None:
     return residents(db, [resident_id]).get(resident_id)
+
+
+def last_seen(db: sqlite_utils.Database, resident_id: str) -> datetime | None:
+    found = db.execute("SELECT last_seen_at FROM residents WHERE id = ?", [resident_id])
+    row = found.fetchone()
+    return from_utc_text(row[0]) if row else None
 
 
 def known_residents(db: sqlite_utils.Database, ids: Sequence[str]) -> list[str]:

@@ -85,6 +85,9 @@ class SqliteStaffResidents:
     def get(self, resident_id: str) -> ResidentRow | None:
         return pipeline.resident(self.db, resident_id)
 
+    def last_seen(self, resident_id: str) -> datetime | None:
+        return pipeline.last_seen(self.db, resident_id)
+
     def set_notices(self, resident_id: str, enabled: bool) -> None:
         pipeline.update_resident(self.db, resident_id, {"notices_enabled": enabled})
 
@@ -160,23 +163,9 @@ class SqliteStaffDesk:
     async def find_resident(self, ref: str) -> str | None:
         return await self.lane.read(staff.find_resident, ref)
 
-    async def hand_back(
-        self,
-        resident_id: str,
-        closing: str | None = None,
-        now: datetime | None = None,
-        local_providers: frozenset[str] = frozenset(),
-        audit: NewAuditEntry | None = None,
-    ) -> int | None:
-        def write(db: sqlite_utils.Database) -> int | None:
-            outbox_id = None
-            if closing:
-                assert now is not None, "a closing message needs its time"
-                handoffs = SqliteHandoffs(db)
-                outbox_id = handoffs.staff_reply(resident_id, closing, now, False, local_providers)
+    async def hand_back(self, resident_id: str, audit: NewAuditEntry) -> None:
+        def write(db: sqlite_utils.Database) -> None:
             _release(db, resident_id)
-            if audit is not None:
-                audit_log.append(db, self.sealer, audit)
-            return outbox_id
+            audit_log.append(db, self.sealer, audit)
 
-        return await self.lane.write(write)
+        await self.lane.write(write)
