@@ -369,6 +369,36 @@ async def test_a_change_on_behalf_and_its_audit_entry_commit_together(client, cl
     assert entry[:4] == ("sato", "booking.changed", rid, receipt)
 
 
+async def test_a_change_on_behalf_keeps_to_the_day_s_capacity_whatever_the_reason(client, clock):
+    """Staff move a booking through the same bookings service as the bot: a full day is
+    refused (a reason passes deadlines, never capacity) and is not offered."""
+    sato = await sign_in(client, await make_account(client.app, "sato", Role.OPERATOR), clock)
+    rid, receipt = await booked(client, clock, date(2026, 3, 16))
+    await sato.post("/staff/api/search", json={"query": receipt})
+
+    def fill(work):  # other residents take all 30 places of Monday 3/23 in 北地区
+        for n in range(3):
+            bookings.create(
+                work.bookings,
+                CollectionCalendar.load(DATA),
+                resident_id=f"{n:032x}",
+                district="北",
+                town="北町",
+                day=date(2026, 3, 23),
+                lines=[Line("ソファー", 5, 1000, "2人掛け以上"), Line("椅子", 5, 300)],
+                now=clock.now(),
+                directory=DATA,
+            )
+
+    await router_of(client.app).deps.console.write(fill)
+    days = await (await sato.get(f"/staff/api/residents/{rid}/bookings/{receipt}/days")).json()
+    assert "2026-03-23" not in [d["date"] for d in days["days"]]
+    for body in ({"date": "2026-03-23"}, {"date": "2026-03-23", "reason": "電話で依頼"}):
+        full = await sato.post(f"/staff/api/residents/{rid}/bookings/{receipt}/change", json=body)
+        assert full.status == 409 and "いっぱい" in (await full.json())["message"]
+    assert [r for r in await audit_rows(client) if r[1] == "booking.changed"] == []
+
+
 async def test_past_the_deadline_staff_need_a_reason_which_is_audited(client, clock):
     member = await make_account(client.app, "sato", Role.OPERATOR)
     sato = await sign_in(client, member, clock)
