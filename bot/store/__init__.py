@@ -10,6 +10,8 @@ from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.store.base import (
+    AuditSealer,
+    Console,
     DeliveryStore,
     StaffDesk,
     Store,
@@ -17,12 +19,16 @@ from bot.store.base import (
     TurnHandler,
     Wakeups,
 )
+from bot.store.console import ConsoleWork
 from bot.store.seeding import BulkWriter
 from bot.store.services import Bookings, Conversations, Residents, TurnServices
 
 __all__ = [
+    "AuditSealer",
     "Bookings",
     "BulkWriter",
+    "Console",
+    "ConsoleWork",
     "Conversations",
     "DeliveryStore",
     "Residents",
@@ -37,10 +43,13 @@ __all__ = [
 ]
 
 
-def open_store(location: Path | str, single_lane: bool = False) -> Store:
+def open_store(
+    location: Path | str, single_lane: bool = False, audit: AuditSealer | None = None
+) -> Store:
     """The store for BOT_DB / --db: a postgresql:// URL (PostgreSQL) or a file path (SQLite).
     Not yet opened (`await .open()`). `single_lane`: one SQLite connection for everything
-    (in-process tools: replay, chat, CLI)."""
+    (in-process tools: replay, chat, CLI). `audit`: what links audit entries into the chain
+    (bot.audit.AuditChain); without it the store refuses to append to the audit log."""
     text = str(location)
     # Imported here: the backends import their drivers; the protocols above import none.
     if text.startswith(("postgresql://", "postgres://")):
@@ -48,10 +57,10 @@ def open_store(location: Path | str, single_lane: bool = False) -> Store:
             from bot.store.postgres import PostgresStore
         except ImportError as exc:  # pragma: no cover - psycopg is a dependency
             raise ConfigError(f"BOT_DB: the PostgreSQL driver is not installed ({exc})") from exc
-        return PostgresStore(text)
+        return PostgresStore(text, audit=audit)
     from bot.store.sqlite import SqliteStore
 
-    return SqliteStore(location, single_lane=single_lane)
+    return SqliteStore(location, single_lane=single_lane, audit=audit)
 
 
 @contextlib.contextmanager

@@ -58,6 +58,7 @@ class StoreHarness:
     def __init__(self, location, responder, clock) -> None:
         import asyncio
 
+        from bot.audit import AuditChain
         from bot.pipeline.turns import TurnRunner
         from bot.store import open_store
         from bot.system_texts import SystemTexts
@@ -66,7 +67,7 @@ class StoreHarness:
         self.clock = clock
         self.location = location
         self.runner = TurnRunner(responder, clock, SystemTexts.load(ROOT / "flows"))
-        self.store = open_store(location, single_lane=True)
+        self.store = open_store(location, single_lane=True, audit=AuditChain.from_secret(SECRET))
         self.loop = asyncio.Runner()
         self.loop.run(self.store.open(serve=True))
         self.sql = Peek(location)

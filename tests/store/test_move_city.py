@@ -11,11 +11,13 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.audit import AuditChain, verify
 from bot.city import build_responder
 from bot.cli import main
 from bot.clock import TOKYO, FrozenClock
 from bot.local import LocalBot
 from bot.store import open_store
+from bot.store.records import NewAuditEntry
 from tests.support.db import Peek
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +43,27 @@ def _norm(value):
     return str(value) if value is not None and not isinstance(value, int | bytes) else value
 
 
+def _staff_work(path: Path, chain: AuditChain, now) -> None:
+    """An account (its sealed TOTP secret is bytes) and two audit entries."""
+
+    async def write() -> None:
+        store = open_store(path, audit=chain)
+        await store.open()
+        try:
+
+            def work(w) -> None:
+                made = w.accounts.add("yamada", "admin", "argon2-hash", now, now)
+                w.accounts.set_totp(made.id, b"sealed-secret", True, now)
+                w.audit.append(NewAuditEntry(now, "cli:root", "account.created", subject="1"))
+                w.audit.append(NewAuditEntry(now, "yamada", "login.ok"))
+
+            await store.console.write(work)
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+
+
 def test_a_city_moves_to_postgresql_whole_and_once(tmp_path, pg_server, capsys):
     source = tmp_path / "bot.db"
     clock = FrozenClock(datetime(2026, 11, 24, 10, 0, tzinfo=TOKYO))
@@ -52,6 +75,8 @@ def test_a_city_moves_to_postgresql_whole_and_once(tmp_path, pg_server, capsys):
     bot.send("+819055556666", "担当者と話したい")
     bot.send("+819077778888", "粗大ごみを出したい")  # mid-way: a conversation is stored
     bot.close()
+    chain = AuditChain.from_secret(b"k" * 40)
+    _staff_work(source, chain, clock.now())
     target = pg_server.database()
 
     assert main(["migrate", "--from", str(source), "--to", target]) == 0
@@ -97,18 +122,22 @@ def test_a_city_moves_to_postgresql_whole_and_once(tmp_path, pg_server, capsys):
 
     # The bot goes on in PostgreSQL: the resident's conversation, and new ids after the old.
     async def read() -> tuple:
-        store = open_store(target)
+        store = open_store(target, audit=chain)
         await store.open()
         try:
             states = [await store.conversation(rid) for rid, _ in stored]
-            return states, await store.staff.open_cases(10)
+            since, notes = await store.staff.handoff_notes()
+            checked = await store.console.read(lambda w: verify(w.audit, chain))
+            account = await store.console.read(lambda w: w.accounts.by_name("yamada"))
+            return states, sorted(set(since) | {n.resident_id for n in notes}), checked, account
         finally:
             await store.close()
 
-    states, cases = asyncio.run(read())
+    states, cases, checked, account = asyncio.run(read())
     assert stored and states == [json.loads(state) for _, state in stored]
-    handed = lite_cases  # the staff desk shows the same cases as before the move
-    assert sorted(c.resident_id for c in cases) == handed
+    assert cases == lite_cases  # the staff desk shows the same cases as before the move
+    assert checked.ok and checked.checked == 2, checked.problems  # the audit chain, intact
+    assert account is not None and account.totp_secret == b"sealed-secret"
     last = pg.one("SELECT max(id) FROM inbox")
     pg(
         "INSERT INTO inbox (provider, provider_message_id, resident_id, channel, received_at) VALUES ('x', 'y', 'z', 'sms', now())"

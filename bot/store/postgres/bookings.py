@@ -53,6 +53,12 @@ _USED = (
 )
 
 
+def resident_of_receipt(conn: Conn, receipt: str) -> str | None:
+    """Whose booking this 受付番号 is (the staff console finds a resident on the phone)."""
+    row = conn.execute("SELECT resident_id FROM bookings WHERE receipt = %s", [receipt]).fetchone()
+    return row["resident_id"] if row else None
+
+
 def _booking(values: dict[str, Any]) -> Booking:
     return Booking(
         receipt=values["receipt"],

@@ -27,6 +27,7 @@ from bot.store.records import (
     InboundRow,
     ResidentRow,
     SentMessage,
+    Timer,
 )
 
 MIGRATIONS = MigrationSet("pipeline")
@@ -64,6 +65,7 @@ MIGRATIONS.ddl(
     );
     CREATE INDEX inbox_pending ON inbox (resident_id, id) WHERE status = 'pending';
     CREATE INDEX inbox_resident ON inbox (resident_id, id);
+    CREATE INDEX inbox_by_resident ON inbox (resident_id, received_at);
     CREATE SEQUENCE inbox_batches;
     CREATE TABLE conversations (
         resident_id text PRIMARY KEY,
@@ -168,6 +170,31 @@ def resident(conn: Conn, resident_id: str) -> ResidentRow | None:
         [resident_id],
     ).fetchone()
     return _resident(found) if found else None
+
+
+def last_seen(conn: Conn, resident_id: str) -> datetime | None:
+    row = conn.execute("SELECT last_seen_at FROM residents WHERE id = %s", [resident_id]).fetchone()
+    return row["last_seen_at"] if row else None
+
+
+def known_residents(conn: Conn, ids: Sequence[str]) -> list[str]:
+    """Those of `ids` that are residents."""
+    rows = conn.execute("SELECT id FROM residents WHERE id = ANY(%s)", [list(ids)]).fetchall()
+    return [row["id"] for row in rows]
+
+
+def set_timer(conn: Conn, resident_id: str, timer: Timer) -> None:
+    """Set a resident's named timer (one by that name is replaced)."""
+    conn.execute(
+        "INSERT INTO timers (resident_id, name, due_at, payload) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (resident_id, name) DO UPDATE SET due_at = excluded.due_at, "
+        "payload = excluded.payload",
+        [resident_id, timer.name, timer.due_at, dumps(timer.payload)],
+    )
+
+
+def cancel_timer(conn: Conn, resident_id: str, name: str) -> None:
+    conn.execute("DELETE FROM timers WHERE resident_id = %s AND name = %s", [resident_id, name])
 
 
 def update_resident(conn: Conn, resident_id: str, changes: dict[str, Any]) -> None:

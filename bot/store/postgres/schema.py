@@ -7,13 +7,16 @@ from typing import Any
 
 import psycopg
 
-from bot.store.postgres import bookings, delivery, pipeline, staff
+from bot.store.postgres import accounts, audit, bookings, console, delivery, pipeline, staff
 from bot.store.postgres.migrations import MigrationSet, apply
 
 OWNERS: list[MigrationSet] = [
     pipeline.MIGRATIONS,
     staff.MIGRATIONS,
     bookings.MIGRATIONS,
+    accounts.MIGRATIONS,
+    audit.MIGRATIONS,
+    console.MIGRATIONS,
     delivery.MIGRATIONS,
 ]
 

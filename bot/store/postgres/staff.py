@@ -1,6 +1,6 @@
-"""The staff desk's tables in PostgreSQL (owner "staff"): notes for staff and the queries
-behind the staff console and `bot handoff` (as bot.store.sqlite.staff). Residents' numbers
-are never read here."""
+"""The staff desk's tables in PostgreSQL (owner "staff"): notes for staff (handoffs,
+messages left out of hours) and the queries on them behind the staff console and
+`bot handoff` (as bot.store.sqlite.staff). Residents' numbers are never read here."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.store.postgres.connection import Conn
 from bot.store.postgres.migrations import MigrationSet
-from bot.store.records import STAFF_KEY_PREFIX, OpenCase, StaffNote, TranscriptLine
+from bot.store.records import StaffNote
 
 MIGRATIONS = MigrationSet("staff")
 MIGRATIONS.ddl(
@@ -23,19 +23,29 @@ MIGRATIONS.ddl(
         created_at timestamptz NOT NULL,
         seen boolean NOT NULL DEFAULT false
     );
-    CREATE INDEX staff_notes_unseen ON staff_notes (resident_id) WHERE NOT seen;
+    CREATE INDEX staff_notes_by_resident ON staff_notes (resident_id, id);
+    CREATE INDEX staff_notes_unseen ON staff_notes (id) WHERE NOT seen;
     CREATE INDEX residents_handoff ON residents (id) WHERE handoff;
     """,
 )
 
+_NOTE = "SELECT id, resident_id, kind, text, created_at FROM staff_notes"
+
+
+def _note(row: dict[str, Any]) -> StaffNote:
+    return StaffNote(row["resident_id"], row["kind"], row["text"], row["created_at"], id=row["id"])
+
 
 def unseen_notes(conn: Conn) -> list[StaffNote]:
-    return [
-        StaffNote(row["resident_id"], row["kind"], row["text"], row["created_at"])
-        for row in conn.execute(
-            "SELECT resident_id, kind, text, created_at FROM staff_notes WHERE NOT seen ORDER BY id"
-        ).fetchall()
-    ]
+    return [_note(row) for row in conn.execute(f"{_NOTE} WHERE NOT seen ORDER BY id").fetchall()]
+
+
+def waiting_notes(conn: Conn, resident_id: str) -> list[StaffNote]:
+    """One resident's notes nobody has dealt with yet, oldest first."""
+    rows = conn.execute(
+        f"{_NOTE} WHERE resident_id = %s AND NOT seen ORDER BY id", [resident_id]
+    ).fetchall()
+    return [_note(row) for row in rows]
 
 
 def in_handoff_since(conn: Conn) -> dict[str, datetime]:
@@ -45,69 +55,12 @@ def in_handoff_since(conn: Conn) -> dict[str, datetime]:
     }
 
 
-_OPEN = "(handoff OR id IN (SELECT resident_id FROM staff_notes WHERE NOT seen))"
-
-
-def open_cases(conn: Conn, limit: int) -> list[OpenCase]:
-    notes: dict[str, list[StaffNote]] = {}
-    for note in unseen_notes(conn):
-        notes.setdefault(note.resident_id, []).append(note)
-    return [
-        OpenCase(
-            resident_id=row["id"],
-            handoff=bool(row["handoff"]),
-            last_seen_at=row["last_seen_at"],
-            notes=notes.get(row["id"], []),
-            transcript=transcript(conn, row["id"], limit),
-        )
-        for row in conn.execute(
-            f"SELECT id, handoff, last_seen_at FROM residents WHERE {_OPEN}"
-        ).fetchall()
-    ]
-
-
-def transcript(conn: Conn, resident_id: str, limit: int) -> list[TranscriptLine]:
-    """The last `limit` messages each way (the caller merges and cuts them)."""
-    lines = [
-        TranscriptLine(id=row["id"], who="resident", text=row["text"], at=row["received_at"])
-        for row in conn.execute(
-            "SELECT id, text, received_at FROM inbox WHERE resident_id = %s "
-            "AND kind = 'message' ORDER BY id DESC LIMIT %s",
-            [resident_id, limit],
-        ).fetchall()
-    ]
-    for row in conn.execute(
-        "SELECT o.id, o.text, o.suggestions, o.channel, o.kind, o.status, o.created_at, "
-        "o.idempotency_key, o.inbox_id, i.received_at AS anchor_at FROM outbox o "
-        "LEFT JOIN inbox i ON i.id = o.inbox_id "
-        "WHERE o.resident_id = %s AND o.status != 'suppressed' ORDER BY o.id DESC LIMIT %s",
-        [resident_id, limit],
-    ).fetchall():
-        staff = row["idempotency_key"].startswith(STAFF_KEY_PREFIX)
-        anchor = (row["anchor_at"], row["inbox_id"]) if row["anchor_at"] else None
-        lines.append(
-            TranscriptLine(
-                id=row["id"],
-                who="staff" if staff else "bot",
-                text=row["text"],
-                at=row["created_at"],
-                anchor=anchor,
-                kind=row["kind"],
-                status=row["status"],
-                channel=row["channel"],
-                suggestions=row["suggestions"] or [],
-            )
-        )
-    return lines
-
-
-def find_resident(conn: Conn, ref: str, open_only: bool) -> str | None:
-    where = f" AND {_OPEN}" if open_only else ""
+def find_resident(conn: Conn, ref: str) -> str | None:
+    """The one resident whose id starts with `ref` (None: nobody, or several)."""
     matches = [
         row["id"]
         for row in conn.execute(
-            f"SELECT id FROM residents WHERE left(id, %s) = %s{where} LIMIT 2".encode(),
-            [len(ref), ref],
+            "SELECT id FROM residents WHERE left(id, %s) = %s LIMIT 2", [len(ref), ref]
         ).fetchall()
     ]
     return matches[0] if len(matches) == 1 else None

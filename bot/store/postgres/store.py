@@ -26,7 +26,6 @@ import os
 import secrets
 import socket
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -36,7 +35,7 @@ from psycopg import errors
 from psycopg_pool import PoolTimeout
 
 from bot.store import records as r
-from bot.store.base import SendBudget, StoreUnavailable, TurnHandler, Wakeups
+from bot.store.base import AuditSealer, SendBudget, StoreUnavailable, TurnHandler, Wakeups
 from bot.store.postgres import delivery, pipeline, staff
 from bot.store.postgres.bookings import PostgresBookings
 from bot.store.postgres.connection import (
@@ -50,12 +49,13 @@ from bot.store.postgres.connection import (
     unavailable,
 )
 from bot.store.postgres.schema import migrate
+from bot.store.postgres.staffwork import BATCH_CHANNEL, PostgresConsole, PostgresStaffDesk
 from bot.store.services import Conversations, Residents
 
 log = logging.getLogger("bot.store")
 
 INBOX_CHANNEL = "bot_inbox"  # payload: the committing process
-BATCH_CHANNEL = "bot_batch"  # payload: process|1 if replies were queued|done inbox ids
+# BATCH_CHANNEL ("bot_batch", from staffwork): process|1 if replies were queued|done inbox ids
 UPKEEP_EVERY = 1.0  # seconds between lease renewals (the lease lasts delivery.LEASE_SECONDS)
 _FATAL = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -212,84 +212,6 @@ class PostgresDelivery:
         return PostgresSendBudget(self.lane, provider, rate)
 
 
-class PostgresStaffDesk:
-    """bot.store.base.StaffDesk on the intake lane (the console's writes are short)."""
-
-    def __init__(self, lane: Lane) -> None:
-        self.lane = lane
-
-    async def open_cases(self, transcript_limit: int) -> list[r.OpenCase]:
-        return await self.lane.run(staff.open_cases, transcript_limit)
-
-    async def handoff_notes(self) -> tuple[dict[str, datetime], list[r.StaffNote]]:
-        def read(conn: Conn) -> tuple[dict[str, datetime], list[r.StaffNote]]:
-            return staff.in_handoff_since(conn), staff.unseen_notes(conn)
-
-        return await self.lane.run(read)
-
-    async def find_open(self, ref: str) -> str | None:
-        return await self.lane.run(staff.find_resident, ref, True)
-
-    async def find_resident(self, ref: str) -> str | None:
-        return await self.lane.run(staff.find_resident, ref, False)
-
-    @staticmethod
-    def _queue(
-        conn: Conn, resident_id: str, text: str, now: datetime, local_providers: frozenset[str]
-    ) -> int:
-        provider, channel = staff.last_route(conn, resident_id)
-        provider = provider or "sim"
-        outbox_id = pipeline.add_outbox(
-            conn,
-            resident_id,
-            provider,
-            channel or "sms",
-            text,
-            now,
-            "sent" if provider in local_providers else "pending",
-            f"{r.STAFF_KEY_PREFIX}{uuid.uuid4().hex}",
-        )
-        conn.execute("SELECT pg_notify(%s, '|1|')", [BATCH_CHANNEL])
-        return outbox_id
-
-    async def staff_reply(
-        self,
-        resident_id: str,
-        text: str,
-        now: datetime,
-        take_over: bool,
-        local_providers: frozenset[str],
-    ) -> int:
-        def write(conn: Conn) -> int:
-            outbox_id = self._queue(conn, resident_id, text, now, local_providers)
-            if take_over:
-                staff.set_handoff(conn, resident_id, True)
-            return outbox_id
-
-        return await self.lane.run(write)
-
-    async def in_handoff(self, resident_id: str) -> bool:
-        return await self.lane.run(staff.in_handoff, resident_id)
-
-    async def hand_back(
-        self,
-        resident_id: str,
-        closing: str | None = None,
-        now: datetime | None = None,
-        local_providers: frozenset[str] = frozenset(),
-    ) -> int | None:
-        def write(conn: Conn) -> int | None:
-            outbox_id = None
-            if closing:
-                assert now is not None, "a closing message needs its time"
-                outbox_id = self._queue(conn, resident_id, closing, now, local_providers)
-            staff.set_handoff(conn, resident_id, False)
-            staff.mark_seen(conn, resident_id)
-            return outbox_id
-
-        return await self.lane.run(write)
-
-
 def process_owner() -> str:
     """This process's name in claims and leases: host, pid and a random part (pids repeat)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -298,7 +220,7 @@ def process_owner() -> str:
 class PostgresStore:
     """bot.store.base.Store on the PostgreSQL database at `url`."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, audit: AuditSealer | None = None) -> None:
         self.url = url
         self.owner = process_owner()
         self.pool = make_pool(url, size=4)
@@ -307,7 +229,9 @@ class PostgresStore:
         self._deliver = Lane("bot-delivery", self.pool)
         self._upkeep = Lane("bot-upkeep", self.pool)
         self.delivery = PostgresDelivery(self._deliver, self.owner)
-        self.staff = PostgresStaffDesk(self._intake)
+        # Staff's transactions are short: on the intake lane, like the webhooks'.
+        self.staff = PostgresStaffDesk(self._intake, audit)
+        self.console = PostgresConsole(self._intake, audit)
         self.wake = Wakeups()
         self._tasks: list[asyncio.Task[None]] = []
         self._serving = False
