@@ -6,7 +6,6 @@ CSRF token on every state-changing request. A /staff route added any other way a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
 from bot.audit import Audit, AuditChain
+from bot.channels.http import MalformedRequest, parse_json
 from bot.clock import Clock
 from bot.config import Settings
 from bot.identity import NumberVault
@@ -151,17 +151,18 @@ def problem(status: int, error: str, message: str, **extra: Any) -> web.Response
 
 
 async def read_body(request: web.Request) -> dict[str, Any] | web.Response:
-    """A small JSON object, or a 400/413 saying what is wrong with it."""
+    """A small JSON object, or a 400/413 saying what is wrong with it. The edge middleware
+    has already read the body under its route's cap and deadline: request.read() returns it."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         return problem(413, "request body too large", "送信内容が大きすぎます。")
-    raw = await request.content.read(MAX_BODY + 1)
+    raw = await request.read()
     if len(raw) > MAX_BODY:
         return problem(413, "request body too large", "送信内容が大きすぎます。")
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        body = parse_json(raw)
+    except (MalformedRequest, UnicodeDecodeError, ValueError):
         return problem(400, "body must be a JSON object", "送信内容を読み取れませんでした。")
     if not isinstance(body, dict):
         return problem(400, "body must be a JSON object", "送信内容を読み取れませんでした。")
