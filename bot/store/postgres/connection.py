@@ -51,6 +51,12 @@ CONNECT_KWARGS: dict[str, Any] = {
     "connect_timeout": 10,
     "application_name": "sakura-bot",
 }
+# What processes NOTIFY each other on (bot.store.postgres.store LISTENs): an intake commit
+# (payload: the committing process), and a batch or a staff reply that queued replies or
+# finished inbox rows (payload: process|1 if replies were queued|the inbox ids done).
+INBOX_CHANNEL = "bot_inbox"
+BATCH_CHANNEL = "bot_batch"
+
 # Deadlocks and serialisation failures are the server's way of saying "run it again".
 RETRIES = 3
 

@@ -16,13 +16,11 @@ from bot.store.console import ConsoleWork
 from bot.store.postgres import audit as audit_log
 from bot.store.postgres import bookings, pipeline, staff
 from bot.store.postgres.accounts import PostgresAccounts, PostgresSessions, PostgresSignInLimits
-from bot.store.postgres.connection import Conn, Lane
+from bot.store.postgres.connection import BATCH_CHANNEL, Conn, Lane
 from bot.store.postgres.console import PostgresCases
 from bot.store.records import STAFF_KEY_PREFIX, NewAuditEntry, ResidentRow, StaffNote, Timer
 
 T = TypeVar("T")
-
-BATCH_CHANNEL = "bot_batch"  # the delivery workers' wake-up (bot.store.postgres.store)
 
 
 class PostgresHandoffs:

@@ -39,7 +39,9 @@ from bot.store.base import AuditSealer, SendBudget, StoreUnavailable, TurnHandle
 from bot.store.postgres import delivery, pipeline, staff
 from bot.store.postgres.bookings import PostgresBookings
 from bot.store.postgres.connection import (
+    BATCH_CHANNEL,
     CONNECT_KWARGS,
+    INBOX_CHANNEL,
     RETRIES,
     Conn,
     Lane,
@@ -49,13 +51,11 @@ from bot.store.postgres.connection import (
     unavailable,
 )
 from bot.store.postgres.schema import migrate
-from bot.store.postgres.staffwork import BATCH_CHANNEL, PostgresConsole, PostgresStaffDesk
+from bot.store.postgres.staffwork import PostgresConsole, PostgresStaffDesk
 from bot.store.services import Conversations, Residents
 
 log = logging.getLogger("bot.store")
 
-INBOX_CHANNEL = "bot_inbox"  # payload: the committing process
-# BATCH_CHANNEL ("bot_batch", from staffwork): process|1 if replies were queued|done inbox ids
 UPKEEP_EVERY = 1.0  # seconds between lease renewals (the lease lasts delivery.LEASE_SECONDS)
 _FATAL = (psycopg.OperationalError, psycopg.InterfaceError)
 
