@@ -15,11 +15,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.store.postgres.connection import Conn
+from bot.store import records as r
+from bot.store.base import SendBudget
+from bot.store.postgres.connection import Conn, Lane
 from bot.store.postgres.migrations import MigrationSet
 from bot.store.postgres.pipeline import update_resident
 from bot.store.records import OutboxItem, SentMark
@@ -215,3 +218,98 @@ def take_tokens(conn: Conn, provider: str, rate: float, burst: float, count: int
     assert found is not None
     tokens = float(found["tokens"])
     return 0.0 if tokens >= 0 else -tokens / rate
+
+
+# ---- the store's side of delivery ------------------------------------------------------------
+
+
+class PostgresSendBudget:
+    """A provider's send rate shared by every process: sends are taken from one token
+    bucket row (take_tokens), a block at a time (about 50 ms of the rate) so a busy
+    sender does not pay a round trip per message. A waiting reply goes before a notice
+    within the process."""
+
+    def __init__(self, lane: Lane, provider: str, rate: float) -> None:
+        self.lane, self.provider, self.rate = lane, provider, rate
+        self.burst = max(1.0, rate)
+        self.block = max(1, min(50, int(rate * 0.05)))
+        self._left = 0
+        self._lock = asyncio.Lock()
+        self._replies = 0
+        self._no_replies = asyncio.Event()
+        self._no_replies.set()
+
+    async def acquire(self, kind: str = "reply") -> None:
+        reply = kind == "reply"
+        if reply:
+            self._replies += 1
+            self._no_replies.clear()
+        try:
+            while not reply and self._replies:
+                await self._no_replies.wait()
+            async with self._lock:
+                if self._left == 0:
+                    wait = await self.lane.run(
+                        take_tokens, self.provider, self.rate, self.burst, self.block
+                    )
+                    self._left = self.block
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                self._left -= 1
+        finally:
+            if reply:
+                self._replies -= 1
+                if not self._replies:
+                    self._no_replies.set()
+
+    async def close(self) -> None:
+        return None
+
+
+class PostgresDelivery:
+    """bot.store.base.DeliveryStore on the delivery lane."""
+
+    def __init__(self, lane: Lane, owner: str) -> None:
+        self.lane = lane
+        self.owner = owner
+
+    async def claim(
+        self, providers: Sequence[str], now: datetime, limit: int
+    ) -> list[r.OutboxItem]:
+        return await self.lane.run(claim, self.owner, list(providers), now, limit)
+
+    async def sent(self, marks: Sequence[r.SentMark]) -> None:
+        await self.lane.run(sent, list(marks))
+
+    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None:
+        await self.lane.run(retry, outbox_id, next_at, error)
+
+    async def failed(
+        self, outbox_id: int, error: str, now: datetime, status: str = "failed"
+    ) -> None:
+        await self.lane.run(failed, outbox_id, error, now, status)
+
+    async def stop_notices(self, resident_id: str) -> None:
+        await self.lane.run(stop_notices, resident_id)
+
+    async def next_due(self, providers: Sequence[str]) -> datetime | None:
+        return await self.lane.run(next_due, list(providers))
+
+    async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
+        return await self.lane.run(stale_rich, sent_before, limit)
+
+    async def note(self, outbox_id: int, error: str) -> None:
+        await self.lane.run(note, outbox_id, error)
+
+    async def switch_to_sms(
+        self,
+        outbox_id: int,
+        provider: str,
+        provider_message_id: str | None,
+        now: datetime,
+        why: str,
+    ) -> None:
+        await self.lane.run(switch_to_sms, outbox_id, provider, provider_message_id, now, why)
+
+    def send_budget(self, provider: str, rate: float) -> SendBudget | None:
+        return PostgresSendBudget(self.lane, provider, rate)

@@ -35,8 +35,8 @@ from psycopg import errors
 from psycopg_pool import PoolTimeout
 
 from bot.store import records as r
-from bot.store.base import AuditSealer, SendBudget, StoreUnavailable, TurnHandler, Wakeups
-from bot.store.postgres import delivery, pipeline, staff
+from bot.store.base import AuditSealer, StoreUnavailable, TurnHandler, Wakeups
+from bot.store.postgres import delivery, pipeline, queue, staff
 from bot.store.postgres.bookings import PostgresBookings
 from bot.store.postgres.connection import (
     BATCH_CHANNEL,
@@ -50,6 +50,7 @@ from bot.store.postgres.connection import (
     make_pool,
     unavailable,
 )
+from bot.store.postgres.delivery import PostgresDelivery
 from bot.store.postgres.schema import migrate
 from bot.store.postgres.staffwork import PostgresConsole, PostgresStaffDesk
 from bot.store.services import Conversations, Residents
@@ -116,100 +117,6 @@ class PostgresTurnServices:
     @property
     def bookings(self) -> PostgresBookings:
         return self._bookings
-
-
-class PostgresSendBudget:
-    """A provider's send rate shared by every process: sends are taken from one token
-    bucket row (delivery.take_tokens), a block at a time (about 50 ms of the rate) so a busy
-    sender does not pay a round trip per message. A waiting reply goes before a notice
-    within the process."""
-
-    def __init__(self, lane: Lane, provider: str, rate: float) -> None:
-        self.lane, self.provider, self.rate = lane, provider, rate
-        self.burst = max(1.0, rate)
-        self.block = max(1, min(50, int(rate * 0.05)))
-        self._left = 0
-        self._lock = asyncio.Lock()
-        self._replies = 0
-        self._no_replies = asyncio.Event()
-        self._no_replies.set()
-
-    async def acquire(self, kind: str = "reply") -> None:
-        reply = kind == "reply"
-        if reply:
-            self._replies += 1
-            self._no_replies.clear()
-        try:
-            while not reply and self._replies:
-                await self._no_replies.wait()
-            async with self._lock:
-                if self._left == 0:
-                    wait = await self.lane.run(
-                        delivery.take_tokens, self.provider, self.rate, self.burst, self.block
-                    )
-                    self._left = self.block
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                self._left -= 1
-        finally:
-            if reply:
-                self._replies -= 1
-                if not self._replies:
-                    self._no_replies.set()
-
-    async def close(self) -> None:
-        return None
-
-
-class PostgresDelivery:
-    """bot.store.base.DeliveryStore on the delivery lane."""
-
-    def __init__(self, lane: Lane, owner: str) -> None:
-        self.lane = lane
-        self.owner = owner
-
-    async def claim(
-        self, providers: Sequence[str], now: datetime, limit: int
-    ) -> list[r.OutboxItem]:
-        return await self.lane.run(delivery.claim, self.owner, list(providers), now, limit)
-
-    async def sent(self, marks: Sequence[r.SentMark]) -> None:
-        await self.lane.run(delivery.sent, list(marks))
-
-    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None:
-        await self.lane.run(delivery.retry, outbox_id, next_at, error)
-
-    async def failed(
-        self, outbox_id: int, error: str, now: datetime, status: str = "failed"
-    ) -> None:
-        await self.lane.run(delivery.failed, outbox_id, error, now, status)
-
-    async def stop_notices(self, resident_id: str) -> None:
-        await self.lane.run(delivery.stop_notices, resident_id)
-
-    async def next_due(self, providers: Sequence[str]) -> datetime | None:
-        return await self.lane.run(delivery.next_due, list(providers))
-
-    async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
-        return await self.lane.run(delivery.stale_rich, sent_before, limit)
-
-    async def note(self, outbox_id: int, error: str) -> None:
-        await self.lane.run(delivery.note, outbox_id, error)
-
-    async def switch_to_sms(
-        self,
-        outbox_id: int,
-        provider: str,
-        provider_message_id: str | None,
-        now: datetime,
-        why: str,
-    ) -> None:
-        await self.lane.run(
-            delivery.switch_to_sms, outbox_id, provider, provider_message_id, now, why
-        )
-
-    def send_budget(self, provider: str, rate: float) -> SendBudget | None:
-        return PostgresSendBudget(self.lane, provider, rate)
 
 
 def process_owner() -> str:
@@ -383,7 +290,7 @@ class PostgresStore:
         result = r.BatchResult()
         with conn.transaction():
             now = handler.now()
-            items, batch = pipeline.claim_pending(conn, limit, now)
+            items, batch = queue.claim_pending(conn, limit, now)
             if not items:
                 return result
             services = PostgresTurnServices(conn)
@@ -402,7 +309,7 @@ class PostgresStore:
             try:
                 with conn.transaction(), conn.pipeline():
                     if not careful:
-                        pipeline.complete_all(conn, finished, now, batch)
+                        queue.complete_all(conn, finished, now, batch)
                     conn.execute(
                         "SELECT pg_notify(%s, %s)",
                         [BATCH_CHANNEL, f"{self.owner}|{replies}|{done_ids}"],
@@ -434,7 +341,7 @@ class PostgresStore:
                 if careful:
                     with conn.pipeline():
                         services.savepoint()
-                        pipeline.complete_all(conn, [(item, done)], now, batch)
+                        queue.complete_all(conn, [(item, done)], now, batch)
                         conn.execute("RELEASE SAVEPOINT turn")
                 elif services.saved:
                     conn.execute("RELEASE SAVEPOINT turn")
@@ -453,11 +360,11 @@ class PostgresStore:
         done = handler.failed(item, error, now)
         if careful:
             with conn.pipeline():
-                pipeline.complete_all(conn, [(item, done)], now, batch)
+                queue.complete_all(conn, [(item, done)], now, batch)
         return done, True
 
     async def next_timer_due(self) -> datetime | None:
-        return await self._process.run(pipeline.next_timer_due)
+        return await self._process.run(queue.next_timer_due)
 
     async def inbox_status(self, inbox_id: int) -> str | None:
         return await self._intake.run(pipeline.inbox_status, inbox_id)
