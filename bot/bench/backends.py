@@ -92,7 +92,8 @@ class PgDatabase:
     def drop(self) -> None:
         from bot.store.postgres.admin import drop_database
 
-        drop_database(self.admin, self.name)
+        if not drop_database(self.admin, self.name):
+            print(f"bot bench: database {self.name} could not be dropped; drop it later")
 
 
 def _cpu(server: Server, pg: PgDatabase | None) -> dict[str, float]:

@@ -4,6 +4,7 @@ given URL's, list its server processes, drop it."""
 from __future__ import annotations
 
 import secrets
+import time
 
 import psycopg
 
@@ -30,6 +31,15 @@ def backend_pids(admin: str, name: str) -> list[int]:
     return [int(row[0]) for row in rows]
 
 
-def drop_database(admin: str, name: str) -> None:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+def drop_database(admin: str, name: str, attempts: int = 30) -> bool:
+    """Drop database `name`, ending its sessions. An autovacuum worker (the server's, which
+    a role without superuser may not end) can hold it for a while: try again each second.
+    False if it could not be dropped (it is left for the operator)."""
+    for _ in range(attempts):
+        try:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+            return True
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            time.sleep(1.0)
+    return False
