@@ -57,11 +57,12 @@ def _flag(value: str | None, default: bool) -> bool:
 
 
 def is_db_url(location: object) -> bool:
+    """A PostgreSQL URL (else BOT_DB / --db is a SQLite file)."""
     return str(location).startswith(("postgresql://", "postgres://"))
 
 
-def _database(location: str) -> dict[str, object]:
-    """BOT_DB / --db: a postgresql:// URL or a file path (SQLite)."""
+def _database(location: str) -> dict[str, Any]:
+    """BOT_DB / --db as Settings fields: a postgresql:// URL, or a file path (SQLite)."""
     return {"db_url": location} if is_db_url(location) else {"db_path": Path(location)}
 
 
@@ -92,7 +93,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         env=mode,
         host=env.get("BOT_HOST", "127.0.0.1"),
         port=port,
-        **_database(env.get("BOT_DB", "var/bot.db")),  # type: ignore[arg-type]
+        **_database(env.get("BOT_DB", "var/bot.db")),
         flows_dir=Path(env.get("BOT_FLOWS", "flows")),
         public_url=env.get("BOT_PUBLIC_URL", "").rstrip("/"),
         simulator=_flag(env.get("BOT_SIMULATOR"), default=(mode == "development")),

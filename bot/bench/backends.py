@@ -30,6 +30,7 @@ from bot.bench.procs import (
 )
 from bot.bench.report import _get, _lat, _n
 from bot.bench.seed import seed_database
+from bot.config import is_db_url
 
 COMPONENTS = ("main", "bot-intake", "bot-process", "bot-delivery", "bot-upkeep")
 LABELS = {
@@ -69,10 +70,9 @@ class PgDatabase:
     """A fresh database on the --db server for one configuration."""
 
     def __init__(self, admin: str) -> None:
-        from bot.store.migrate import is_postgres
         from bot.store.postgres.admin import create_database
 
-        if not is_postgres(admin):
+        if not is_db_url(admin):
             raise SystemExit("bot bench: --db must be a postgresql:// URL")
         self.admin = admin
         self.name, self.url = create_database(admin, "bot_bench")

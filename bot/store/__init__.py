@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.config import is_db_url
 from bot.errors import ConfigError
 from bot.store.base import (
     AuditSealer,
@@ -52,7 +53,7 @@ def open_store(
     (bot.audit.AuditChain); without it the store refuses to append to the audit log."""
     text = str(location)
     # Imported here: the backends import their drivers; the protocols above import none.
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_db_url(text):
         try:
             from bot.store.postgres import PostgresStore
         except ImportError as exc:  # pragma: no cover - psycopg is a dependency
@@ -67,7 +68,7 @@ def open_store(
 def bulk_writer(location: Path | str) -> Iterator[BulkWriter]:
     """A fresh database (every owner's schema) at a SQLite path or an empty PostgreSQL
     database's URL, opened for fast loading (the bench's seed)."""
-    if str(location).startswith(("postgresql://", "postgres://")):
+    if is_db_url(location):
         from bot.store.postgres.bulk import bulk_writer as pg_writer
 
         with pg_writer(str(location)) as writer:

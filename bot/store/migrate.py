@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.config import is_db_url
 from bot.errors import BotError
 
 # Not a city's rows: the migration ledgers, and the PostgreSQL backend's own bookkeeping.
@@ -26,13 +27,9 @@ class Moved:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def is_postgres(location: Path | str) -> bool:
-    return str(location).startswith(("postgresql://", "postgres://"))
-
-
 def upgrade(location: Path | str) -> list[str]:
     """Apply every owner's pending migrations; returns them as `owner:name`."""
-    if is_postgres(location):
+    if is_db_url(location):
         from bot.store.postgres.connection import connect
         from bot.store.postgres.schema import migrate as pg_migrate
 
@@ -54,7 +51,7 @@ def move_to_postgres(source: Path, target: str) -> Moved:
 
     from bot.store.postgres.connection import connect
 
-    if not is_postgres(target):
+    if not is_db_url(target):
         raise MoveRefused(f"--to must be a postgresql:// URL, not {target!r}")
     if not source.is_file():
         raise MoveRefused(f"--from: no SQLite database at {source}")

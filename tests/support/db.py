@@ -6,14 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
-def is_postgres(location: object) -> bool:
-    return str(location).startswith(("postgresql://", "postgres://"))
+from bot.config import is_db_url
 
 
 class Peek:
     def __init__(self, location: Path | str) -> None:
-        self.postgres = is_postgres(location)
+        self.postgres = is_db_url(location)
         if self.postgres:
             import psycopg
 
