@@ -5,11 +5,11 @@ Lanes (a thread each, on one connection pool) as in the SQLite backend: intake (
 wait for its commits; the staff desk and reads), processing (turns), delivery (outbox
 bookkeeping) and upkeep (the process's lease). Across processes:
 
-- intake commits, then NOTIFYs `bot_inbox`; a batch that queued replies NOTIFYs
-  `bot_outbox`; every process LISTENs and sets its Wakeups (its own notices are ignored:
-  it woke itself already). The pipeline's one-second safety poll covers a lost
-  notification (a listener reconnecting).
-- per-resident order and each row processed once: pipeline.claim_pending (a resident is
+- intake NOTIFYs `bot_inbox` with its commit; a batch NOTIFYs `bot_batch` (whether it
+  queued replies, which inbox rows it finished); every process LISTENs and sets its
+  Wakeups (its own notifications are ignored: it woke itself already). The pipeline's
+  one-second safety poll covers a lost notification (a listener reconnecting).
+- per-resident order and each row processed once: queue.claim_pending (a resident is
   locked for the transaction that runs its turn; a dead process's session ends and its
   locks and uncommitted work with it: the row is pending again for the survivors);
 - each outbox row sent once per claim, and a dead process's claims taken over once its
