@@ -36,11 +36,3 @@ class Peek:
 
     def close(self) -> None:
         self.conn.close()
-
-
-def rows(location: Path | str, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[tuple]:
-    peek = Peek(location)
-    try:
-        return peek(sql, params)
-    finally:
-        peek.close()
