@@ -93,12 +93,19 @@ def claim(
 
 
 def sent(conn: Conn, marks: Sequence[SentMark]) -> None:
-    with conn.cursor() as cur:
-        cur.executemany(
-            "UPDATE outbox SET status = 'sent', provider_message_id = %s, status_at = %s, "
-            "error = NULL WHERE id = %s AND status IN ('pending', 'sending')",
-            [(mark.provider_message_id, mark.at, mark.outbox_id) for mark in marks],
-        )
+    """One statement for a batch's sends."""
+    if not marks:
+        return
+    conn.execute(
+        "UPDATE outbox o SET status = 'sent', provider_message_id = m.pid, status_at = m.at, "
+        "error = NULL FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) "
+        "AS m(id, pid, at) WHERE o.id = m.id AND o.status IN ('pending', 'sending')",
+        [
+            [mark.outbox_id for mark in marks],
+            [mark.provider_message_id for mark in marks],
+            [mark.at for mark in marks],
+        ],
+    )
 
 
 def retry(conn: Conn, outbox_id: int, next_at: datetime, error: str) -> None:
