@@ -1,6 +1,6 @@
 """Staff's work in PostgreSQL: the handoff desk (`store.staff`, for `bot handoff`) and the
-console's unit of work (`store.console`), both on the intake lane (staff's transactions are
-short), as bot.store.sqlite.staffwork. A unit composes the owners' services on one
+console's unit of work (`store.console`), both on the store's staff lane, as
+bot.store.sqlite.staffwork. A unit composes the owners' services on one
 connection inside one transaction: accounts, sessions, the audit log, cases, residents,
 bookings, timers."""
 
@@ -126,7 +126,7 @@ class PostgresConsoleWork:
 
 
 class PostgresConsole:
-    """bot.store.base.Console on the intake lane: each unit one transaction."""
+    """bot.store.base.Console on the staff lane: each unit one transaction."""
 
     def __init__(self, lane: Lane, sealer: AuditSealer | None) -> None:
         self.lane = lane
@@ -146,7 +146,7 @@ class PostgresConsole:
 
 
 class PostgresStaffDesk:
-    """bot.store.base.StaffDesk on the intake lane."""
+    """bot.store.base.StaffDesk on the staff lane."""
 
     def __init__(self, lane: Lane, sealer: AuditSealer | None) -> None:
         self.lane = lane

@@ -2,8 +2,8 @@
 `bot serve` processes on one machine or many.
 
 Lanes (a thread each, on one connection pool) as in the SQLite backend: intake (webhooks
-wait for its commits; the staff desk and reads), processing (turns), delivery (outbox
-bookkeeping) and upkeep (the process's lease). Across processes:
+wait for its commits; reads), staff (the console and the handoff desk), processing (turns),
+delivery (outbox bookkeeping) and upkeep (the process's lease). Across processes:
 
 - intake NOTIFYs `bot_inbox` with its commit; a batch NOTIFYs `bot_batch` (whether it
   queued replies, which inbox rows it finished); every process LISTENs and sets its
@@ -130,15 +130,17 @@ class PostgresStore:
     def __init__(self, url: str, audit: AuditSealer | None = None) -> None:
         self.url = url
         self.owner = process_owner()
-        self.pool = make_pool(url, size=4)
+        self.pool = make_pool(url, size=5)
         self._intake = Lane("bot-intake", self.pool)
+        # Staff's work has a lane of its own: an audit export or a verification of the
+        # whole log must not hold webhooks' commits back (SQLite has one writer anyway).
+        self._staff = Lane("bot-staff", self.pool)
         self._process = Lane("bot-process", self.pool)
         self._deliver = Lane("bot-delivery", self.pool)
         self._upkeep = Lane("bot-upkeep", self.pool)
         self.delivery = PostgresDelivery(self._deliver, self.owner)
-        # Staff's transactions are short: on the intake lane, like the webhooks'.
-        self.staff = PostgresStaffDesk(self._intake, audit)
-        self.console = PostgresConsole(self._intake, audit)
+        self.staff = PostgresStaffDesk(self._staff, audit)
+        self.console = PostgresConsole(self._staff, audit)
         self.wake = Wakeups()
         self._tasks: list[asyncio.Task[None]] = []
         self._serving = False
@@ -179,7 +181,7 @@ class PostgresStore:
             with contextlib.suppress(StoreUnavailable):
                 await self._upkeep.run(delivery.end_lease, self.owner)
             self._serving = False
-        for lane in (self._intake, self._process, self._deliver, self._upkeep):
+        for lane in (self._intake, self._staff, self._process, self._deliver, self._upkeep):
             lane.close()
         await asyncio.to_thread(self.pool.close)
 
