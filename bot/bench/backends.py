@@ -32,14 +32,13 @@ from bot.bench.report import _get, _lat, _n
 from bot.bench.seed import seed_database
 from bot.config import is_db_url
 
-COMPONENTS = ("main", "bot-intake", "bot-process", "bot-delivery", "bot-upkeep", "bot-staff")
+COMPONENTS = ("main", "bot-intake", "bot-process", "bot-delivery", "bot-upkeep")
 LABELS = {
     "main": "event loop (HTTP, webhooks)",
     "bot-intake": "intake",
     "bot-process": "turns (NLU, flows, store)",
     "bot-delivery": "delivery store",
     "bot-upkeep": "leases",
-    "bot-staff": "staff console",
     "postgres": "PostgreSQL server",
     "other": "other threads",
 }
