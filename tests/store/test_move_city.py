@@ -162,3 +162,9 @@ def test_migrate_brings_a_database_up_to_date_once(tmp_path, capsys):
     assert "applied pipeline:core tables" in capsys.readouterr().out
     assert main(["migrate", "--db", str(db)]) == 0
     assert "schema up to date" in capsys.readouterr().out
+
+
+def test_an_unreachable_server_is_one_line_and_exit_2(capsys):
+    assert main(["migrate", "--db", "postgresql://bot:bot@127.0.0.1:1/nowhere"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("bot: PostgreSQL refused a migration")

@@ -98,7 +98,8 @@ def make_pool(url: str, size: int, name: str = "bot") -> ConnectionPool[Conn]:
 
 
 def unavailable(exc: BaseException, what: str) -> StoreUnavailable:
-    return StoreUnavailable(f"PostgreSQL refused a {what}: {type(exc).__name__}: {exc}")
+    text = " ".join(str(exc).split())  # one line (the server's messages have several)
+    return StoreUnavailable(f"PostgreSQL refused a {what}: {type(exc).__name__}: {text}")
 
 
 def lost(pool: ConnectionPool[Conn]) -> None:
