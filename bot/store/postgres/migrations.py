@@ -6,31 +6,19 @@ Never edit or reorder a step that has shipped: add a new one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
 
-Step = Callable[[psycopg.Connection[Any]], None]
+from bot.store import migration_sets
 
 LEDGER = "store_migrations"
 MIGRATION_LOCK = 7_410_001  # pg_advisory_lock key: one migrating process at a time
 
 
-@dataclass
-class MigrationSet:
-    owner: str
-    steps: list[tuple[str, Step]] = field(default_factory=list)
-
-    def step(self, name: str) -> Callable[[Step], Step]:
-        def add(fn: Step) -> Step:
-            if any(existing == name for existing, _ in self.steps):
-                raise ValueError(f"{self.owner}: migration {name!r} declared twice")
-            self.steps.append((name, fn))
-            return fn
-
-        return add
+class MigrationSet(migration_sets.MigrationSet[psycopg.Connection[Any]]):
+    """An owner's steps on a PostgreSQL database (bot.store.migration_sets)."""
 
     def ddl(self, name: str, script: str) -> None:
         """A step that is one DDL script (statements separated by `;`, no parameters)."""
