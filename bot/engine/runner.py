@@ -7,7 +7,7 @@ frame's fields plus `stack` (suspended/calling frames, bottom first) and `seq`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ from bot.engine.answers import NO_ANSWER, as_options, auto_suggestions, match_op
 from bot.engine.compiler import ConversationModel, fire
 from bot.engine.model import Flow, Idle, Option, Slot, State, Transition
 from bot.engine.templates import Message
+from bot.nlu.understanding import Understanding
 from bot.turn import ResidentContext, TimerRequest, Turn, TurnResult
 
 if TYPE_CHECKING:
@@ -33,49 +34,30 @@ DEFAULT_ASK_CHANGE = "どこを変更しますか？"
 OPENING_SLOT_TYPES = {"items", "district", "date"}
 
 
-def _stash(und: Any) -> dict[str, Any]:
+def _stash(und: Understanding) -> dict[str, Any]:
     """What of the opening message later questions may use (JSON-able, kept in the frame)."""
     stash: dict[str, Any] = {}
-    dates = [d.isoformat() for d in getattr(und, "dates", None) or []]
+    dates = [d.isoformat() for d in und.dates]
     if dates:
         stash["dates"] = dates
-    if getattr(und, "district", None):
+    if und.district:
         stash["district"] = und.district
     return stash
 
 
-@dataclass
-class _Stashed:
-    """An answer rebuilt from the stash, shaped like the NLU's Understanding."""
+# The key of an understanding rebuilt from what was kept or carried: it matches no option
+# by text, so only its content (a date, a district) can answer.
+NO_TEXT = "\x00"
 
-    dates: list[date]
-    district: str | None
-    key: str = "\x00stash"  # matches no option by text: only the date can pick
-    choice: int | None = None
-    items: list[Any] = field(default_factory=list)
-    numbers: list[int] = field(default_factory=list)
-    yes_no: str | None = None
-    town: str | None = None
-    intent: str | None = None
+
+def _content(und: Understanding) -> Understanding:
+    """An understanding with its content only (items, town, dates): no choice number and no
+    text to match option labels against."""
+    return replace(und, choice=None, key=NO_TEXT, yes_no=None)
 
 
 class _Loop(Exception):
     pass
-
-
-class _Content:
-    """An understanding with its content only (items, town, dates): no choice number and no
-    text to match option labels against."""
-
-    choice = None
-    key = "\x00content"  # matches no option by text: only a date can pick one
-    yes_no = None
-
-    def __init__(self, und: Any) -> None:
-        self._und = und
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._und, name)
 
 
 def _loaded_frame(stored: dict[str, Any], bottom: bool) -> dict[str, Any]:
@@ -119,10 +101,12 @@ class Run:
         self.steps = 0
         self.seq = 0
         self.frames: list[dict[str, Any]] = []
-        self._opening: tuple[Any, str] | None = None  # the message that may start a flow
-        self._heard: tuple[Any, str] | None = None  # this turn's message (`said`)
+        self._opening: tuple[Understanding, str] | None = None  # the message that may start a flow
+        self._heard: tuple[Understanding, str] | None = None  # this turn's message (`said`)
         self._said_value: dict[str, Any] | None = None
-        self._carried: tuple[Any, str] | None = None  # it answers the next question reached
+        self._carried: tuple[Understanding, str] | None = (
+            None  # it answers the next question reached
+        )
         if conversation:
             top = {k: v for k, v in conversation.items() if k not in ("stack", "seq")}
             stored = [*conversation.get("stack", []), top]
@@ -153,11 +137,11 @@ class Run:
         und = self.r.nlu.understand(text, self.now, context=self._nlu_context(top))
         self._opening = (und, text)
         self._heard = (und, text)
-        intent = getattr(und, "intent", None)
+        intent = und.intent
         if self._small_talk(und, top):
             return
         if top is None:
-            self._no_flow(intent, getattr(und, "rule", None))
+            self._no_flow(intent, und.rule)
             return
         frame, flow, st = top
         ov = st.intents.get(intent or "")
@@ -181,12 +165,12 @@ class Run:
         self._miss(frame, flow, st)
 
     def _corrects_district(
-        self, frame: dict[str, Any], flow: Flow, st: State, und: Any, text: str
+        self, frame: dict[str, Any], flow: Flow, st: State, und: Understanding, text: str
     ) -> bool:
         """「あ、間違えました。住所は松原です」 while a later question is asked: a town for the
         district already answered goes back to that question, answered with it, and the
         flow runs on from there (the days offered are then the new district's)."""
-        district = getattr(und, "district", None)
+        district = und.district
         # Only at a choice question (the days offered for the district): at an items or a
         # free-text question a town is part of the answer (「港町の実家の分です」).
         if not district or not st.ask or flow.slots[st.ask].type != "choice":
@@ -362,13 +346,15 @@ class Run:
         slot = flow.slots[st.ask]
         return slot.type == "text" and not slot.free_text
 
-    def _small_talk(self, und: Any, top: tuple[dict[str, Any], Flow, State] | None) -> bool:
+    def _small_talk(
+        self, und: Understanding, top: tuple[dict[str, Any], Flow, State] | None
+    ) -> bool:
         """「ありがとうございました」 after a booking, 「こんにちは」 to start: answered politely
         (`smalltalk` in _global.yaml), not as a misunderstanding. Only outside a procedure
         (or in a menu): mid-flow the same words are answers to the question."""
-        kind = getattr(und, "smalltalk", None)
+        kind = und.smalltalk
         said = self.cfg.smalltalk.get(kind or "")
-        if said is None or getattr(und, "intent", None):
+        if said is None or und.intent:
             return False
         if top is not None and top[1].on_interrupt != "abandon":
             return False
@@ -400,8 +386,10 @@ class Run:
             stash.pop("district", None)
         else:
             stash["dates"] = [d for d in dates if d != value]
-        und = _Stashed(
-            dates=[date.fromisoformat(value)] if slot.type in ("date", "choice") else [],
+        und = Understanding(
+            text="",
+            key=NO_TEXT,
+            dates=(date.fromisoformat(value),) if slot.type in ("date", "choice") else (),
             district=value if slot.type == "district" else None,
         )
         return self._answer(frame, flow, st, und, "")
@@ -562,18 +550,16 @@ class Run:
 
     # ---- answers ----------------------------------------------------------------------
 
-    def _answer(self, frame: dict[str, Any], flow: Flow, st: State, und: Any, text: str) -> bool:
+    def _answer(
+        self, frame: dict[str, Any], flow: Flow, st: State, und: Understanding, text: str
+    ) -> bool:
         if st.confirm:
             return self._answer_confirm(frame, flow, st, und, text)
         if not st.ask:
             return False
         slot = flow.slots[st.ask]
         options = self._options(frame, flow, st)
-        if (
-            slot.type == "yes_no"
-            and getattr(und, "choice", None) in (1, 2)
-            and not getattr(und, "yes_no", None)
-        ):
+        if slot.type == "yes_no" and und.choice in (1, 2) and not und.yes_no:
             value: Any = und.choice == 1  # 「1」 picks はい on SMS's numbered choices
         else:
             value = read(slot, und, text, options, self.r.key)
@@ -606,14 +592,14 @@ class Run:
         return [Option(str(i), c.label, c.aliases) for i, c in enumerate(st.confirm.change)]
 
     def _answer_confirm(
-        self, frame: dict[str, Any], flow: Flow, st: State, und: Any, text: str
+        self, frame: dict[str, Any], flow: Flow, st: State, und: Understanding, text: str
     ) -> bool:
         options = self._change_options(st)
         if frame.get("pending") == "change":
             i = match_option(options, und, text, self.r.key)
         else:
-            yn = getattr(und, "yes_no", None)
-            choice = getattr(und, "choice", None)
+            yn = und.yes_no
+            choice = und.choice
             if yn == "yes" or (yn is None and choice == 1):
                 return self._fire(frame, flow, "confirmed")
             if yn == "no" or (yn is None and choice == 2):
@@ -632,18 +618,18 @@ class Run:
             frame["return_to"] = st.name
         # 「住所は松原です」 also answers the question the change leads to — by its content
         # only: 「2」 picked the second change, it does not pick the second day too.
-        self._carried = (_Content(und), "")
+        self._carried = (_content(und), "")
         return self._fire(frame, flow, f"change_{i}")
 
-    def _change_by_content(self, flow: Flow, st: State, und: Any) -> int | None:
+    def _change_by_content(self, flow: Flow, st: State, und: Understanding) -> int | None:
         """The one change whose question the message answers by its content: a town for a
         district question, a day for a date question or a choice computed from data (the
         collection days)."""
         # Items are left out: 「あと自転車も」「椅子はいくら？」 name items without replacing them.
         carries = set()
-        if getattr(und, "district", None):
+        if und.district:
             carries.add("district")
-        if getattr(und, "dates", None):
+        if und.dates:
             carries.add("date")
         if not carries or st.confirm is None:
             return None
@@ -773,7 +759,7 @@ class Run:
             return None
         if self._said_value is None:  # built once per turn: _names is called often
             und, text = self._heard
-            dates = getattr(und, "dates", None) or []
+            dates = und.dates
             self._said_value = {"text": text, "dates": [d.isoformat() for d in dates]}
         return self._said_value
 

@@ -154,7 +154,7 @@ def analyse(
         elif is_katakana:
             if len(surface) >= 4:
                 subwords += [offset + end for end in _subword_ends(morpheme)]
-        elif counters and part[0] == "名詞" and written[0] in "一二三四五六七八九十":
+        elif counters and part[0] == "名詞" and written and written[0] in "一二三四五六七八九十":
             counted = _KANJI_COUNT.match(written)
             if counted and counted.group(2) in counters:
                 value = parse_int(counted.group(1))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from bot.nlu.analysis import Analysis, analyse
 from bot.nlu.dates import find_dates
 from bot.nlu.gazetteer import Gazetteer, Term
 from bot.nlu.lexicon import ItemInfo, load_lexicon
+from bot.nlu.normalize import normalise_input
 from bot.nlu.rules import load_rules
 from bot.nlu.textkey import key
 from bot.nlu.tokenizer import Tokenizer, truncate
@@ -101,52 +101,41 @@ class Nlu:
         now = (now or datetime.now(TOKYO)).astimezone(TOKYO)
         if len(text) > CACHE_MAX_CHARS:
             return self._understand(truncate(text), now, context)
-        # The result depends on the text, the day in Tokyo and the context only.
+        # The result depends on the text, the day in Tokyo and the context only; it is
+        # frozen, so the cached value itself is handed out.
         cache_key = (text, now.date(), context)
         with self._results_lock:
             cached = self._results.get(cache_key)
             if cached is not None:
                 self._results.move_to_end(cache_key)
-        if cached is None:
-            cached = self._understand(truncate(text), now, context)
-            with self._results_lock:
-                self._results[cache_key] = cached
-                while len(self._results) > CACHE_SIZE:
-                    self._results.popitem(last=False)
-        # A copy: callers own what they get (the lists are theirs to change).
-        return replace(
-            cached,
-            dates=list(cached.dates),
-            items=list(cached.items),
-            numbers=list(cached.numbers),
-        )
+                return cached
+        cached = self._understand(truncate(text), now, context)
+        with self._results_lock:
+            self._results[cache_key] = cached
+            while len(self._results) > CACHE_SIZE:
+                self._results.popitem(last=False)
+        return cached
 
     def _understand(self, text: str, now: datetime, context: str | None) -> Understanding:
         symbols_key = key(text, keep_symbols=True)
         text_key = key(text)
-        result = Understanding(text=text, key=text_key)
         if not text.strip():
-            return result
-        analysis = self.analyse(text)
+            return Understanding(text=text, key=text_key)
+        analysis = self.analyse(normalise_input(text))
         matches = self.gazetteer.find(analysis)
         surface = analysis.surface
-        result.dates, date_spans = find_dates(
-            surface.text, now.date(), surface.starts, surface.ends
-        )
-        result.items, place = entities.items_and_places(
+        dates, date_spans = find_dates(surface.text, now.date(), surface.starts, surface.ends)
+        items, place = entities.items_and_places(
             analysis, matches, self._quantities, date_spans, self._item_words
         )
-        result.numbers = entities.numbers(
+        numbers = entities.numbers(
             analysis.surface.text, date_spans + entities.word_spans(analysis, matches)
         )
-        result.yes_no = entities.yes_no(  # type: ignore[assignment]
-            analysis, matches, symbols_key, self._yes_emoji, self._no_emoji
-        )
-        result.choice = entities.choice(text_key)
+        yes_no = entities.yes_no(analysis, matches, symbols_key, self._yes_emoji, self._no_emoji)
         if place is not None:
-            result.district, result.town = place.district, place.town
+            district, town = place.district, place.town
         else:
-            result.district = self.lexicon.district_names.get(entities.core(text_key))
+            district, town = self.lexicon.district_names.get(entities.core(text_key)), None
         present = {
             m.payload[1]
             for m in matches
@@ -154,14 +143,26 @@ class Nlu:
         }
         if any(isinstance(m.payload, ItemInfo) for m in matches):
             present.add("$item")  # an item word, even inside a longer name (テレビ台)
-        if result.dates:
+        if dates:
             present.add("$date")
         rule = self.rules.decide(present, context, len(text_key))
-        if rule is not None:
-            result.intent, result.rule = rule.intent, rule.id
-        elif not result.items and not result.dates:
-            result.smalltalk = self._small_talk(text_key)
-        return result
+        smalltalk = None
+        if rule is None and not items and not dates:
+            smalltalk = self._small_talk(text_key)
+        return Understanding(
+            text=text,
+            key=text_key,
+            intent=rule.intent if rule else None,
+            rule=rule.id if rule else None,
+            dates=tuple(dates),
+            items=tuple(items),
+            numbers=tuple(numbers),
+            yes_no=yes_no,  # type: ignore[arg-type]
+            district=district,
+            town=town,
+            choice=entities.choice(text_key),
+            smalltalk=smalltalk,
+        )
 
     def _small_talk(self, text_key: str) -> str | None:
         """「ありがとうございました！」「こんにちは」: a short message that is only small talk

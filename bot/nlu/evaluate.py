@@ -57,10 +57,10 @@ def evaluate(path: Path, nlu: Nlu) -> Report:
         got = nlu.understand(text, now, case.get("context"))
         actual = {
             "intent": got.intent,
-            "dates": got.dates,
+            "dates": list(got.dates),
             "items": {item.name: item.quantity for item in got.items},
             "yes_no": got.yes_no,
-            "numbers": got.numbers,
+            "numbers": list(got.numbers),
             "district": got.district,
         }
         report.total += 1

@@ -1,8 +1,12 @@
-"""What the NLU understood of one text (the value the flow engine and `bot nlu` use)."""
+"""What the NLU understood of one text: the typed value the flow engine and `bot nlu` use.
+
+Frozen: one understanding is shared by the NLU's cache, the engine and the actions of a
+turn, so nobody may change it under the others (`dataclasses.replace` makes a variant).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
@@ -16,15 +20,15 @@ class ItemMention:
     variant: str | None = None  # when the text already names a variant (2人掛け以上)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Understanding:
     text: str
     key: str
     intent: str | None = None
     rule: str | None = None
-    dates: list[date] = field(default_factory=list)
-    items: list[ItemMention] = field(default_factory=list)
-    numbers: list[int] = field(default_factory=list)
+    dates: tuple[date, ...] = ()
+    items: tuple[ItemMention, ...] = ()
+    numbers: tuple[int, ...] = ()
     yes_no: Literal["yes", "no"] | None = None
     district: str | None = None
     town: str | None = None
