@@ -238,23 +238,24 @@ def cmd_nlu(args: argparse.Namespace) -> int:
         from bot.nlu.cli import run_nlu
     except ImportError as exc:
         raise UsageError(f"the NLU is not installed ({exc})") from None
-    return run_nlu(args.texts, args.now, args.json)
+    return run_nlu(args.texts, args.now, args.json, flows_folder())
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
-    from bot.engine import check_flows, load_flowset, mermaid
+    from bot.engine import load_flowset, mermaid
+    from bot.engine.loader import flows_report
 
     if args.flows_command == "check":
         path = Path(args.path)
         if not path.exists():
             raise FileNotFoundError(args.path)
-        errors = check_flows(path)
-        for error in errors:
-            print(error)
+        errors, warnings = flows_report(path)
+        for problem in [*errors, *warnings]:
+            print(problem)
         if errors:
             print(f"{len(errors)} error(s)", file=sys.stderr)
             return 1
-        print("flows OK")
+        print(f"flows OK ({len(warnings)} warning(s))" if warnings else "flows OK")
         return 0
     flowset = load_flowset(Path(args.flows))
     try:

@@ -14,7 +14,7 @@ Who reads what:
 - bulky_rules.yaml bot/domain/bookings.py, calendar.py, fees.py, actions.py, templates
 - office.yaml      bot/domain/calendar.py, flows and templates (data.office)
 - nlu/words.yaml   bot/nlu/lexicon.py
-- nlu/intents.yaml bot/nlu/rules.py
+- nlu/intents.yaml bot/nlu/rules.py (and any other nlu/*.yaml: a city's added rules)
 """
 
 from __future__ import annotations
@@ -725,17 +725,22 @@ def check_intents(
     intents: Iterable[str] | None = None,
     flows: Iterable[str] | None = None,
     builtins: Iterable[str] = BUILTINS,
+    shared: Iterable[str] = (),
 ) -> None:
-    """NLU intent rules: concepts (word lists) and rules over them."""
-    doc = _top(c, doc, "intents.yaml")
+    """NLU intent rules: concepts (word lists), rules over them, and `intents` (ids the bot
+    recognises before a flow enters on them). `intents`: every id a rule may give (the
+    flows' entry intents, the global intents and the declared ones); `shared`: concepts
+    defined in the folder's other rule files."""
+    doc = _top(c, doc, Path(c.file).name)
     if doc is None:
         return
-    c.keys(doc, ("concepts", "rules"), "intents.yaml")
-    concepts = c.mapping(doc, "concepts", "concepts")
-    names = set()
+    c.keys(doc, ("concepts", "rules", "intents"), Path(c.file).name)
+    concepts = c.mapping(doc, "concepts", "concepts", required=False)
+    names = set(shared)
     for name in concepts or {}:
         names.add(str(name))
         c.texts(concepts, name, f"concept `{name}`", required=True, nonempty=True)
+    c.texts(doc, "intents", "intents")
     known_intents = set(intents) if intents is not None else None
     known_flows = set(flows) if flows is not None else None
     seen: dict[str, int] = {}
@@ -755,7 +760,9 @@ def check_intents(
             if intent and known_intents is not None and intent not in known_intents:
                 c.error(
                     c.line(rule, "intent"),
-                    f"{w}: unknown intent `{intent}`{hint(intent, known_intents)}",
+                    f"{w}: unknown intent `{intent}`{hint(intent, known_intents)}: no flow "
+                    "enters on it and it is not a global intent (list it under `intents:` "
+                    "to recognise it before its flow exists)",
                 )
         c.integer(rule, "priority", f"{w}: priority", required=False)
         if "max_chars" in rule and rule["max_chars"] is not None:
@@ -764,7 +771,7 @@ def check_intents(
             entries = c.seq(rule, key, f"{w}: {key}", required=key == "all", nonempty=key == "all")
             for j in range(len(entries or [])):
                 entry = c.text(entries, j, f"{w}: {key}[{j + 1}]")
-                if entry is None or concepts is None:
+                if entry is None:
                     continue
                 for part in (p.strip() for p in entry.split("|")):
                     if part not in names and part not in builtins:
@@ -844,14 +851,35 @@ def _district_names(directory: Path) -> set[str] | None:
     }
 
 
-def _nlu_names() -> tuple[set[str] | None, tuple[str, ...]]:
-    """The NLU's intent ids and built-in concepts (its own lists, so the two agree)."""
+def _nlu_builtins() -> tuple[str, ...]:
+    """The NLU's built-in concepts (its own list, so the two agree)."""
     try:
-        from bot.nlu.engine import INTENTS
         from bot.nlu.rules import BUILTINS as NLU_BUILTINS
-    except ImportError:  # the NLU is not installed: skip the intent-id check
-        return None, BUILTINS
-    return set(INTENTS), tuple(NLU_BUILTINS)
+    except ImportError:
+        return BUILTINS
+    return tuple(NLU_BUILTINS)
+
+
+def _rule_files(nlu_dir: Path) -> list[Path]:
+    return sorted(p for p in [*nlu_dir.glob("*.yaml"), *nlu_dir.glob("*.yml")] if p.stem != "words")
+
+
+def _shared_rule_names(path: Path) -> tuple[set[str], set[str]]:
+    """Concepts and declared intents of the rule files next to `path` (itself excluded)."""
+    concepts: set[str] = set()
+    declared: set[str] = set()
+    for other in _rule_files(path.parent):
+        try:
+            doc = yaml.safe_load(other.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, ValueError):
+            continue
+        if not isinstance(doc, dict):
+            continue
+        if isinstance(doc.get("intents"), list):
+            declared.update(str(x) for x in doc["intents"])
+        if other.resolve() != path.resolve() and isinstance(doc.get("concepts"), dict):
+            concepts.update(str(name) for name in doc["concepts"])
+    return concepts, declared
 
 
 def validate_data_file(path: Path | str, text: str | None = None) -> list[Problem]:
@@ -870,18 +898,22 @@ def validate_data_file(path: Path | str, text: str | None = None) -> list[Proble
     return sorted(set(c.problems))
 
 
-def validate_nlu_file(path: Path | str, flows: Iterable[str] | None = None) -> list[Problem]:
-    """Problems in one flows/nlu/*.yaml file. `flows`: the flow ids (for rule contexts)."""
+def validate_nlu_file(
+    path: Path | str, flows: Iterable[str] | None = None, intents: Iterable[str] | None = None
+) -> list[Problem]:
+    """Problems in one flows/nlu/*.yaml file. `flows`: the flow ids (for rule contexts);
+    `intents`: the ids flows enter on and the global intents (None: not checked)."""
     path = Path(path)
     c = Checker(str(path))
     doc = _parse(path, c)
     if doc is _MISSING:
         return c.problems
-    if path.stem == "intents":
-        intents, builtins = _nlu_names()
-        check_intents(doc, c, intents, flows, builtins)
-    elif path.stem in NLU_CHECKS:
+    if path.stem in NLU_CHECKS and path.stem != "intents":
         NLU_CHECKS[path.stem](doc, c)
+    else:  # intents.yaml, or a rule file a city added
+        shared, declared = _shared_rule_names(path)
+        known = None if intents is None else {*intents, *declared}
+        check_intents(doc, c, known, flows, _nlu_builtins(), shared)
     return sorted(set(c.problems))
 
 
@@ -892,7 +924,11 @@ def city_files(flows_dir: Path) -> list[Path]:
     ]
 
 
-def validate_folder(flows_dir: Path | str, flows: Iterable[str] | None = None) -> list[Problem]:
+def validate_folder(
+    flows_dir: Path | str,
+    flows: Iterable[str] | None = None,
+    intents: Iterable[str] | None = None,
+) -> list[Problem]:
     """Every problem in flows_dir/data/*.yaml and flows_dir/nlu/*.yaml. When the folder
     holds the city's files at all, each one the code reads must be there."""
     flows_dir = Path(flows_dir)
@@ -905,7 +941,7 @@ def validate_folder(flows_dir: Path | str, flows: Iterable[str] | None = None) -
             if validate is not None:
                 problems += validate(path)
             else:
-                problems += validate_nlu_file(path, flows)
+                problems += validate_nlu_file(path, flows, intents)
     expected = city_files(flows_dir)
     if any(path.is_file() for path in expected):
         for path in expected:

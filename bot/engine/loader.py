@@ -23,6 +23,7 @@ from bot.engine.model import (
     Target,
     Transition,
 )
+from bot.engine.reach import reach_warnings, rule_intents
 from bot.engine.templates import Message, attributes, make_env, undeclared
 from bot.engine.yamlloc import LDict, LList, YamlProblem, line_of, text_line
 from bot.engine.yamlloc import load as load_yaml
@@ -61,14 +62,20 @@ def check_flows(path: str | Path) -> list[FlowError]:
     """Every error in the flows folder (or the flows folder of a given file), sorted:
     flows, templates, the city's data files (flows/data) and NLU files (flows/nlu).
     Raises NotAFlowsFolder (bad usage) when `path` is not in a flows folder."""
-    _, errors = _load(Path(path))
-    return errors
+    return flows_report(path)[0]
+
+
+def flows_report(path: str | Path) -> tuple[list[FlowError], list[FlowError]]:
+    """(errors, warnings) for the flows folder: warnings name a flow nothing can start
+    and an intent no rule gives (bot/engine/reach.py); they do not fail the check."""
+    _, errors, warnings = _load(Path(path))
+    return errors, warnings
 
 
 def load_flowset(path: str | Path) -> FlowSet:
     """The checked flows; raises FlowsInvalid (with .errors) when the check fails, and
     NotAFlowsFolder when `path` is not a flows folder."""
-    flowset, errors = _load(Path(path))
+    flowset, errors, _ = _load(Path(path))
     if errors or flowset is None:
         raise FlowsInvalid(errors)
     return flowset
@@ -107,7 +114,7 @@ def _one_line(error: FlowError) -> FlowError:
     return error if message == error.message else FlowError(error.file, error.line, message)
 
 
-def _load(path: Path) -> tuple[FlowSet | None, list[FlowError]]:
+def _load(path: Path) -> tuple[FlowSet | None, list[FlowError], list[FlowError]]:
     from bot.domain.validate import validate_folder
     from bot.engine.compiler import compile_flow
 
@@ -116,17 +123,25 @@ def _load(path: Path) -> tuple[FlowSet | None, list[FlowError]]:
     errors: list[FlowError] = []
     loader = _Loader(directory, errors)
     flowset = loader.run()
+    known_intents = set(loader.intent_flows) | loader.global_intents
     errors += [
-        FlowError(p.file, p.line, p.message) for p in validate_folder(directory, set(loader.raw))
+        FlowError(p.file, p.line, p.message)
+        for p in validate_folder(directory, set(loader.raw), known_intents)
     ]
     if errors:
         unique = {_one_line(e) for e in errors}
-        return None, sorted(unique, key=lambda e: (e.file, e.line, e.message))
+        return None, sorted(unique, key=lambda e: (e.file, e.line, e.message)), []
     assert flowset is not None
     for flow in flowset.flows.values():
         flow.machine = compile_flow(flow)
         flow.all_slots = flow.slot_names()
-    return flowset, []
+    raw = dict(loader.raw)
+    if isinstance(loader.gdoc, LDict):
+        raw["_global"] = (directory / GLOBAL_FILE, loader.gdoc, "")
+    # Without rule files (a folder of flows alone) nothing says which intents exist.
+    nlu = directory / "nlu"
+    warnings = reach_warnings(flowset, rule_intents(nlu), raw) if nlu.is_dir() else []
+    return flowset, [], warnings
 
 
 # Methods a template may call on any mapping (`quote.get("total")`), not result keys.
@@ -139,6 +154,9 @@ class _Loader:
         self.errors = errors
         self.env = make_env()
         self.raw: dict[str, tuple[Path, LDict, str]] = {}  # flow id -> (path, doc, digest)
+        self.gdoc: Any = None  # _global.yaml as read
+        self.intent_flows: dict[str, str] = {}
+        self.global_intents: set[str] = set()
         self.data_cache: dict[str, Any] = {}
         # While a flow is built: its names saved from actions -> the keys those results have.
         self.action_results: dict[str, frozenset[str]] = {}
@@ -147,7 +165,7 @@ class _Loader:
 
     def run(self) -> FlowSet | None:
         gpath = self.dir / GLOBAL_FILE
-        gdoc = self._read(gpath) if gpath.exists() else None
+        gdoc = self.gdoc = self._read(gpath) if gpath.exists() else None
         if not gpath.exists():
             self.errors.append(
                 FlowError(str(gpath), 1, f"missing {GLOBAL_FILE} (global intents and fallback)")

@@ -63,7 +63,7 @@ class FlowResponder:
         """Re-check the flows; swap them in only if clean. Returns the errors (logged)."""
         self._stamp = self._scan()
         try:
-            flowset, errors = _load(self.flows_dir)
+            flowset, errors, _ = _load(self.flows_dir)
         except NotAFlowsFolder as exc:  # the folder or its _global.yaml went away
             flowset, errors = None, [FlowError(str(self.flows_dir), 1, str(exc))]
         if errors or flowset is None:

@@ -10,10 +10,10 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from bot.nlu.engine import INTENTS, Nlu
+from bot.nlu.engine import Nlu
 from bot.nlu.understanding import ItemMention, Understanding
 
-__all__ = ["INTENTS", "ItemMention", "Nlu", "Understanding", "load_nlu", "understand"]
+__all__ = ["ItemMention", "Nlu", "Understanding", "load_nlu", "understand"]
 
 _cache: dict[Path, Nlu] = {}
 _lock = threading.Lock()

@@ -14,30 +14,11 @@ from bot.nlu.dates import find_dates
 from bot.nlu.gazetteer import Gazetteer, Term
 from bot.nlu.lexicon import ItemInfo, load_lexicon
 from bot.nlu.normalize import normalise_input
-from bot.nlu.rules import load_rules
+from bot.nlu.rules import load_rules, rule_files
 from bot.nlu.textkey import key
 from bot.nlu.tokenizer import Tokenizer, truncate
 from bot.nlu.understanding import Understanding
 from bot.nlu.userdict import ensure_user_dic
-
-# Intent ids are a public contract (docs: the domain spec) plus the flow engine's restart.
-INTENTS = frozenset(
-    {
-        "bulky_waste",
-        "bulky_waste_change",
-        "childcare_apply",
-        "childcare_vacancy",
-        "childcare_temporary",
-        "child_allowance",
-        "operator",
-        "help",
-        "cancel",
-        "stop_notices",
-        "resume_notices",
-        "restart",
-    }
-)
-
 
 # Residents send the same short texts again and again (「はい」「1」「桜台」): their
 # understanding is remembered, per day (dates are relative to it) and context. Bounded: at
@@ -65,7 +46,7 @@ class Nlu:
         self._pos_cache: dict[int, tuple[str, ...]] = {}
         self.lexicon = lexicon = load_lexicon(flows)
         self._counters = frozenset(lexicon.counters)
-        self.rules = load_rules(flows / "nlu" / "intents.yaml", set(INTENTS))
+        self.rules = load_rules(rule_files(flows / "nlu"))
         terms: list[Term] = [Term(word, info) for word, info in lexicon.items]
         terms += [Term(word, info) for word, info in lexicon.places]
         terms += [Term(word, info) for word, info in lexicon.variants]
@@ -132,6 +113,8 @@ class Nlu:
             analysis.surface.text, date_spans + entities.word_spans(analysis, matches)
         )
         yes_no = entities.yes_no(analysis, matches, symbols_key, self._yes_emoji, self._no_emoji)
+        district: str | None
+        town: str | None
         if place is not None:
             district, town = place.district, place.town
         else:

@@ -1,4 +1,10 @@
-"""Intent rules from flows/nlu/intents.yaml: concepts (word lists) and prioritised rules."""
+"""Intent rules from the city's NLU files: concepts (word lists) and prioritised rules.
+
+Every `flows/nlu/*.yaml` except words.yaml holds rules (intents.yaml ships them; a city
+adds a file such as `flows/nlu/pets.yaml` for a new intent). Concepts are shared by all
+files. Intent ids are data: whatever the rules give (`intents` lists those the bot
+recognises before any flow enters on them).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,16 @@ import yaml
 from bot.nlu.gazetteer import Term
 
 BUILTINS = ("$item", "$date")
+RULE_KEYS = ("id", "intent", "priority", "all", "none", "context", "max_chars")
+WORDS_FILE = "words.yaml"  # flows/nlu/words.yaml holds answer words, not rules
+
+
+def rule_files(nlu_dir: Path) -> list[Path]:
+    """The rule files of a flows/nlu folder, in name order (intents.yaml first)."""
+    if not nlu_dir.is_dir():
+        return []
+    files = [p for p in [*nlu_dir.glob("*.yaml"), *nlu_dir.glob("*.yml")] if p.name != WORDS_FILE]
+    return sorted(files, key=lambda p: (p.stem != "intents", p.name))
 
 
 class RuleError(ValueError):
@@ -43,6 +59,12 @@ class Rule:
 class RuleSet:
     rules: tuple[Rule, ...]
     terms: tuple[Term, ...]  # concept words, payload = ("concept", name)
+    recognised: frozenset[str] = frozenset()  # intents declared without a flow yet
+
+    @property
+    def intents(self) -> frozenset[str]:
+        """Every intent id these rules can give."""
+        return frozenset(rule.intent for rule in self.rules if rule.intent is not None)
 
     def decide(self, present: set[str], context: str | None, chars: int) -> Rule | None:
         best: Rule | None = None
@@ -65,35 +87,50 @@ def _entries(value: Any, concepts: dict[str, list[str]], where: str) -> tuple[fr
     return tuple(entries)
 
 
-def load_rules(path: Path, intents: set[str] | None = None) -> RuleSet:
+def _read(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
-    concepts = {
-        str(name): [str(word) for word in words or []]
-        for name, words in (data.get("concepts") or {}).items()
-    }
-    rules = []
+    if not isinstance(data, dict):
+        raise RuleError(f"{path}: must be a mapping with concepts and rules")
+    return data
+
+
+def load_rules(paths: Path | list[Path]) -> RuleSet:
+    """The rules of one file or of several (concepts shared, rule ids unique in all)."""
+    files = [paths] if isinstance(paths, Path) else list(paths)
+    docs = [(path, _read(path)) for path in files]
+    concepts: dict[str, list[str]] = {}
+    recognised: set[str] = set()
+    for path, data in docs:
+        for name, words in (data.get("concepts") or {}).items():
+            if str(name) in concepts:
+                raise RuleError(f"{path}: concept {name} is defined twice")
+            concepts[str(name)] = [str(word) for word in words or []]
+        recognised.update(str(intent) for intent in data.get("intents") or [])
+    rules: list[Rule] = []
     seen: set[str] = set()
-    for order, raw in enumerate(data.get("rules") or []):
+    for path, data in docs:
+        rules += _rules(path, data, concepts, seen, len(rules))
+    terms = tuple(
+        Term(word, ("concept", name)) for name, words in concepts.items() for word in words
+    )
+    return RuleSet(tuple(rules), terms, frozenset(recognised))
+
+
+def _rules(
+    path: Path, data: dict[str, Any], concepts: dict[str, list[str]], seen: set[str], first: int
+) -> list[Rule]:
+    rules = []
+    for order, raw in enumerate(data.get("rules") or [], start=first):
         rule_id = str(raw.get("id") or "")
         where = f"{path}: rule {rule_id or order + 1}"
         if not rule_id or rule_id in seen:
             raise RuleError(f"{where}: every rule needs a unique id")
         seen.add(rule_id)
-        unknown_keys = set(raw) - {
-            "id",
-            "intent",
-            "priority",
-            "all",
-            "none",
-            "context",
-            "max_chars",
-        }
+        unknown_keys = set(raw) - set(RULE_KEYS)
         if unknown_keys:
             raise RuleError(f"{where}: unknown keys {', '.join(sorted(unknown_keys))}")
         intent = raw.get("intent")
-        if intent is not None and intents is not None and intent not in intents:
-            raise RuleError(f"{where}: unknown intent {intent}")
         if not raw.get("all"):
             raise RuleError(f"{where}: `all` must name at least one concept")
         context = raw.get("context")
@@ -109,7 +146,4 @@ def load_rules(path: Path, intents: set[str] | None = None) -> RuleSet:
                 order=order,
             )
         )
-    terms = tuple(
-        Term(word, ("concept", name)) for name, words in concepts.items() for word in words
-    )
-    return RuleSet(tuple(rules), terms)
+    return rules
