@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     handoff_sub.add_parser("list", help="residents waiting for staff and their messages")
     give_back = handoff_sub.add_parser("return", help="hand a conversation back to the bot")
     give_back.add_argument("ref", help="the reference shown by `bot handoff list`")
+
+    faq = sub.add_parser("faq", help="the city FAQ: questions it could not answer")
+    faq.add_argument("--db", type=Path)
+    faq_sub = faq.add_subparsers(dest="faq_command", required=True, parser_class=_Parser)
+    misses = faq_sub.add_parser("misses", help="unanswered questions, most frequent first")
+    misses.add_argument("--limit", type=int, default=50)
+    misses.add_argument("--json", action="store_true")
     return parser
 
 
@@ -291,6 +298,29 @@ def cmd_handoff(args: argparse.Namespace) -> int:
         db.close()
 
 
+def cmd_faq(args: argparse.Namespace) -> int:
+    from bot.config import load_settings
+    from bot.store import faq_misses, migrate, open_database
+
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    settings = load_settings(db_path=args.db)
+    db = open_database(settings.db_path)
+    migrate(db)
+    try:
+        rows = faq_misses.most_frequent(db, args.limit)
+    finally:
+        db.close()
+    for row in rows:
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            print(f"{row['count']:>5}  {row['text']}")
+    if not rows and not args.json:
+        print("答えられなかった質問はありません。")
+    return 0
+
+
 COMMANDS = {
     "serve": cmd_serve,
     "chat": cmd_chat,
@@ -298,6 +328,7 @@ COMMANDS = {
     "nlu": cmd_nlu,
     "flows": cmd_flows,
     "handoff": cmd_handoff,
+    "faq": cmd_faq,
 }
 
 if __name__ == "__main__":

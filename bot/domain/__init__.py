@@ -3,4 +3,9 @@ from the YAML files under flows/data/, so staff change the city without a code c
 
 Importing the package registers the city's named actions with the flow engine."""
 
-from bot.domain import actions, actions_people  # noqa: F401  (registrations)
+from bot.domain import (  # noqa: F401  (registrations)
+    actions,
+    actions_faq,
+    actions_garbage,
+    actions_people,
+)

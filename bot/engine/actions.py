@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from bot.nlu.understanding import Understanding
 from bot.turn import Reply, ResidentContext, TimerRequest, Turn
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Effects:
     cancel_timers: list[str] = field(default_factory=list)
     resident_updates: dict[str, Any] = field(default_factory=dict)
     staff_notes: list[str] = field(default_factory=list)
+    faq_misses: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -68,6 +70,9 @@ class ActionContext:
     flow_id: str
     state: str
     effects: Effects
+    # What the NLU understood of this turn's message (None for a timer): actions that
+    # read an answer use it instead of parsing the text again.
+    said: Understanding | None = None
 
     @property
     def today(self) -> date:
@@ -95,3 +100,7 @@ class ActionContext:
 
     def note_for_staff(self, text: str) -> None:
         self.effects.staff_notes.append(text)
+
+    def note_faq_miss(self, text: str) -> None:
+        """A question the city FAQ could not answer (stored redacted, without who asked)."""
+        self.effects.faq_misses.append(text)

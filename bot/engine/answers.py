@@ -110,6 +110,7 @@ def read(
                 "kind": i.kind,
                 "group": i.group,
                 "variant": i.variant,
+                "removed": i.removed,
             }
             for i in und.items
         ]

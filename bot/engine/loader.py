@@ -47,6 +47,7 @@ GLOBAL_KEYS = (
     "ask_change",
     "error",
     "smalltalk",
+    "follow_up",
 )
 SMALLTALK_KINDS = ("thanks", "greeting")
 CHANNELS = ("sms", "rcs")
@@ -381,6 +382,7 @@ class _Loader:
             else None,
             error=self.message(rep, doc, "error", names, {}, "error") if "error" in doc else None,
             smalltalk=smalltalk,
+            follow_up=rep.duration(doc, "follow_up", "follow_up") if "follow_up" in doc else None,
         )
 
     # ---- pieces shared by flows and the global file -----------------------------------

@@ -201,6 +201,8 @@ class GlobalConfig:
     ask_change: Message | None
     error: Message | None
     smalltalk: dict[str, Message] = field(default_factory=dict)  # thanks / greeting replies
+    # After a flow ends, how long a message may still follow up on its topic.
+    follow_up: timedelta | None = None
 
 
 @dataclass

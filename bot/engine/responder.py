@@ -11,6 +11,7 @@ from bot.engine.errors import FlowError, FlowsInvalid, NotAFlowsFolder
 from bot.engine.loader import _load, load_flowset
 from bot.engine.model import Flow, FlowSet
 from bot.engine.runner import Run
+from bot.nlu import refreshed
 from bot.turn import ResidentContext, Turn, TurnResult
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class FlowResponder:
             return errors
         self._remember(flowset)
         self.flowset = flowset
+        self.nlu = refreshed(self.nlu)  # the NLU reads flows/nlu and flows/data too
         log.info(
             "flows reloaded: %s", ", ".join(f"{f.id} v{f.version}" for f in flowset.flows.values())
         )

@@ -16,6 +16,7 @@ from bot.engine.answers import NO_ANSWER, as_options, auto_suggestions, match_op
 from bot.engine.compiler import ConversationModel, fire
 from bot.engine.model import Flow, Idle, Option, Slot, State, Transition
 from bot.engine.templates import Message
+from bot.engine.volunteered import earlier_question, follow_up_state, stash
 from bot.nlu.understanding import Understanding
 from bot.turn import ResidentContext, TimerRequest, Turn, TurnResult
 
@@ -104,10 +105,15 @@ class Run:
         self._opening: tuple[Understanding, str] | None = None  # the message that may start a flow
         self._heard: tuple[Understanding, str] | None = None  # this turn's message (`said`)
         self._said_value: dict[str, Any] | None = None
-        self._carried: tuple[Understanding, str] | None = (
-            None  # it answers the next question reached
-        )
-        if conversation:
+        # The message that answers the next question reached (a change, a correction).
+        self._carried: tuple[Understanding, str] | None = None
+        # A flow that ended a short while ago (its topic is still the subject): stored as
+        # the whole conversation, {"recent": {...}, "seq": n}, while no flow is active.
+        self.recent: dict[str, Any] | None = None
+        if conversation and "flow" not in conversation:
+            self.recent = conversation.get("recent")
+            self.seq = int(conversation.get("seq", 0))
+        elif conversation:
             top = {k: v for k, v in conversation.items() if k not in ("stack", "seq")}
             stored = [*conversation.get("stack", []), top]
             self.frames = [_loaded_frame(f, bottom=i == 0) for i, f in enumerate(stored)]
@@ -134,13 +140,18 @@ class Run:
     def _message(self) -> None:
         text = self.turn.postback or self.turn.text or ""
         top = self._top()
-        und = self.r.nlu.understand(text, self.now, context=self._nlu_context(top))
+        recent = self._recent_flow() if top is None else None
+        und = self.r.nlu.understand(
+            text, self.now, context=self._nlu_context(top), recent=recent.id if recent else None
+        )
         self._opening = (und, text)
         self._heard = (und, text)
         intent = und.intent
         if self._small_talk(und, top):
             return
         if top is None:
+            if recent is not None and self._follow_up(recent, und, text):
+                return
             self._no_flow(intent, und.rule)
             return
         frame, flow, st = top
@@ -148,43 +159,87 @@ class Run:
         if ov is not None and not ov.ignore:
             self._override(frame, flow, ov)
             return
-        if intent in self.cfg.intents and ov is None:
-            self._global(intent, replace=False)
+        gi = self.cfg.intents.get(intent or "") if ov is None else None
+        # Stopping or restarting throws answers away: it wins over reading the message as
+        # an answer only when the message says nothing else (「やめます」, not 「2人掛け以上
+        # です」 nor 「掃除機はやめて」).
+        if gi is not None and (gi.do not in ("cancel", "restart") or und.standalone):
+            self._global(intent, replace=False)  # type: ignore[arg-type]
             return
+        slot = flow.slots.get(st.ask or "")
         other = None if ov is not None else self.fs.flow_for_intent(intent)
         if other is not None and other.id != flow.id and self._yields(flow, st):
             self._interrupt(other)  # a clear request, not an answer to a free-text question
             return
+        stash(frame, None if st.confirm else slot, und)
+        free_text = slot is not None and slot.type == "text" and not st.confirm
+        if self._back_to_earlier(frame, flow, st, und, text, removals_only=True):
+            return
         if self._answer(frame, flow, st, und, text):
+            return
+        if not free_text and self._back_to_earlier(frame, flow, st, und, text, removals_only=False):
             return
         if other is not None and other.id != flow.id:
             self._interrupt(other)
             return
-        if self._corrects_district(frame, flow, st, und, text):
-            return
         self._miss(frame, flow, st)
 
-    def _corrects_district(
-        self, frame: dict[str, Any], flow: Flow, st: State, und: Understanding, text: str
+    def _back_to_earlier(
+        self,
+        frame: dict[str, Any],
+        flow: Flow,
+        st: State,
+        und: Understanding,
+        text: str,
+        *,
+        removals_only: bool,
     ) -> bool:
-        """「あ、間違えました。住所は松原です」 while a later question is asked: a town for the
-        district already answered goes back to that question, answered with it, and the
-        flow runs on from there (the days offered are then the new district's)."""
-        district = und.district
-        # Only at a choice question (the days offered for the district): at an items or a
-        # free-text question a town is part of the answer (「港町の実家の分です」).
-        if not district or not st.ask or flow.slots[st.ask].type != "choice":
+        """「掃除機はやめて」「あ、住所は松原です」 while a later question is asked: the message
+        answers a question already answered, so the flow goes back to it with the message
+        as its answer and runs on from there."""
+        name = earlier_question(frame, flow, st, und, removals_only=removals_only)
+        if name is None:
             return False
-        for name, state in flow.states.items():
-            slot = flow.slots.get(state.ask or "")
-            if slot is None or slot.type != "district" or state.confirm:
-                continue
-            if frame["slots"].get(slot.name) in (None, district):
-                return False  # not answered yet, or the same district: nothing to correct
-            self._carried = (und, text)
-            self._enter(frame, flow, name)
-            return True
-        return False
+        self._carried = (und, text)
+        frame["pending"] = None
+        self._enter(frame, flow, name)
+        return True
+
+    # ---- follow-ups ---------------------------------------------------------------------
+
+    def _recent_flow(self) -> Flow | None:
+        """The flow that ended a short while ago, while its topic is still the subject."""
+        recent = self.recent
+        if not recent or str(recent.get("until", "")) < self.now.isoformat():
+            return None
+        return self.r.flow_for(recent)
+
+    def _follow_up(self, flow: Flow, und: Understanding, text: str) -> bool:
+        """「あと、求職中の場合は？」 after the documents were listed: a message that answers
+        one of the ended flow's questions re-opens it there, with its earlier answers. A
+        message with an intent of its own is not a follow-up."""
+        if und.intent is not None:
+            return False  # a request in its own right (even for the same flow) starts afresh
+        assert self.recent is not None
+        frame = _loaded_frame(
+            {
+                "flow": flow.id,
+                "version": flow.key,
+                "state": flow.start,
+                "slots": dict(self.recent.get("slots") or {}),
+            },
+            bottom=True,
+        )
+        name = follow_up_state(
+            flow, und, text, lambda st: self._options(frame, flow, st), self.r.key
+        )
+        if name is None:
+            return False
+        self.recent = None
+        self.frames.append(frame)
+        frame["state"] = name
+        self.steps += 1
+        return self._answer(frame, flow, flow.states[name], und, text)
 
     def _action_timer(self) -> bool:
         """A timer named `ACTION:key` (set by an action, e.g. a booking's reminder) runs that
@@ -219,6 +274,7 @@ class Run:
             cancel_timers=list(fx.cancel_timers),
             resident_updates=fx.resident_updates,
             staff_notes=fx.staff_notes,
+            faq_misses=fx.faq_misses,
         )
 
     def _timer(self) -> bool:
@@ -253,7 +309,7 @@ class Run:
 
     def _pack(self) -> dict[str, Any] | None:
         if not self.frames:
-            return None
+            return {"recent": self.recent, "seq": self.seq} if self.recent else None
         conv = dict(self.frames[-1])
         conv["stack"] = self.frames[:-1]
         conv["seq"] = self.seq
@@ -281,6 +337,7 @@ class Run:
             cancel_timers=cancel,
             resident_updates=fx.resident_updates,
             staff_notes=fx.staff_notes,
+            faq_misses=fx.faq_misses,
         )
 
     def _idle(self, flow: Flow, st: State) -> Idle:
@@ -307,6 +364,7 @@ class Run:
             "result": None,
             "outcome": None,
         }
+        self.recent = None
         self.frames.append(frame)
         if len(self.frames) > MAX_FRAMES:
             del self.frames[0]
@@ -315,6 +373,9 @@ class Run:
             stash = _stash(self._opening[0])
             if stash:
                 frame["opening"] = stash
+            # The message that raised the topic: a flow this one hands over to (「粗大ごみの
+            # 収集を申し込みますか？」「はい」) reads it as its own opening message.
+            frame["opening_text"] = self._opening[1]
         if mode != "call" and self._answer_from_opening(frame, flow):
             return
         self._enter(frame, flow, flow.start)
@@ -396,6 +457,13 @@ class Run:
 
     def _replace(self, flow: Flow) -> None:
         old = self.frames.pop()
+        carried = old.get("opening_text")
+        opening = self._opening[0] if self._opening else None
+        if carried and (
+            opening is None or not (opening.items or opening.dates or opening.district)
+        ):
+            und = self.r.nlu.understand(carried, self.now, context=flow.id)
+            self._opening = (und, carried)
         self._start(flow, old["mode"], save_as=old.get("save_as"))
 
     def _interrupt(self, flow: Flow) -> None:
@@ -463,8 +531,19 @@ class Run:
     def _finish(self, frame: dict[str, Any], outcome: str) -> None:
         if self.frames and self.frames[-1] is frame:
             self.frames.pop()
+        if self.fx.resident_updates.get("handoff"):
+            # Handed to staff: the bot asks nothing more (no suspended flow resumes).
+            self.frames.clear()
+            return
         parent_top = self._top()
         if parent_top is None:
+            if frame.get("mode") != "call" and self.cfg.follow_up:
+                self.recent = {
+                    "flow": frame["flow"],
+                    "version": frame["version"],
+                    "slots": frame["slots"],
+                    "until": (self.now + self.cfg.follow_up).isoformat(),
+                }
             return
         parent, pflow, pst = parent_top
         if frame.get("mode") == "call":
@@ -492,6 +571,7 @@ class Run:
                 flow.id,
                 frame["state"],
                 self.fx,
+                said=self._heard[0] if self._heard else None,
             )
             result = ACTIONS[call.name](ctx, **call.args)
             frame["result"] = result

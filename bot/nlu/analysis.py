@@ -58,6 +58,9 @@ class Analysis:
     # Surface-view offsets of the short-unit (split mode A) boundaries inside katakana
     # compounds: シングル|ベッド, ガス|レンジ.
     subwords: frozenset[int] = frozenset()
+    # Tokens that carry no content of their own: particles, auxiliaries, symbols,
+    # interjections, adverbs and dependent verbs (して|ください, いい|です).
+    light: list[bool] = field(default_factory=list)
 
 
 def _view(pieces: list[str]) -> View:
@@ -95,6 +98,8 @@ def _pieces(surface: str, normal: str, reading: str) -> tuple[str, str, str]:
     return _piece(surface, False), _piece(normal, True), _piece(reading, False)
 
 
+LIGHT_POS = frozenset({"助詞", "助動詞", "補助記号", "空白", "感動詞", "接続詞", "副詞"})
+
 _KANJI_COUNT = re.compile(r"^([一二三四五六七八九十]+)(.+)$")
 
 
@@ -131,6 +136,7 @@ def analyse(
     normals: list[str] = []
     readings: list[str] = []
     pos: list[str] = []
+    light: list[bool] = []
     katakana: list[bool] = []
     subwords: list[int] = []
     offset = 0
@@ -164,6 +170,7 @@ def analyse(
         normals.append(normal)
         readings.append(reading)
         pos.append(part[0])
+        light.append(part[0] in LIGHT_POS or part[1] == "非自立可能")
         katakana.append(is_katakana)
         offset += len(surface)
     return Analysis(
@@ -174,6 +181,7 @@ def analyse(
         len(items),
         katakana,
         frozenset(subwords),
+        light,
     )
 
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
+
+import yaml
 
 from bot.clock import TOKYO
 from bot.nlu import entities
 from bot.nlu.analysis import Analysis, analyse
 from bot.nlu.dates import find_dates
+from bot.nlu.faq import FaqIndex, synonym_terms
 from bot.nlu.gazetteer import Gazetteer, Term
 from bot.nlu.lexicon import ItemInfo, load_lexicon
+from bot.nlu.measures import MeasureReader
 from bot.nlu.normalize import normalise_input
 from bot.nlu.rules import load_rules, rule_files
 from bot.nlu.textkey import key
@@ -27,6 +32,9 @@ CACHE_SIZE = 4096
 CACHE_MAX_CHARS = 64
 
 
+# The city data files the NLU reads (besides flows/nlu/).
+SOURCES = ("catalogue", "districts", "garbage", "faq")
+
 SMALLTALK_MAX = 24  # longer messages carry a request, not just thanks
 SMALLTALK_SLACK = 4  # characters besides the word (「あ、」「！！」「です」)
 
@@ -35,7 +43,8 @@ class Nlu:
     def __init__(
         self, flows_dir: Path | str = "flows", dictionaries_dir: Path | str | None = None
     ) -> None:
-        flows = Path(flows_dir)
+        flows = self.flows_dir = Path(flows_dir)
+        self._stamp = self._sources_stamp()
         dictionaries = (
             Path(dictionaries_dir)
             if dictionaries_dir is not None
@@ -50,13 +59,29 @@ class Nlu:
         terms: list[Term] = [Term(word, info) for word, info in lexicon.items]
         terms += [Term(word, info) for word, info in lexicon.places]
         terms += [Term(word, info) for word, info in lexicon.variants]
+        terms += [Term(word, info) for word, info in lexicon.garbage]
         terms += [Term(word, ("yes",)) for word in lexicon.yes]
         terms += [Term(word, ("no",)) for word in lexicon.no]
         terms += [Term(word, ("filler",)) for word in lexicon.fillers]
         terms += list(self.rules.terms)
+        faq_file = flows / "data" / "faq.yaml"
+        faq = yaml.safe_load(faq_file.read_text(encoding="utf-8")) if faq_file.is_file() else {}
+        terms += synonym_terms(faq or {})
         self.gazetteer = Gazetteer(terms, self.analyse)
+        self.faq = FaqIndex(faq or {}, self.analyse, self.gazetteer.find)
         self._quantities = entities.QuantityReader(lexicon.counters)
-        self._item_words = entities.ItemWords(lexicon.counters, lexicon.item_heads)
+        self._item_words = entities.ItemWords(
+            [*lexicon.counters, *(u for table in lexicon.measures.values() for u in table)],
+            lexicon.item_heads,
+        )
+        self._removals = entities.Removals(lexicon.removal)
+        self._measures = MeasureReader(lexicon.measures)
+        self._ranges = []
+        for item, variant, spec in lexicon.ranges:
+            size = self._measures.range(spec)
+            if size is None:
+                raise ValueError(f"catalogue.yaml: {item} {variant}: range {spec!r} unreadable")
+            self._ranges.append((item, variant, size))
         self._yes_emoji = set(lexicon.yes_emoji)
         self._no_emoji = set(lexicon.no_emoji)
         self._smalltalk = [
@@ -64,6 +89,23 @@ class Nlu:
         ]
         self._results: OrderedDict[tuple[str, date, str | None], Understanding] = OrderedDict()
         self._results_lock = threading.Lock()
+
+    def _sources_stamp(self) -> tuple[tuple[str, int, int], ...]:
+        """The files this Nlu is built from, as they are now (name, mtime, size)."""
+        files = [*rule_files(self.flows_dir / "nlu"), self.flows_dir / "nlu" / "words.yaml"]
+        files += [self.flows_dir / "data" / f"{name}.yaml" for name in SOURCES]
+        out = []
+        for path in files:
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), info.st_mtime_ns, info.st_size))
+        return tuple(out)
+
+    def stale(self) -> bool:
+        """True when a file it was built from changed since (a new Nlu is needed)."""
+        return self._sources_stamp() != self._stamp
 
     def analyse(self, text: str) -> Analysis:
         return analyse(self._tokenizer.tokenize(text), self._pos_cache, self._counters)
@@ -77,27 +119,35 @@ class Nlu:
         return key(text)
 
     def understand(
-        self, text: str, now: datetime | None = None, context: str | None = None
+        self,
+        text: str,
+        now: datetime | None = None,
+        context: str | None = None,
+        recent: str | None = None,
     ) -> Understanding:
+        """`context`: the flow the resident is in; `recent`: a flow that has just ended
+        (its topic is still the subject: a follow-up question)."""
         now = (now or datetime.now(TOKYO)).astimezone(TOKYO)
         if len(text) > CACHE_MAX_CHARS:
-            return self._understand(truncate(text), now, context)
-        # The result depends on the text, the day in Tokyo and the context only; it is
+            return self._understand(truncate(text), now, context, recent)
+        # The result depends on the text, the day in Tokyo and the contexts only; it is
         # frozen, so the cached value itself is handed out.
-        cache_key = (text, now.date(), context)
+        cache_key = (text, now.date(), context, recent)
         with self._results_lock:
             cached = self._results.get(cache_key)
             if cached is not None:
                 self._results.move_to_end(cache_key)
                 return cached
-        cached = self._understand(truncate(text), now, context)
+        cached = self._understand(truncate(text), now, context, recent)
         with self._results_lock:
             self._results[cache_key] = cached
             while len(self._results) > CACHE_SIZE:
                 self._results.popitem(last=False)
         return cached
 
-    def _understand(self, text: str, now: datetime, context: str | None) -> Understanding:
+    def _understand(
+        self, text: str, now: datetime, context: str | None, recent: str | None = None
+    ) -> Understanding:
         symbols_key = key(text, keep_symbols=True)
         text_key = key(text)
         if not text.strip():
@@ -107,8 +157,21 @@ class Nlu:
         surface = analysis.surface
         dates, date_spans = find_dates(surface.text, now.date(), surface.starts, surface.ends)
         items, place = entities.items_and_places(
-            analysis, matches, self._quantities, date_spans, self._item_words
+            analysis, matches, self._quantities, date_spans, self._item_words, self._removals
         )
+        sizes = self._measures.find(surface.text)
+        measures = tuple(size for size, _, _ in sizes)
+        sized = tuple(
+            (item, variant)
+            for item, variant, size in self._ranges
+            if any(size.holds(m) for m in measures)
+        )
+        items = [
+            replace(item, variant=dict(sized).get(item.name))
+            if item.variant is None and item.name in dict(sized)
+            else item
+            for item in items
+        ]
         numbers = entities.numbers(
             analysis.surface.text, date_spans + entities.word_spans(analysis, matches)
         )
@@ -124,11 +187,26 @@ class Nlu:
             for m in matches
             if isinstance(m.payload, tuple) and m.payload[0] == "concept"
         }
-        if any(isinstance(m.payload, ItemInfo) for m in matches):
+        if any(
+            isinstance(m.payload, ItemInfo) and not self._item_words.is_counter(analysis, m)
+            for m in matches
+        ):
             present.add("$item")  # an item word, even inside a longer name (テレビ台)
         if dates:
             present.add("$date")
-        rule = self.rules.decide(present, context, len(text_key))
+        garbage, kinds = entities.garbage(analysis, matches, self._item_words)
+        if garbage:
+            present.add("$garbage")
+        if kinds:
+            present.add("$garbage_kind")
+        topics = [flow for flow in (context, recent) if flow]
+        faq, confident = self.faq.search(analysis, matches, now.date(), topics, date_spans)
+        if faq:
+            present.add("$faq" if confident else "$faq_close")
+        whole = self._only_words(analysis, matches)
+        if whole:
+            present.add("$whole")
+        rule = self.rules.decide(present, context, len(text_key), recent, whole)
         smalltalk = None
         if rule is None and not items and not dates:
             smalltalk = self._small_talk(text_key)
@@ -145,7 +223,26 @@ class Nlu:
             town=town,
             choice=entities.choice(text_key),
             smalltalk=smalltalk,
+            garbage=garbage,
+            garbage_kinds=kinds,
+            faq=faq,
+            faq_confident=confident,
+            standalone=bool(rule and rule.intent) and whole,
+            measures=measures,
+            sized=sized,
         )
+
+    @staticmethod
+    def _only_words(analysis: Analysis, matches: list) -> bool:
+        """True when every token is an intent word, a filler or carries no content
+        (particles, です, して|ください): the message is a command, not an answer."""
+        covered = [False] * analysis.count
+        for match in matches:
+            payload = match.payload
+            if isinstance(payload, tuple) and payload and payload[0] in ("concept", "filler"):
+                for token in range(match.first, match.last + 1):
+                    covered[token] = True
+        return all(c or light for c, light in zip(covered, analysis.light, strict=True))
 
     def _small_talk(self, text_key: str) -> str | None:
         """「ありがとうございました！」「こんにちは」: a short message that is only small talk

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from bot.nlu.analysis import Analysis
 from bot.nlu.gazetteer import Match, longest
-from bot.nlu.lexicon import ItemInfo, TownInfo, VariantInfo
+from bot.nlu.lexicon import GarbageInfo, ItemInfo, KindInfo, TownInfo, VariantInfo
 from bot.nlu.textkey import corrects_itself, key, parse_int
 from bot.nlu.understanding import ItemMention
 
@@ -99,19 +99,24 @@ class ItemWords:
         self.counters = frozenset(key(word) for word in counters)
         self.heads = frozenset(key(word) for word in heads)
 
-    def is_item(self, analysis: Analysis, match: Match) -> bool:
-        """False for a counter after a number (1棹 is not 竿) and for an item that only
-        qualifies the next word (テレビ台, かがみもち, ソファーカバー are not the item)."""
+    def is_counter(self, analysis: Analysis, match: Match) -> bool:
+        """A counter or a unit after a number (1棹 is not 竿, 8畳 is not a 畳)."""
         surface = analysis.surface
-        if not isinstance(match.payload, ItemInfo):
-            return True
         start, end = surface.spans[match.first][0], surface.spans[match.last][1]
-        if (
+        return (
             match.first == match.last
             and start > 0
             and surface.text[start - 1].isdigit()
             and surface.text[start:end] in self.counters
-        ):
+        )
+
+    def is_item(self, analysis: Analysis, match: Match) -> bool:
+        """False for a counter after a number (1棹 is not 竿) and for an item that only
+        qualifies the next word (テレビ台, かがみもち, ソファーカバー are not the item)."""
+        surface = analysis.surface
+        if not isinstance(match.payload, (ItemInfo, GarbageInfo)):
+            return True
+        if self.is_counter(analysis, match):
             return False
         following = match.last + 1
         if following < analysis.count:
@@ -121,12 +126,29 @@ class ItemWords:
         return True
 
 
+class Removals:
+    """Words right after an item that take it out (「掃除機はやめて」「椅子じゃなくて机」),
+    from flows/nlu/words.yaml `removal`."""
+
+    def __init__(self, words: list[str]) -> None:
+        alternatives = "|".join(
+            sorted(map(re.escape, (key(w) for w in words)), key=len, reverse=True)
+        )
+        self._after = (
+            re.compile(rf"^(?:は|を|も|が|の方は|のほうは)?(?:{alternatives})") if words else None
+        )
+
+    def follows(self, text: str) -> bool:
+        return bool(self._after and self._after.match(key(text)))
+
+
 def items_and_places(
     analysis: Analysis,
     matches: list[Match],
     quantities: QuantityReader,
     date_spans: list[tuple[int, int]],
     words: ItemWords | None = None,
+    removals: Removals | None = None,
 ) -> tuple[list[ItemMention], TownInfo | None]:
     entity_matches = longest(
         matches,
@@ -188,6 +210,9 @@ def items_and_places(
         mention = ItemMention(info.name, quantity, info.kind, info.group, variant)  # type: ignore[arg-type]
         word = normal.text[normal.spans[match.first][0] : normal.spans[match.last][1]]
         previous = mentions.get(info.name)
+        if removals is not None and removals.follows(surface.text[end:window_end]):
+            mention = replace(mention, removed=True)
+            previous = None  # taken out: whatever was said of it before no longer counts
         if previous is not None:
             # Named twice: two counted mentions add up (本箱2個と書棚1個), and so do two
             # different words for it (敷布団と掛け布団; 布団と掛け布団 when listed with と);
@@ -213,6 +238,33 @@ def items_and_places(
         written[info.name] = word
     corrected = corrects_itself(surface.text)
     return _split_by_variant(list(mentions.values()), named_variants, per_mention, corrected), place
+
+
+_GARBAGE_WORDS = (ItemInfo, TownInfo, GarbageInfo, KindInfo)
+
+
+def garbage(
+    analysis: Analysis, matches: list[Match], words: ItemWords | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The garbage.yaml items and kinds named, in text order. They compete with catalogue
+    items and towns for the same words (キャリーバッグ is a catalogue item, not a バッグ),
+    and a thing named with の before another (ペットボトルのキャップ → the cap) is the
+    last of them only when both are known as one phrase."""
+    chosen = longest(
+        matches,
+        lambda m: (
+            isinstance(m.payload, _GARBAGE_WORDS) and (words is None or words.is_item(analysis, m))
+        ),
+    )
+    items: list[str] = []
+    kinds: list[str] = []
+    for match in chosen:
+        payload = match.payload
+        if isinstance(payload, GarbageInfo) and payload.name not in items:
+            items.append(payload.name)
+        elif isinstance(payload, KindInfo) and payload.name not in kinds:
+            kinds.append(payload.name)
+    return tuple(items), tuple(kinds)
 
 
 def _split_by_variant(

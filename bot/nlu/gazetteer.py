@@ -139,6 +139,8 @@ class Gazetteer:
             if not whole and not _word_edges(analysis, view, name, position, end, aligned):
                 continue
             for form in forms:
+                if name == READING and _homophone(analysis, view, position, end):
+                    continue
                 if not whole:
                     if name == READING:
                         continue
@@ -173,6 +175,17 @@ def _word_edges(
     # so the first word of a compound Sudachi keeps as one token is not the item. (A
     # compound written as a catalogue word, ソファーベッド, still matches whole.)
     return not (inner_end and katakana[view.token_at[end - 1]])
+
+
+def _homophone(analysis: Analysis, view: View, start: int, end: int) -> bool:
+    """A reading match on words written all in kanji is a homophone (証明 is not 照明):
+    the reading view is for mixed writing (れいぞう庫), where some kana stay."""
+    surface = analysis.surface
+    for token in range(view.token_at[start], view.token_at[end - 1] + 1):
+        first, last = surface.spans[token]
+        if any(not ("\u4e00" <= ch <= "\u9fff" or ch == "々") for ch in surface.text[first:last]):
+            return False
+    return True
 
 
 def longest(matches: list[Match], accept: Callable[[Match], bool] | None = None) -> list[Match]:

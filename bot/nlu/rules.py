@@ -16,8 +16,26 @@ import yaml
 
 from bot.nlu.gazetteer import Term
 
-BUILTINS = ("$item", "$date")
-RULE_KEYS = ("id", "intent", "priority", "all", "none", "context", "max_chars")
+BUILTINS = (
+    "$item",
+    "$date",
+    "$garbage",
+    "$garbage_kind",
+    "$faq",
+    "$faq_close",
+    "$whole",
+)
+RULE_KEYS = (
+    "id",
+    "intent",
+    "priority",
+    "all",
+    "none",
+    "context",
+    "after",
+    "outside_flows",
+    "max_chars",
+)
 WORDS_FILE = "words.yaml"  # flows/nlu/words.yaml holds answer words, not rules
 
 
@@ -43,11 +61,26 @@ class Rule:
     context: frozenset[str] | None
     max_chars: int | None
     order: int
+    after: frozenset[str] | None = None  # flows just ended (a follow-up in their topic)
+    outside_flows: bool = False  # only while no flow is active
 
-    def applies(self, present: set[str], context: str | None, chars: int) -> bool:
+    def applies(
+        self,
+        present: set[str],
+        context: str | None,
+        chars: int,
+        recent: str | None = None,
+        whole: bool = False,
+    ) -> bool:
         if self.context is not None and context not in self.context:
             return False
-        if self.max_chars is not None and chars > self.max_chars:
+        if self.after is not None and recent not in self.after:
+            return False
+        if self.outside_flows and context is not None:
+            return False
+        # max_chars keeps a word buried in a long message from counting; a message that
+        # is nothing but such words (やっぱり再開してください) is not buried, however long.
+        if self.max_chars is not None and chars > self.max_chars and not whole:
             return False
         for alternatives in self.all:
             if alternatives.isdisjoint(present):
@@ -66,11 +99,18 @@ class RuleSet:
         """Every intent id these rules can give."""
         return frozenset(rule.intent for rule in self.rules if rule.intent is not None)
 
-    def decide(self, present: set[str], context: str | None, chars: int) -> Rule | None:
+    def decide(
+        self,
+        present: set[str],
+        context: str | None,
+        chars: int,
+        recent: str | None = None,
+        whole: bool = False,
+    ) -> Rule | None:
         best: Rule | None = None
         for rule in self.rules:
             if (best is None or rule.priority > best.priority) and rule.applies(
-                present, context, chars
+                present, context, chars, recent, whole
             ):
                 best = rule
         return best
@@ -134,6 +174,7 @@ def _rules(
         if not raw.get("all"):
             raise RuleError(f"{where}: `all` must name at least one concept")
         context = raw.get("context")
+        after = raw.get("after")
         rules.append(
             Rule(
                 id=rule_id,
@@ -144,6 +185,8 @@ def _rules(
                 context=frozenset(map(str, context)) if context else None,
                 max_chars=int(raw["max_chars"]) if raw.get("max_chars") else None,
                 order=order,
+                after=frozenset(map(str, after)) if after else None,
+                outside_flows=bool(raw.get("outside_flows")),
             )
         )
     return rules

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from bot.nlu.measures import Measure
+
 
 @dataclass(frozen=True, slots=True)
 class ItemMention:
@@ -18,6 +20,16 @@ class ItemMention:
     kind: Literal["accepted", "not_accepted", "small"] = "accepted"
     group: str | None = None  # not_accepted group id
     variant: str | None = None  # when the text already names a variant (2人掛け以上)
+    removed: bool = False  # 「掃除機はやめて」「椅子じゃなくて机」: taken out, not added
+
+
+@dataclass(frozen=True, slots=True)
+class FaqHit:
+    """A city FAQ entry close to the text (bot/nlu/faq.py)."""
+
+    topic: str
+    score: float  # BM25 score times coverage (how the entries rank)
+    coverage: float  # 0–1: the question's words (by rarity) the entry has
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +47,18 @@ class Understanding:
     choice: int | None = None
     # Not part of the `bot nlu` contract: "thanks" | "greeting" for short small talk.
     smalltalk: str | None = None
+    # Not part of the contract either: garbage.yaml items and kinds named, in text order.
+    garbage: tuple[str, ...] = ()
+    garbage_kinds: tuple[str, ...] = ()
+    # FAQ entries close to the text, best first; `faq_confident`: the first answers it.
+    faq: tuple[FaqHit, ...] = ()
+    faq_confident: bool = False
+    # The message says nothing but its intent words (「やっぱりやめます」「中止してください」),
+    # not an answer that happens to contain them (「2人掛け以上です」).
+    standalone: bool = False
+    # Sizes given (「1メートルあります」) and the variants they pick, as (item, variant).
+    measures: tuple[Measure, ...] = ()
+    sized: tuple[tuple[str, str], ...] = ()
 
     def to_contract(self) -> dict[str, Any]:
         """Exactly the `bot nlu --json` object of docs/contracts.md."""
@@ -43,7 +67,11 @@ class Understanding:
             "intent": self.intent,
             "entities": {
                 "dates": [day.isoformat() for day in self.dates],
-                "items": [{"name": item.name, "quantity": item.quantity} for item in self.items],
+                "items": [
+                    {"name": item.name, "quantity": item.quantity}
+                    for item in self.items
+                    if not item.removed
+                ],
                 "yes_no": self.yes_no,
                 "numbers": list(self.numbers),
                 "district": self.district,

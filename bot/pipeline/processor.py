@@ -15,6 +15,7 @@ import sqlite_utils
 
 from bot.clock import TOKYO, Clock
 from bot.pipeline.intake import IntakeRow
+from bot.store import faq_misses
 from bot.store import queries as q
 from bot.store.database import write_gate, write_transaction
 from bot.system_texts import SystemTexts
@@ -206,6 +207,8 @@ class Processor:
             resident=row["resident_id"],
             notices_enabled=bool(resident_row.get("notices_enabled", 1)),
             handoff=bool(resident_row.get("handoff", 0)),
+            district=resident_row.get("district"),
+            town=resident_row.get("town"),
         )
         turn = self._turn(row)
         if turn.kind == "message" and resident_row.get("failed_turns"):
@@ -295,6 +298,8 @@ class Processor:
             q.set_timer(self.db, resident.resident, timer.name, timer.due_at, timer.payload)
         for note in outcome.staff_notes:
             q.add_staff_note(self.db, resident.resident, "note", note, now)
+        for question in outcome.faq_misses:
+            faq_misses.record(self.db, question, now)
 
     def _write_replies(
         self, row: dict[str, Any], replies: list[Reply], notices_enabled: bool, now: datetime

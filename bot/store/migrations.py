@@ -120,10 +120,24 @@ def _failed_turns(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE residents ADD COLUMN failed_turns INTEGER NOT NULL DEFAULT 0")
 
 
+def _resident_place(db: sqlite_utils.Database) -> None:
+    # The 地区 and 町名 a resident gave once (ごみの収集日), so they are not asked again.
+    db.execute("ALTER TABLE residents ADD COLUMN district TEXT")
+    db.execute("ALTER TABLE residents ADD COLUMN town TEXT")
+
+
+def _faq_misses(db: sqlite_utils.Database) -> None:
+    from bot.store.faq_misses import ensure_schema
+
+    ensure_schema(db)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "core tables", _core_tables),
     (2, "domain tables", _domain_tables),
     (3, "residents.failed_turns", _failed_turns),
+    (4, "residents.district_town", _resident_place),
+    (5, "faq_misses", _faq_misses),
 ]
 
 

@@ -85,11 +85,16 @@ def set_failed_turns(db: sqlite_utils.Database, resident_id: str, count: int) ->
 
 
 def update_resident(db: sqlite_utils.Database, resident_id: str, changes: dict[str, Any]) -> None:
-    allowed = {"notices_enabled", "handoff"}
+    flags = {"notices_enabled", "handoff"}
+    texts = {"district", "town"}  # the 地区 and 町名 a resident gave (never an address)
     for key, value in changes.items():
-        if key not in allowed:
+        if key in flags:
+            value = int(bool(value))
+        elif key in texts:
+            value = None if value is None else str(value)
+        else:
             raise ValueError(f"unknown resident field {key!r}")
-        db.execute(f"UPDATE residents SET {key} = ? WHERE id = ?", [int(bool(value)), resident_id])
+        db.execute(f"UPDATE residents SET {key} = ? WHERE id = ?", [value, resident_id])
 
 
 # ---- inbox -----------------------------------------------------------------

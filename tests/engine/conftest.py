@@ -33,7 +33,9 @@ class FakeNlu:
     def key(self, text: str) -> str:
         return text.strip().lower()
 
-    def understand(self, text: str, now: datetime, context: str | None = None) -> Understanding:
+    def understand(
+        self, text: str, now: datetime, context: str | None = None, recent: str | None = None
+    ) -> Understanding:
         intent = None
         for word, name in INTENTS.items():
             if word in text:
@@ -56,6 +58,7 @@ class FakeNlu:
             dates=(date(int(m[1]), int(m[2]), int(m[3])),) if m else (),
             items=tuple(items),
             district="桜台" if "桜台" in text else None,
+            standalone=text.strip() in INTENTS,  # the intent word and nothing else
         )
 
 

@@ -1,0 +1,230 @@
+"""The city FAQ (flows/data/faq.yaml) as a search index over what Sudachi reads in a text.
+
+A text becomes features: each content word's normalised form (`w:`) and reading (`r:`,
+so 住民票 = じゅうみんひょう), and the city's synonym groups (`s:`, any word of a group
+counts as its first). Entries are ranked with BM25 (bm25s: a maintained library that
+scores a query against a precomputed sparse matrix in microseconds, takes our own token
+ids, and needs only numpy at run time). BM25 scores say which entry is best, not how
+sure to be, so the decision also uses *coverage*: the share of the question's words
+(weighted by how rare they are in the FAQ) that the best entry has. A confident match
+answers; close ones are offered as choices; nothing close is an honest miss.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from bot.nlu.analysis import Analysis
+from bot.nlu.gazetteer import Match, Term, longest
+from bot.nlu.understanding import FaqHit
+
+CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "接尾辞"})
+TOPIC_POS = frozenset({"名詞"})  # a question is about a thing: a verb alone is no topic
+SYNONYM = "faq_synonym"
+MAX_CLOSE = 3
+# A word the FAQ never uses weighs this share of a middling word: it may be a detail
+# (郵送で) as well as a subject the FAQ lacks (プール).
+UNKNOWN_SHARE = 0.6
+# What is asked about is a thing: the verb (取る, もらう) says less; a word of the city's
+# synonym groups (curated topic words) says more.
+SHARES = {"v:": 0.5, "s:": 1.5}
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    topic: str
+    during: frozenset[str] | None
+    valid_until: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    confident: float = 0.6
+    margin: float = 1.25
+    close: float = 0.5
+    min_close: float = 0.3
+    alone: float = 0.5  # the only close entry: sure with this much of the question
+
+
+def synonym_terms(raw: dict[str, Any]) -> list[Term]:
+    """The synonym groups as gazetteer terms: every word stands for the group's first."""
+    terms = []
+    for group in raw.get("synonyms") or []:
+        words = [str(word) for word in group or []]
+        terms += [Term(word, (SYNONYM, words[0])) for word in words if words]
+    return terms
+
+
+class FaqIndex:
+    def __init__(
+        self,
+        raw: dict[str, Any],
+        analyse: Callable[[str], Analysis],
+        find: Callable[[Analysis], list[Match]],
+    ) -> None:
+        self._analyse, self._find = analyse, find
+        self.ignore = self._ignored(raw.get("ignore") or [])
+        match = raw.get("match") or {}
+        self.thresholds = Thresholds(**{k: float(v) for k, v in match.items()})
+        self.entries: list[_Entry] = []
+        docs: list[list[str]] = []  # what BM25 ranks: the ways of asking and the answer
+        asked: list[list[str]] = []  # what coverage counts: the ways of asking only
+        for row in raw.get("entries") or []:
+            during = row.get("during")
+            until = row.get("valid_until")
+            self.entries.append(
+                _Entry(
+                    str(row["topic"]),
+                    frozenset(map(str, during)) if during else None,
+                    until
+                    if isinstance(until, date) or until is None
+                    else date.fromisoformat(until),
+                )
+            )
+            # The answer's words rank too (a resident may ask with them: コンビニで取れる？),
+            # but they mention other topics in passing (転入届's answer names 転出証明書),
+            # so only the ways of asking say how much of a question an entry covers.
+            texts = [str(row["topic"]), *(str(q) for q in row.get("questions") or [])]
+            asked.append([f for text in texts for word in self.text_words(text)[0] for f in word])
+            answer = self.text_words(str(row.get("answer") or ""))[0]
+            docs.append(asked[-1] + [f for word in answer for f in word])
+        self.vocab: dict[str, int] = {}
+        ids = [[self.vocab.setdefault(f, len(self.vocab)) for f in doc] for doc in docs]
+        self.doc_features = [frozenset(doc) for doc in asked]
+        self.idf = self._idf(asked)
+        known = list(self.idf.values())
+        self.unknown_weight = UNKNOWN_SHARE * float(np.median(known)) if known else 1.0
+        self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        if docs:
+            self._bm25.index(
+                bm25s.tokenization.Tokenized(ids=ids, vocab=self.vocab), show_progress=False
+            )
+
+    def _ignored(self, words: Iterable[Any]) -> frozenset[str]:
+        out: set[str] = set()
+        for word in words:
+            analysis = self._analyse(str(word))
+            out.update(analysis.normal.text[a:b] for a, b in analysis.normal.spans if b > a)
+        return frozenset(out)
+
+    @staticmethod
+    def _idf(docs: list[list[str]]) -> dict[str, float]:
+        count = len(docs)
+        frequency: dict[str, int] = {}
+        for doc in docs:
+            for feature in set(doc):
+                frequency[feature] = frequency.get(feature, 0) + 1
+        return {f: math.log((count - n + 0.5) / (n + 0.5) + 1.0) for f, n in frequency.items()}
+
+    # ---- features ------------------------------------------------------------------
+
+    def text_words(self, text: str) -> tuple[list[tuple[str, ...]], set[tuple[str, ...]]]:
+        analysis = self._analyse(text)
+        return self.words(analysis, self._find(analysis))
+
+    def words(
+        self, analysis: Analysis, matches: list[Match], skip: Iterable[tuple[int, int]] = ()
+    ) -> tuple[list[tuple[str, ...]], set[tuple[str, ...]]]:
+        """The text's words, each as the features that stand for it: a synonym group
+        (`s:`), or a content word's normalised form (`w:`) and reading (`r:`); and which
+        of them name a thing (synonym groups and nouns: the possible topics)."""
+        synonyms = longest(
+            matches, lambda m: isinstance(m.payload, tuple) and m.payload[:1] == (SYNONYM,)
+        )
+        out: list[tuple[str, ...]] = [(f"s:{m.payload[1]}",) for m in synonyms]
+        topics = set(out)
+        covered = {i for m in synonyms for i in range(m.first, m.last + 1)}
+        normal, reading, surface = analysis.normal, analysis.reading, analysis.surface
+        skipped = [range(a, b) for a, b in skip]
+        for index in range(analysis.count):
+            if index in covered or analysis.pos[index] not in CONTENT_POS:
+                continue
+            start, end = normal.spans[index]
+            word = normal.text[start:end]
+            if not word or word in self.ignore or word.isdigit():
+                continue  # numbers say nothing of the topic (1月11日, 2人)
+            if any(surface.spans[index][0] in span for span in skipped):
+                continue
+            if analysis.pos[index] not in TOPIC_POS:
+                out.append((f"v:{word}",))  # a verb's reading is its inflected form: noise
+                continue
+            start, end = reading.spans[index]
+            said = reading.text[start:end]
+            features = (f"w:{word}", f"r:{said}") if said and said != word else (f"w:{word}",)
+            out.append(features)
+            if len(word) > 1:  # 日, 家, 人: one kanji alone rarely names a topic
+                topics.add(features)
+        return out, topics
+
+    # ---- search --------------------------------------------------------------------
+
+    def search(
+        self,
+        analysis: Analysis,
+        matches: list[Match],
+        today: date,
+        context: Iterable[str] = (),
+        skip: Iterable[tuple[int, int]] = (),
+    ) -> tuple[tuple[FaqHit, ...], bool]:
+        """(close entries best first, confident?) for a text. `context`: the flows the
+        resident is in or has just left (entries with `during` answer only there);
+        `skip`: surface spans that are no words of a topic (dates)."""
+        found, topics = self.words(analysis, matches, skip)
+        words = set(found)
+        ids = [self.vocab[f] for word in words for f in word if f in self.vocab]
+        if not ids:
+            return (), False
+        # A word weighs as its rarest known feature (UNKNOWN_SHARE for unknown words).
+        weights = {
+            word: max((self.idf[f] for f in word if f in self.idf), default=self.unknown_weight)
+            * SHARES.get(word[0][:2], 1.0)
+            for word in words
+        }
+        here = set(context)
+        mask = np.array(
+            [
+                (e.during is None or bool(e.during & here))
+                and (e.valid_until is None or today <= e.valid_until)
+                for e in self.entries
+            ],
+            dtype=np.float32,
+        )
+        scores = self._bm25.get_scores(ids, weight_mask=mask)
+        order = [int(i) for i in np.argsort(-scores)[: 2 * MAX_CLOSE] if scores[i] > 0]
+        if not order:
+            return (), False
+        total = sum(weights.values())
+        hits: list[FaqHit] = []
+        for i in order:
+            doc = self.doc_features[i]
+            if not any(f in doc for word in topics for f in word):
+                continue  # no thing of the question is in the entry (やめる ≠ 国保をやめたい)
+            have = sum(w for word, w in weights.items() if any(f in doc for f in word))
+            coverage = have / total
+            # BM25 ranks by matching words; coverage says how much of the question an
+            # entry answers: the two together rank (図書館 over 開庁時間 for 図書館は何時まで).
+            hits.append(FaqHit(self.entries[i].topic, float(scores[i]) * coverage, coverage))
+        if not hits:
+            return (), False
+        hits.sort(key=lambda h: -h.score)
+        best, t = hits[0], self.thresholds
+        close = tuple(
+            h
+            for h in hits[:MAX_CLOSE]
+            if h.score >= t.close * best.score and h.coverage >= t.min_close
+        )
+        second = hits[1].score if len(hits) > 1 else 0.0
+        # Sure: the entry has most of the question and leads; or it is the only close
+        # one and has a fair share of the question.
+        alone = len(close) == 1 and best.coverage >= t.alone
+        confident = best in close and (
+            (best.coverage >= t.confident and best.score >= t.margin * second) or alone
+        )
+        return (close[:1] if confident else close), confident
