@@ -22,7 +22,7 @@ from bot.nlu.normalize import normalise_input
 from bot.nlu.rules import load_rules, rule_files
 from bot.nlu.textkey import key
 from bot.nlu.tokenizer import Tokenizer, truncate
-from bot.nlu.understanding import Understanding
+from bot.nlu.understanding import FaqHit, Understanding
 from bot.nlu.userdict import ensure_user_dic
 
 # Residents send the same short texts again and again (「はい」「1」「桜台」): their
@@ -34,6 +34,7 @@ CACHE_MAX_CHARS = 64
 
 # The city data files the NLU reads (besides flows/nlu/).
 SOURCES = ("catalogue", "districts", "garbage", "faq")
+FAQ_BUILTINS = frozenset({"$faq", "$faq_close"})
 
 SMALLTALK_MAX = 24  # longer messages carry a request, not just thanks
 SMALLTALK_SLACK = 4  # characters besides the word (「あ、」「！！」「です」)
@@ -200,13 +201,24 @@ class Nlu:
         if kinds:
             present.add("$garbage_kind")
         topics = [flow for flow in (context, recent) if flow]
-        faq, confident = self.faq.search(analysis, matches, now.date(), topics, date_spans)
-        if faq:
-            present.add("$faq" if confident else "$faq_close")
+        found: list[tuple[tuple[FaqHit, ...], bool]] = []
+
+        def faq_search() -> tuple[tuple[FaqHit, ...], bool]:
+            if not found:  # once, and only when a rule asks (the FAQ is the costly part)
+                found.append(self.faq.search(analysis, matches, now.date(), topics, date_spans))
+            return found[0]
+
+        def lazy(name: str) -> bool:
+            if name not in FAQ_BUILTINS:
+                return False
+            hits, sure = faq_search()
+            return bool(hits) and (sure if name == "$faq" else not sure)
+
         whole = self._only_words(analysis, matches)
         if whole:
             present.add("$whole")
-        rule = self.rules.decide(present, context, len(text_key), recent, whole)
+        rule = self.rules.decide(present, context, len(text_key), recent, whole, lazy)
+        faq, confident = faq_search() if rule is not None and rule.intent == "faq" else ((), False)
         smalltalk = None
         if rule is None and not items and not dates:
             smalltalk = self._small_talk(text_key)

@@ -101,6 +101,7 @@ class FaqIndex:
         self.idf = self._idf(asked)
         known = list(self.idf.values())
         self.unknown_weight = UNKNOWN_SHARE * float(np.median(known)) if known else 1.0
+        self._masks: dict[tuple[tuple[str, ...], date], Any] = {}
         self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
         if docs:
             self._bm25.index(
@@ -165,6 +166,25 @@ class FaqIndex:
 
     # ---- search --------------------------------------------------------------------
 
+    def _mask(self, context: tuple[str, ...], today: date) -> Any:
+        """1 for the entries that may answer here and today, 0 for the others."""
+        key = (context, today)
+        mask = self._masks.get(key)
+        if mask is None:
+            here = set(context)
+            mask = np.array(
+                [
+                    (e.during is None or bool(e.during & here))
+                    and (e.valid_until is None or today <= e.valid_until)
+                    for e in self.entries
+                ],
+                dtype=np.float32,
+            )
+            if len(self._masks) > 64:
+                self._masks.clear()
+            self._masks[key] = mask
+        return mask
+
     def search(
         self,
         analysis: Analysis,
@@ -187,17 +207,8 @@ class FaqIndex:
             * SHARES.get(word[0][:2], 1.0)
             for word in words
         }
-        here = set(context)
-        mask = np.array(
-            [
-                (e.during is None or bool(e.during & here))
-                and (e.valid_until is None or today <= e.valid_until)
-                for e in self.entries
-            ],
-            dtype=np.float32,
-        )
-        scores = self._bm25.get_scores(ids, weight_mask=mask)
-        order = [int(i) for i in np.argsort(-scores)[: 2 * MAX_CLOSE] if scores[i] > 0]
+        scores = self._bm25.get_scores(ids, weight_mask=self._mask(tuple(context), today))
+        order = [int(i) for i in np.argsort(-scores)[: MAX_CLOSE + 2] if scores[i] > 0]
         if not order:
             return (), False
         total = sum(weights.values())

@@ -8,6 +8,7 @@ recognises before any flow enters on them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,10 @@ class Rule:
         chars: int,
         recent: str | None = None,
         whole: bool = False,
+        lazy: Callable[[str], bool] | None = None,
     ) -> bool:
+        """`lazy(name)`: whether a costly built-in (the FAQ's) is present, asked only when
+        every other condition of the rule holds."""
         if self.context is not None and context not in self.context:
             return False
         if self.after is not None and recent not in self.after:
@@ -83,12 +87,15 @@ class Rule:
         if self.max_chars is not None and chars > self.max_chars and not whole:
             return False
         for alternatives in self.all:
-            if alternatives.isdisjoint(present):
+            if alternatives.isdisjoint(present) and not (lazy and any(map(lazy, alternatives))):
                 return False
-        return all(alternatives.isdisjoint(present) for alternatives in self.none)
+        for alternatives in self.none:
+            if not alternatives.isdisjoint(present) or (lazy and any(map(lazy, alternatives))):
+                return False
+        return True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RuleSet:
     rules: tuple[Rule, ...]
     terms: tuple[Term, ...]  # concept words, payload = ("concept", name)
@@ -106,14 +113,21 @@ class RuleSet:
         chars: int,
         recent: str | None = None,
         whole: bool = False,
+        lazy: Callable[[str], bool] | None = None,
     ) -> Rule | None:
-        best: Rule | None = None
-        for rule in self.rules:
-            if (best is None or rule.priority > best.priority) and rule.applies(
-                present, context, chars, recent, whole
-            ):
-                best = rule
-        return best
+        """The rule with the highest priority that applies (ties: the first in the files)."""
+        for rule in self.ranked:
+            if rule.applies(present, context, chars, recent, whole, lazy):
+                return rule
+        return None
+
+    @property
+    def ranked(self) -> tuple[Rule, ...]:
+        return self._ranked
+
+    def __post_init__(self) -> None:
+        ranked = tuple(sorted(self.rules, key=lambda r: (-r.priority, r.order)))
+        object.__setattr__(self, "_ranked", ranked)
 
 
 def _entries(value: Any, concepts: dict[str, list[str]], where: str) -> tuple[frozenset[str], ...]:

@@ -1,0 +1,163 @@
+"""Accuracy on the understanding evaluation sets (issue 15): what a resident is told.
+
+- FAQ questions (`cases: [{text, topic}]`, topic null when the city FAQ has no answer):
+  right when the bot answers that topic (intent `faq`, a confident match), or, for null,
+  when it answers no topic (close entries offered as choices or an honest miss are fine).
+- ごみ questions (`cases: [{text, item, category, district?}]`, category a kind of
+  flows/data/garbage.yaml or `calendar` for "what is collected on day X"): right when the
+  kind the resident is told is that category (and the district, when given, is the one
+  understood). The item named is reported as a second figure.
+- Conversations (tests/conversations/understanding/*.yaml, mid-flow answers): right per
+  turn that has checks; whole files are reported too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.clock import TOKYO
+from bot.nlu.engine import Nlu
+from bot.nlu.textkey import fold
+from bot.nlu.understanding import Understanding
+
+CALENDAR = "calendar"
+
+
+@dataclass
+class SetReport:
+    name: str
+    total: int = 0
+    correct: int = 0
+    extra: dict[str, tuple[int, int]] = field(default_factory=dict)  # figure -> (ok, of)
+    misses: list[str] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+
+def _cases(path: Path) -> list[dict[str, Any]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return list(data.get("cases") or [])
+
+
+def _now(path: Path) -> datetime:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if data.get("now"):
+        return datetime.fromisoformat(str(data["now"])).astimezone(TOKYO)
+    return datetime(2026, 12, 3, 10, 0, tzinfo=TOKYO)
+
+
+def _answered_topic(und: Understanding) -> str | None:
+    return und.faq[0].topic if und.intent == "faq" and und.faq_confident and und.faq else None
+
+
+def faq_set(path: Path, nlu: Nlu) -> SetReport:
+    report = SetReport(f"FAQ questions ({path})")
+    now = _now(path)
+    offered = [0, 0]
+    for case in _cases(path):
+        text, expected = str(case["text"]), case.get("topic")
+        und = nlu.understand(text, now)
+        got = _answered_topic(und)
+        report.total += 1
+        if got == expected:
+            report.correct += 1
+        else:
+            close = [hit.topic for hit in und.faq]
+            report.misses.append(
+                f"{text!r}: expected {expected!r}, answered {got!r} "
+                f"(intent {und.intent}, rule {und.rule}, close {close})"
+            )
+        if expected is not None and got != expected:
+            offered[1] += 1
+            offered[0] += expected in [hit.topic for hit in und.faq] and und.intent == "faq"
+    report.extra["missed topic offered among choices"] = (offered[0], offered[1])
+    return report
+
+
+def _told(und: Understanding) -> tuple[str | None, str | None]:
+    """(kind, item) the resident is told: the ごみの分け方 answer, or what the booking flow
+    says of a catalogue item (粗大ごみ, refused, or small = 燃やさないごみ)."""
+    from bot.domain.catalogue import Catalogue
+    from bot.domain.garbage import GarbageGuide
+
+    guide, catalogue = GarbageGuide.load(), Catalogue.load()
+    if und.intent == "garbage_sorting":
+        names = [*und.garbage, *(item.name for item in und.items)]
+        things = [t for t in (guide.thing(n, catalogue) for n in names) if t is not None]
+        if things:
+            return things[0].kind, things[0].name
+        kinds = [k for k in und.garbage_kinds if k in guide.kinds]
+        if kinds:
+            return kinds[0], None
+        return (CALENDAR, None) if und.dates else (None, None)
+    if und.intent == "bulky_waste" and und.items:
+        thing = guide.thing(und.items[0].name, catalogue)
+        return (thing.kind, thing.name) if thing else (None, None)
+    return None, None
+
+
+def _same_item(expected: Any, got: str | None) -> bool:
+    if expected is None:
+        return got is None
+    if got is None:
+        return False
+    return fold(str(expected)) == fold(got) or fold(got) in fold(str(expected))
+
+
+def garbage_set(path: Path, nlu: Nlu) -> SetReport:
+    report = SetReport(f"ごみ questions ({path})")
+    now = _now(path)
+    items = [0, 0]
+    for case in _cases(path):
+        text = str(case["text"])
+        und = nlu.understand(text, now)
+        kind, item = _told(und)
+        district_ok = case.get("district") is None or und.district == case.get("district")
+        report.total += 1
+        if kind == case.get("category") and district_ok:
+            report.correct += 1
+        else:
+            report.misses.append(
+                f"{text!r}: expected {case.get('category')!r}"
+                f"{' in ' + str(case['district']) if case.get('district') else ''}, "
+                f"told {kind!r} (item {item!r}, intent {und.intent}, rule {und.rule}, "
+                f"district {und.district})"
+            )
+        if case.get("category") != CALENDAR:
+            items[1] += 1
+            items[0] += _same_item(case.get("item"), item)
+    report.extra["item named"] = (items[0], items[1])
+    return report
+
+
+def conversation_set(folder: Path, flows: Path) -> SetReport:
+    from bot.replay.runner import collect_files, run_files
+    from bot.replay.spec import parse_conversation
+    from bot.responder import build_responder
+
+    report = SetReport(f"mid-flow answers ({folder})")
+    files = collect_files([str(folder)])
+    results = run_files(files, lambda clock: build_responder(flows, clock), flows)
+    passed = 0
+    for path, result in zip(files, results, strict=True):
+        passed += result.passed
+        try:
+            checked = [
+                t.number for t in parse_conversation(path).turns if t.reply or t.expect
+            ]
+        except Exception:  # a broken file: every turn counts as missed
+            checked = []
+        failed = {f.turn for f in result.failures}
+        report.total += len(checked) or 1
+        report.correct += sum(1 for n in checked if n not in failed)
+        for failure in result.failures:
+            report.misses.append(f"{path.name} turn {failure.turn}: {failure.message}")
+    report.extra["conversations passed"] = (passed, len(files))
+    return report
