@@ -64,8 +64,18 @@ class ConversationFailure(Exception):
     pass
 
 
+# The independent evaluation set of mid-flow answers (written blind): its accuracy is
+# measured per turn by `python -m bot.nlu.evaluate` (target 95%); its known misses are not
+# test failures.
+EVALUATION = CONVERSATIONS / "understanding"
+
+
 def pytest_collect_file(parent, file_path: Path):
-    if file_path.suffix in {".yaml", ".yml"} and CONVERSATIONS in file_path.parents:
+    if (
+        file_path.suffix in {".yaml", ".yml"}
+        and CONVERSATIONS in file_path.parents
+        and EVALUATION not in file_path.parents
+    ):
         return ConversationFile.from_parent(parent, path=file_path)
     return None
 

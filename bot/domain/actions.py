@@ -95,7 +95,10 @@ def sort_items(ctx: Any) -> dict[str, Any]:
         added.append(
             {"name": item.name, "quantity": int(mention.get("quantity") or 1), "variant": variant}
         )
-    candidate = [dict(row) for row in basket]
+    more = any(m.get("more") for m in mentioned)
+    # Named again without 「あと」「も」: the count given corrects the earlier one.
+    again = set() if more else {row["name"] for row in added}
+    candidate = [dict(row) for row in basket if row["name"] not in again]
     for row in added:
         _merge(candidate, row["name"], row["quantity"], row["variant"])
     error = _limit_error(candidate) if added else None

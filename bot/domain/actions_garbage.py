@@ -19,7 +19,7 @@ from bot.engine import register_action
 
 MAX_THINGS = 3  # an answer about more items would not fit one SMS
 LOOKUP = ("kind", "things", "category", "day", "district", "needs_district", "booking", "names")
-DAYS = ("district", "label", "lines", "day", "day_label", "on_day", "closed")
+DAYS = ("district", "label", "lines", "day", "day_label", "on_day", "closed", "weekly")
 
 
 def _thing_row(guide: GarbageGuide, thing: Thing) -> dict[str, Any]:
@@ -48,9 +48,10 @@ def _things(ctx: Any, guide: GarbageGuide) -> list[Thing]:
 
 
 @register_action("garbage_lookup", returns=LOOKUP)
-def lookup(ctx: Any) -> dict[str, Any]:
-    """What the message asks: items (their kind), a kind (its days), or what a day
-    collects (`calendar`); `unknown` when it names none of them."""
+def lookup(ctx: Any, schedule_rules: list[str] | None = None) -> dict[str, Any]:
+    """What the message asks: items (their kind), a kind (its days), what a day collects
+    (`calendar`), or the whole weekly schedule (`schedule`: the NLU rule that understood
+    it is one of `schedule_rules`, 「ごみの収集日を知りたい」); `unknown` otherwise."""
     guide = GarbageGuide.load()
     said = ctx.said
     things = _things(ctx, guide)
@@ -62,13 +63,15 @@ def lookup(ctx: Any) -> dict[str, Any]:
         kind = "kind"
     elif day is not None:
         kind = "calendar"
+    elif said is not None and said.rule in (schedule_rules or []):
+        kind = "schedule"
     else:
         kind = "unknown"
     rows = [_thing_row(guide, t) for t in things]
     if kind == "kind":
         rows = [{"name": name, "category": name, **_kind_only(guide, name)} for name in kinds[:1]]
     district = (said.district if said else None) or ctx.resident.district
-    dated = kind in ("kind", "calendar") or any(
+    dated = kind in ("kind", "calendar", "schedule") or any(
         not (r["booking"] or r["not_collected"]) for r in rows
     )
     if district:
@@ -132,9 +135,15 @@ def days(ctx: Any) -> dict[str, Any]:
         lines.append(line)
     day = date.fromisoformat(found["day"]) if found.get("day") else None
     on_day = guide.on_day(district, day) if district and day else []
+    weekly = [
+        {"category": name, "weekly": guide.weekly(name, district)}
+        for name, kind in guide.kinds.items()
+        if district and kind.schedule
+    ]
     return {
         "district": district,
         "label": district_label(district) if district else "",
+        "weekly": weekly,
         "lines": lines,
         "day": day.isoformat() if day else None,
         "day_label": jdate(day) if day else None,

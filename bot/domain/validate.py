@@ -499,7 +499,11 @@ def check_words(doc: Any, c: Checker) -> None:
             "counters",
             "item_heads",
             "removal",
+            "containers",
             "measures",
+            "first_choice",
+            "last_choice",
+            "additions",
             "smalltalk",
         ),
         "words.yaml",
@@ -514,6 +518,9 @@ def check_words(doc: Any, c: Checker) -> None:
     c.texts(doc, "counters", "counters")
     c.texts(doc, "item_heads", "item_heads")
     c.texts(doc, "removal", "removal")
+    c.texts(doc, "containers", "containers")
+    for key in ("first_choice", "last_choice", "additions"):
+        c.texts(doc, key, key)
     measures = c.mapping(doc, "measures", "measures", required=False)
     for dimension in measures or {}:
         table = c.mapping(measures, dimension, f"measures.{dimension}")

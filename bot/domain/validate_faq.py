@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from bot.domain.checker import Checker, _top
 
-FAQ_KEYS = ("link_domains", "match", "ignore", "synonyms", "entries")
+FAQ_KEYS = ("link_domains", "match", "ignore", "synonyms", "aspects", "entries")
 ENTRY_KEYS = (
     "topic",
     "questions",
@@ -19,7 +19,7 @@ ENTRY_KEYS = (
     "valid_until",
     "during",
 )
-MATCH_KEYS = ("confident", "margin", "close", "min_close", "alone")
+MATCH_KEYS = ("margin", "close", "min_close", "alone")
 
 
 def check_faq(doc: Any, c: Checker, flows: set[str] | None = None) -> None:
@@ -35,8 +35,9 @@ def check_faq(doc: Any, c: Checker, flows: set[str] | None = None) -> None:
         for key in MATCH_KEYS:
             _number(c, match, key, f"match.{key}", high=None if key == "margin" else 1.0)
     c.texts(doc, "ignore", "ignore")
-    for i in range(len(c.seq(doc, "synonyms", "synonyms", required=False) or [])):
-        c.texts(doc["synonyms"], i, f"synonyms[{i + 1}]", required=True, nonempty=True)
+    for key in ("synonyms", "aspects"):
+        for i in range(len(c.seq(doc, key, key, required=False) or [])):
+            c.texts(doc[key], i, f"{key}[{i + 1}]", required=True, nonempty=True)
     topics: dict[str, int] = {}
     for i, row in c.records(doc, "entries", "entries"):
         topic = c.text(row, "topic", f"entries[{i + 1}].topic")

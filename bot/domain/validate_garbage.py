@@ -10,7 +10,14 @@ from bot.domain.checker import Checker, _top
 from bot.domain.text import fold
 from bot.engine.checks import hint
 
-GARBAGE_KEYS = ("put_out", "closed_periods", "unknown", "categories", "items")
+GARBAGE_KEYS = (
+    "put_out",
+    "closed_periods",
+    "unknown",
+    "schedule_note",
+    "categories",
+    "items",
+)
 KIND_KEYS = (
     "name",
     "aliases",
@@ -46,6 +53,7 @@ def check_garbage(
         c.text(put_out, "where", "put_out.where")
     c.closed_periods(doc, "")
     c.text(doc, "unknown", "unknown")
+    c.text(doc, "schedule_note", "schedule_note", required=False)
     words: dict[str, tuple[str, int]] = {}
     kinds = _kinds(c, doc, districts, words)
     for i, row in c.records(doc, "items", "items"):

@@ -38,6 +38,8 @@ def match_option(
 ) -> int | None:
     """Index of the option the resident picked: by number, then by label/value/alias."""
     choice = und.choice if und is not None else None
+    if choice == -1 and options:  # 「最後のでいい」
+        return len(options) - 1
     if choice is not None and 1 <= choice <= len(options):
         return choice - 1
     said = (und.key if und is not None else "") or key(text)
@@ -111,6 +113,7 @@ def read(
                 "group": i.group,
                 "variant": i.variant,
                 "removed": i.removed,
+                "more": i.more,
             }
             for i in und.items
         ]

@@ -168,8 +168,16 @@ class Run:
             return
         slot = flow.slots.get(st.ask or "")
         other = None if ov is not None else self.fs.flow_for_intent(intent)
-        if other is not None and other.id != flow.id and self._yields(flow, st):
-            self._interrupt(other)  # a clear request, not an answer to a free-text question
+        # At a free-text question, a request for another flow goes there, unless the
+        # message also carries answers (「1月から入れたいです。0歳の子です」 is the month);
+        # a question the city FAQ answers goes there too (the flow resumes after).
+        carries = bool(und.dates or und.numbers or und.items or und.district)
+        # A question the city FAQ answers about this flow's topic (a `during` entry) is a
+        # side question, whatever it carries.
+        side = intent == "faq" and und.faq_confident and und.faq[0].topical
+        clear = und.standalone or not carries or side
+        if other is not None and other.id != flow.id and clear and self._yields(flow, st):
+            self._interrupt(other)
             return
         stash(frame, None if st.confirm else slot, und)
         free_text = slot is not None and slot.type == "text" and not st.confirm
@@ -364,6 +372,10 @@ class Run:
             "result": None,
             "outcome": None,
         }
+        if self.recent and flow.on_interrupt == "abandon":
+            # An answer or a menu on the way (a FAQ side question) does not end the topic
+            # of the flow before it: kept to be restored when this one ends.
+            frame["topic"] = self.recent
         self.recent = None
         self.frames.append(frame)
         if len(self.frames) > MAX_FRAMES:
@@ -538,12 +550,18 @@ class Run:
         parent_top = self._top()
         if parent_top is None:
             if frame.get("mode") != "call" and self.cfg.follow_up:
-                self.recent = {
-                    "flow": frame["flow"],
-                    "version": frame["version"],
-                    "slots": frame["slots"],
-                    "until": (self.now + self.cfg.follow_up).isoformat(),
-                }
+                until = (self.now + self.cfg.follow_up).isoformat()
+                earlier = frame.get("topic")
+                self.recent = (
+                    {**earlier, "until": until}
+                    if earlier
+                    else {
+                        "flow": frame["flow"],
+                        "version": frame["version"],
+                        "slots": frame["slots"],
+                        "until": until,
+                    }
+                )
             return
         parent, pflow, pst = parent_top
         if frame.get("mode") == "call":

@@ -14,6 +14,7 @@ from bot.clock import TOKYO
 from bot.nlu import entities
 from bot.nlu.analysis import Analysis, analyse
 from bot.nlu.dates import find_dates
+from bot.nlu.faq import WORD as FAQ_WORD
 from bot.nlu.faq import FaqIndex, synonym_terms
 from bot.nlu.gazetteer import Gazetteer, Term
 from bot.nlu.lexicon import ItemInfo, load_lexicon
@@ -70,12 +71,18 @@ class Nlu:
         terms += synonym_terms(faq or {})
         self.gazetteer = Gazetteer(terms, self.analyse)
         self.faq = FaqIndex(faq or {}, self.analyse, self.gazetteer.find)
+        for noun in self.faq.nouns:
+            self.gazetteer.add(Term(noun, (FAQ_WORD, noun)), self.analyse(noun))
         self._quantities = entities.QuantityReader(lexicon.counters)
         self._item_words = entities.ItemWords(
             [*lexicon.counters, *(u for table in lexicon.measures.values() for u in table)],
             lexicon.item_heads,
+            lexicon.containers,
         )
         self._removals = entities.Removals(lexicon.removal)
+        self._first = [key(word) for word in lexicon.first_choice]
+        self._last = [key(word) for word in lexicon.last_choice]
+        self._additions = [key(word) for word in lexicon.additions]
         self._measures = MeasureReader(lexicon.measures)
         self._ranges = []
         for item, variant, spec in lexicon.ranges:
@@ -173,6 +180,8 @@ class Nlu:
             else item
             for item in items
         ]
+        if items and any(word in text_key for word in self._additions):
+            items = [replace(item, more=True) for item in items]
         numbers = entities.numbers(
             analysis.surface.text, date_spans + entities.word_spans(analysis, matches)
         )
@@ -188,8 +197,11 @@ class Nlu:
             for m in matches
             if isinstance(m.payload, tuple) and m.payload[0] == "concept"
         }
+        things = entities.thing_starts(matches)
         if any(
-            isinstance(m.payload, ItemInfo) and not self._item_words.is_counter(analysis, m)
+            isinstance(m.payload, ItemInfo)
+            and not self._item_words.is_counter(analysis, m)
+            and not self._item_words.describes(analysis, m, things)
             for m in matches
         ):
             present.add("$item")  # an item word, even inside a longer name (テレビ台)
@@ -233,7 +245,7 @@ class Nlu:
             yes_no=yes_no,  # type: ignore[arg-type]
             district=district,
             town=town,
-            choice=entities.choice(text_key),
+            choice=self._choice(text_key),
             smalltalk=smalltalk,
             garbage=garbage,
             garbage_kinds=kinds,
@@ -243,6 +255,16 @@ class Nlu:
             measures=measures,
             sized=sized,
         )
+
+    def _choice(self, text_key: str) -> int | None:
+        """A number picked, or 1 / -1 for 「一番早い日で」/「最後のでいい」."""
+        picked = entities.choice(text_key)
+        if picked is None and len(text_key) <= SMALLTALK_MAX:
+            if any(word in text_key for word in self._first):
+                return 1
+            if any(word in text_key for word in self._last):
+                return -1
+        return picked
 
     @staticmethod
     def _only_words(analysis: Analysis, matches: list) -> bool:

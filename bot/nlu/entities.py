@@ -92,12 +92,19 @@ def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
 _LIST_JOINERS = frozenset({"と", "や", "、", ",", "・", "/", "とか", "も", "に", "and", "+", "&"})
 
 
+Things = tuple[frozenset[int], frozenset[int]]  # token indices where item words start, end
+NO_THINGS: Things = (frozenset(), frozenset())
+
+
 class ItemWords:
     """Words around an item name that change what it names (from flows/nlu/words.yaml)."""
 
-    def __init__(self, counters: list[str], heads: list[str]) -> None:
+    def __init__(
+        self, counters: list[str], heads: list[str], containers: list[str] | None = None
+    ) -> None:
         self.counters = frozenset(key(word) for word in counters)
         self.heads = frozenset(key(word) for word in heads)
+        self.containers = frozenset(key(word) for word in containers or [])
 
     def is_counter(self, analysis: Analysis, match: Match) -> bool:
         """A counter or a unit after a number (1棹 is not 竿, 8畳 is not a 畳)."""
@@ -110,20 +117,43 @@ class ItemWords:
             and surface.text[start:end] in self.counters
         )
 
-    def is_item(self, analysis: Analysis, match: Match) -> bool:
-        """False for a counter after a number (1棹 is not 竿) and for an item that only
-        qualifies the next word (テレビ台, かがみもち, ソファーカバー are not the item)."""
-        surface = analysis.surface
+    def is_item(self, analysis: Analysis, match: Match, things: Things = NO_THINGS) -> bool:
+        """False for a counter after a number (1棹 is not 竿), for an item that only
+        qualifies the next word (テレビ台, かがみもち, ソファーカバー are not the item) and
+        for one that qualifies another thing through の (カセットコンロのガス缶 is a ガス缶).
+        `things`: where the item words found start and end (token indices)."""
         if not isinstance(match.payload, (ItemInfo, GarbageInfo)):
             return True
         if self.is_counter(analysis, match):
             return False
         following = match.last + 1
-        if following < analysis.count:
-            next_start, next_end = surface.spans[following]
-            if surface.text[next_start:next_end] in self.heads:
-                return False
-        return True
+        if following < analysis.count and self._token(analysis, following) in self.heads:
+            return False
+        return not self.describes(analysis, match, things)
+
+    def _token(self, analysis: Analysis, index: int) -> str:
+        start, end = analysis.surface.spans[index]
+        return analysis.surface.text[start:end]
+
+    def describes(self, analysis: Analysis, match: Match, things: Things) -> bool:
+        """「AのB」 names B (カセットコンロのガス缶 is a ガス缶), unless B is only A's
+        container (ヘアスプレーの缶 is hair spray): True when `match` is such an A or B."""
+        starts, ends = things
+        after = match.last + 1
+        if (
+            after + 1 < analysis.count
+            and after + 1 in starts
+            and self._token(analysis, after) == "の"
+        ):
+            return self._token(analysis, after + 1) not in self.containers
+        before = match.first - 1
+        return (
+            before > 0
+            and self._token(analysis, before) == "の"
+            and before - 1 in ends
+            and match.first == match.last
+            and self._token(analysis, match.first) in self.containers
+        )
 
 
 class Removals:
@@ -150,11 +180,12 @@ def items_and_places(
     words: ItemWords | None = None,
     removals: Removals | None = None,
 ) -> tuple[list[ItemMention], TownInfo | None]:
+    things = thing_starts(matches)
     entity_matches = longest(
         matches,
         lambda m: (
             isinstance(m.payload, (ItemInfo, TownInfo))
-            and (words is None or words.is_item(analysis, m))
+            and (words is None or words.is_item(analysis, m, things))
         ),
     )
     variant_matches = [m for m in matches if isinstance(m.payload, VariantInfo)]
@@ -243,6 +274,12 @@ def items_and_places(
 _GARBAGE_WORDS = (ItemInfo, TownInfo, GarbageInfo, KindInfo)
 
 
+def thing_starts(matches: list[Match]) -> Things:
+    """Where catalogue and garbage item words start and end (for 「AのB」)."""
+    found = [m for m in matches if isinstance(m.payload, (ItemInfo, GarbageInfo))]
+    return frozenset(m.first for m in found), frozenset(m.last for m in found)
+
+
 def garbage(
     analysis: Analysis, matches: list[Match], words: ItemWords | None = None
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -250,10 +287,12 @@ def garbage(
     items and towns for the same words (キャリーバッグ is a catalogue item, not a バッグ),
     and a thing named with の before another (ペットボトルのキャップ → the cap) is the
     last of them only when both are known as one phrase."""
+    things = thing_starts(matches)
     chosen = longest(
         matches,
         lambda m: (
-            isinstance(m.payload, _GARBAGE_WORDS) and (words is None or words.is_item(analysis, m))
+            isinstance(m.payload, _GARBAGE_WORDS)
+            and (words is None or words.is_item(analysis, m, things))
         ),
     )
     items: list[str] = []

@@ -23,18 +23,23 @@ import numpy as np
 
 from bot.nlu.analysis import Analysis
 from bot.nlu.gazetteer import Match, Term, longest
+from bot.nlu.lexicon import GarbageInfo, ItemInfo, TownInfo
 from bot.nlu.understanding import FaqHit
 
 CONTENT_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "接尾辞"})
 TOPIC_POS = frozenset({"名詞"})  # a question is about a thing: a verb alone is no topic
 SYNONYM = "faq_synonym"
+ASPECT = "faq_aspect"  # 料金, 電話番号, 何時まで: what is asked about a topic, not a topic
+WORD = "faq_word"  # a noun of the FAQ, so that kana writing finds it (しやくしょ)
+THINGS = (ItemInfo, GarbageInfo)
 MAX_CLOSE = 3
 # A word the FAQ never uses weighs this share of a middling word: it may be a detail
 # (郵送で) as well as a subject the FAQ lacks (プール).
 UNKNOWN_SHARE = 0.6
 # What is asked about is a thing: the verb (取る, もらう) says less; a word of the city's
 # synonym groups (curated topic words) says more.
-SHARES = {"v:": 0.5, "s:": 1.5}
+SHARES = {"v:": 0.5, "a:": 0.5, "s:": 1.5}
+GROUPS = {(SYNONYM,): "s:", (ASPECT,): "a:", (WORD,): "w:"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +51,6 @@ class _Entry:
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    confident: float = 0.6
     margin: float = 1.25
     close: float = 0.5
     min_close: float = 0.3
@@ -54,11 +58,13 @@ class Thresholds:
 
 
 def synonym_terms(raw: dict[str, Any]) -> list[Term]:
-    """The synonym groups as gazetteer terms: every word stands for the group's first."""
+    """The synonym and aspect groups as gazetteer terms: every word stands for the
+    group's first (aspects are marked: they say what is asked, not about what)."""
     terms = []
-    for group in raw.get("synonyms") or []:
-        words = [str(word) for word in group or []]
-        terms += [Term(word, (SYNONYM, words[0])) for word in words if words]
+    for key, kind in (("synonyms", SYNONYM), ("aspects", ASPECT)):
+        for group in raw.get(key) or []:
+            words = [str(word) for word in group or []]
+            terms += [Term(word, (kind, words[0])) for word in words if words]
     return terms
 
 
@@ -92,16 +98,24 @@ class FaqIndex:
             # but they mention other topics in passing (転入届's answer names 転出証明書),
             # so only the ways of asking say how much of a question an entry covers.
             texts = [str(row["topic"]), *(str(q) for q in row.get("questions") or [])]
+            texts.append(str(row.get("department") or ""))  # 土木課の電話番号
             asked.append([f for text in texts for word in self.text_words(text)[0] for f in word])
             answer = self.text_words(str(row.get("answer") or ""))[0]
             docs.append(asked[-1] + [f for word in answer for f in word])
         self.vocab: dict[str, int] = {}
         ids = [[self.vocab.setdefault(f, len(self.vocab)) for f in doc] for doc in docs]
         self.doc_features = [frozenset(doc) for doc in asked]
+        self._topics = [entry.topic for entry in self.entries]
         self.idf = self._idf(asked)
         known = list(self.idf.values())
         self.unknown_weight = UNKNOWN_SHARE * float(np.median(known)) if known else 1.0
+        self.max_idf = max(known) if known else 1.0
+        self.median_idf = float(np.median(known)) if known else 1.0
         self._masks: dict[tuple[tuple[str, ...], date], Any] = {}
+        # The FAQ's own nouns, for the gazetteer (kana writing: しやくしょ is 市役所).
+        self.nouns = sorted(
+            {f[2:] for doc in asked for f in doc if f.startswith("w:") and len(f) > 3}
+        )
         self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
         if docs:
             self._bm25.index(
@@ -136,11 +150,28 @@ class FaqIndex:
         """The text's words, each as the features that stand for it: a synonym group
         (`s:`), or a content word's normalised form (`w:`) and reading (`r:`); and which
         of them name a thing (synonym groups and nouns: the possible topics)."""
+        # The city's synonyms compete with item words for the same characters (やかん is
+        # a kettle, not 夜間): an item word is a word of its own, `i:`.
         synonyms = longest(
-            matches, lambda m: isinstance(m.payload, tuple) and m.payload[:1] == (SYNONYM,)
+            matches,
+            lambda m: (
+                (isinstance(m.payload, tuple) and m.payload[:1] in GROUPS)
+                or isinstance(m.payload, (*THINGS, TownInfo))
+            ),
         )
-        out: list[tuple[str, ...]] = [(f"s:{m.payload[1]}",) for m in synonyms]
-        topics = set(out)
+        out: list[tuple[str, ...]] = []
+        topics: set[tuple[str, ...]] = set()
+        for m in synonyms:
+            payload = m.payload
+            if isinstance(payload, TownInfo):
+                continue  # a town (若葉台) says where the resident lives, not what is asked
+            if isinstance(payload, THINGS):
+                word: tuple[str, ...] = (f"i:{payload.name}",)
+            else:
+                word = (GROUPS[payload[:1]] + payload[1],)
+            out.append(word)
+            if not word[0].startswith("a:"):
+                topics.add(word)
         covered = {i for m in synonyms for i in range(m.first, m.last + 1)}
         normal, reading, surface = analysis.normal, analysis.reading, analysis.surface
         skipped = [range(a, b) for a, b in skip]
@@ -165,6 +196,15 @@ class FaqIndex:
         return out, topics
 
     # ---- search --------------------------------------------------------------------
+
+    def _unknown(self, word: tuple[str, ...]) -> float:
+        """The weight of a word no entry uses: an item the FAQ does not know (車のバッテリー)
+        is what the question is about, so it weighs as the rarest word; another thing
+        (空き家バンク) may be the subject the FAQ lacks, so it weighs as a middling word; a
+        verb or a detail weighs less."""
+        if word[0].startswith("i:"):
+            return self.max_idf
+        return self.median_idf if word[0].startswith("w:") else self.unknown_weight
 
     def _mask(self, context: tuple[str, ...], today: date) -> Any:
         """1 for the entries that may answer here and today, 0 for the others."""
@@ -203,7 +243,7 @@ class FaqIndex:
             return (), False
         # A word weighs as its rarest known feature (UNKNOWN_SHARE for unknown words).
         weights = {
-            word: max((self.idf[f] for f in word if f in self.idf), default=self.unknown_weight)
+            word: max((self.idf[f] for f in word if f in self.idf), default=self._unknown(word))
             * SHARES.get(word[0][:2], 1.0)
             for word in words
         }
@@ -221,7 +261,9 @@ class FaqIndex:
             coverage = have / total
             # BM25 ranks by matching words; coverage says how much of the question an
             # entry answers: the two together rank (図書館 over 開庁時間 for 図書館は何時まで).
-            hits.append(FaqHit(self.entries[i].topic, float(scores[i]) * coverage, coverage))
+            entry = self.entries[i]
+            topical = entry.during is not None and bool(entry.during.intersection(context))
+            hits.append(FaqHit(entry.topic, float(scores[i]) * coverage, coverage, topical))
         if not hits:
             return (), False
         hits.sort(key=lambda h: -h.score)
@@ -232,10 +274,22 @@ class FaqIndex:
             if h.score >= t.close * best.score and h.coverage >= t.min_close
         )
         second = hits[1].score if len(hits) > 1 else 0.0
-        # Sure: the entry has most of the question and leads; or it is the only close
-        # one and has a fair share of the question.
-        alone = len(close) == 1 and best.coverage >= t.alone
-        confident = best in close and (
-            (best.coverage >= t.confident and best.score >= t.margin * second) or alone
+        # Sure: the entry has a fair share of the question (`alone`) and no other entry
+        # comes near it — it is the only close one, or it leads by `margin`.
+        # A thing the resident named in the city's own words (a synonym group: 所得証明)
+        # must be the entry's: sharing only the verbs and aspects is not enough; and an
+        # entry that has it leads one that has not.
+        named = [w for w in words if w[0][:2] in ("s:", "i:")]
+
+        def has_named(hit: FaqHit) -> bool:
+            doc = self.doc_features[self._topics.index(hit.topic)]
+            return any(f in doc for word in named for f in word)
+
+        leads = (
+            len(close) == 1
+            or best.score >= t.margin * second
+            or (bool(named) and has_named(best) and not has_named(hits[1]))
         )
+        sure = not named or has_named(best)
+        confident = best in close and best.coverage >= t.alone and leads and sure
         return (close[:1] if confident else close), confident

@@ -62,6 +62,10 @@ class Lexicon:
     counters: list[str] = field(default_factory=list)
     item_heads: list[str] = field(default_factory=list)
     removal: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
+    first_choice: list[str] = field(default_factory=list)
+    last_choice: list[str] = field(default_factory=list)
+    additions: list[str] = field(default_factory=list)
     measures: dict[str, dict[str, Any]] = field(default_factory=dict)  # dimension -> units
     ranges: list[tuple[str, str, Any]] = field(default_factory=list)  # (item, variant, range)
     smalltalk: dict[str, list[str]] = field(default_factory=dict)  # kind -> words
@@ -135,6 +139,9 @@ def load_lexicon(flows_dir: Path) -> Lexicon:
     lexicon.counters = [str(word) for word in words.get("counters") or []]
     lexicon.item_heads = [str(word) for word in words.get("item_heads") or []]
     lexicon.removal = [str(word) for word in words.get("removal") or []]
+    lexicon.containers = [str(word) for word in words.get("containers") or []]
+    for name in ("first_choice", "last_choice", "additions"):
+        setattr(lexicon, name, [str(word) for word in words.get(name) or []])
     lexicon.measures = dict(words.get("measures") or {})
     lexicon.smalltalk = {
         str(kind): [str(word) for word in entries or []]

@@ -21,6 +21,7 @@ class ItemMention:
     group: str | None = None  # not_accepted group id
     variant: str | None = None  # when the text already names a variant (2人掛け以上)
     removed: bool = False  # 「掃除機はやめて」「椅子じゃなくて机」: taken out, not added
+    more: bool = False  # 「あと椅子も」: in addition to the ones already named
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class FaqHit:
     topic: str
     score: float  # BM25 score times coverage (how the entries rank)
     coverage: float  # 0–1: the question's words (by rarity) the entry has
+    topical: bool = False  # an entry about the flow the resident is in (`during`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,7 @@ class Understanding:
     yes_no: Literal["yes", "no"] | None = None
     district: str | None = None
     town: str | None = None
-    choice: int | None = None
+    choice: int | None = None  # a number picked; -1: the last of the choices
     # Not part of the `bot nlu` contract: "thanks" | "greeting" for short small talk.
     smalltalk: str | None = None
     # Not part of the contract either: garbage.yaml items and kinds named, in text order.
