@@ -524,8 +524,7 @@ def check_words(doc: Any, c: Checker) -> None:
     measures = c.mapping(doc, "measures", "measures", required=False)
     for dimension in measures or {}:
         table = c.mapping(measures, dimension, f"measures.{dimension}")
-        for unit in table or {}:
-            value = table[unit]
+        for unit, value in (table or {}).items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 c.error(
                     c.line(table, unit),

@@ -8,8 +8,6 @@ from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
-import yaml
-
 from bot.clock import TOKYO
 from bot.nlu import entities
 from bot.nlu.analysis import Analysis, analyse
@@ -17,7 +15,7 @@ from bot.nlu.dates import find_dates
 from bot.nlu.faq import WORD as FAQ_WORD
 from bot.nlu.faq import FaqIndex, synonym_terms
 from bot.nlu.gazetteer import Gazetteer, Term
-from bot.nlu.lexicon import ItemInfo, load_lexicon
+from bot.nlu.lexicon import ItemInfo, load_faq, load_lexicon
 from bot.nlu.measures import MeasureReader
 from bot.nlu.normalize import normalise_input
 from bot.nlu.rules import load_rules, rule_files
@@ -66,11 +64,10 @@ class Nlu:
         terms += [Term(word, ("no",)) for word in lexicon.no]
         terms += [Term(word, ("filler",)) for word in lexicon.fillers]
         terms += list(self.rules.terms)
-        faq_file = flows / "data" / "faq.yaml"
-        faq = yaml.safe_load(faq_file.read_text(encoding="utf-8")) if faq_file.is_file() else {}
-        terms += synonym_terms(faq or {})
+        faq = load_faq(flows)
+        terms += synonym_terms(faq)
         self.gazetteer = Gazetteer(terms, self.analyse)
-        self.faq = FaqIndex(faq or {}, self.analyse, self.gazetteer.find)
+        self.faq = FaqIndex(faq, self.analyse, self.gazetteer.find)
         for noun in self.faq.nouns:
             self.gazetteer.add(Term(noun, (FAQ_WORD, noun)), self.analyse(noun))
         self._quantities = entities.QuantityReader(lexicon.counters)
@@ -95,7 +92,9 @@ class Nlu:
         self._smalltalk = [
             (key(word), kind) for kind, words in lexicon.smalltalk.items() for word in words
         ]
-        self._results: OrderedDict[tuple[str, date, str | None], Understanding] = OrderedDict()
+        self._results: OrderedDict[tuple[str, date, str | None, str | None], Understanding] = (
+            OrderedDict()
+        )
         self._results_lock = threading.Lock()
 
     def _sources_stamp(self) -> tuple[tuple[str, int, int], ...]:

@@ -19,12 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.clock import TOKYO
 from bot.nlu.engine import Nlu
 from bot.nlu.textkey import fold
 from bot.nlu.understanding import Understanding
+from bot.yamlsource import load_yaml
 
 CALENDAR = "calendar"
 
@@ -42,13 +41,17 @@ class SetReport:
         return self.correct / self.total if self.total else 0.0
 
 
+def _read(path: Path) -> dict[str, Any]:
+    data = load_yaml(path)
+    return data if isinstance(data, dict) else {}
+
+
 def _cases(path: Path) -> list[dict[str, Any]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return list(data.get("cases") or [])
+    return list(_read(path).get("cases") or [])
 
 
 def _now(path: Path) -> datetime:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = _read(path)
     if data.get("now"):
         return datetime.fromisoformat(str(data["now"])).astimezone(TOKYO)
     return datetime(2026, 12, 3, 10, 0, tzinfo=TOKYO)

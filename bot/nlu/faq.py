@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import bm25s
+import bm25s  # type: ignore[import-untyped]  # no stubs published
 import numpy as np
 
 from bot.nlu.analysis import Analysis
@@ -179,19 +179,19 @@ class FaqIndex:
             if index in covered or analysis.pos[index] not in CONTENT_POS:
                 continue
             start, end = normal.spans[index]
-            word = normal.text[start:end]
-            if not word or word in self.ignore or word.isdigit():
+            form = normal.text[start:end]
+            if not form or form in self.ignore or form.isdigit():
                 continue  # numbers say nothing of the topic (1月11日, 2人)
             if any(surface.spans[index][0] in span for span in skipped):
                 continue
             if analysis.pos[index] not in TOPIC_POS:
-                out.append((f"v:{word}",))  # a verb's reading is its inflected form: noise
+                out.append((f"v:{form}",))  # a verb's reading is its inflected form: noise
                 continue
             start, end = reading.spans[index]
             said = reading.text[start:end]
-            features = (f"w:{word}", f"r:{said}") if said and said != word else (f"w:{word}",)
+            features = (f"w:{form}", f"r:{said}") if said and said != form else (f"w:{form}",)
             out.append(features)
-            if len(word) > 1:  # 日, 家, 人: one kanji alone rarely names a topic
+            if len(form) > 1:  # 日, 家, 人: one kanji alone rarely names a topic
                 topics.add(features)
         return out, topics
 

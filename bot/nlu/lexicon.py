@@ -80,6 +80,12 @@ def _words(entry: dict[str, Any]) -> list[str]:
     return [str(entry["name"]), *(str(word) for word in entry.get("synonyms") or [])]
 
 
+def load_faq(flows_dir: Path) -> dict[str, Any]:
+    """flows/data/faq.yaml, or nothing when the city has no FAQ."""
+    path = flows_dir / "data" / "faq.yaml"
+    return _load(path) if path.is_file() else {}
+
+
 def load_lexicon(flows_dir: Path) -> Lexicon:
     lexicon = Lexicon()
     catalogue = _load(flows_dir / "data" / "catalogue.yaml")

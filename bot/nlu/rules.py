@@ -9,7 +9,7 @@ recognises before any flow enters on them).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,8 @@ class RuleSet:
     rules: tuple[Rule, ...]
     terms: tuple[Term, ...]  # concept words, payload = ("concept", name)
     recognised: frozenset[str] = frozenset()  # intents declared without a flow yet
+    # The rules by priority (ties: file order): decide() stops at the first that applies.
+    ranked: tuple[Rule, ...] = field(default=(), init=False, repr=False)
 
     @property
     def intents(self) -> frozenset[str]:
@@ -121,13 +123,9 @@ class RuleSet:
                 return rule
         return None
 
-    @property
-    def ranked(self) -> tuple[Rule, ...]:
-        return self._ranked
-
     def __post_init__(self) -> None:
         ranked = tuple(sorted(self.rules, key=lambda r: (-r.priority, r.order)))
-        object.__setattr__(self, "_ranked", ranked)
+        object.__setattr__(self, "ranked", ranked)
 
 
 def _entries(value: Any, concepts: dict[str, list[str]], where: str) -> tuple[frozenset[str], ...]:
