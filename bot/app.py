@@ -9,55 +9,51 @@ import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import cast
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.channels.webhooks import add_channel_routes
+from bot.city import build_responder
 from bot.clock import Clock, OffsetClock, parse_instant
 from bot.config import Settings
-from bot.delivery.worker import run_delivery
+from bot.delivery.worker import DeliveryDeps, run_delivery
+from bot.edge import EdgeLimits, install_edge, json_response
 from bot.identity import NumberVault
-from bot.metrics import Metrics
+from bot.metrics import METRICS, Metrics
 from bot.pipeline.service import Pipeline
-from bot.responder import build_responder
-from bot.simulator import add_simulator_routes, json_response
+from bot.simulator import add_simulator_routes
 from bot.staff import add_staff_routes
-from bot.store.queries import purge_old
+from bot.store import Store, open_store
 from bot.system_texts import SystemTexts
 
 log = logging.getLogger("bot.app")
 
+
+@runtime_checkable
+class Reloads(Protocol):
+    """A responder that picks up staff's edits (bot.engine.FlowResponder)."""
+
+    def maybe_reload(self) -> object: ...
+
+
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 PIPELINE = web.AppKey("pipeline", Pipeline)
-METRICS = web.AppKey("metrics", Metrics)
 
 
 def make_clock(settings: Settings) -> Clock:
     return OffsetClock(parse_instant(settings.clock_start)) if settings.clock_start else Clock()
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """One place maps errors to HTTP: clear 4xx JSON, never a traceback, never a bare 500."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status == 413:
-            request.app[METRICS].http_errors.labels("too_large").inc()
-            return json_response({"error": "request body too large"}, status=413)
-        if exc.status >= 400 and not (exc.text or "").lstrip().startswith("<"):
-            return json_response({"error": (exc.reason or "error").lower()}, status=exc.status)
-        raise
-    except Exception as exc:
-        log.error(
-            "request failed",
-            extra={"path": request.path, "error": type(exc).__name__},
-            exc_info=True,
-        )
-        return json_response({"error": "internal error; the request was not processed"}, status=503)
+def edge_limits(settings: Settings) -> EdgeLimits:
+    return EdgeLimits(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
+        max_connections=settings.max_connections,
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -80,14 +76,17 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    app = web.Application(client_max_size=settings.max_body_bytes)
     clock = clock or make_clock(settings)
     metrics_ = Metrics()
+    install_edge(app, metrics_, edge_limits(settings))
     texts = SystemTexts.load(Path(settings.flows_dir))
+    store = open_store(settings.db_path)
+    vault = NumberVault(settings.secret_key)
     pipeline = Pipeline(
-        db_path=Path(settings.db_path),
+        store=store,
         clock=clock,
-        vault=NumberVault(settings.secret_key),
+        vault=vault,
         responder_factory=lambda: build_responder(Path(settings.flows_dir), clock),
         texts=texts,
         metrics=metrics_,
@@ -96,7 +95,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[PIPELINE] = pipeline
-    app[METRICS] = metrics_
 
     async def run_pipeline(app: web.Application) -> AsyncIterator[None]:
         await pipeline.start()
@@ -107,9 +105,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
             # `kill -HUP` reloads flows at once (besides the poll every few seconds).
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_now.set)
         background = [
-            asyncio.create_task(run_delivery(app, stop), name="bot-delivery"),
+            asyncio.create_task(run_delivery(delivery, stop), name="bot-delivery"),
             asyncio.create_task(_reload_flows(pipeline, stop, reload_now), name="bot-reload"),
-            asyncio.create_task(_purge_old_texts(app, stop), name="bot-retention"),
+            asyncio.create_task(
+                _purge_old_texts(store, clock, settings.retention_days, stop), name="bot-retention"
+            ),
         ]
         yield
         stop.set()
@@ -125,17 +125,19 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.router.add_get("/metrics", metrics)
     if settings.simulator:
         add_simulator_routes(app, pipeline, settings)
-    add_channel_routes(app, settings, pipeline)
+    channel_settings = add_channel_routes(app, settings, pipeline)
+    delivery = DeliveryDeps(
+        store.delivery, vault, clock, channel_settings, pipeline.outbox_wake, metrics=metrics_
+    )
     add_staff_routes(app, pipeline, settings)
     return app
 
 
-async def _purge_old_texts(app: web.Application, stop: asyncio.Event) -> None:
+async def _purge_old_texts(store: Store, clock: Clock, days: float, stop: asyncio.Event) -> None:
     """Residents' messages are kept only as long as the city needs them (BOT_RETENTION_DAYS)."""
-    settings, pipeline, clock = app[SETTINGS], app[PIPELINE], app[CLOCK]
     while not stop.is_set():
-        before = clock.now() - timedelta(days=settings.retention_days)
-        counts = cast(dict[str, int], await pipeline.run_on_store(purge_old, before))
+        before = clock.now() - timedelta(days=days)
+        counts = await store.purge_old(before)
         if any(counts.values()):
             log.info("old texts erased", extra={"counts": counts})
         with contextlib.suppress(TimeoutError):
@@ -150,6 +152,6 @@ async def _reload_flows(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(now.wait(), timeout=every)
         now.clear()
-        reload = getattr(pipeline.responder, "maybe_reload", None)
-        if reload is not None:
-            await pipeline.run_in_processing(reload)
+        responder = pipeline.responder
+        if isinstance(responder, Reloads):
+            await pipeline.between_batches(responder.maybe_reload)

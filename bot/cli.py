@@ -113,11 +113,12 @@ def flows_folder() -> Path:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
+    import asyncio
 
-    from bot.app import create_app
+    from bot.app import create_app, edge_limits
     from bot.config import load_settings
     from bot.logs import setup_logging
+    from bot.server import serve
 
     settings = load_settings(
         host=args.host,
@@ -136,15 +137,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         print(f"  staff console: {base}/staff/", flush=True)
     print(f"  health:        {base}/healthz   metrics: {base}/metrics", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    asyncio.run(serve(app, settings.host, settings.port, edge_limits(settings)))
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.city import build_responder
     from bot.local import LocalBot
     from bot.replay.runner import render_sent
     from bot.replay.spec import parse_wait
-    from bot.responder import build_responder
 
     real = Clock()
     offset = (args.clock - real.now()) if args.clock else timedelta()
@@ -185,8 +186,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from bot.city import build_responder
     from bot.replay.runner import collect_files, run_files
-    from bot.responder import build_responder
 
     flows = flows_folder()
     files = collect_files(args.paths)
@@ -249,14 +250,14 @@ def cmd_nlu(args: argparse.Namespace) -> int:
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
-    from bot.engine import load_flowset, mermaid
-    from bot.engine.loader import flows_report
+    from bot.city import city_report, load_city_flows
+    from bot.engine import mermaid
 
     if args.flows_command == "check":
         path = Path(args.path)
         if not path.exists():
             raise FileNotFoundError(args.path)
-        errors, warnings = flows_report(path)
+        errors, warnings = city_report(path)
         for problem in [*errors, *warnings]:
             print(problem)
         if errors:
@@ -264,7 +265,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
             return 1
         print(f"flows OK ({len(warnings)} warning(s))" if warnings else "flows OK")
         return 0
-    flowset = load_flowset(Path(args.flows))
+    flowset = load_city_flows(Path(args.flows))
     try:
         print(mermaid(flowset, args.flow_id))
     except KeyError:
@@ -273,16 +274,23 @@ def cmd_flows(args: argparse.Namespace) -> int:
 
 
 def cmd_handoff(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.config import load_settings
-    from bot.handoff import list_handoffs, return_handoff
-    from bot.store import migrate, open_database
 
     settings = load_settings(db_path=args.db)
-    db = open_database(settings.db_path)
-    migrate(db)
+    return asyncio.run(_handoff(args, settings.db_path))
+
+
+async def _handoff(args: argparse.Namespace, db: Path) -> int:
+    from bot.handoff import list_handoffs, return_handoff
+    from bot.store import open_store
+
+    store = open_store(db, single_lane=True)
+    await store.open()
     try:
         if args.handoff_command == "list":
-            rows = list_handoffs(db)
+            rows = await list_handoffs(store.staff)
             if not rows:
                 print("引き継ぎ中の会話はありません。")
             for row in rows:
@@ -290,32 +298,39 @@ def cmd_handoff(args: argparse.Namespace) -> int:
                 for note in row["notes"]:
                     print(f"    {note['created_at']}  {note['kind']}: {note['text']}")
             return 0
-        if not return_handoff(db, args.ref):
+        if not await return_handoff(store.staff, args.ref):
             raise UsageError(f"no handed-off conversation with reference {args.ref!r}")
         print(f"[{args.ref}] returned to the bot")
         return 0
     finally:
-        db.close()
+        await store.close()
 
 
 def cmd_faq(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.config import load_settings
-    from bot.store import faq_misses, migrate, open_database
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     settings = load_settings(db_path=args.db)
-    db = open_database(settings.db_path)
-    migrate(db)
+    return asyncio.run(_faq_misses(args, settings.db_path))
+
+
+async def _faq_misses(args: argparse.Namespace, db: Path) -> int:
+    from bot.store import open_store
+
+    store = open_store(db, single_lane=True)
+    await store.open()
     try:
-        rows = faq_misses.most_frequent(db, args.limit)
+        rows = await store.faq.most_frequent(args.limit)
     finally:
-        db.close()
+        await store.close()
     for row in rows:
         if args.json:
-            print(json.dumps(row, ensure_ascii=False))
+            print(json.dumps(row.as_dict(), ensure_ascii=False))
         else:
-            print(f"{row['count']:>5}  {row['text']}")
+            print(f"{row.count:>5}  {row.text}")
     if not rows and not args.json:
         print("答えられなかった質問はありません。")
     return 0

@@ -1,23 +1,25 @@
 """The whole bot in-process, without HTTP: used by `bot replay` and `bot chat`.
 
-Messages go through the same intake and processor as the server (real SQLite file,
-same transactions); only the transport differs.
+Messages go through the same store and turn runner as the server (a real SQLite file,
+the same transactions); only the transport differs. The calls are synchronous: the
+store's coroutines run on a private event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.channels.base import Inbound
 from bot.clock import Clock, FrozenClock
 from bot.identity import NumberVault
 from bot.pipeline.intake import prepare_inbound
-from bot.pipeline.processor import Processor
-from bot.store import migrate, open_database
-from bot.store import queries as q
+from bot.pipeline.turns import TurnRunner
+from bot.store import open_store
 from bot.system_texts import SystemTexts
 from bot.turn import Responder
 
@@ -34,10 +36,10 @@ class LocalBot:
         self.clock = clock
         self.provider = provider
         self.vault = NumberVault(secrets.token_bytes(32))
-        self.db = open_database(db_path)
-        migrate(self.db)
-        self.texts = SystemTexts.load(flows_dir)
-        self.processor = Processor(self.db, responder, clock, self.texts)
+        self.runner = TurnRunner(responder, clock, SystemTexts.load(flows_dir))
+        self.store = open_store(db_path, single_lane=True)
+        self._loop = asyncio.Runner()
+        self._loop.run(self.store.open(serve=True))
         self._ids = itertools.count(1)
         # Unique per instance: a second LocalBot on the same database must not look like a
         # provider retrying the first one's messages.
@@ -46,11 +48,14 @@ class LocalBot:
         self.failures: list[BaseException | None] = []  # processing errors, for replay
 
     def close(self) -> None:
-        self.db.close()
+        try:
+            self._loop.run(self.store.close())
+        finally:
+            self._loop.close()
 
     def send(
         self, sender: str, text: str, channel: str = "sms", postback: str | None = None
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """One message from a resident; returns everything the bot sent in reply."""
         inbound = Inbound(
             provider=self.provider,
@@ -60,22 +65,27 @@ class LocalBot:
             text=text,
             postback=postback,
         )
-        self.processor.ingest([prepare_inbound(inbound, self.vault, self.clock.now())])
+        now = self.clock.now()
+        self._loop.run(self.store.ingest([prepare_inbound(inbound, self.vault, now)], now))
         self._process()
         return self.new_messages(sender)
 
     def _process(self) -> None:
-        result = self.processor.process_all()
-        if result.failed:
-            self.failures.append(self.processor.last_error)
+        """Process until nothing is pending."""
+        self._loop.run(self._drain())
 
-    def advance(self, sender: str, delta: timedelta) -> list[dict]:
+    async def _drain(self) -> None:
+        while (batch := await self.store.process_batch(self.runner, 32)).inbox_ids:
+            if batch.failed:
+                self.failures.append(self.runner.last_error)
+
+    def advance(self, sender: str, delta: timedelta) -> list[dict[str, Any]]:
         """Move a frozen clock on, firing every timer that falls due on the way, in order."""
         if not isinstance(self.clock, FrozenClock):
             raise TypeError("advance needs a FrozenClock")
         target = self.clock.now() + delta
         while True:
-            due = q.next_timer_due(self.db)
+            due = self._loop.run(self.store.next_timer_due())
             if due is None or due > target:
                 break
             if due > self.clock.now():
@@ -85,12 +95,13 @@ class LocalBot:
         self._process()
         return self.new_messages(sender)
 
-    def new_messages(self, sender: str) -> list[dict]:
+    def new_messages(self, sender: str) -> list[dict[str, Any]]:
         resident_id = self.vault.resident_id(sender)
-        rows = q.outbox_for_resident(self.db, resident_id, self._last_outbox.get(resident_id, 0))
+        after = self._last_outbox.get(resident_id, 0)
+        rows = self._loop.run(self.store.sent_to(resident_id, after))
         if rows:
-            self._last_outbox[resident_id] = rows[-1]["id"]
-        return rows
+            self._last_outbox[resident_id] = rows[-1].id
+        return [row.as_dict() for row in rows]
 
-    def conversation(self, sender: str) -> dict | None:
-        return q.load_conversation(self.db, self.vault.resident_id(sender))
+    def conversation(self, sender: str) -> dict[str, Any] | None:
+        return self._loop.run(self.store.conversation(self.vault.resident_id(sender)))

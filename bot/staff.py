@@ -11,8 +11,8 @@ Access (BOT_STAFF_TOKEN, read from settings.env_vars):
 - no token, production: the console does not exist (404).
 - no token, development: loopback clients only, not through a proxy (403 for anyone else).
 
-All database work runs on the intake thread (Pipeline.run_on_store). Logs never carry
-texts, numbers or tokens.
+All storage work goes through the store's staff desk (bot.store.base.StaffDesk). Logs
+never carry texts, numbers or tokens.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import hmac
 import ipaddress
 import logging
 from importlib import resources
-from typing import cast
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -180,6 +179,7 @@ def _check_text(text: object, required: bool) -> str | web.Response | None:
 def add_staff_routes(app: web.Application, pipeline: Pipeline, settings: Settings) -> None:
     token = staff_token(settings)
     production = settings.production
+    desk = pipeline.store.staff
     if production and not token:
         log.info("staff console disabled: BOT_STAFF_TOKEN is not set")
         return  # no routes: every /staff URL is a plain 404
@@ -207,7 +207,7 @@ def add_staff_routes(app: web.Application, pipeline: Pipeline, settings: Setting
         status = allowed(request)
         if status != OK:
             return _denied(status)
-        rows = await pipeline.run_on_store(handoff.open_conversations)
+        rows = await handoff.open_conversations(desk)
         response = json_response({"conversations": rows, "token_required": bool(token)})
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -225,15 +225,12 @@ def add_staff_routes(app: web.Application, pipeline: Pipeline, settings: Setting
         message: str = text or ""  # required=True: never None
         ref = request.match_info["ref"]
 
-        def write(db) -> int | None:
-            resident_id = handoff.find_open(db, ref)
-            if resident_id is None:
-                return None
-            return handoff.queue_staff_reply(db, resident_id, message, pipeline.clock.now())
-
-        outbox_id = cast(int | None, await pipeline.run_on_store(write))
-        if outbox_id is None:
+        resident_id = await handoff.find_open(desk, ref)
+        if resident_id is None:
             return _not_found()
+        outbox_id = await handoff.queue_staff_reply(
+            desk, resident_id, message, pipeline.clock.now()
+        )
         pipeline.outbox_wake.set()
         log.info("staff reply queued", extra={"outbox": outbox_id})
         return json_response({"ok": True, "outbox_id": outbox_id})
@@ -252,25 +249,14 @@ def add_staff_routes(app: web.Application, pipeline: Pipeline, settings: Setting
             return text
         ref = request.match_info["ref"]
 
-        def write(db) -> tuple[bool, int | None]:
-            resident_id = handoff.find_open(db, ref)
-            if resident_id is None:
-                return False, None
-            outbox_id = None
-            closing = text
-            if not closing and handoff.in_handoff(db, resident_id):
-                # The resident was waiting for a person: tell them the bot is back.
-                closing = pipeline.texts.get("handoff_returned")
-            if closing:
-                outbox_id = handoff.queue_staff_reply(
-                    db, resident_id, closing, pipeline.clock.now(), take_over=False
-                )
-            handoff.hand_back(db, resident_id)
-            return True, outbox_id
-
-        found, outbox_id = cast(tuple[bool, int | None], await pipeline.run_on_store(write))
-        if not found:
+        resident_id = await handoff.find_open(desk, ref)
+        if resident_id is None:
             return _not_found()
+        closing = text
+        if not closing and await desk.in_handoff(resident_id):
+            # The resident was waiting for a person: tell them the bot is back.
+            closing = pipeline.texts.get("handoff_returned")
+        outbox_id = await handoff.hand_back(desk, resident_id, closing, pipeline.clock.now())
         if outbox_id is not None:
             pipeline.outbox_wake.set()
         log.info("conversation returned to the bot", extra={"outbox": outbox_id})

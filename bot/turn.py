@@ -1,7 +1,8 @@
 """The values that pass between the pipeline and whatever answers a resident (the engine).
 
 The pipeline owns storage and ordering; a responder gets one Turn plus the resident's
-stored conversation and returns a TurnResult. Nothing here touches SQL or HTTP.
+stored conversation and the turn's services, and returns a TurnResult. Nothing here
+touches SQL or HTTP.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+
+from bot.store.services import TurnServices
 
 
 @dataclass
@@ -70,10 +73,14 @@ class TurnResult:
 
 
 class Responder(Protocol):
-    """Turns one resident event into replies. Runs inside the processing transaction:
-    `db` is the open sqlite_utils.Database for domain actions (bookings) that must
-    commit atomically with the conversation state."""
+    """Turns one resident event into replies. Runs inside the turn's transaction: what the
+    city's actions store (bookings) through `services` commits with the conversation state,
+    the replies and the timers, or not at all."""
 
     def respond(
-        self, turn: Turn, conversation: dict[str, Any] | None, resident: ResidentContext, db: Any
+        self,
+        turn: Turn,
+        conversation: dict[str, Any] | None,
+        resident: ResidentContext,
+        services: TurnServices,
     ) -> TurnResult: ...

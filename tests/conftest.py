@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.city import build_responder
 from bot.clock import TOKYO, FrozenClock
 from bot.replay.runner import run_conversation
 from bot.replay.spec import parse_conversation
-from bot.responder import build_responder
 from bot.yamlsource import YamlSourceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,18 +64,8 @@ class ConversationFailure(Exception):
     pass
 
 
-# The independent evaluation set of mid-flow answers (written blind): its accuracy is
-# measured per turn by `python -m bot.nlu.evaluate` (target 95%); its known misses are not
-# test failures.
-EVALUATION = CONVERSATIONS / "understanding"
-
-
 def pytest_collect_file(parent, file_path: Path):
-    if (
-        file_path.suffix in {".yaml", ".yml"}
-        and CONVERSATIONS in file_path.parents
-        and EVALUATION not in file_path.parents
-    ):
+    if file_path.suffix in {".yaml", ".yml"} and CONVERSATIONS in file_path.parents:
         return ConversationFile.from_parent(parent, path=file_path)
     return None
 

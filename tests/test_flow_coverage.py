@@ -8,16 +8,12 @@ from typing import Any
 
 import pytest
 
+from bot.city import build_responder
 from bot.clock import FrozenClock
-from bot.engine import actions as registry
+from bot.engine.actions import Action
 from bot.engine.coverage import below_threshold, coverage_report
 from bot.replay.runner import collect_files, run_files
-from bot.responder import build_responder
 from tests.foundation.helpers import ROOT
-
-# The independent evaluation set of mid-flow answers: measured by `python -m
-# bot.nlu.evaluate`, not asserted file by file (see tests/conftest.py).
-EVALUATION = ROOT / "tests" / "conversations" / "understanding"
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +23,14 @@ def replayed() -> dict[str, Any]:
     holder: dict[str, Any] = {"returned": defaultdict(set)}
 
     def factory(clock: FrozenClock):
-        holder["responder"] = build_responder(flows, clock)
-        return holder["responder"]
+        responder = build_responder(flows, clock)
+        # This responder's own registry: its actions are wrapped to record their results.
+        actions = responder.domain.actions.actions
+        actions.update({name: recording(name, fn) for name, fn in actions.items()})
+        holder["responder"] = responder
+        return responder
 
-    def recording(name: str, action: registry.Action) -> registry.Action:
+    def recording(name: str, action: Action) -> Action:
         def call(*args: Any, **kwargs: Any) -> Any:
             result = action(*args, **kwargs)
             if isinstance(result, dict):
@@ -39,19 +39,8 @@ def replayed() -> dict[str, Any]:
 
         return call
 
-    registry.import_domain_actions()  # registered before they are wrapped
-    original = dict(registry.ACTIONS)
-    registry.ACTIONS.update({name: recording(name, fn) for name, fn in original.items()})
-    try:
-        files = [
-            path
-            for path in collect_files([str(ROOT / "tests" / "conversations")])
-            if EVALUATION not in path.parents  # measured by bot.nlu.evaluate, not asserted
-        ]
-        holder["results"] = run_files(files, factory, flows)
-    finally:
-        registry.ACTIONS.clear()
-        registry.ACTIONS.update(original)
+    files = collect_files([str(ROOT / "tests" / "conversations")])
+    holder["results"] = run_files(files, factory, flows)
     return holder
 
 
@@ -66,7 +55,8 @@ def test_shipped_flows_are_covered_by_conversation_tests(replayed):
 
 def test_declared_result_keys_cover_what_actions_return(replayed):
     returned = replayed["returned"]
+    declared = replayed["responder"].domain.actions.result_keys
     assert len(returned) >= 10  # the conversations do run the city's actions
     for name, keys in returned.items():
-        assert name in registry.RESULT_KEYS, f"{name} returns a mapping but declares no keys"
-        assert keys <= registry.RESULT_KEYS[name], (name, keys - registry.RESULT_KEYS[name])
+        assert name in declared, f"{name} returns a mapping but declares no keys"
+        assert keys <= declared[name], (name, keys - declared[name])

@@ -35,7 +35,7 @@ from bot.bench.stats import summarize, sustained_rate
 
 ACCOUNT_SID = "AC" + "be" * 16
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
-CITY_NUMBER = "+81501234567"
+CITY_NUMBER = "+815012345678"
 SMS_PATH = "/webhooks/twilio/sms"
 SIM_PATH = "/sim/messages"
 # ob-{inbox_id}-{reply index}-{salt}[-p{part}]: the delivery worker's idempotency key.
@@ -211,7 +211,7 @@ class LoadGen:
         self.reply_waiters: dict[str, asyncio.Future[int]] = {}
         self.auth = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
         self.sid_counter = 0
-        self.provider = Counter()  # requests the fake Twilio answered, by outcome
+        self.provider: Counter[str] = Counter()  # requests the fake Twilio answered, by outcome
         self.unmatched = 0  # first replies nobody was waiting for (late, after a timeout)
         self.phase_code = 0
         self.in_use: set[str] = set()

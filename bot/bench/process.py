@@ -1,14 +1,15 @@
 """`python -m bot.bench.process`: the processing stage alone, in this process, no HTTP.
 
 Stores the bench's conversations (bot.bench.texts) as inbound rows for many residents,
-then times `Processor.process_batch` until nothing is pending — NLU, flows, SQL and the
-fsync'd commits, exactly as the server's processing thread runs them. Steadier than the
+then times the store's `process_batch` until nothing is pending — NLU, flows, SQL and
+the fsync'd commits, exactly as the server's processing lane runs them. Steadier than the
 end-to-end bench for comparing changes to the processing path. Reports; never asserts.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import sys
 import tempfile
@@ -17,11 +18,11 @@ from pathlib import Path
 
 from bot.bench import texts
 from bot.channels.base import Inbound
+from bot.city import build_responder
 from bot.clock import FrozenClock, parse_instant
 from bot.identity import NumberVault
-from bot.pipeline import Processor, prepare_inbound
-from bot.responder import build_responder
-from bot.store import migrate, open_database
+from bot.pipeline import TurnRunner, prepare_inbound
+from bot.store import Store, open_store
 from bot.system_texts import SystemTexts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,12 +39,20 @@ def messages(count: int, residents: int, seed: int = 1) -> list[tuple[str, str]]
         for index, (number, queue) in enumerate(slots):
             if not queue:
                 fresh += 1
-                number, queue = f"+819{seed % 10}{fresh:08d}", texts.script(rng)
+                number, queue = f"+8190{seed % 10}{fresh:07d}", texts.script(rng)
                 slots[index] = (number, queue)
             out.append((number, queue.pop(0)))
             if len(out) == count:
                 break
     return out
+
+
+async def _drain(store: Store, runner: TurnRunner) -> int:
+    """Batches until nothing is pending, from one long-lived task (as the server's loop)."""
+    done = 0
+    while batch := (await store.process_batch(runner, 32)).inbox_ids:
+        done += len(batch)
+    return done
 
 
 def run(count: int, residents: int, rounds: int, profile: str | None) -> dict[str, float]:
@@ -52,9 +61,10 @@ def run(count: int, residents: int, rounds: int, profile: str | None) -> dict[st
     vault = NumberVault(b"bench-secret-key-not-for-production-0123456789abcdef")
     responder = build_responder(flows, clock)
     work = Path(tempfile.mkdtemp(prefix="bot-bench-process-"))
-    db = open_database(work / "bot.db")
-    migrate(db)
-    processor = Processor(db, responder, clock, SystemTexts.load(flows))
+    store = open_store(work / "bot.db")
+    runner = TurnRunner(responder, clock, SystemTexts.load(flows))
+    loop = asyncio.Runner()
+    loop.run(store.open(serve=True))
     best = float("inf")
     total_rows = 0
     for round_ in range(rounds):
@@ -67,7 +77,7 @@ def run(count: int, residents: int, rounds: int, profile: str | None) -> dict[st
             for i, (number, text) in enumerate(messages(count, residents, seed=round_ + 1))
         ]
         for start in range(0, len(rows), residents):
-            processor.ingest(rows[start : start + residents])
+            loop.run(store.ingest(rows[start : start + residents], clock.now()))
         profiler = None
         if profile and round_ == rounds - 1:
             from pyinstrument import Profiler
@@ -75,19 +85,15 @@ def run(count: int, residents: int, rounds: int, profile: str | None) -> dict[st
             profiler = Profiler(interval=0.0005)
             profiler.start()
         started = time.perf_counter()
-        done = 0
-        while True:
-            batch = processor.process_batch(32)
-            if not batch.inbox_ids:
-                break
-            done += len(batch.inbox_ids)
+        done = loop.run(_drain(store, runner))
         elapsed = time.perf_counter() - started
-        if profiler is not None:
+        if profiler is not None and profile:
             profiler.stop()
             Path(profile).write_text(profiler.output_text(unicode=True, show_all=False))
         total_rows = done
         best = min(best, elapsed / max(done, 1))
-    db.close()
+    loop.run(store.close())
+    loop.close()
     return {"messages": total_rows, "ms_per_message": round(best * 1000, 4)}
 
 

@@ -2,9 +2,9 @@
 
 In proportion to N: every resident (numbers +8190xxxxxxxx, hashed and encrypted as the bot
 does), a stored conversation for 1 in 10, one old inbox row and one delivered outbox row
-per resident, a pending reminder timer (due in weeks) for 1 in 50. Plain executemany in
-big transactions with synchronous=OFF (a seed needs no durability; the server reopens
-the file with its own FULL settings); rows go in key order where the key allows it.
+per resident, a pending reminder timer (due in weeks) for 1 in 50, written by the SQLite
+backend's bulk loader (bot.store.sqlite.bulk: rows are tuples in its COLUMNS order);
+rows go in key order where the key allows it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import multiprocessing
-import sqlite3
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bot.bench.loadgen import seeded_number
 from bot.bench.texts import all_texts
 from bot.identity import NumberVault
-from bot.store import migrate, open_database
+from bot.store.sqlite.bulk import bulk_writer
 
 CHUNK = 100_000
 CONVERSATION = json.dumps(
@@ -148,33 +147,9 @@ def _chunk(
     }
 
 
-INSERTS = {
-    "residents": "INSERT INTO residents (id, phone_enc, last_provider, last_channel, created_at, "
-    "last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-    "inbox": "INSERT INTO inbox (id, provider, provider_message_id, resident_id, channel, text, "
-    "received_at, status, processed_at, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "outbox": "INSERT INTO outbox (id, resident_id, provider, channel, text, inbox_id, "
-    "created_at, status, attempts, next_attempt_at, provider_message_id, idempotency_key, "
-    "status_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "conversations": "INSERT INTO conversations (resident_id, state, updated_at) VALUES (?, ?, ?)",
-    "timers": "INSERT INTO timers (resident_id, name, due_at, payload) VALUES (?, ?, ?, ?)",
-}
-
-
-def _insert(conn: sqlite3.Connection, rows: dict[str, list[tuple]], counts: dict) -> None:
-    conn.execute("BEGIN")
-    for table, sql in INSERTS.items():
-        conn.executemany(sql, rows[table])
-        counts[table] += len(rows[table])
-    conn.execute("COMMIT")
-
-
 def seed_database(path: Path, residents: int, secret: bytes, workers: int = 2) -> dict[str, Any]:
     """Create and fill the database at `path`. Returns counts and seconds taken."""
     started = time.perf_counter()
-    db = open_database(path)
-    migrate(db)
-    db.close()
     now = datetime.now(UTC)
     past = _stamps(now, 365)
     future = _stamps(now + timedelta(days=14), 30, future=True)
@@ -185,23 +160,18 @@ def seed_database(path: Path, residents: int, secret: bytes, workers: int = 2) -
             raise RuntimeError("the seeder's resident ids do not match NumberVault's")
         if vault.decrypt(check[1]) != seeded_number(0):
             raise RuntimeError("the seeder's numbers do not decrypt with NumberVault")
-    conn = sqlite3.connect(str(path), isolation_level=None)
-    conn.execute("PRAGMA journal_mode=OFF")
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("PRAGMA cache_size=-1000000")
-    counts = dict.fromkeys(INSERTS, 0)
     spans = [(a, min(a + CHUNK, residents)) for a in range(0, residents, CHUNK)]
     args = [(secret, a, b, residents, past, future) for a, b in spans]
-    if len(spans) <= 1:  # small: no worker processes
-        for item in args:
-            _insert(conn, _chunk(*item), counts)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx) as pool:
-            for rows in pool.map(_chunk, *zip(*args, strict=True)):
-                _insert(conn, rows, counts)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.close()
+    with bulk_writer(path) as writer:
+        if len(spans) <= 1:  # small: no worker processes
+            for item in args:
+                writer.write(_chunk(*item))
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx) as pool:
+                for rows in pool.map(_chunk, *zip(*args, strict=True)):
+                    writer.write(rows)
+        counts = writer.counts
     size = Path(path).stat().st_size
     return {
         **counts,

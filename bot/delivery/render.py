@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from datetime import UTC
 
 from bot.channels.base import Outbound
 from bot.channels.rich import MAX_SUGGESTIONS, fallback_text
 from bot.channels.segment import MAX_PARTS, split_message
 from bot.channels.sms_choices import render_choices
+from bot.store.records import OutboxItem
 
 
-def idempotency_key(row: dict[str, Any]) -> str:
+def idempotency_key(row: OutboxItem) -> str:
     """Stable for the row across retries and restarts, unique across databases."""
-    salt = hashlib.sha256(f"{row['resident_id']}|{row['created_at']}".encode()).hexdigest()[:10]
-    return f"ob-{row['idempotency_key']}-{salt}"
+    created = row.created_at.astimezone(UTC).isoformat(timespec="microseconds")
+    salt = hashlib.sha256(f"{row.resident_id}|{created}".encode()).hexdigest()[:10]
+    return f"ob-{row.idempotency_key}-{salt}"
 
 
 def sms_texts(text: str, suggestions: list[str], max_length: int = 1600) -> list[str]:
@@ -24,34 +26,34 @@ def sms_texts(text: str, suggestions: list[str], max_length: int = 1600) -> list
     return [part[:max_length] for part in parts]
 
 
-def as_sms(row: dict[str, Any], to: str, max_length: int = 1600, key: str = "") -> list[Outbound]:
+def as_sms(row: OutboxItem, to: str, max_length: int = 1600, key: str = "") -> list[Outbound]:
     base = key or idempotency_key(row)
-    texts = sms_texts(row["text"], list(row.get("suggestions") or []), max_length)
+    texts = sms_texts(row.text, list(row.suggestions), max_length)
     return [
         Outbound(
-            outbox_id=row["id"],
+            outbox_id=row.id,
             idempotency_key=base if len(texts) == 1 else f"{base}-p{i + 1}",
             to=to,
             channel="sms",
             text=text,
-            kind=row.get("kind", "reply"),
+            kind=row.kind,
         )
         for i, text in enumerate(texts)
     ]
 
 
-def as_rich(row: dict[str, Any], to: str, max_length: int = 3072) -> Outbound:
-    suggestions = list(row.get("suggestions") or [])
-    text = row["text"]
+def as_rich(row: OutboxItem, to: str, max_length: int = 3072) -> Outbound:
+    suggestions = list(row.suggestions)
+    text = row.text
     if len(text) > max_length:  # rare: keep it whole by sending it as plain numbered text
         text = fallback_text(text, suggestions)[:max_length]
         suggestions = []
     return Outbound(
-        outbox_id=row["id"],
+        outbox_id=row.id,
         idempotency_key=idempotency_key(row),
         to=to,
         channel="rcs",
         text=text,
         suggestions=suggestions[:MAX_SUGGESTIONS],
-        kind=row.get("kind", "reply"),
+        kind=row.kind,
     )

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiohttp
 
@@ -23,11 +22,12 @@ from bot.channels.rcs import RcsChannel
 from bot.channels.settings import ChannelSettings
 from bot.channels.twilio import TwilioChannel
 from bot.clock import Clock
-from bot.delivery import store_ops as ops
 from bot.delivery.policy import MAX_ATTEMPTS, LoopGuard, backoff, is_quiet, quiet_ends
 from bot.delivery.ratelimit import PriorityLimiter
 from bot.delivery.render import as_rich, as_sms
-from bot.delivery.store_adapter import DeliveryStore
+from bot.metrics import Metrics
+from bot.store.base import DeliveryStore, SendBudget
+from bot.store.records import OutboxItem, SentMark
 
 log = logging.getLogger("bot.delivery")
 
@@ -36,23 +36,21 @@ CONCURRENCY = 16
 SWEEP_EVERY = 1.0  # seconds between checks for rich messages not delivered in time
 
 
-class Store(Protocol):
-    async def run_on_store(self, fn: Callable[..., Any], *args: Any) -> Any: ...
-
-
 class Vault(Protocol):
     def decrypt(self, blob: bytes) -> str: ...
 
 
 @dataclass
 class DeliveryDeps:
-    store: Store  # the Pipeline (run_on_store)
+    """Everything the worker needs, built by create_app (bot.app)."""
+
+    store: DeliveryStore
     vault: Vault
     clock: Clock
     settings: ChannelSettings
-    wake: asyncio.Event | None = None  # pipeline.outbox_wake
+    wake: asyncio.Event | None = None  # set when the outbox may have work (Wakeups.outbox)
     channels: dict[str, Channel] = field(default_factory=dict)  # overrides, for tests
-    metrics: Any = None  # bot.metrics.Metrics, when the app has one
+    metrics: Metrics | None = None
 
 
 def build_channels(cs: ChannelSettings, session: aiohttp.ClientSession) -> dict[str, Channel]:
@@ -73,17 +71,19 @@ class DeliveryWorker:
         self.channels = channels
         self.providers = sorted(channels)
         self.sms_provider = next((p for p in ("twilio", "gateway") if p in channels), None)
-        self.limiters = {name: PriorityLimiter(self.cs.send_rate) for name in channels}
+        self.limiters: dict[str, SendBudget] = {
+            name: deps.store.send_budget(name, self.cs.send_rate)
+            or PriorityLimiter(self.cs.send_rate)
+            for name in channels
+        }
         self.loop_guard = LoopGuard(self.cs.loop_limit, self.cs.loop_window)
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._last_sweep = 0.0
         self.sends = 0  # provider calls made (metrics, tests)
         # Successful sends are recorded together after each batch: one commit, not one per
         # reply. Until then the rows stay 'sending'; after a crash they are sent again.
-        self._sent: list[tuple[int, str | None, Any]] = []
-
-    async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await self.deps.store.run_on_store(fn, *args)
+        self._sent: list[SentMark] = []
+        self.store = deps.store
 
     # ---- the loop -------------------------------------------------------------------
 
@@ -104,11 +104,11 @@ class DeliveryWorker:
     async def step(self) -> bool:
         """Claim and deliver one batch; sweep late rich messages. True if anything was due."""
         now = self.deps.clock.now()
-        rows = await self._db(ops.claim, self.providers, now, BATCH)
+        rows = await self.store.claim(self.providers, now, BATCH)
         if rows:
-            groups: dict[str, list[dict[str, Any]]] = {}
+            groups: dict[str, list[OutboxItem]] = {}
             for row in rows:  # one resident's rows in order; residents side by side
-                groups.setdefault(row["resident_id"], []).append(row)
+                groups.setdefault(row.resident_id, []).append(row)
             try:
                 await asyncio.gather(*(self._deliver_group(group) for group in groups.values()))
             finally:
@@ -121,12 +121,12 @@ class DeliveryWorker:
     async def _flush_sent(self) -> None:
         marks, self._sent = self._sent, []
         if marks:
-            await self._db(ops.sent_many, marks)
+            await self.store.sent(marks)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         timeout = 1.0
         try:
-            due = await self._db(ops.next_due, self.providers)
+            due = await self.store.next_due(self.providers)
         except Exception:
             due = None
         if due is not None:
@@ -140,7 +140,7 @@ class DeliveryWorker:
         if self.deps.wake is not None:
             self.deps.wake.clear()
 
-    async def _deliver_group(self, rows: list[dict[str, Any]]) -> None:
+    async def _deliver_group(self, rows: list[OutboxItem]) -> None:
         async with self._slots:
             for row in rows:
                 try:
@@ -148,34 +148,34 @@ class DeliveryWorker:
                 except Exception as exc:
                     # The type only: exception texts can carry provider payloads with numbers.
                     log.exception(
-                        "delivery error", extra={"outbox": row["id"], "error": type(exc).__name__}
+                        "delivery error", extra={"outbox": row.id, "error": type(exc).__name__}
                     )
-                    later = self.deps.clock.now() + timedelta(seconds=backoff(row["attempts"]))
-                    await self._db(ops.retry, row["id"], later, f"error:{type(exc).__name__}")
+                    later = self.deps.clock.now() + timedelta(seconds=backoff(row.attempts))
+                    await self.store.retry(row.id, later, f"error:{type(exc).__name__}")
 
     # ---- one row --------------------------------------------------------------------
 
-    async def deliver(self, row: dict[str, Any]) -> None:
+    async def deliver(self, row: OutboxItem) -> None:
         now = self.deps.clock.now()
-        kind = row.get("kind", "reply")
+        kind = row.kind
         if kind == "notice":
-            if not row.get("notices_enabled", True):
-                await self._db(ops.failed, row["id"], "notices_disabled", now, "suppressed")
+            if not row.notices_enabled:
+                await self.store.failed(row.id, "notices_disabled", now, "suppressed")
                 return
             if is_quiet(now, self.cs.quiet_start_hour, self.cs.quiet_end_hour):
                 later = quiet_ends(now, self.cs.quiet_start_hour, self.cs.quiet_end_hour)
-                await self._db(ops.retry, row["id"], later, "quiet_hours")
+                await self.store.retry(row.id, later, "quiet_hours")
                 return
-        if not row.get("phone_enc"):
-            await self._db(ops.failed, row["id"], "no_number", now)
+        if not row.phone_enc:
+            await self.store.failed(row.id, "no_number", now)
             return
-        to = self.deps.vault.decrypt(row["phone_enc"])
-        if not self.loop_guard.allow(row["resident_id"], row["text"], self.deps.clock.monotonic()):
-            log.warning("loop guard stopped a message", extra={"outbox": row["id"]})
-            await self._db(ops.failed, row["id"], "loop_guard", now, "suppressed")
+        to = self.deps.vault.decrypt(row.phone_enc)
+        if not self.loop_guard.allow(row.resident_id, row.text, self.deps.clock.monotonic()):
+            log.warning("loop guard stopped a message", extra={"outbox": row.id})
+            await self.store.failed(row.id, "loop_guard", now, "suppressed")
             return
-        channel = self.channels[row["provider"]]
-        if channel.capabilities.rich and row["channel"] == "rcs":
+        channel = self.channels[row.provider]
+        if channel.capabilities.rich and row.channel == "rcs":
             result, message_id = await self._send(
                 channel, [as_rich(row, to, channel.capabilities.max_length)], kind
             )
@@ -200,29 +200,29 @@ class DeliveryWorker:
         return result, first_id
 
     async def _record(
-        self, row: dict[str, Any], to: str, result: SendResult, message_id: str | None
+        self, row: OutboxItem, to: str, result: SendResult, message_id: str | None
     ) -> None:
         now = self.deps.clock.now()
         if result.ok:
-            self._sent.append((row["id"], message_id, now))
-            self._count("sent", row["provider"])
+            self._sent.append(SentMark(row.id, message_id, now))
+            self._count("sent", row.provider)
             return
         code = result.error_code or "error"
         if result.fallback_to_sms and self.sms_provider:
-            self._count("fallback_sms", row["provider"])
+            self._count("fallback_sms", row.provider)
             await self.send_by_sms(row, to, f"rcs_unavailable:{code}")
         elif result.opted_out:
-            log.info("resident opted out at the provider", extra={"outbox": row["id"]})
-            self._count("opted_out", row["provider"])
-            await self._db(ops.stop_resident, row["resident_id"])
-            await self._db(ops.failed, row["id"], f"opted_out:{code}", now)
-        elif result.permanent or row["attempts"] >= MAX_ATTEMPTS:
-            self._count("failed", row["provider"])
-            await self._db(ops.failed, row["id"], code, now)
+            log.info("resident opted out at the provider", extra={"outbox": row.id})
+            self._count("opted_out", row.provider)
+            await self.store.stop_notices(row.resident_id)
+            await self.store.failed(row.id, f"opted_out:{code}", now)
+        elif result.permanent or row.attempts >= MAX_ATTEMPTS:
+            self._count("failed", row.provider)
+            await self.store.failed(row.id, code, now)
         else:
-            self._count("retry", row["provider"])
-            later = now + timedelta(seconds=backoff(row["attempts"], result.retry_after))
-            await self._db(ops.retry, row["id"], later, code)
+            self._count("retry", row.provider)
+            later = now + timedelta(seconds=backoff(row.attempts, result.retry_after))
+            await self.store.retry(row.id, later, code)
 
     def _count(self, outcome: str, provider: str) -> None:
         """Operators alert on these: failures, retries and fallbacks per provider."""
@@ -231,22 +231,22 @@ class DeliveryWorker:
 
     # ---- rich → SMS -------------------------------------------------------------------
 
-    async def send_by_sms(self, row: dict[str, Any], to: str, why: str) -> None:
+    async def send_by_sms(self, row: OutboxItem, to: str, why: str) -> None:
         """The same content, suggestions as numbered choices, by the SMS provider."""
         assert self.sms_provider is not None
         channel = self.channels[self.sms_provider]
         key = f"{as_rich(row, to).idempotency_key}-sms"
         messages = as_sms(row, to, channel.capabilities.max_length, key=key)
-        result, message_id = await self._send(channel, messages, row.get("kind", "reply"))
+        result, message_id = await self._send(channel, messages, row.kind)
         now = self.deps.clock.now()
         if result.ok:
-            await self._db(ops.switch_to_sms, row["id"], self.sms_provider, message_id, now, why)
+            await self.store.switch_to_sms(row.id, self.sms_provider, message_id, now, why)
         elif result.permanent:
-            await self._db(ops.failed, row["id"], f"{why};sms:{result.error_code}", now)
+            await self.store.failed(row.id, f"{why};sms:{result.error_code}", now)
         else:  # try the SMS again later, as an SMS row
-            await self._db(ops.switch_to_sms, row["id"], self.sms_provider, None, now, why)
-            later = now + timedelta(seconds=backoff(row["attempts"], result.retry_after))
-            await self._db(ops.retry, row["id"], later, f"{why};sms:{result.error_code}")
+            await self.store.switch_to_sms(row.id, self.sms_provider, None, now, why)
+            later = now + timedelta(seconds=backoff(row.attempts, result.retry_after))
+            await self.store.retry(row.id, later, f"{why};sms:{result.error_code}")
 
     async def sweep_late_rich(self) -> None:
         """Rich messages not delivered within the timeout are withdrawn and sent by SMS."""
@@ -254,40 +254,23 @@ class DeliveryWorker:
         if self.cs.rcs is None or rcs is None or self.sms_provider is None:
             return
         before = self.deps.clock.now() - timedelta(seconds=self.cs.rcs.delivery_timeout)
-        for row in await self._db(ops.stale_rich, before, BATCH):
-            to = self.deps.vault.decrypt(row["phone_enc"])
-            revoked = await rcs.revoke(to, row["provider_message_id"])  # type: ignore[attr-defined]
+        for row in await self.store.stale_rich(before, BATCH):
+            if not row.phone_enc or not isinstance(rcs, RcsChannel):
+                continue
+            to = self.deps.vault.decrypt(row.phone_enc)
+            revoked = await rcs.revoke(to, row.provider_message_id or "")
             if revoked:
                 await self.send_by_sms(row, to, "rcs_not_delivered_in_time")
             else:  # delivered meanwhile (or unknown): leave it, and stop checking it
-                await self._db(ops.note, row["id"], "rcs_revoke_refused")
+                await self.store.note(row.id, "rcs_revoke_refused")
 
 
-def deps_from_app(app: Any) -> DeliveryDeps:
-    from bot.app import CLOCK, METRICS, PIPELINE, SETTINGS  # here: bot.app imports channels
-    from bot.channels.settings import channel_settings_from_env
-    from bot.channels.webhooks import CHANNEL_SETTINGS
-
-    pipeline = app[PIPELINE]
-    cs = app.get(CHANNEL_SETTINGS) or channel_settings_from_env(app[SETTINGS].env_vars)
-    store = DeliveryStore(pipeline)
-    return DeliveryDeps(
-        store, pipeline.vault, app[CLOCK], cs, pipeline.outbox_wake, metrics=app.get(METRICS)
-    )
-
-
-async def run_delivery(app_or_deps: Any, stop_event: asyncio.Event | None = None) -> None:
+async def run_delivery(deps: DeliveryDeps, stop_event: asyncio.Event | None = None) -> None:
     """Deliver the outbox until `stop_event` is set (or the task is cancelled)."""
-    deps = app_or_deps if isinstance(app_or_deps, DeliveryDeps) else deps_from_app(app_or_deps)
     stop = stop_event or asyncio.Event()
-    try:
-        async with aiohttp.ClientSession() as session:
-            channels = deps.channels or build_channels(deps.settings, session)
-            if not channels:
-                await stop.wait()  # no real provider configured (simulator only)
-                return
-            await DeliveryWorker(deps, channels).run(stop)
-    finally:
-        close = getattr(deps.store, "close", None)
-        if close is not None:
-            close()
+    async with aiohttp.ClientSession() as session:
+        channels = deps.channels or build_channels(deps.settings, session)
+        if not channels:
+            await stop.wait()  # no real provider configured (simulator only)
+            return
+        await DeliveryWorker(deps, channels).run(stop)

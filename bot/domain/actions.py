@@ -15,8 +15,12 @@ from bot.domain.calendar import CollectionCalendar, parse_hhmm
 from bot.domain.catalogue import Catalogue
 from bot.domain.districts import find_place
 from bot.domain.labels import day_option, jdate
-from bot.engine import register_action
+from bot.engine.actions import ActionList
 from bot.nlu.textkey import corrects_itself
+
+# This module's actions; bot.domain.build_domain registers them (ACTION_MODULES).
+ACTIONS = ActionList()
+register_action = ACTIONS.register
 
 REMINDER = "bulky_reminder"
 DAY_CHOICES = ("options", "notes")  # _day_choices
@@ -185,7 +189,7 @@ def _why_not(ctx: Any, cal: CollectionCalendar, district: str, day: date, items:
         return reason
     if not cal.can_book(day, ctx.now):
         return "cutoff"
-    if bookings.room(ctx.db, district, day) < items:
+    if bookings.room(ctx.services.bookings, district, day) < items:
         return "full"
     return ""
 
@@ -197,7 +201,9 @@ def _day_choices(ctx: Any, district: str, items: int, exclude: str | None = None
     excluded = date.fromisoformat(exclude) if exclude else None
     days = [
         d
-        for d in bookings.days_with_room(ctx.db, cal, district, ctx.now, items, limit=4)
+        for d in bookings.days_with_room(
+            ctx.services.bookings, cal, district, ctx.now, items, limit=4
+        )
         if d != excluded
     ][: int(data.load("bulky_rules")["capacity"]["alternatives_offered"])]
     notes = []
@@ -277,7 +283,7 @@ def book(ctx: Any) -> dict[str, Any]:
     refuses (the day filled up or its cut-off passed while the resident was answering)."""
     try:
         booking = bookings.create(
-            ctx.db,
+            ctx.services.bookings,
             _calendar(),
             resident_id=ctx.resident.resident,
             district=ctx.slots["district"],
@@ -313,7 +319,10 @@ def _summary(booking: bookings.Booking) -> dict[str, Any]:
 def my_bookings(ctx: Any) -> list[dict[str, Any]]:
     """The resident's own upcoming bookings (found by who is texting, not by number);
     with exactly one, it is also the `chosen` one (no need to ask its 受付番号)."""
-    found = [_summary(b) for b in bookings.active_for(ctx.db, ctx.resident.resident, ctx.today)]
+    found = [
+        _summary(b)
+        for b in bookings.active_for(ctx.services.bookings, ctx.resident.resident, ctx.today)
+    ]
     ctx.slots["chosen"] = found[0] if len(found) == 1 else None
     return found
 
@@ -340,7 +349,9 @@ def check_changeable(ctx: Any) -> bool:
 
 @register_action("bulky_change_days", returns=DAY_CHOICES)
 def change_days(ctx: Any) -> dict[str, Any]:
-    booking = bookings.get_own(ctx.db, ctx.resident.resident, ctx.slots["chosen"]["receipt"])
+    booking = bookings.get_own(
+        ctx.services.bookings, ctx.resident.resident, ctx.slots["chosen"]["receipt"]
+    )
     return _day_choices(
         ctx, booking.district, booking.item_count, exclude=booking.collection_date.isoformat()
     )
@@ -351,7 +362,11 @@ def cancel(ctx: Any) -> dict[str, Any]:
     receipt = ctx.slots["chosen"]["receipt"]
     try:
         bookings.cancel(
-            ctx.db, _calendar(), resident_id=ctx.resident.resident, receipt=receipt, now=ctx.now
+            ctx.services.bookings,
+            _calendar(),
+            resident_id=ctx.resident.resident,
+            receipt=receipt,
+            now=ctx.now,
         )
     except bookings.BookingError as error:
         return {"ok": False, "error": error.code}
@@ -364,7 +379,7 @@ def change_date(ctx: Any) -> dict[str, Any]:
     receipt = ctx.slots["chosen"]["receipt"]
     try:
         booking = bookings.change_date(
-            ctx.db,
+            ctx.services.bookings,
             _calendar(),
             resident_id=ctx.resident.resident,
             receipt=receipt,
@@ -387,7 +402,9 @@ def send_reminder(ctx: Any) -> None:
     if not ctx.resident.notices_enabled:
         return
     try:
-        booking = bookings.get_own(ctx.db, ctx.resident.resident, payload.get("receipt", ""))
+        booking = bookings.get_own(
+            ctx.services.bookings, ctx.resident.resident, payload.get("receipt", "")
+        )
     except bookings.BookingError:
         return
     if not (booking.active and booking.collection_date.isoformat() == payload.get("date")):

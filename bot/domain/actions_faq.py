@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain import data
-from bot.engine import register_action
+from bot.engine.actions import ActionList
+
+ACTIONS = ActionList()
+register_action = ACTIONS.register
 
 NONE_OF_THEM = "none"
 MIN_QUESTION = 4  # characters (after folding) for a message to count as a question

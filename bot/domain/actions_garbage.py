@@ -15,7 +15,10 @@ from bot.domain.catalogue import Catalogue
 from bot.domain.districts import district_label, find_place
 from bot.domain.garbage import GarbageGuide, Thing
 from bot.domain.labels import jdate
-from bot.engine import register_action
+from bot.engine.actions import ActionList
+
+ACTIONS = ActionList()
+register_action = ACTIONS.register
 
 MAX_THINGS = 3  # an answer about more items would not fit one SMS
 LOOKUP = ("kind", "things", "category", "day", "district", "needs_district", "booking", "names")

@@ -18,7 +18,11 @@ from bot.domain.jdates import (
     parse_month,
 )
 from bot.domain.labels import jdatetime
-from bot.engine import register_action
+from bot.engine.actions import ActionList
+
+# This module's actions; bot.domain.build_domain registers them (ACTION_MODULES).
+ACTIONS = ActionList()
+register_action = ACTIONS.register
 
 # ---- childcare ---------------------------------------------------------------------------
 

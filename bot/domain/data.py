@@ -7,9 +7,11 @@ previous content keeps serving until the file is fixed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,14 @@ from bot.errors import InputError
 
 log = logging.getLogger(__name__)
 
-# bot/domain/data.py → repo root / flows / data
+# bot/domain/data.py → repo root / flows / data: the sample city, for code that runs
+# outside any city (unit tests of the domain's functions).
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "flows" / "data"
+
+# The city whose data is being read: set around every action the engine runs (by the
+# registry bot.domain.build_domain made from Settings.flows_dir), so a turn reads the data
+# of the flows it runs — never the current folder's or an environment variable's.
+_reading: ContextVar[Path | None] = ContextVar("city_data", default=None)
 
 Stamp = tuple[int, int]
 
@@ -35,13 +43,18 @@ class DataInvalid(InputError):
 
 
 def data_dir() -> Path:
-    """The data folder: BOT_DATA_DIR when set; else ./flows/data when there is one (the
-    CLI reads flows from ./flows, so the domain reads the same city); else the package's."""
-    override = os.environ.get("BOT_DATA_DIR")
-    if override:
-        return Path(override)
-    local = Path("flows") / "data"
-    return local if local.is_dir() else DEFAULT_DATA_DIR
+    """The data folder of the city being served (see `reading`), else the sample city's."""
+    return _reading.get() or DEFAULT_DATA_DIR
+
+
+@contextlib.contextmanager
+def reading(folder: Path) -> Iterator[None]:
+    """Read `folder` (a city's data/) within this block, on this thread or task."""
+    token = _reading.set(folder)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
 
 
 def _stamp(path: Path) -> Stamp:

@@ -8,8 +8,6 @@ collection day" is today only before the put-out time (8:30).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -18,33 +16,11 @@ from typing import Any
 from bot.domain import data
 from bot.domain.calendar import ClosedPeriod, parse_hhmm
 from bot.domain.catalogue import Catalogue
+from bot.domain.dayrule import WEEKDAYS, DayRule
 
-WEEKDAYS = "月火水木金土日"
-RULE_RE = re.compile(r"^(?:第([1-5]))?([月火水木金土日])$")
 SEARCH_DAYS = 70  # the longest gap between two collections of one kind is five weeks
 
 _BUILT: dict[int, tuple[Any, GarbageGuide]] = {}
-
-
-@dataclass(frozen=True)
-class DayRule:
-    weekday: int  # 0 = Monday
-    nth: int | None = None  # 第N of the month; None = every week
-
-    @classmethod
-    def parse(cls, text: str) -> DayRule | None:
-        match = RULE_RE.match(unicodedata.normalize("NFKC", str(text)).strip())
-        if not match:
-            return None
-        return cls(WEEKDAYS.index(match[2]), int(match[1]) if match[1] else None)
-
-    def matches(self, day: date) -> bool:
-        if day.weekday() != self.weekday:
-            return False
-        return self.nth is None or (day.day - 1) // 7 + 1 == self.nth
-
-    def label(self) -> str:
-        return f"第{self.nth}{WEEKDAYS[self.weekday]}" if self.nth else WEEKDAYS[self.weekday]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 import unicodedata
 from collections.abc import Callable
-from typing import Any
+
+from bot.store.services import Bookings
 
 # No 0/O and no 1/I: they are misread on paper and on small screens.
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -16,13 +17,14 @@ def generate(choice: Callable[[str], str] = secrets.choice) -> str:
     return "".join(choice(ALPHABET) for _ in range(LENGTH))
 
 
-def new_receipt(db: Any, choice: Callable[[str], str] = secrets.choice, attempts: int = 20) -> str:
-    """A receipt not yet used in the bookings table (32^8 ≈ 10^12 values, so a clash is
-    rare; the UNIQUE constraint still guards the insert)."""
+def new_receipt(
+    store: Bookings, choice: Callable[[str], str] = secrets.choice, attempts: int = 20
+) -> str:
+    """A receipt not yet used (32^8 ≈ 10^12 values, so a clash is rare; the store's
+    uniqueness still guards the insert)."""
     for _ in range(attempts):
         receipt = generate(choice)
-        row = db.execute("SELECT 1 FROM bookings WHERE receipt = ?", [receipt]).fetchone()
-        if row is None:
+        if not store.receipt_taken(receipt):
             return receipt
     raise RuntimeError("could not find an unused receipt number")
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.domain.checker import Checker, _top
+from bot.domain.dayrule import DayRule
 from bot.domain.text import fold
 from bot.engine.checks import hint
 
@@ -120,8 +121,6 @@ def _kinds(
 
 
 def _schedule(c: Checker, row: Any, w: str, districts: set[str] | None) -> None:
-    from bot.domain.garbage import DayRule  # not at import: garbage reads data, data checks
-
     schedule = c.mapping(row, "schedule", f"{w}: schedule")
     if schedule is None:
         return

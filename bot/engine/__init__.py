@@ -3,7 +3,7 @@
 See docs/flows.md for the flow language.
 """
 
-from bot.engine.actions import ActionContext, register_action
+from bot.engine.actions import ActionContext, ActionList, ActionRegistry, Domain
 from bot.engine.coverage import coverage_report
 from bot.engine.errors import FlowError, FlowsInvalid
 from bot.engine.graph import mermaid
@@ -13,6 +13,9 @@ from bot.engine.responder import FlowResponder
 
 __all__ = [
     "ActionContext",
+    "ActionList",
+    "ActionRegistry",
+    "Domain",
     "FlowError",
     "FlowResponder",
     "FlowSet",
@@ -21,5 +24,4 @@ __all__ = [
     "coverage_report",
     "load_flowset",
     "mermaid",
-    "register_action",
 ]

@@ -1,48 +1,99 @@
-"""Named actions: Python functions flows call by name (`do: [find_pickup_dates]`)."""
+"""Named actions: Python functions flows call by name (`do: [find_pickup_dates]`).
+
+A module of actions collects them in a list of its own, then the city (bot.domain) builds
+one ActionRegistry from its modules' lists and hands it to the engine (no registration by
+import side effect, no global table):
+
+    ACTIONS = ActionList()
+    register_action = ACTIONS.register
+
+    @register_action("find_pickup_dates", returns=("options", "notes"))
+    def find_pickup_dates(ctx: ActionContext) -> dict[str, Any]: ...
+"""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
+from bot.engine.errors import FlowError
 from bot.nlu.understanding import Understanding
+from bot.store.services import TurnServices
 from bot.turn import Reply, ResidentContext, TimerRequest, Turn
 
 log = logging.getLogger(__name__)
 
 Action = Callable[..., Any]
-ACTIONS: dict[str, Action] = {}
-# The keys an action's result (a mapping) may have, over all its outcomes: `bot flows check`
-# refuses `{{ quote.totl }}` when `quote` is saved from an action that never gives `totl`.
-RESULT_KEYS: dict[str, frozenset[str]] = {}
 
 
-def register_action(name: str, returns: Iterable[str] | None = None) -> Callable[[Action], Action]:
-    """Decorator: `@register_action("find_pickup_dates")`; the function gets (ctx, **args).
-    `returns`: every key its result mapping can have (leave out when it returns no mapping)."""
+@dataclass(frozen=True)
+class Declared:
+    name: str
+    fn: Action
+    # The keys the action's result (a mapping) may have, over all its outcomes: `bot flows
+    # check` refuses `{{ quote.totl }}` when `quote` is saved from an action that never
+    # gives `totl`. None: it returns no mapping.
+    returns: frozenset[str] | None
 
-    def wrap(fn: Action) -> Action:
-        if name in ACTIONS and ACTIONS[name] is not fn:
+
+class ActionList:
+    """One module's actions, in declaration order."""
+
+    def __init__(self) -> None:
+        self.declared: list[Declared] = []
+
+    def register(
+        self, name: str, returns: Iterable[str] | None = None
+    ) -> Callable[[Action], Action]:
+        """Decorator: `@register_action("find_pickup_dates")`; the function gets (ctx, **args).
+        `returns`: every key its result mapping can have (leave out when it returns none)."""
+
+        def wrap(fn: Action) -> Action:
+            keys = frozenset(returns) if returns is not None else None
+            self.declared.append(Declared(name, fn, keys))
+            return fn
+
+        return wrap
+
+
+class ActionRegistry:
+    """The actions flows may call, by name."""
+
+    def __init__(self, lists: Iterable[ActionList] = ()) -> None:
+        self.actions: dict[str, Action] = {}
+        self.result_keys: dict[str, frozenset[str]] = {}
+        for collected in lists:
+            for declared in collected.declared:
+                self.add(declared.name, declared.fn, declared.returns)
+
+    def add(self, name: str, fn: Action, returns: Iterable[str] | None = None) -> None:
+        if name in self.actions and self.actions[name] is not fn:
             raise ValueError(f"action {name!r} is registered twice")
-        ACTIONS[name] = fn
+        self.actions[name] = fn
         if returns is not None:
-            RESULT_KEYS[name] = frozenset(returns)
-        return fn
+            self.result_keys[name] = frozenset(returns)
 
-    return wrap
+    def __contains__(self, name: object) -> bool:
+        return name in self.actions
+
+    def __getitem__(self, name: str) -> Action:
+        return self.actions[name]
 
 
-def import_domain_actions() -> None:
-    """Import bot.domain so the city's actions are registered before flows are checked."""
-    try:
-        importlib.import_module("bot.domain")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("bot.domain", "bot"):
-            raise
+@dataclass(frozen=True)
+class Domain:
+    """What a city plugs into the engine: its actions, and the check of the city's own
+    files (data/, nlu/) that `bot flows check` and every reload run with the flows'."""
+
+    actions: ActionRegistry
+    # (city folder, flow ids, intents the flows handle) -> the problems in its files.
+    check: Callable[[Path, set[str], set[str]], list[FlowError]] = (
+        lambda folder, flow_ids, intents: []
+    )
 
 
 @dataclass
@@ -59,11 +110,12 @@ class Effects:
 
 @dataclass
 class ActionContext:
-    """What an action may read and change. Slots are the live dict of the current flow."""
+    """What an action may read and change. Slots are the live dict of the current flow;
+    `services` are the turn's storage (bookings, …), bound to its transaction."""
 
     slots: dict[str, Any]
     now: datetime
-    db: Any
+    services: TurnServices
     resident: ResidentContext
     turn: Turn
     data: dict[str, Any]

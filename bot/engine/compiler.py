@@ -17,7 +17,7 @@ targets are internal transitions the runner then acts on.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 from transitions import EventData, Machine
 
@@ -28,6 +28,7 @@ class _Cursor:
     """The one model attached to a flow's machine (see the module docstring)."""
 
     state: str
+    trigger: Any  # added by transitions when the cursor is attached
 
     def __init__(self) -> None:
         self.names: Any = None
@@ -46,20 +47,27 @@ def _guard(t: Transition) -> Any:
     cond = t.cond
 
     def check(event: EventData) -> bool:
-        return cond.test(event.model.names()) if cond is not None else True
+        return cond.test(cast(_Cursor, event.model).names()) if cond is not None else True
 
     return check
 
 
 def _took(t: Transition) -> Any:
     def record(event: EventData) -> None:
-        event.model.taken = t
+        cast(_Cursor, event.model).taken = t
 
     return record
 
 
-def compile_flow(flow: Flow) -> Machine:
-    machine = Machine(
+class _FlowMachine(Machine):
+    """A flow's machine with its one cursor and the lock that guards it."""
+
+    bot_cursor: _Cursor
+    bot_lock: threading.Lock
+
+
+def compile_flow(flow: Flow) -> _FlowMachine:
+    machine = _FlowMachine(
         model=None,
         states=list(flow.states),
         initial=flow.start,
@@ -78,7 +86,8 @@ def compile_flow(flow: Flow) -> Machine:
             for i, c in enumerate(st.confirm.change):
                 _add(machine, f"change_{i}", c.transition)
                 if c.back:
-                    machine.add_transition(f"back_{st.name}", c.transition.target.name, st.name)
+                    back = c.transition.target.name or st.name
+                    machine.add_transition(f"back_{st.name}", back, st.name)
         for intent, ov in st.intents.items():
             if ov.transition:
                 _add(machine, f"intent_{intent}", ov.transition)
@@ -90,11 +99,18 @@ def compile_flow(flow: Flow) -> Machine:
 
 def _add(machine: Machine, trigger: str, t: Transition) -> None:
     dest = t.target.name if t.target.kind == "goto" else None
-    machine.add_transition(trigger, t.source, dest, conditions=[_guard(t)], before=[_took(t)])
+    # dest None: an internal transition (stays in the state), which transitions accepts.
+    machine.add_transition(
+        trigger,
+        t.source,
+        dest,  # type: ignore[arg-type]
+        conditions=[_guard(t)],
+        before=[_took(t)],
+    )
 
 
 def fire(
-    machine: Machine, model: ConversationModel, state: str, trigger: str
+    machine: _FlowMachine, model: ConversationModel, state: str, trigger: str
 ) -> tuple[str, Transition | None]:
     """Bind the machine's cursor to this conversation at `state`, fire `trigger`, unbind.
     Returns (new state, transition taken)."""

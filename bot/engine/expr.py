@@ -71,7 +71,7 @@ class ExprError(Exception):
 @dataclass
 class Expr:
     source: str
-    tree: ast.expression
+    tree: ast.Expression
     names: set[str] = field(default_factory=set)
     # (name, attribute) pairs read as `name.attr`, to check data keys
     attributes: set[tuple[str, str]] = field(default_factory=set)

@@ -1,4 +1,4 @@
-"""Builds and checks one flow file (called by the loader, which owns the shared helpers)."""
+"""Builds and checks one flow file (called by the loader; the shared helpers are Elements)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.engine import actions as action_registry
 from bot.engine.checks import Reporter, hint
 from bot.engine.errors import FlowError
 from bot.engine.model import (
@@ -26,7 +25,7 @@ from bot.engine.model import (
 from bot.engine.yamlloc import LDict, LList, line_of
 
 if TYPE_CHECKING:
-    from bot.engine.loader import _Loader
+    from bot.engine.elements import Elements
 
 FLOW_KEYS = (
     "id",
@@ -87,7 +86,9 @@ def _save_as_names(raw_states: Any) -> list[str]:
     return names
 
 
-def _action_results(raw_states: Any, slots: set[str]) -> dict[str, frozenset[str]]:
+def _action_results(
+    raw_states: Any, slots: set[str], result_keys: dict[str, frozenset[str]]
+) -> dict[str, frozenset[str]]:
     """Names saved from actions (`- {action: bulky_quote, save_as: quote}`) -> the keys
     their results have. A name also asked as a slot, saved from a call, or from an action
     that declares no keys is left out: its shape is not known."""
@@ -97,7 +98,7 @@ def _action_results(raw_states: Any, slots: set[str]) -> dict[str, frozenset[str
         if not isinstance(name, str):
             continue
         action = mapping.get("action")
-        keys = action_registry.RESULT_KEYS.get(action) if isinstance(action, str) else None
+        keys = result_keys.get(action) if isinstance(action, str) else None
         if keys is None or (name in bound and bound[name] is None):
             bound[name] = None
         else:
@@ -105,8 +106,8 @@ def _action_results(raw_states: Any, slots: set[str]) -> dict[str, frozenset[str
     return {n: frozenset(k) for n, k in bound.items() if k is not None and n not in slots}
 
 
-class _FlowBuilder:
-    def __init__(self, loader: _Loader, path: Path, doc: LDict, digest: str) -> None:
+class FlowBuilder:
+    def __init__(self, loader: Elements, path: Path, doc: LDict, digest: str) -> None:
         self.L = loader
         self.path = path
         self.doc = doc
@@ -157,7 +158,9 @@ class _FlowBuilder:
                 rep.error(line_of(doc.get("slots"), name), f"slot `{name}` is a reserved name")
         self._build_slot_checks()
         states: dict[str, State] = {}
-        self.L.action_results = _action_results(raw_states, set(self.slots))
+        self.L.action_results = _action_results(
+            raw_states, set(self.slots), self.L.registry.result_keys
+        )
         try:
             for name, spec in raw_states.items():
                 st = self._state(str(name), spec, raw_states)

@@ -66,7 +66,7 @@ class Target:
     name: str | None = None
 
     def label(self) -> str:
-        return self.name if self.kind == "goto" else f"{self.kind}:{self.name}"
+        return (self.name or "") if self.kind == "goto" else f"{self.kind}:{self.name}"
 
 
 @dataclass

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock
+from bot.engine.actions import Domain
 from bot.engine.errors import FlowError, FlowsInvalid, NotAFlowsFolder
-from bot.engine.loader import _load, load_flowset
+from bot.engine.loader import load, load_flowset
 from bot.engine.model import Flow, FlowSet
 from bot.engine.runner import Run
 from bot.nlu import refreshed
+from bot.store.services import TurnServices
 from bot.turn import ResidentContext, Turn, TurnResult
 
 log = logging.getLogger(__name__)
@@ -21,16 +24,17 @@ class FlowResponder:
     """Answers residents from the flows in `flows_dir`. Raises FlowsInvalid at start if
     the flows fail the check; later bad edits are logged and the old flows keep serving."""
 
-    def __init__(self, flows_dir: Path | str, nlu: Any, clock: Clock) -> None:
+    def __init__(self, flows_dir: Path | str, nlu: Any, clock: Clock, domain: Domain) -> None:
         self.flows_dir = Path(flows_dir)
         self.nlu = nlu
         self.clock = clock
+        self.domain = domain
         self.fired: set[tuple[str, str]] = set()
         self._versions: dict[tuple[str, str], Flow] = {}
         self._keys: dict[str, str] = {}
         self._stamp = self._scan()
         try:
-            self.flowset: FlowSet = load_flowset(self.flows_dir)
+            self.flowset: FlowSet = load_flowset(self.flows_dir, domain)
         except FlowsInvalid as exc:
             for e in exc.errors:
                 log.error("flows refused at start: %s", e)
@@ -38,9 +42,17 @@ class FlowResponder:
         self._remember(self.flowset)
 
     def respond(
-        self, turn: Turn, conversation: dict[str, Any] | None, resident: ResidentContext, db: Any
+        self,
+        turn: Turn,
+        conversation: dict[str, Any] | None,
+        resident: ResidentContext,
+        services: TurnServices,
     ) -> TurnResult:
-        return Run(self, turn, conversation, resident, db).go()
+        return Run(self, turn, conversation, resident, services).go()
+
+    def intent(self, text: str, now: datetime) -> str | None:
+        """What `text` asks for (the pipeline's handoff rules use it)."""
+        return getattr(self.nlu.understand(text, now), "intent", None)
 
     # ---- versions ---------------------------------------------------------------------
 
@@ -64,7 +76,7 @@ class FlowResponder:
         """Re-check the flows; swap them in only if clean. Returns the errors (logged)."""
         self._stamp = self._scan()
         try:
-            flowset, errors, _ = _load(self.flows_dir)
+            flowset, errors = load(self.flows_dir, self.domain)
         except NotAFlowsFolder as exc:  # the folder or its _global.yaml went away
             flowset, errors = None, [FlowError(str(self.flows_dir), 1, str(exc))]
         if errors or flowset is None:

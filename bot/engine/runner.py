@@ -9,19 +9,18 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from bot.engine.actions import ACTIONS, ActionContext, Effects
+from bot.clock import Clock
+from bot.engine.actions import ActionContext, Domain, Effects
 from bot.engine.answers import NO_ANSWER, as_options, auto_suggestions, match_option, read
 from bot.engine.compiler import ConversationModel, fire
-from bot.engine.model import Flow, Idle, Option, Slot, State, Transition
+from bot.engine.model import Flow, FlowSet, Idle, Option, Slot, State, Transition
 from bot.engine.templates import Message
 from bot.engine.volunteered import earlier_question, follow_up_state, stash
 from bot.nlu.understanding import Understanding
+from bot.store.services import TurnServices
 from bot.turn import ResidentContext, TimerRequest, Turn, TurnResult
-
-if TYPE_CHECKING:
-    from bot.engine.responder import FlowResponder
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +81,36 @@ def _loaded_frame(stored: dict[str, Any], bottom: bool) -> dict[str, Any]:
     return frame
 
 
+class Host(Protocol):
+    """What a turn reads of the engine that runs it (bot.engine.responder.FlowResponder)."""
+
+    flowset: FlowSet
+    clock: Clock
+    nlu: Any
+    domain: Domain
+    fired: set[tuple[str, str]]
+
+    def flow_for(self, frame: dict[str, Any]) -> Flow | None: ...
+
+    def key(self, text: str) -> str: ...
+
+
 class Run:
     def __init__(
         self,
-        responder: FlowResponder,
+        responder: Host,
         turn: Turn,
         conversation: dict[str, Any] | None,
         resident: ResidentContext,
-        db: Any,
+        services: TurnServices,
     ) -> None:
         self.r = responder
         self.fs = responder.flowset
         self.cfg = self.fs.config
         self.turn = turn
         self.resident = resident
-        self.db = db
+        self.services = services
+        self.actions = responder.domain.actions
         self.now = turn.received_at or responder.clock.now()
         self.fx = Effects()
         self.steps = 0
@@ -254,7 +268,7 @@ class Run:
         registered action when due. It does not touch the conversation the resident is in."""
         name = self.turn.timer or ""
         action = name.split(":", 1)[0]
-        if name in (REMIND, EXPIRE) or action not in ACTIONS:
+        if name in (REMIND, EXPIRE) or action not in self.actions:
             if name not in (REMIND, EXPIRE):
                 log.warning("timer with no registered action ignored: %s", action)
             return False
@@ -262,7 +276,7 @@ class Run:
         ctx = ActionContext(
             {},
             self.now,
-            self.db,
+            self.services,
             self.resident,
             self.turn,
             top[1].data if top else {},
@@ -270,7 +284,7 @@ class Run:
             top[0]["state"] if top else "",
             self.fx,
         )
-        ACTIONS[action](ctx)
+        self.actions[action](ctx)
         return True
 
     def _timer_result(self) -> TurnResult:
@@ -582,7 +596,7 @@ class Run:
             ctx = ActionContext(
                 frame["slots"],
                 self.now,
-                self.db,
+                self.services,
                 self.resident,
                 self.turn,
                 flow.data,
@@ -591,7 +605,7 @@ class Run:
                 self.fx,
                 said=self._heard[0] if self._heard else None,
             )
-            result = ACTIONS[call.name](ctx, **call.args)
+            result = self.actions[call.name](ctx, **call.args)
             frame["result"] = result
             if call.save_as:
                 frame["slots"][call.save_as] = result

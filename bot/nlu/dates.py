@@ -229,7 +229,7 @@ def find_dates(
             and _ALTERNATIVES.fullmatch(surface[spans[-1][1] : match.start()].strip("の"))
         ):
             # 来週の木曜か金曜: the alternative weekday is in the same week.
-            resolved = _weekday(
+            resolved: date | None = _weekday(
                 today, _WEEKDAYS[match.group("wd") or match.group("wk")], previous_week
             )
         else:

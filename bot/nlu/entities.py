@@ -219,7 +219,7 @@ def items_and_places(
         if quantity is None:
             quantity = quantities.later(_blank(surface.text[end:window_end], end, date_spans))
         explicit = quantity is not None and 1 <= quantity <= _MAX_QUANTITY
-        if not explicit:
+        if not explicit or quantity is None:
             quantity = 1
         near = _variants(info, match, variant_matches, surface.spans, window_start, window_end)
         for name in near:
@@ -259,7 +259,7 @@ def items_and_places(
             mention = ItemMention(
                 info.name,
                 min(total, _MAX_QUANTITY),
-                info.kind,
+                info.kind,  # type: ignore[arg-type]
                 info.group,
                 previous.variant or variant,
             )
@@ -330,7 +330,8 @@ def _split_by_variant(
         if len(each) >= 2 and all(v is not None for v, _ in each):
             counts: dict[str, int] = {}
             for v, quantity in each:
-                counts[v] = counts.get(v, 0) + quantity  # type: ignore[index]
+                if v is not None:
+                    counts[v] = counts.get(v, 0) + quantity
             out += [replace(mention, quantity=q, variant=v) for v, q in counts.items()]
         elif mention.quantity == len(variants):
             out += [replace(mention, quantity=1, variant=v) for v in variants]

@@ -1,14 +1,10 @@
-"""`python -m bot.nlu.evaluate [FILE ...]`: accuracy of the understanding, per set.
-
-Without FILE: every set the repository has — the field sets (tests/nlu/eval_set.yaml,
-holdout*.yaml: per-field accuracy), the FAQ questions (tests/nlu/eval/faq.yaml), the ごみ
-questions (tests/nlu/eval/garbage.yaml) and the mid-flow conversations
-(tests/conversations/understanding/) — one line per set (bot/nlu/evaluate_sets.py).
+"""`python -m bot.nlu.evaluate [FILE ...]`: per-field accuracy of the NLU on field sets
+(without FILE: tests/nlu/eval_set.yaml and the holdouts). Every set of the city at once,
+FAQ, ごみ and mid-flow conversations included: `python -m bot.evaluation`.
 
 A field set holds `now` and `cases`; each case has `text` and optionally `context`,
 `intent`, `dates`, `items` ({name: quantity}), `yes_no`, `numbers`, `district`. A field
-left out is expected to be empty/null. A FAQ set's cases have `topic`; a ごみ set's have
-`category`; a folder is a set of conversation files.
+left out is expected to be empty/null.
 """
 
 from __future__ import annotations
@@ -79,25 +75,10 @@ def evaluate(path: Path, nlu: Nlu) -> Report:
 
 
 FIELD_SETS = ("tests/nlu/eval_set.yaml", "tests/nlu/holdout.yaml", "tests/nlu/holdout2.yaml")
-FAQ_SET = Path("tests/nlu/eval/faq.yaml")
-GARBAGE_SET = Path("tests/nlu/eval/garbage.yaml")
-CONVERSATIONS = Path("tests/conversations/understanding")
 TARGET = 0.95
 
 
-def _kind(path: Path) -> str:
-    if path.is_dir():
-        return "conversations"
-    cases = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("cases") or [{}]
-    first = cases[0] if isinstance(cases[0], dict) else {}
-    if "topic" in first:
-        return "faq"
-    if "category" in first:
-        return "garbage"
-    return "fields"
-
-
-def _field_report(path: Path, nlu: Nlu, quiet: bool) -> bool:
+def field_report(path: Path, nlu: Nlu, quiet: bool) -> bool:
     report = evaluate(path, nlu)
     if not quiet:
         for text, name, expected, actual in report.failures:
@@ -109,38 +90,18 @@ def _field_report(path: Path, nlu: Nlu, quiet: bool) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.nlu import evaluate_sets
-
     parser = argparse.ArgumentParser(prog="python -m bot.nlu.evaluate")
-    parser.add_argument("files", nargs="*", type=Path)
+    parser.add_argument("files", nargs="*", type=Path, help="field sets (default: the three)")
     parser.add_argument("--flows", default="flows")
     parser.add_argument("--quiet", action="store_true", help="do not list the misses")
     args = parser.parse_args(argv)
     nlu = load_nlu(args.flows)
-    paths = list(args.files) or [
-        p for p in [*map(Path, FIELD_SETS), FAQ_SET, GARBAGE_SET, CONVERSATIONS] if p.exists()
-    ]
     ok = True
-    for path in paths:
+    for path in list(args.files) or [p for p in map(Path, FIELD_SETS) if p.exists()]:
         if not path.exists():
             print(f"python -m bot.nlu.evaluate: no such set: {path}", file=sys.stderr)
             return 2
-        kind = _kind(path)
-        if kind == "fields":
-            ok &= _field_report(path, nlu, args.quiet)
-            continue
-        if kind == "faq":
-            report = evaluate_sets.faq_set(path, nlu)
-        elif kind == "garbage":
-            report = evaluate_sets.garbage_set(path, nlu)
-        else:
-            report = evaluate_sets.conversation_set(path, Path(args.flows))
-        if not args.quiet:
-            for miss in report.misses:
-                print(f"MISS {miss}")
-        extra = "".join(f"; {name} {a}/{b}" for name, (a, b) in report.extra.items())
-        print(f"{report.name}: {report.accuracy:.1%} ({report.correct}/{report.total}{extra})")
-        ok &= report.accuracy >= TARGET
+        ok &= field_report(path, nlu, args.quiet)
     return 0 if ok else 1
 
 

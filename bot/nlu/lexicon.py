@@ -133,9 +133,9 @@ def load_lexicon(flows_dir: Path) -> Lexicon:
         if district.get("reading"):
             lexicon.district_names[str(district["reading"])] = name
         for town in district.get("towns") or []:
-            info = TownInfo(name, str(town["name"]))
+            town_info = TownInfo(name, str(town["name"]))
             spellings = [town["name"], town.get("reading"), *(town.get("variants") or [])]
-            lexicon.places.extend((str(word), info) for word in spellings if word)
+            lexicon.places.extend((str(word), town_info) for word in spellings if word)
 
     for side, section_name in (("yes", "affirmative"), ("no", "negative")):
         section = words.get(section_name) or {}

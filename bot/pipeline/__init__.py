@@ -1,6 +1,6 @@
-"""The durable message path: ingest (one commit) → per-resident processing → outbox."""
+"""The durable message path: ingest (one commit) → per-resident turns → outbox."""
 
-from bot.pipeline.intake import IntakeRow, prepare_inbound
-from bot.pipeline.processor import Processor
+from bot.pipeline.intake import prepare_inbound
+from bot.pipeline.turns import TurnRunner
 
-__all__ = ["IntakeRow", "Processor", "prepare_inbound"]
+__all__ = ["TurnRunner", "prepare_inbound"]

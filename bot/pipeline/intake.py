@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from bot.channels.base import Inbound
 from bot.identity import NumberVault
 from bot.redact import redact
-from bot.store.queries import utc_text as stamp
+from bot.store.records import InboundRow
 
 # Sudachi refuses input over ~49 KB of UTF-8; we cap far below it, in characters.
 DEFAULT_MAX_CHARS = 2000
@@ -23,36 +22,24 @@ def identity_of(provider: str, number: str) -> str:
     return f"sim:{number}" if provider in SIMULATED else number
 
 
-@dataclass
-class IntakeRow:
-    resident_id: str
-    phone_enc: bytes
-    row: dict
-
-
 def prepare_inbound(
     inbound: Inbound, vault: NumberVault, now: datetime, max_chars: int = DEFAULT_MAX_CHARS
-) -> IntakeRow:
+) -> InboundRow:
     # NULs and lone surrogates (possible in JSON) cannot be stored as UTF-8 text.
     text = inbound.text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     truncated = len(text) > max_chars
     if truncated:
         text = text[:max_chars]
     text, redactions = redact(text)
-    resident_id = vault.resident_id(identity_of(inbound.provider, inbound.sender))
-    return IntakeRow(
-        resident_id=resident_id,
+    return InboundRow(
+        provider=inbound.provider,
+        provider_message_id=inbound.provider_message_id,
+        resident_id=vault.resident_id(identity_of(inbound.provider, inbound.sender)),
         phone_enc=vault.encrypt(inbound.sender),
-        row={
-            "provider": inbound.provider,
-            "provider_message_id": inbound.provider_message_id,
-            "resident_id": resident_id,
-            "channel": inbound.channel,
-            "kind": "message",
-            "text": text,
-            "postback": inbound.postback,
-            "redactions": redactions,
-            "truncated": truncated,
-            "received_at": stamp(inbound.received_at or now),
-        },
+        channel=inbound.channel,
+        received_at=inbound.received_at or now,
+        text=text,
+        postback=inbound.postback,
+        redactions=redactions,
+        truncated=truncated,
     )

@@ -1,8 +1,7 @@
 """The running pipeline: intake with group commit, the processing loop, timers, waiters.
 
-Two threads each own a connection: intake (webhook acknowledgements must not wait behind
-processing) and processing. SQLite in WAL mode lets them work side by side; writes are
-serialised by SQLite's lock, each transaction short.
+Backend-neutral: the store (bot.store.base.Store) keeps the guarantees (ack after commit,
+one turn per transaction, per-resident order); this module decides when to ask it.
 """
 
 from __future__ import annotations
@@ -12,36 +11,28 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from bot.channels.base import Inbound, StatusEvent
 from bot.clock import Clock
 from bot.identity import NumberVault
 from bot.metrics import Metrics
-from bot.pipeline.dbthread import DbThread
-from bot.pipeline.intake import IntakeRow, identity_of, prepare_inbound
-from bot.pipeline.processor import Processor
-from bot.store import migrate, open_database
-from bot.store import queries as q
-from bot.store.database import share_write_gate, write_transaction
+from bot.pipeline.intake import identity_of, prepare_inbound
+from bot.pipeline.turns import TurnRunner
+from bot.store.base import Store, Wakeups
+from bot.store.records import InboundRow, Ingested, SentMessage
 from bot.system_texts import SystemTexts
-from bot.turn import ResidentContext, Responder, Turn, TurnResult
+from bot.turn import Responder
 
 log = logging.getLogger("bot.pipeline")
 
-
-@dataclass
-class IngestResult:
-    inbox_id: int
-    duplicate: bool
+T = TypeVar("T")
 
 
 class Pipeline:
     def __init__(
         self,
-        db_path: Path,
+        store: Store,
         clock: Clock,
         vault: NumberVault,
         responder_factory: Callable[[], Responder],
@@ -50,7 +41,7 @@ class Pipeline:
         max_chars: int = 2000,
         batch_size: int = 32,
     ) -> None:
-        self.db_path = db_path
+        self.store = store
         self.clock = clock
         self.vault = vault
         self.texts = texts
@@ -59,15 +50,13 @@ class Pipeline:
         self.batch_size = batch_size
         self._responder_factory = responder_factory
         self.responder: Responder | None = None
-        self._intake_thread = DbThread("bot-intake")
-        self._process_thread = DbThread("bot-process")
-        self._intake: Processor | None = None
-        self._processor: Processor | None = None
-        self._pending: list[tuple[IntakeRow, asyncio.Future[IngestResult]]] = []
+        self._runner: TurnRunner | None = None
+        self._pending: list[tuple[InboundRow, asyncio.Future[Ingested]]] = []
         self._intake_wake = asyncio.Event()
-        self._process_wake = asyncio.Event()
-        self.outbox_wake = asyncio.Event()  # the delivery worker waits on this
+        self.wake = Wakeups()
+        self.outbox_wake = self.wake.outbox  # the delivery worker waits on this
         self._waiters: dict[int, list[asyncio.Future[None]]] = defaultdict(list)
+        self._turns = asyncio.Lock()  # a batch, or a flow reload: never both at once
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.ready = False
@@ -75,63 +64,45 @@ class Pipeline:
     # ---- life cycle ----------------------------------------------------------------
 
     async def start(self) -> None:
-        def open_intake() -> Processor:
-            db = open_database(self.db_path)
-            migrate(db)
-            q.reset_in_flight(db)
-            return Processor(db, _NoResponder(), self.clock, self.texts, self.max_chars)
-
-        def open_processing() -> Processor:
-            self.responder = self._responder_factory()
-            return Processor(
-                open_database(self.db_path), self.responder, self.clock, self.texts, self.max_chars
-            )
-
-        self._intake = await self._intake_thread.run(open_intake)
-        self._processor = await self._process_thread.run(open_processing)
-        # Intake and processing queue for the write lock in-process, intake first.
-        share_write_gate(self._intake.db, self._processor.db)
+        await self.store.open(self.wake, serve=True)
+        # Loading Sudachi and the flows takes seconds: off the event loop.
+        self.responder = await asyncio.to_thread(self._responder_factory)
+        self._runner = TurnRunner(self.responder, self.clock, self.texts, self.max_chars)
         self._tasks = [
             asyncio.create_task(self._intake_loop(), name="bot-intake"),
             asyncio.create_task(self._process_loop(), name="bot-process"),
         ]
         self.ready = True
-        self._process_wake.set()  # resume whatever was pending before a restart
-        self.outbox_wake.set()
+        self.wake.inbox.set()  # resume whatever was pending before a restart
+        self.wake.outbox.set()
 
     async def stop(self) -> None:
         self._stopping = True
         self.ready = False
         self._intake_wake.set()
-        self._process_wake.set()
+        self.wake.inbox.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for _, future in self._pending:
             if not future.done():
                 future.set_exception(RuntimeError("server stopping"))
-        for processor, thread in (
-            (self._intake, self._intake_thread),
-            (self._processor, self._process_thread),
-        ):
-            if processor is not None:
-                thread.call(processor.db.close)
-            thread.close()
+        async with self._turns:
+            await self.store.close()
 
     # ---- intake ------------------------------------------------------------------
 
-    async def ingest(self, inbound: Inbound) -> IngestResult:
+    async def ingest(self, inbound: Inbound) -> Ingested:
         """Returns once the message is durably stored (or known to be a duplicate)."""
-        if self._stopping or self._intake is None:
+        if self._stopping or not self.ready:
             raise RuntimeError("pipeline not running")
         row = prepare_inbound(inbound, self.vault, self.clock.now(), self.max_chars)
-        future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
         self._intake_wake.set()
         return await future
 
     async def _intake_loop(self) -> None:
-        assert self._intake is not None
         while not self._stopping:
             await self._intake_wake.wait()
             self._intake_wake.clear()
@@ -139,9 +110,7 @@ class Pipeline:
                 # Everything that arrived while the last commit ran goes in this commit.
                 group, self._pending = self._pending, []
                 try:
-                    results = await self._intake_thread.run(
-                        self._intake.ingest, [row for row, _ in group]
-                    )
+                    results = await self.store.ingest([row for row, _ in group], self.clock.now())
                 except Exception as exc:
                     log.error("intake commit failed", extra={"error": type(exc).__name__})
                     for _, future in group:
@@ -149,21 +118,22 @@ class Pipeline:
                             future.set_exception(exc)
                     continue
                 self.metrics.ingest_batch.observe(len(group))
-                for (row, future), (inbox_id, duplicate) in zip(group, results, strict=True):
-                    self.metrics.inbound.labels(row.row["provider"], str(duplicate).lower()).inc()
+                for (row, future), result in zip(group, results, strict=True):
+                    self.metrics.inbound.labels(row.provider, str(result.duplicate).lower()).inc()
                     if not future.done():
-                        future.set_result(IngestResult(inbox_id, duplicate))
-                self._process_wake.set()
+                        future.set_result(result)
+                self.wake.inbox.set()
 
     # ---- processing ----------------------------------------------------------------
 
     async def _process_loop(self) -> None:
-        assert self._processor is not None
-        processor = self._processor
+        assert self._runner is not None
+        runner = self._runner
         while not self._stopping:
             try:
                 started = self.clock.monotonic()
-                batch = await self._process_thread.run(processor.process_batch, self.batch_size)
+                async with self._turns:
+                    batch = await self.store.process_batch(runner, self.batch_size)
             except Exception as exc:  # keep serving; the rows stay pending and are retried
                 log.error("processing batch failed", extra={"error": type(exc).__name__})
                 await asyncio.sleep(1.0)
@@ -173,7 +143,7 @@ class Pipeline:
                 self.metrics.failed.inc(len(batch.failed))
                 self.metrics.batch_seconds.observe(self.clock.monotonic() - started)
                 if batch.outbox_rows:
-                    self.outbox_wake.set()
+                    self.wake.outbox.set()
                 for inbox_id in batch.inbox_ids:
                     for future in self._waiters.pop(inbox_id, []):
                         if not future.done():
@@ -182,24 +152,26 @@ class Pipeline:
             await self._sleep_until_work()
 
     async def _sleep_until_work(self) -> None:
-        assert self._processor is not None
-        next_due = await self._process_thread.run(q.next_timer_due, self._processor.db)
+        next_due = await self.store.next_timer_due()
         timeout = 1.0
         if next_due is not None:
             timeout = min(timeout, max((next_due - self.clock.now()).total_seconds(), 0.0))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._process_wake.wait(), timeout=timeout)
-        self._process_wake.clear()
+            await asyncio.wait_for(self.wake.inbox.wait(), timeout=timeout)
+        self.wake.inbox.clear()
+
+    async def between_batches(self, fn: Callable[[], T]) -> T:
+        """Run fn on a worker thread while no batch runs (flow reloads)."""
+        async with self._turns:
+            return await asyncio.to_thread(fn)
 
     # ---- queries used by the HTTP layer --------------------------------------------
 
     async def wait_processed(self, inbox_id: int, timeout: float) -> bool:
         """Wait until the inbox row is processed; False on timeout."""
-        assert self._intake is not None
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters[inbox_id].append(future)
-        status = await self._intake_thread.run(q.inbox_status, self._intake.db, inbox_id)
-        if status in {"done", "failed"}:
+        if await self.store.inbox_status(inbox_id) in {"done", "failed"}:
             self._waiters.pop(inbox_id, None)
             return True
         try:
@@ -214,55 +186,19 @@ class Pipeline:
                 if not waiters:
                     del self._waiters[inbox_id]
 
-    async def replies_for(self, inbox_id: int) -> list[dict]:
-        assert self._intake is not None
-        return await self._intake_thread.run(q.replies_for_inbox, self._intake.db, inbox_id)
+    async def replies_for(self, inbox_id: int) -> list[SentMessage]:
+        return await self.store.replies_for(inbox_id)
 
-    async def messages_for(self, number: str, after_id: int) -> list[dict]:
+    async def messages_for(self, number: str, after_id: int) -> list[SentMessage]:
         """What the simulator sent to a simulated number (never a real resident's)."""
-        assert self._intake is not None
         resident_id = self.vault.resident_id(identity_of("sim", number))
-        return await self._intake_thread.run(
-            q.outbox_for_resident, self._intake.db, resident_id, after_id
-        )
+        return await self.store.sent_to(resident_id, after_id)
 
     async def record_status(self, event: StatusEvent) -> bool:
-        assert self._intake is not None
-
-        def write() -> bool:
-            assert self._intake is not None
-            with write_transaction(self._intake.db, urgent=True):  # a webhook waits
-                return q.record_status(
-                    self._intake.db,
-                    event.provider,
-                    event.provider_message_id,
-                    event.status,
-                    event.error_code,
-                    self.clock.now(),
-                )
-
-        return await self._intake_thread.run(write)
-
-    async def run_on_store(self, fn: Callable, *args: object) -> object:
-        """Run fn(db, *args) on the intake connection (delivery bookkeeping, admin)."""
-        assert self._intake is not None
-        intake = self._intake
-
-        def call() -> object:
-            with write_transaction(intake.db):
-                return fn(intake.db, *args)
-
-        return await self._intake_thread.run(call)
-
-    async def run_in_processing(self, fn: Callable, *args: object) -> object:
-        """Run fn on the processing thread, between batches (flow reloads)."""
-        return await self._process_thread.run(fn, *args)
-
-
-class _NoResponder:
-    """The intake thread's processor only stores; it never answers anyone."""
-
-    def respond(
-        self, turn: Turn, conversation: dict[str, Any] | None, resident: ResidentContext, db: Any
-    ) -> TurnResult:
-        raise RuntimeError("the intake processor does not respond")
+        return await self.store.record_status(
+            event.provider,
+            event.provider_message_id,
+            event.status,
+            event.error_code,
+            self.clock.now(),
+        )

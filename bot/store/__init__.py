@@ -1,6 +1,46 @@
-"""SQLite storage through sqlite-utils: schema, migrations and the pipeline's queries."""
+"""Storage behind one seam: the protocols (base, services), the values that cross it
+(records), and one package per backend (sqlite/; postgres/ next). Nothing outside
+bot/store/ writes SQL or imports a database driver (docs/architecture.md)."""
 
-from bot.store.database import open_database
-from bot.store.migrations import migrate
+from __future__ import annotations
 
-__all__ = ["migrate", "open_database"]
+from pathlib import Path
+
+from bot.errors import ConfigError
+from bot.store.base import (
+    DeliveryStore,
+    FaqMisses,
+    StaffDesk,
+    Store,
+    StoreUnavailable,
+    TurnHandler,
+    Wakeups,
+)
+from bot.store.services import Bookings, Conversations, Residents, TurnServices
+
+__all__ = [
+    "Bookings",
+    "Conversations",
+    "DeliveryStore",
+    "FaqMisses",
+    "Residents",
+    "StaffDesk",
+    "Store",
+    "StoreUnavailable",
+    "TurnHandler",
+    "TurnServices",
+    "Wakeups",
+    "open_store",
+]
+
+
+def open_store(location: Path | str, single_lane: bool = False) -> Store:
+    """The store for BOT_DB / --db: a file path (SQLite). Not yet opened (`await .open()`).
+    `single_lane`: one connection for everything (in-process tools: replay, chat, CLI)."""
+    text = str(location)
+    if text.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("BOT_DB: PostgreSQL is not available in this version; give a file path")
+    # Imported here: the backends import their drivers; the protocols above import none.
+    from bot.store.sqlite import SqliteStore
+
+    return SqliteStore(location, single_lane=single_lane)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.city import load_city_flows as load_flowset
 from bot.clock import TOKYO
-from bot.engine import load_flowset
 from bot.engine.compiler import ConversationModel, fire
 from bot.engine.expr import Expr
 from bot.nlu import engine as nlu_engine

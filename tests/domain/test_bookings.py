@@ -12,6 +12,8 @@ from bot.domain import bookings
 from bot.domain.bookings import BookingError
 from bot.domain.calendar import CollectionCalendar
 from bot.domain.fees import Line
+from bot.store.sqlite.bookings import SqliteBookings
+from tests.domain.stores import bookings_schema, bookings_store
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=TOKYO)  # Tuesday
 FRIDAY = date(2026, 12, 4)  # 中央/桜台 collection day, bookable at NOW
@@ -25,10 +27,11 @@ def cal() -> CollectionCalendar:
 
 @pytest.fixture
 def db():
+    """The bookings service inside an open transaction (as a turn has it)."""
     database = sqlite_utils.Database(memory=True)
-    bookings.ensure_schema(database)
+    store = bookings_store(database)
     database.conn.execute("BEGIN")  # the pipeline's transaction
-    yield database
+    yield store
     database.conn.rollback()
 
 
@@ -58,9 +61,9 @@ def book(
 
 
 def test_ensure_schema_is_idempotent(db):
-    bookings.ensure_schema(db)
-    bookings.ensure_schema(db)
-    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master").fetchall()}
+    bookings_schema(db.db)
+    bookings_schema(db.db)
+    names = {row[0] for row in db.db.execute("SELECT name FROM sqlite_master").fetchall()}
     assert {"bookings", "bookings_by_day", "bookings_by_resident"} <= names
 
 
@@ -78,9 +81,9 @@ def test_create_stores_the_booking_without_committing(db, cal):
     assert booking.status == "booked"
     assert booking.item_count == 3
     assert booking.fee_total == 1600
-    assert booking.lines[0].variant == "2人掛け以上"
+    assert bookings.lines_of(booking)[0].variant == "2人掛け以上"
     assert len(booking.receipt) == 8
-    assert db.conn.in_transaction  # still the caller's transaction
+    assert db.db.conn.in_transaction  # still the caller's transaction
 
 
 def test_same_source_ref_books_once(db, cal):
@@ -232,7 +235,7 @@ def _race(path, cal, day: date, racers: int, immediate: bool) -> list[str]:
 
     def racer(name: str) -> None:
         conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
-        racer_db = sqlite_utils.Database(conn)
+        racer_db = SqliteBookings(sqlite_utils.Database(conn))
         try:
             if immediate:  # the pipeline's recommended mode: writers queue for the lock
                 barrier.wait()
@@ -275,13 +278,13 @@ def _race(path, cal, day: date, racers: int, immediate: bool) -> list[str]:
 def test_racing_processes_never_overbook(tmp_path, cal, immediate):
     """Several connections (as several worker processes would) race for the last 2 places."""
     path = tmp_path / "race.db"
-    setup = sqlite_utils.Database(path)
-    setup.execute("PRAGMA journal_mode=WAL")
-    bookings.ensure_schema(setup)
+    setup_db = sqlite_utils.Database(path)
+    setup_db.execute("PRAGMA journal_mode=WAL")
+    setup = bookings_store(setup_db)
     days = list(cal.bookable_days("中央", NOW))[:6]
     for day in days:  # 28 of 30 places taken
         for resident, quantity in enumerate([5, 5, 5, 5, 5, 3]):
-            setup.conn.execute("BEGIN")
+            setup_db.conn.execute("BEGIN")
             bookings.create(
                 setup,
                 cal,
@@ -292,15 +295,16 @@ def test_racing_processes_never_overbook(tmp_path, cal, immediate):
                 lines=[Line("椅子", quantity, 300)],
                 now=NOW,
             )
-            setup.conn.commit()
-    setup.conn.close()
+            setup_db.conn.commit()
+    setup_db.conn.close()
 
     for day in days:
         outcomes = _race(path, cal, day, racers=4, immediate=immediate)
-        check = sqlite_utils.Database(path)
+        check_db = sqlite_utils.Database(path)
+        check = SqliteBookings(check_db)
         booked = outcomes.count("booked")
         assert booked <= 1, outcomes
         assert bookings.used(check, "中央", day) == 28 + 2 * booked <= 30
         if immediate:  # one wins, the others then see the day full
             assert sorted(outcomes) == ["booked", "full", "full", "full"]
-        check.conn.close()
+        check_db.conn.close()

@@ -4,6 +4,7 @@ no code change."""
 
 import json
 import shutil
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,13 +12,14 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from bot.city import build_responder
 from bot.clock import TOKYO, FrozenClock
 from bot.domain import actions, bookings
 from bot.domain.calendar import CollectionCalendar
 from bot.domain.fees import Line
 from bot.local import LocalBot
-from bot.responder import build_responder
-from bot.store import queries as q
+from bot.store.sqlite.bookings import SqliteBookings
+from tests.domain.stores import bookings_store
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 24, 10, 0, tzinfo=TOKYO)
@@ -39,11 +41,20 @@ def bot(tmp_path, monkeypatch):
     local.close()
 
 
+def rows(local, sql):
+    """The bot's database, read on a connection of the test's own."""
+    conn = sqlite3.connect(local.store.path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
 def reminders(local):
-    rows = local.db.execute("SELECT name, due_at, payload FROM timers").fetchall()
+    found = rows(local, "SELECT name, due_at, payload FROM timers")
     return [
-        (name, q.from_utc_text(due).astimezone(TOKYO), json.loads(payload))
-        for name, due, payload in rows
+        (name, datetime.fromisoformat(due).astimezone(TOKYO), json.loads(payload))
+        for name, due, payload in found
         if name.startswith("bulky_reminder:")
     ]
 
@@ -83,16 +94,16 @@ def test_changing_the_day_moves_the_reminder_and_cancelling_removes_it(bot):
 
 def test_the_address_is_not_stored(bot):
     book_desk(bot)
-    row = bot.db.execute("SELECT district, town FROM bookings").fetchone()
+    [row] = rows(bot, "SELECT district, town FROM bookings")
     assert row == ("中央", "本町")
-    dump = "\n".join(str(r) for r in bot.db.execute("SELECT * FROM bookings").fetchall())
+    dump = "\n".join(str(r) for r in rows(bot, "SELECT * FROM bookings"))
     assert "3丁目" not in dump
 
 
 def _reminder_ctx(db, resident, payload, notices=True):
     said = []
     ctx = SimpleNamespace(
-        db=db,
+        services=SimpleNamespace(bookings=SqliteBookings(db)),
         now=datetime(2026, 12, 3, 18, 0, tzinfo=TOKYO),  # the timer's due time
         resident=SimpleNamespace(resident=resident, notices_enabled=notices),
         turn=SimpleNamespace(payload=payload),
@@ -105,10 +116,10 @@ def test_reminder_action_says_a_notice_only_for_a_standing_booking(tmp_path):
     import sqlite_utils
 
     db = sqlite_utils.Database(tmp_path / "r.db")
-    bookings.ensure_schema(db)
+    store = bookings_store(db)
     cal = CollectionCalendar.load()
     booking = bookings.create(
-        db,
+        store,
         cal,
         resident_id="r1",
         district="中央",
@@ -127,7 +138,7 @@ def test_reminder_action_says_a_notice_only_for_a_standing_booking(tmp_path):
     ctx, said = _reminder_ctx(db, "r1", {**payload, "date": "2026-12-11"})  # moved since
     actions.send_reminder(ctx)
     assert said == []
-    bookings.cancel(db, cal, resident_id="r1", receipt=booking.receipt, now=START)
+    bookings.cancel(store, cal, resident_id="r1", receipt=booking.receipt, now=START)
     ctx, said = _reminder_ctx(db, "r1", payload)
     actions.send_reminder(ctx)
     assert said == []
@@ -201,3 +212,39 @@ def test_a_capacity_edit_changes_when_a_day_is_full(city_copy):
         ]
     )
     assert "12月4日(金)は受付数に達しました" in replies[-1]
+
+
+def test_the_city_folder_from_bot_flows_is_the_one_whose_data_is_read(
+    tmp_path, monkeypatch, capsys
+):
+    """BOT_FLOWS names another city folder while ./flows exists: the fees, calendar and
+    rules the actions read are that folder's too (not the current folder's)."""
+    from bot.cli import main
+
+    other = tmp_path / "other-city"
+    shutil.copytree(ROOT / "flows", other)
+
+    def desk_1000(raw):
+        next(item for item in raw["items"] if item["name"] == "机")["fee"] = 1000
+
+    _edit(other / "data" / "catalogue.yaml", desk_1000)
+    test = tmp_path / "desk.yaml"
+    test.write_text(
+        yaml.safe_dump(
+            {
+                "name": "机の手数料は別の市のデータから",
+                "now": "2026-11-24T10:00:00+09:00",
+                "turns": [
+                    {"say": "粗大ごみを出したい"},
+                    {"say": "机"},
+                    {"say": "本町"},
+                    {"say": "1", "reply": {"contains": ["1,000円"], "not_contains": ["800円"]}},
+                ],
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(ROOT)  # ./flows/data (机 800円) is right here
+    monkeypatch.setenv("BOT_FLOWS", str(other))
+    assert main(["replay", str(test)]) == 0, capsys.readouterr().out

@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from bot.city import build_responder
 from bot.cli import main
 from bot.clock import TOKYO, FrozenClock
 from bot.local import LocalBot
-from bot.responder import build_responder
-from bot.store import faq_misses, migrate, open_database
+from bot.redact import for_staff
+from bot.store.records import FaqMiss
+from bot.store.sqlite import faq
+from bot.store.sqlite.connection import open_database
+from bot.store.sqlite.schema import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 RESIDENTS = ["+819012340101", "+819012340102", "+819012340103"]
@@ -48,19 +52,22 @@ def test_unanswered_questions_are_counted_most_frequent_first(tmp_path: Path, ca
 
 
 def test_numbers_that_could_identify_someone_are_masked() -> None:
-    assert faq_misses.clean("折り返しは090-1234-5678へ") == "折り返しは＊＊＊へ"
-    assert faq_misses.clean("カード4111111111111111の件") == "カード［番号を削除しました］の件"
-    assert faq_misses.clean("  12月3日の\n件  ") == "12月3日の 件"
+    assert for_staff("折り返しは090-1234-5678へ") == "折り返しは＊＊＊へ"
+    assert for_staff("カード4111111111111111の件") == "カード［番号を削除しました］の件"
+    assert for_staff("  12月3日の\n件  ") == "12月3日の 件"
 
 
 def test_the_same_question_written_differently_is_one_row(tmp_path: Path) -> None:
     db = open_database(tmp_path / "bot.db")
     migrate(db)
-    now = datetime(2026, 12, 3, 10, tzinfo=TOKYO)
+    stamp = datetime(2026, 12, 3, 10, tzinfo=TOKYO).isoformat()
     for text in ["市民プール は 何時まで", "市民プールは何時まで", "ｼﾐﾝﾌﾟｰﾙ"]:
-        faq_misses.record(db, text, now)
-    rows = faq_misses.most_frequent(db)
-    assert [row["count"] for row in rows] == [2, 1]
+        miss = FaqMiss.of(text)
+        assert miss is not None
+        faq.record(db, miss, stamp)
+    rows = faq.most_frequent(db, 50)
+    assert [row.count for row in rows] == [2, 1]
+    assert FaqMiss.of("  \n ") is None  # nothing to count
 
 
 def test_bad_limit_is_bad_usage(tmp_path: Path) -> None:

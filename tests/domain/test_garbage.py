@@ -12,7 +12,8 @@ import pytest
 from bot.cli import main
 from bot.clock import TOKYO
 from bot.domain.catalogue import Catalogue
-from bot.domain.garbage import DayRule, GarbageGuide
+from bot.domain.dayrule import DayRule
+from bot.domain.garbage import GarbageGuide
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "flows" / "data"

@@ -5,7 +5,7 @@ import random
 import sqlite_utils
 
 from bot.domain import receipts
-from bot.domain.bookings import ensure_schema
+from tests.domain.stores import bookings_store
 
 
 def test_alphabet_has_no_ambiguous_characters():
@@ -23,7 +23,7 @@ def test_generated_receipts_are_8_characters_of_the_alphabet():
 
 def test_new_receipt_skips_numbers_already_used():
     db = sqlite_utils.Database(memory=True)
-    ensure_schema(db)
+    store = bookings_store(db)
     first = receipts.generate(random.Random(7).choice)
     db.execute(
         "INSERT INTO bookings (receipt, resident_id, district, collection_date, items,"
@@ -31,7 +31,7 @@ def test_new_receipt_skips_numbers_already_used():
         " '[]', 1, 300, 'x', 'x')",
         [first],
     )
-    fresh = receipts.new_receipt(db, random.Random(7).choice)
+    fresh = receipts.new_receipt(store, random.Random(7).choice)
     assert fresh != first
     assert len(fresh) == 8
 

@@ -11,7 +11,9 @@ from bot.domain import actions, bookings
 from bot.domain.calendar import CollectionCalendar
 from bot.domain.fees import Line
 from bot.engine.actions import ActionContext, Effects
+from bot.store.sqlite.store import SqliteTurnServices
 from bot.turn import ResidentContext, Turn
+from tests.domain.stores import bookings_store
 
 BOOKED_AT = datetime(2026, 11, 24, 10, 0, tzinfo=TOKYO)
 FRIDAY = date(2026, 12, 4)  # 桜台 collection day
@@ -20,9 +22,8 @@ FRIDAY = date(2026, 12, 4)  # 桜台 collection day
 @pytest.fixture
 def booked():
     db = sqlite_utils.Database(memory=True)
-    bookings.ensure_schema(db)
     booking = bookings.create(
-        db,
+        bookings_store(db),
         CollectionCalendar.load(),
         resident_id="r1",
         district="桜台",
@@ -43,7 +44,8 @@ def fire(db, receipt: str, now: datetime) -> list[str]:
     }
     turn = Turn("timer", "r1", "sms", now, timer=f"{actions.REMINDER}:{receipt}", payload=payload)
     effects = Effects()
-    ctx = ActionContext({}, now, db, ResidentContext("r1"), turn, {}, "", "", effects)
+    services = SqliteTurnServices(db)
+    ctx = ActionContext({}, now, services, ResidentContext("r1"), turn, {}, "", "", effects)
     actions.send_reminder(ctx)
     return [reply.text for reply in effects.replies]
 

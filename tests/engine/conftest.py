@@ -6,16 +6,20 @@ import re
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from bot.clock import FrozenClock, parse_instant
-from bot.engine import FlowResponder, register_action
+from bot.engine import FlowResponder
 from bot.nlu.understanding import ItemMention, Understanding
+from bot.store.services import TurnServices
 from bot.turn import ResidentContext, Turn, TurnResult
+from tests.engine.city import flow_responder, register_action
 
 FLOWS = Path(__file__).parent / "flows"
+# The engine tests' flows call no action that stores anything.
+NO_STORAGE = cast(TurnServices, None)
 INTENTS = {
     "やめる": "cancel",
     "ヘルプ": "help",
@@ -97,7 +101,7 @@ class Chat:
         self.timers: dict[str, Any] = {}
 
     def _run(self, turn: Turn) -> list[str]:
-        result = self.responder.respond(turn, self.conversation, ResidentContext("r1"), None)
+        result = self.responder.respond(turn, self.conversation, ResidentContext("r1"), NO_STORAGE)
         self.conversation = result.conversation
         self.last = result
         self.timers.update({t.name: t for t in result.timers})
@@ -142,7 +146,7 @@ def flows_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def responder(flows_dir: Path, clock: FrozenClock) -> FlowResponder:
-    return FlowResponder(flows_dir, FakeNlu(), clock)
+    return flow_responder(flows_dir, FakeNlu(), clock)
 
 
 @pytest.fixture

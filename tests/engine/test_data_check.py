@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.validate import validate_data_file, validate_nlu_file
-from bot.engine import check_flows
+from tests.engine.city import check_flows
 
 SHIPPED = Path(__file__).parents[2] / "flows"
 ONE_LINE = re.compile(r"^[^\n:]+:\d+: [^\n]+$")

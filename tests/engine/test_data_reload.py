@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain import childcare, data
-from bot.engine import FlowResponder
+from tests.engine.city import flow_responder
 from tests.engine.conftest import FakeNlu
 
 SHIPPED = Path(__file__).parents[2] / "flows"
@@ -75,7 +75,7 @@ def test_a_file_bad_from_the_start_is_refused(flows: Path) -> None:
 
 def test_flow_responder_refuses_a_bad_data_edit_and_takes_the_fix(flows: Path, clock) -> None:
     folder = flows / "data"
-    responder = FlowResponder(flows, FakeNlu(), clock)
+    responder = flow_responder(flows, FakeNlu(), clock)
 
     def served() -> tuple[int, int]:
         flow_data = responder.flowset.flows["bulky_waste"].data["rules"]
@@ -97,7 +97,7 @@ def test_flow_responder_refuses_a_bad_data_edit_and_takes_the_fix(flows: Path, c
 
 
 def test_flow_responder_refuses_a_broken_nlu_file(flows: Path, clock) -> None:
-    responder = FlowResponder(flows, FakeNlu(), clock)
+    responder = flow_responder(flows, FakeNlu(), clock)
     edit(flows / "nlu" / "intents.yaml", "rules:\n", "rules: [\n")
     errors = responder.maybe_reload()
     assert errors and errors[0].file.endswith("intents.yaml")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import FlowsInvalid, check_flows, load_flowset, mermaid
+from bot.engine import FlowsInvalid, mermaid
+from tests.engine.city import check_flows, load_flowset
 
 BASE = Path(__file__).parent / "flows"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.engine.coverage import coverage_report
+from tests.engine.conftest import NO_STORAGE
 
 
 def book_until_confirm(chat) -> None:
@@ -141,7 +142,7 @@ def test_stale_timer_is_ignored(chat, responder, clock) -> None:
     chat.say("粗大ごみ")
     old = chat.conversation
     turn = Turn("timer", "r1", "sms", clock.now(), timer="flow_idle_expire", payload={"seq": 0})
-    result = responder.respond(turn, old, ResidentContext("r1"), None)
+    result = responder.respond(turn, old, ResidentContext("r1"), NO_STORAGE)
     assert result.replies == [] and result.conversation == old
 
 
@@ -155,12 +156,12 @@ def test_coverage_counts_fired_transitions(chat, responder) -> None:
 
 
 def test_real_nlu_drives_the_shipped_menus(tmp_path: Path, clock) -> None:
-    from bot.engine import FlowResponder
     from bot.nlu import load_nlu
+    from tests.engine.city import flow_responder
     from tests.engine.conftest import Chat
 
     root = Path(__file__).parents[2] / "flows"
-    chat = Chat(FlowResponder(root, load_nlu(root), clock), clock)
+    chat = Chat(flow_responder(root, load_nlu(root), clock), clock)
     chat.say("ぷにょぷにょ")
     assert chat.flow == "fallback"
     chat.say("メニュー")

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.engine import FlowsInvalid, check_flows, load_flowset
+from bot.engine import FlowsInvalid
 from bot.engine.errors import NotAFlowsFolder
+from tests.engine.city import check_flows, load_flowset
 
 BASE = Path(__file__).parent / "flows"
+CITY = Path(__file__).resolve().parents[2] / "flows"
 ONE_LINE = re.compile(r"^[^\n:]+:\d+: [^\n]+$")
 
 
@@ -58,24 +60,29 @@ def test_check_of_a_folder_without_flows_is_bad_usage(tmp_path: Path, capsys) ->
     assert code == 2 and len(err) == 1 and "is not a flows folder (no _global.yaml" in err[0]
 
 
-def test_check_of_a_file_or_subfolder_checks_its_flows_folder(flows: Path, capsys) -> None:
-    for path in (flows / "demo.yaml", flows / "data", flows / "data" / "fees.yaml"):
+def test_check_of_a_file_or_subfolder_checks_its_flows_folder(tmp_path: Path, capsys) -> None:
+    # The city's own folder: the command knows the city's actions (not the test flows').
+    flows = tmp_path / "flows"
+    shutil.copytree(CITY, flows)
+    for path in (flows / "bulky_waste.yaml", flows / "data", flows / "data" / "bulky_rules.yaml"):
         code, out, _ = run(capsys, "flows", "check", str(path))
         assert (code, out) == (0, ["flows OK"]), path
-    (flows / "data" / "fees.yaml").write_text("fees: {a: 1\n", encoding="utf-8")
-    code, out, _ = run(capsys, "flows", "check", str(flows / "data" / "fees.yaml"))
-    assert code == 1 and out[0].startswith(f"{flows}/data/fees.yaml:")
+    (flows / "data" / "bulky_rules.yaml").write_text("capacity: {a: 1\n", encoding="utf-8")
+    code, out, _ = run(capsys, "flows", "check", str(flows / "data" / "bulky_rules.yaml"))
+    assert code == 1 and out[0].startswith(f"{flows}/data/bulky_rules.yaml:")
 
 
 def test_yaml_syntax_errors_are_one_line_each(flows: Path, capsys) -> None:
     # a data file read by a flow (`data: fees.yaml`), and a flow file
-    (flows / "data" / "fees.yaml").write_text("fees:\n  a: 1\n b: 2\n", encoding="utf-8")
+    (flows / "data" / "bulky_rules.yaml").write_text("fees:\n  a: 1\n b: 2\n", encoding="utf-8")
     text = (flows / "other.yaml").read_text(encoding="utf-8")
     (flows / "other.yaml").write_text(text + "\n  bad: [unclosed\n", encoding="utf-8")
     code, out, err = run(capsys, "flows", "check", str(flows))
     assert code == 1
     assert out and all(ONE_LINE.match(line) for line in out), out
-    assert any(line.startswith(f"{flows}/data/fees.yaml:3: YAML syntax") for line in out), out
+    assert any(line.startswith(f"{flows}/data/bulky_rules.yaml:3: YAML syntax") for line in out), (
+        out
+    )
     assert any(line.startswith(f"{flows}/other.yaml:") for line in out), out
     assert err == [f"{len(out)} error(s)"]
 

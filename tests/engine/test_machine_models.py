@@ -3,9 +3,9 @@
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.city import build_responder
 from bot.clock import TOKYO, FrozenClock
 from bot.local import LocalBot
-from bot.responder import build_responder
 
 ROOT = Path(__file__).resolve().parents[2]
 

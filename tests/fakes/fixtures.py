@@ -15,7 +15,6 @@ import pytest
 from bot.channels.settings import ChannelSettings, GatewaySettings, RcsSettings, TwilioSettings
 from bot.clock import Clock
 from bot.delivery import DeliveryDeps, run_delivery
-from bot.delivery.store_adapter import DeliveryStore
 from bot.pipeline.service import Pipeline
 
 from . import gateway as fgw
@@ -115,8 +114,9 @@ async def make_bot(
     stop = asyncio.Event()
     task = None
     if deliver:
-        store = DeliveryStore(pipeline)
-        deps = DeliveryDeps(store, pipeline.vault, pipeline.clock, cs, pipeline.outbox_wake)
+        deps = DeliveryDeps(
+            pipeline.store.delivery, pipeline.vault, pipeline.clock, cs, pipeline.outbox_wake
+        )
         task = asyncio.create_task(run_delivery(deps, stop))
     async with aiohttp.ClientSession() as session:
         url = str(server.make_url("")).rstrip("/")

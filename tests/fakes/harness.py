@@ -16,9 +16,11 @@ from aiohttp.test_utils import TestServer
 from bot.channels.settings import ChannelSettings
 from bot.channels.webhooks import add_channel_routes
 from bot.clock import Clock
+from bot.edge import EdgeLimits, install_edge
 from bot.identity import NumberVault
 from bot.metrics import Metrics
 from bot.pipeline.service import Pipeline
+from bot.store import open_store
 from bot.system_texts import SystemTexts
 from bot.turn import Reply, ResidentContext, Turn, TurnResult
 
@@ -31,7 +33,11 @@ class EchoResponder:
     turns: list[Turn] = field(default_factory=list)
 
     def respond(
-        self, turn: Turn, conversation: dict[str, Any] | None, resident: ResidentContext, db: Any
+        self,
+        turn: Turn,
+        conversation: dict[str, Any] | None,
+        resident: ResidentContext,
+        services: Any,
     ) -> TurnResult:
         self.turns.append(turn)
         if turn.text == "選択":
@@ -46,7 +52,7 @@ class EchoResponder:
 def make_pipeline(tmp_path: Path, clock: Clock | None = None) -> tuple[Pipeline, EchoResponder]:
     responder = EchoResponder()
     pipeline = Pipeline(
-        db_path=tmp_path / "bot.db",
+        store=open_store(tmp_path / "bot.db"),
         clock=clock or Clock(),
         vault=NumberVault(SECRET),
         responder_factory=lambda: responder,
@@ -62,6 +68,7 @@ async def start_bot(
     pipeline, responder = make_pipeline(tmp_path, clock)
     await pipeline.start()
     app = web.Application()
+    install_edge(app, pipeline.metrics, EdgeLimits())
     add_channel_routes(app, None, pipeline, channel_settings=cs)
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()

@@ -21,7 +21,7 @@ class RecordingResponder:
     def __init__(self) -> None:
         self.turns: list[Turn] = []
 
-    def respond(self, turn: Turn, conversation, resident: ResidentContext, db) -> TurnResult:
+    def respond(self, turn: Turn, conversation, resident: ResidentContext, services) -> TurnResult:
         self.turns.append(turn)
         count = (conversation or {}).get("count", 0) + 1
         state = {"count": count}
@@ -48,3 +48,45 @@ def settings_for(tmp_path: Path, **changes) -> Settings:
         sim_wait_seconds=5.0,
     )
     return base.with_overrides(**changes)
+
+
+class StoreHarness:
+    """The SQLite store and the turn runner, driven synchronously (as LocalBot drives them),
+    with a second, autocommit connection to the same file for the tests' own reads."""
+
+    def __init__(self, path: Path, responder, clock) -> None:
+        import asyncio
+        import sqlite3
+
+        import sqlite_utils
+
+        from bot.pipeline.turns import TurnRunner
+        from bot.store.sqlite import SqliteStore
+        from bot.system_texts import SystemTexts
+
+        self.clock = clock
+        self.runner = TurnRunner(responder, clock, SystemTexts.load(ROOT / "flows"))
+        self.store = SqliteStore(path, single_lane=True)
+        self.loop = asyncio.Runner()
+        self.loop.run(self.store.open(serve=True))
+        self.db = sqlite_utils.Database(sqlite3.connect(str(path), isolation_level=None))
+
+    def ingest(self, rows):
+        return self.loop.run(self.store.ingest(rows, self.clock.now()))
+
+    def process_batch(self, limit: int = 32):
+        return self.loop.run(self.store.process_batch(self.runner, limit))
+
+    def process_all(self, limit: int = 32) -> list[int]:
+        done: list[int] = []
+        while batch := self.process_batch(limit).inbox_ids:
+            done += batch
+        return done
+
+    def sent_to(self, resident_id: str):
+        return self.loop.run(self.store.sent_to(resident_id))
+
+    def close(self) -> None:
+        self.db.close()
+        self.loop.run(self.store.close())
+        self.loop.close()

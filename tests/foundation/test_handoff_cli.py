@@ -7,9 +7,9 @@ import subprocess
 import sys
 from datetime import datetime
 
+from bot.city import build_responder
 from bot.clock import TOKYO, FrozenClock
 from bot.local import LocalBot
-from bot.responder import build_responder
 from tests.foundation.helpers import ROOT
 
 RESIDENT = "+819012344321"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.nlu.evaluate import main
+from bot.evaluation import main
 
 FAQ = """\
 cases:

@@ -15,7 +15,7 @@ from tests.foundation.helpers import ROOT
 class ScriptedResponder:
     """Replies with suggestions, keeps a flow/state/slots conversation, sets a timer."""
 
-    def respond(self, turn, conversation, resident, db):
+    def respond(self, turn, conversation, resident, services):
         if turn.kind == "timer":
             return TurnResult(conversation, [Reply("明日は収集日です", kind="notice")])
         if turn.text == "だんまり":

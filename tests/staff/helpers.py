@@ -10,8 +10,8 @@ from aiohttp import web
 
 import bot.app
 from bot.app import PIPELINE, SETTINGS, create_app
+from bot.city import build_responder
 from bot.clock import TOKYO, Clock, FrozenClock
-from bot.responder import build_responder
 from bot.staff import add_staff_routes
 from bot.turn import Responder
 from tests.foundation.helpers import settings_for
@@ -59,3 +59,16 @@ def staff_app(
 def production(token: str | None) -> dict:
     env = {"BOT_STAFF_TOKEN": token} if token is not None else {}
     return {"env": "production", "env_vars": env}
+
+
+async def on_db(client, fn):
+    """fn(db) on a connection of the test's own to the app's SQLite file (autocommit)."""
+    import sqlite3
+
+    import sqlite_utils
+
+    conn = sqlite3.connect(str(client.app[SETTINGS].db_path), isolation_level=None, timeout=10)
+    try:
+        return fn(sqlite_utils.Database(conn))
+    finally:
+        conn.close()

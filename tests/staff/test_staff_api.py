@@ -20,6 +20,7 @@ from tests.staff.helpers import (
     MONDAY_20,
     TOKEN,
     fresh_clock,
+    on_db,
     production,
     staff_app,
 )
@@ -88,7 +89,7 @@ async def outbox_rows(client) -> list[dict]:
     def read(db):
         return list(db.query("SELECT * FROM outbox ORDER BY id"))
 
-    return await client.app[PIPELINE].run_on_store(read)
+    return await on_db(client, read)
 
 
 # ---- listing ------------------------------------------------------------------------------
@@ -207,7 +208,7 @@ async def test_a_reply_on_rcs_waits_for_the_delivery_worker(client, clock):
     def move_to_rcs(db):
         db.execute("UPDATE residents SET last_provider = 'rcs', last_channel = 'rcs'")
 
-    await client.app[PIPELINE].run_on_store(move_to_rcs)
+    await on_db(client, move_to_rcs)
     client.app[PIPELINE].outbox_wake.clear()  # no provider configured: no worker clears it
     response = await client.post(f"{API}/{c['ref']}/reply", json={"text": ANSWER})
     assert response.status == 200
@@ -262,7 +263,7 @@ async def test_unknown_ambiguous_and_closed_refs_are_404(client, clock):
                 ["abcdef0123" + suffix, "2026-03-02T01:00:00+00:00", "2026-03-02T01:00:00+00:00"],
             )
 
-    await client.app[PIPELINE].run_on_store(add_twins)
+    await on_db(client, add_twins)
     for ref in ("0000000000", ref_of(client, OTHER), "abcdef0123", "zz", "abcde%", "abcdef____"):
         response = await client.post(f"{API}/{ref}/reply", json={"text": ANSWER})
         assert response.status == 404, ref
@@ -289,7 +290,7 @@ async def test_return_hands_the_resident_back_to_the_bot(client, clock):
     def unseen(db):
         return db.execute("SELECT count(*) FROM staff_notes WHERE seen = 0").fetchone()[0]
 
-    assert await client.app[PIPELINE].run_on_store(unseen) == 0
+    assert await on_db(client, unseen) == 0
     assert await say(client, "粗大ごみを捨てたい") != []  # the bot answers again
     # Handed back already: nothing to return or answer any more.
     assert (await client.post(f"{API}/{c['ref']}/return")).status == 404

@@ -40,7 +40,7 @@ class ChoiceResponder:
     def __init__(self) -> None:
         self.turns: list = []
 
-    def respond(self, turn, conversation, resident, db) -> TurnResult:
+    def respond(self, turn, conversation, resident, services) -> TurnResult:
         self.turns.append(turn)
         if turn.kind == "timer":
             return TurnResult(conversation, [Reply(NOTICE, kind="notice")])
@@ -229,7 +229,7 @@ async def test_a_notice_that_arrives_during_a_send_is_shown_once(serve, browser)
             return
         response = await route.fetch()
         for _ in range(100):  # hold the answer until the timer's notice is stored
-            if any(m["kind"] == "notice" for m in await pipeline.messages_for(number, 0)):
+            if any(m.kind == "notice" for m in await pipeline.messages_for(number, 0)):
                 break
             await asyncio.sleep(0.05)
         else:

@@ -1,14 +1,16 @@
-"""Micro-benchmark: engine cost per message (python -m bot.engine.bench). Reports; never asserts."""
+"""Micro-benchmark: engine cost per message (python -m bot.bench.engine). Reports; never asserts."""
 
 from __future__ import annotations
 
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bot.clock import FrozenClock, parse_instant
+from bot.domain import build_domain
 from bot.engine import FlowResponder
+from bot.store.services import TurnServices
 from bot.turn import ResidentContext, Turn
 
 
@@ -39,7 +41,8 @@ class _PreparsedNlu:
 def main(argv: list[str]) -> int:
     flows = Path(argv[0]) if argv else Path(__file__).resolve().parents[2] / "flows"
     clock = FrozenClock(parse_instant("2026-11-24T10:00:00+09:00"))
-    responder = FlowResponder(flows, _PreparsedNlu(), clock)
+    responder = FlowResponder(flows, _PreparsedNlu(), clock, build_domain(flows))
+    no_storage = cast(TurnServices, None)  # the scripted turns call no storing action
     resident = ResidentContext("bench")
     # a cycle of turns through the shipped menus: start fallback, miss, go to help, exit
     script = ["こんにちは", "メニュー", "ヘルプ", "やめる"]
@@ -49,7 +52,7 @@ def main(argv: list[str]) -> int:
     for i in range(n):
         text = script[i % len(script)]
         turn = Turn("message", "bench", "sms", clock.now(), text=text)
-        conv = responder.respond(turn, conv, resident, None).conversation
+        conv = responder.respond(turn, conv, resident, no_storage).conversation
     elapsed = time.perf_counter() - start
     print(f"{elapsed / n * 1e6:.1f} µs per message ({n} messages, engine only, canned NLU)")
     return 0

@@ -1,11 +1,11 @@
-"""Opening the database: WAL, synchronous=FULL, one connection per owning thread."""
+"""SQLite connections: WAL, synchronous=FULL, one connection per owning thread, and the
+in-process write gate that lets them take turns (SQLite has one writer at a time)."""
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
 import threading
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +35,7 @@ class WriteGate:
     processing batches in a row. Through the gate a waiter is woken the moment the lock is
     free, and `urgent` writers (intake) go before the others; processing checks
     `urgent_waiting` between rows and commits early (after a few ms of work, see
-    bot.pipeline.processor.YIELD_AFTER), so intake waits milliseconds, not a whole batch.
+    bot.store.sqlite.store.YIELD_AFTER), so intake waits milliseconds, not a whole batch.
     """
 
     def __init__(self) -> None:
@@ -61,32 +61,9 @@ class WriteGate:
             self._cond.notify_all()
 
 
-_GATES: weakref.WeakKeyDictionary[sqlite_utils.Database, WriteGate] = weakref.WeakKeyDictionary()
-
-
-def share_write_gate(*dbs: sqlite_utils.Database) -> WriteGate:
-    """Make these connections (to one file, in this process) take turns through one gate."""
-    gate = WriteGate()
-    for db in dbs:
-        _GATES[db] = gate
-    return gate
-
-
-def join_write_gate(db: sqlite_utils.Database, like: sqlite_utils.Database) -> WriteGate | None:
-    """Make `db` take turns through the gate `like` already uses (if any)."""
-    gate = _GATES.get(like)
-    if gate is not None:
-        _GATES[db] = gate
-    return gate
-
-
-def write_gate(db: sqlite_utils.Database) -> WriteGate | None:
-    return _GATES.get(db)
-
-
 @contextlib.contextmanager
 def write_transaction(
-    db: sqlite_utils.Database, urgent: bool = False
+    db: sqlite_utils.Database, gate: WriteGate | None = None, urgent: bool = False
 ) -> Iterator[sqlite_utils.Database]:
     """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
 
@@ -99,7 +76,6 @@ def write_transaction(
         with db.atomic():
             yield db
         return
-    gate = _GATES.get(db)
     if gate is not None:
         gate.acquire(urgent)
     try:

@@ -1,4 +1,9 @@
-"""Accuracy on the understanding evaluation sets (issue 15): what a resident is told.
+"""`python -m bot.evaluation [SET ...]`: the accuracy of the city's understanding, one line
+per set — what a resident is told, not what the NLU computed. Without SET: every set the
+repository has (FIELD_SETS, FAQ_SETS, GARBAGE_SETS, CONVERSATIONS); exit 1 when a set is
+below the target (95%), 2 on a set that does not exist.
+
+- Field sets (`cases: [{text, intent?, dates?, …}]`): per-field accuracy (bot.nlu.evaluate).
 
 - FAQ questions (`cases: [{text, topic}]`, topic null when the city FAQ has no answer):
   right when the bot answers that topic (intent `faq`, a confident match), or, for null,
@@ -8,21 +13,31 @@
   when the kind the resident is told is that category, or for `calendar` when collection
   days are the answer (a day's, a kind's — `category_asked` — or the whole week's), and
   the district, when given, is the one understood. The item named is a second figure.
-- Conversations (tests/conversations/understanding/*.yaml, mid-flow answers): right per
+- Conversations (tests/nlu/eval/conversations/*.yaml, mid-flow answers): right per
   turn that has checks; whole files are reported too.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.city import build_responder
 from bot.clock import TOKYO
+from bot.domain import reading
+from bot.domain.catalogue import Catalogue
+from bot.domain.garbage import GarbageGuide
+from bot.nlu import load_nlu
 from bot.nlu.engine import Nlu
+from bot.nlu.evaluate import FIELD_SETS, TARGET, field_report
 from bot.nlu.textkey import fold
 from bot.nlu.understanding import Understanding
+from bot.replay.runner import collect_files, run_files
+from bot.replay.spec import parse_conversation
 from bot.yamlsource import load_yaml
 
 CALENDAR = "calendar"
@@ -88,9 +103,6 @@ def faq_set(path: Path, nlu: Nlu) -> SetReport:
 def _told(und: Understanding) -> tuple[str | None, str | None]:
     """(kind, item) the resident is told: the ごみの分け方 answer, or what the booking flow
     says of a catalogue item (粗大ごみ, refused, or small = 燃やさないごみ)."""
-    from bot.domain.catalogue import Catalogue
-    from bot.domain.garbage import GarbageGuide
-
     guide, catalogue = GarbageGuide.load(), Catalogue.load()
     if und.intent == "garbage_sorting":
         names = [*und.garbage, *(item.name for item in und.items)]
@@ -147,10 +159,6 @@ def garbage_set(path: Path, nlu: Nlu) -> SetReport:
 
 
 def conversation_set(folder: Path, flows: Path) -> SetReport:
-    from bot.replay.runner import collect_files, run_files
-    from bot.replay.spec import parse_conversation
-    from bot.responder import build_responder
-
     report = SetReport(f"mid-flow answers ({folder})")
     files = collect_files([str(folder)])
     results = run_files(files, lambda clock: build_responder(flows, clock), flows)
@@ -168,3 +176,59 @@ def conversation_set(folder: Path, flows: Path) -> SetReport:
             report.misses.append(f"{path.name} turn {failure.turn}: {failure.message}")
     report.extra["conversations passed"] = (passed, len(files))
     return report
+
+
+FAQ_SETS = ("tests/nlu/eval/faq.yaml", "tests/nlu/eval/faq_holdout.yaml")
+GARBAGE_SETS = ("tests/nlu/eval/garbage.yaml", "tests/nlu/eval/garbage_holdout.yaml")
+CONVERSATIONS = ("tests/nlu/eval/conversations",)
+
+
+def _kind(path: Path) -> str:
+    if path.is_dir():
+        return "conversations"
+    cases = _cases(path) or [{}]
+    first = cases[0] if isinstance(cases[0], dict) else {}
+    if "topic" in first:
+        return "faq"
+    if "category" in first:
+        return "garbage"
+    return "fields"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.evaluation")
+    parser.add_argument("files", nargs="*", type=Path)
+    parser.add_argument("--flows", default="flows")
+    parser.add_argument("--quiet", action="store_true", help="do not list the misses")
+    args = parser.parse_args(argv)
+    flows = Path(args.flows)
+    nlu = load_nlu(flows)
+    every = [*FIELD_SETS, *FAQ_SETS, *GARBAGE_SETS, *CONVERSATIONS]
+    paths = list(args.files) or [p for p in map(Path, every) if p.exists()]
+    ok = True
+    for path in paths:
+        if not path.exists():
+            print(f"python -m bot.evaluation: no such set: {path}", file=sys.stderr)
+            return 2
+        kind = _kind(path)
+        if kind == "fields":
+            ok &= field_report(path, nlu, args.quiet)
+            continue
+        with reading(flows):  # the ごみ answers read this city's data
+            if kind == "faq":
+                report = faq_set(path, nlu)
+            elif kind == "garbage":
+                report = garbage_set(path, nlu)
+            else:
+                report = conversation_set(path, flows)
+        if not args.quiet:
+            for miss in report.misses:
+                print(f"MISS {miss}")
+        extra = "".join(f"; {name} {a}/{b}" for name, (a, b) in report.extra.items())
+        print(f"{report.name}: {report.accuracy:.1%} ({report.correct}/{report.total}{extra})")
+        ok &= report.accuracy >= TARGET
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

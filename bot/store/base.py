@@ -1,0 +1,222 @@
+"""The store seam: what the pipeline, delivery, the staff desk and the CLI may ask of storage.
+
+One `Store` per city database; one backend package per database kind (bot/store/sqlite/,
+and next bot/store/postgres/), chosen by `bot.store.open_store(settings.db_path)`. SQL lives
+only in the backends. The guarantees every backend keeps (docs/architecture.md):
+
+- `ingest` returns only after its rows are committed; (provider, provider_message_id) is
+  unique, so a provider's retry is reported as a duplicate and never processed twice;
+- `process_batch` claims the oldest pending inbox row of each resident (one resident's
+  rows are processed in order, one at a time, wherever the claim is made) and runs each
+  turn in one transaction with its `Completion` (state + outbox + timers + inbox status);
+- due timers become inbox rows of their resident, so they queue behind messages;
+- delivery claims due outbox rows (replies before notices) and a crash re-sends rather
+  than loses them (at least once; providers' idempotency keys make it shown once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.errors import BotError
+from bot.store.records import (
+    BatchResult,
+    Claimed,
+    Completion,
+    FaqMissCount,
+    InboundRow,
+    Ingested,
+    OpenCase,
+    OutboxItem,
+    SentMark,
+    SentMessage,
+    StaffNote,
+)
+from bot.store.services import TurnServices
+
+
+class StoreUnavailable(BotError):
+    """The store could not take a write now (locked, stopping, connection lost): the
+    caller answers 503 and the provider retries. Nothing was half-written."""
+
+
+@dataclass
+class Wakeups:
+    """Events the store sets when work may be waiting (another process's commit included:
+    a backend shared by many processes listens for their notifications)."""
+
+    inbox: asyncio.Event = field(default_factory=asyncio.Event)
+    outbox: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class TurnHandler(Protocol):
+    """Runs one claimed row (bot.pipeline.turns). Called inside the store's transaction, on
+    whatever thread the backend runs turns: it may block, and it must not await."""
+
+    def now(self) -> datetime:
+        """The time of a batch: read when its transaction begins (due timers, stamps)."""
+        ...
+
+    def handle(self, item: Claimed, services: TurnServices, now: datetime) -> Completion: ...
+
+    def failed(self, item: Claimed, error: BaseException, now: datetime) -> Completion:
+        """`handle` raised (its writes were rolled back): what to store instead."""
+        ...
+
+
+class SendBudget(Protocol):
+    async def acquire(self, kind: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class DeliveryStore(Protocol):
+    """The outbox as the delivery worker sees it. Each call is one transaction."""
+
+    async def claim(self, providers: Sequence[str], now: datetime, limit: int) -> list[OutboxItem]:
+        """Due pending rows of these providers (replies first), marked as being sent."""
+        ...
+
+    async def sent(self, marks: Sequence[SentMark]) -> None: ...
+
+    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None: ...
+
+    async def failed(
+        self, outbox_id: int, error: str, now: datetime, status: str = "failed"
+    ) -> None: ...
+
+    async def stop_notices(self, resident_id: str) -> None:
+        """The provider says the resident opted out: no more notices."""
+        ...
+
+    async def next_due(self, providers: Sequence[str]) -> datetime | None: ...
+
+    async def stale_rich(self, sent_before: datetime, limit: int) -> list[OutboxItem]:
+        """Rich messages sent but not delivered by `sent_before` (not yet withdrawn)."""
+        ...
+
+    async def note(self, outbox_id: int, error: str) -> None: ...
+
+    async def switch_to_sms(
+        self,
+        outbox_id: int,
+        provider: str,
+        provider_message_id: str | None,
+        now: datetime,
+        why: str,
+    ) -> None: ...
+
+    def send_budget(self, provider: str, rate: float) -> SendBudget | None:
+        """A send-rate budget shared by every process using this store, or None when the
+        process's own limiter is the whole budget (one process: SQLite)."""
+        ...
+
+
+class StaffDesk(Protocol):
+    """Conversations handed to staff (the console and `bot handoff`). One transaction each."""
+
+    async def open_cases(self, transcript_limit: int) -> list[OpenCase]: ...
+
+    async def handoff_notes(self) -> tuple[dict[str, datetime], list[StaffNote]]:
+        """(residents in handoff → last seen, unseen notes of anyone, oldest first)."""
+        ...
+
+    async def find_open(self, ref: str) -> str | None:
+        """The one open case whose resident id starts with `ref` (None: none, or several)."""
+        ...
+
+    async def find_resident(self, ref: str) -> str | None:
+        """The one resident whose id starts with `ref`, open or not."""
+        ...
+
+    async def staff_reply(
+        self,
+        resident_id: str,
+        text: str,
+        now: datetime,
+        take_over: bool,
+        local_providers: frozenset[str],
+    ) -> int:
+        """Queue a message from staff on the resident's last provider and channel (stored as
+        sent when that provider is one of `local_providers`, answered in-process); with
+        `take_over` the resident is put in handoff. Returns the outbox id."""
+        ...
+
+    async def in_handoff(self, resident_id: str) -> bool: ...
+
+    async def hand_back(
+        self,
+        resident_id: str,
+        closing: str | None = None,
+        now: datetime | None = None,
+        local_providers: frozenset[str] = frozenset(),
+    ) -> int | None:
+        """The bot answers the resident again; their notes are marked seen. With `closing`,
+        staff's last message is queued in the same transaction (its outbox id returned)."""
+        ...
+
+
+class FaqMisses(Protocol):
+    """Questions the city FAQ could not answer (turns record them with their Completion)."""
+
+    async def most_frequent(self, limit: int) -> list[FaqMissCount]:
+        """The most asked first, then the most recent."""
+        ...
+
+
+class Store(Protocol):
+    """One city's database."""
+
+    @property
+    def delivery(self) -> DeliveryStore: ...
+
+    @property
+    def staff(self) -> StaffDesk: ...
+
+    @property
+    def faq(self) -> FaqMisses: ...
+
+    async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
+        """Upgrade the schema (every owner's migrations). `serve`: this process processes
+        and delivers, so it takes over work a dead process left in flight (a CLI command
+        that only reads or edits must not)."""
+        ...
+
+    async def close(self) -> None: ...
+
+    # ---- intake ----
+    async def ingest(self, rows: Sequence[InboundRow], now: datetime) -> list[Ingested]: ...
+
+    async def record_status(
+        self,
+        provider: str,
+        provider_message_id: str,
+        status: str,
+        error_code: str | None,
+        now: datetime,
+    ) -> bool:
+        """Store a delivery receipt; the row's status only moves forward. True if matched."""
+        ...
+
+    # ---- processing ----
+    async def process_batch(self, handler: TurnHandler, limit: int) -> BatchResult: ...
+
+    async def next_timer_due(self) -> datetime | None: ...
+
+    async def inbox_status(self, inbox_id: int) -> str | None: ...
+
+    # ---- reading what was sent ----
+    async def replies_for(self, inbox_id: int) -> list[SentMessage]: ...
+
+    async def sent_to(self, resident_id: str, after_id: int = 0) -> list[SentMessage]: ...
+
+    async def conversation(self, resident_id: str) -> dict[str, Any] | None: ...
+
+    # ---- upkeep ----
+    async def purge_old(self, before: datetime) -> dict[str, int]:
+        """Erase texts older than `before` (rows, ids and statuses stay)."""
+        ...

@@ -1,0 +1,296 @@
+"""Typed values that cross the store seam (every backend returns and accepts these).
+
+Times are aware datetimes; JSON-shaped fields (payloads, suggestions, conversation state)
+are plain Python values. How a backend stores them is its own business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from bot.redact import for_staff
+
+# Delivery statuses only move forward; a late "sent" never overwrites "delivered".
+STATUS_RANK = {
+    "pending": 0,
+    "sending": 1,
+    "queued": 2,
+    "sent": 3,
+    "delivered": 4,
+    "read": 5,
+    "failed": 6,
+    "undelivered": 6,
+    "suppressed": 6,
+}
+
+
+# ---- intake ------------------------------------------------------------------------------
+
+
+@dataclass
+class InboundRow:
+    """One inbound message (or due timer) as stored: already hashed, encrypted, redacted."""
+
+    provider: str
+    provider_message_id: str  # unique per provider: a second copy is a duplicate
+    resident_id: str
+    phone_enc: bytes | None  # None for rows the bot makes itself (timers)
+    channel: str
+    received_at: datetime
+    kind: str = "message"  # message | timer
+    text: str = ""
+    postback: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    redactions: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Ingested:
+    inbox_id: int
+    duplicate: bool
+
+
+# ---- processing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResidentRow:
+    id: str
+    notices_enabled: bool = True
+    handoff: bool = False
+    last_provider: str | None = None
+    last_channel: str | None = None
+    failed_turns: int = 0
+    # The 地区 and 町名 the resident gave once (ごみの収集日), never an address.
+    district: str | None = None
+    town: str | None = None
+
+
+@dataclass
+class Claimed:
+    """A pending inbox row claimed for processing, with what the turn reads of its resident."""
+
+    id: int
+    provider: str
+    resident_id: str
+    channel: str
+    kind: str
+    text: str
+    postback: str | None
+    payload: dict[str, Any]
+    redactions: list[str]
+    truncated: bool
+    received_at: datetime
+    resident: ResidentRow | None
+    conversation: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A resident's named timer (set again by name: replaced)."""
+
+    name: str
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NewOutbox:
+    """A message to send, written with the turn that produced it."""
+
+    provider: str
+    channel: str
+    text: str
+    idempotency_key: str
+    kind: str = "reply"  # reply | notice
+    suggestions: list[str] = field(default_factory=list)
+    status: str = "pending"  # pending | sent (local providers) | suppressed
+
+
+@dataclass
+class Completion:
+    """Everything one turn changes, written in the same transaction as its inbox row's
+    status (the row is `done` or `failed` with its replies, state and timers, or not at all)."""
+
+    status: str = "done"  # done | failed
+    save_conversation: bool = False
+    conversation: dict[str, Any] | None = None  # None with save_conversation: forget it
+    # notices_enabled, handoff (flags); district, town (texts, None to forget them)
+    resident: dict[str, bool | str | None] = field(default_factory=dict)
+    failed_turns: int | None = None
+    cancel_timers: list[str] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)  # after the cancels: set wins
+    staff_notes: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
+    outbox: list[NewOutbox] = field(default_factory=list)
+    faq_misses: list[FaqMiss] = field(default_factory=list)  # counted for staff
+
+
+@dataclass
+class BatchResult:
+    inbox_ids: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    outbox_rows: int = 0
+    residents: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message the bot sent a resident, as the simulator, replay and chat show it."""
+
+    id: int
+    text: str
+    suggestions: list[str]
+    kind: str
+    channel: str
+    inbox_id: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "text": self.text,
+            "suggestions": self.suggestions,
+            "kind": self.kind,
+            "inbox_id": self.inbox_id,
+            "channel": self.channel,
+        }
+
+
+# ---- delivery ------------------------------------------------------------------------------
+
+
+@dataclass
+class OutboxItem:
+    """An outbox row claimed for sending, with the resident's encrypted number."""
+
+    id: int
+    resident_id: str
+    provider: str
+    channel: str
+    kind: str
+    text: str
+    suggestions: list[str]
+    created_at: datetime
+    attempts: int
+    idempotency_key: str
+    provider_message_id: str | None = None
+    phone_enc: bytes | None = None
+    notices_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class SentMark:
+    outbox_id: int
+    provider_message_id: str | None
+    at: datetime
+
+
+# ---- the staff desk (handoff) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaffNote:
+    resident_id: str
+    kind: str  # handoff | message | note
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    """One text between a resident and the city; `anchor` orders a reply after the
+    message it answers (None: staff's own, ordered by its time)."""
+
+    id: int
+    who: str  # resident | staff | bot
+    text: str
+    at: datetime
+    anchor: tuple[datetime, int] | None = None
+    kind: str = "message"
+    status: str | None = None
+    channel: str | None = None
+    suggestions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """A resident staff should look at: in handoff, or with notes not yet seen."""
+
+    resident_id: str
+    handoff: bool
+    last_seen_at: datetime
+    notes: list[StaffNote]
+    transcript: list[TranscriptLine]
+
+
+# ---- bookings (the 粗大ごみ owner) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Booking:
+    receipt: str
+    resident_id: str
+    district: str
+    town: str | None
+    collection_date: date
+    items: tuple[dict[str, Any], ...]  # fee lines as JSON (bot.domain.fees.Line.to_json)
+    item_count: int
+    fee_total: int
+    status: str  # booked | cancelled | changed
+    created_at: str
+    updated_at: str
+    source_ref: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("booked", "changed")
+
+
+@dataclass(frozen=True)
+class NewBooking:
+    receipt: str
+    resident_id: str
+    district: str
+    town: str | None
+    collection_date: date
+    items: tuple[dict[str, Any], ...]
+    item_count: int
+    fee_total: int
+    at: datetime
+    source_ref: str | None = None
+
+
+# ---- the city FAQ -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaqMiss:
+    """A question the city FAQ could not answer, as staff may see it: redacted, never who
+    asked. `key` makes the same question written the same way one counted row."""
+
+    key: str  # the text folded: NFKC, lower case, no spaces
+    text: str
+
+    @classmethod
+    def of(cls, question: str) -> FaqMiss | None:
+        shown = for_staff(question)
+        key = "".join(shown.lower().split())
+        return cls(key, shown) if key else None
+
+
+@dataclass(frozen=True)
+class FaqMissCount:
+    text: str
+    count: int
+    first_at: datetime
+    last_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "count": self.count,
+            "first_at": self.first_at.isoformat(),
+            "last_at": self.last_at.isoformat(),
+        }

@@ -1,0 +1,81 @@
+"""Bulk loading for the benchmark's seed (bot.bench.seed): plain executemany in big
+transactions with durability off (a seed needs none; the server reopens the file with its
+own FULL settings). Rows are tuples in the column order of COLUMNS."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot.store.sqlite.connection import open_database
+from bot.store.sqlite.schema import migrate
+
+COLUMNS = {
+    "residents": ("id", "phone_enc", "last_provider", "last_channel", "created_at", "last_seen_at"),
+    "inbox": (
+        "id",
+        "provider",
+        "provider_message_id",
+        "resident_id",
+        "channel",
+        "text",
+        "received_at",
+        "status",
+        "processed_at",
+        "batch",
+    ),
+    "outbox": (
+        "id",
+        "resident_id",
+        "provider",
+        "channel",
+        "text",
+        "inbox_id",
+        "created_at",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "provider_message_id",
+        "idempotency_key",
+        "status_at",
+    ),
+    "conversations": ("resident_id", "state", "updated_at"),
+    "timers": ("resident_id", "name", "due_at", "payload"),
+}
+_INSERTS = {
+    table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+    for table, cols in COLUMNS.items()
+}
+
+
+class BulkWriter:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.counts = dict.fromkeys(COLUMNS, 0)
+
+    def write(self, rows: dict[str, list[tuple]]) -> None:
+        """One transaction for every table's rows (tables in COLUMNS order)."""
+        self.conn.execute("BEGIN")
+        for table, sql in _INSERTS.items():
+            self.conn.executemany(sql, rows.get(table, []))
+            self.counts[table] += len(rows.get(table, []))
+        self.conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def bulk_writer(path: Path) -> Iterator[BulkWriter]:
+    """A fresh database at `path` (every owner's schema), opened for fast loading."""
+    db = open_database(path)
+    migrate(db)
+    db.close()
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-1000000")
+    try:
+        yield BulkWriter(conn)
+        conn.execute("PRAGMA journal_mode=WAL")
+    finally:
+        conn.close()

@@ -1,0 +1,133 @@
+"""The delivery worker's bookkeeping on the outbox (SQLite). Each function runs inside
+the caller's write transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from bot.store.records import OutboxItem, SentMark
+from bot.store.sqlite.pipeline import from_utc_text, update_resident, utc_text
+
+
+def _item(row: dict[str, Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        resident_id=row["resident_id"],
+        provider=row["provider"],
+        channel=row["channel"],
+        kind=row["kind"],
+        text=row["text"],
+        suggestions=json.loads(row["suggestions"]),
+        created_at=from_utc_text(row["created_at"]),
+        attempts=row["attempts"],
+        idempotency_key=row["idempotency_key"],
+        provider_message_id=row["provider_message_id"],
+        phone_enc=row["phone_enc"],
+        notices_enabled=bool(1 if row["notices_enabled"] is None else row["notices_enabled"]),
+    )
+
+
+def claim(
+    db: sqlite_utils.Database, providers: Sequence[str], now: datetime, limit: int
+) -> list[OutboxItem]:
+    """Due pending rows for these providers, replies before notices, marked 'sending' (a
+    crash leaves them so; reset_in_flight() puts them back at start-up)."""
+    if not providers:
+        return []
+    marks = ",".join("?" for _ in providers)
+    rows = list(
+        db.query(
+            "SELECT o.*, r.phone_enc, r.notices_enabled FROM outbox o "
+            "LEFT JOIN residents r ON r.id = o.resident_id "
+            f"WHERE o.status = 'pending' AND o.provider IN ({marks}) "
+            "AND o.next_attempt_at <= ? ORDER BY (o.kind = 'notice'), o.id LIMIT ?",
+            [*providers, utc_text(now), limit],
+        )
+    )
+    db.conn.executemany(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
+        [(row["id"],) for row in rows],
+    )
+    for row in rows:
+        row["attempts"] += 1
+    return [_item(row) for row in rows]
+
+
+def sent(db: sqlite_utils.Database, marks: Sequence[SentMark]) -> None:
+    db.conn.executemany(
+        "UPDATE outbox SET status = 'sent', provider_message_id = ?, status_at = ?, error = NULL "
+        "WHERE id = ? AND status IN ('pending', 'sending')",
+        [(mark.provider_message_id, utc_text(mark.at), mark.outbox_id) for mark in marks],
+    )
+
+
+def retry(db: sqlite_utils.Database, outbox_id: int, next_at: datetime, error: str) -> None:
+    db.execute(
+        "UPDATE outbox SET status = 'pending', next_attempt_at = ?, error = ? WHERE id = ?",
+        [utc_text(next_at), error, outbox_id],
+    )
+
+
+def failed(
+    db: sqlite_utils.Database, outbox_id: int, error: str, now: datetime, status: str
+) -> None:
+    db.execute(
+        "UPDATE outbox SET status = ?, error = ?, status_at = ? WHERE id = ?",
+        [status, error, utc_text(now), outbox_id],
+    )
+
+
+def stop_notices(db: sqlite_utils.Database, resident_id: str) -> None:
+    update_resident(db, resident_id, {"notices_enabled": False})
+
+
+def next_due(db: sqlite_utils.Database, providers: Sequence[str]) -> datetime | None:
+    if not providers:
+        return None
+    marks = ",".join("?" for _ in providers)
+    found = db.execute(
+        f"SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending' "
+        f"AND provider IN ({marks})",
+        list(providers),
+    ).fetchone()
+    return from_utc_text(found[0]) if found and found[0] else None
+
+
+def stale_rich(db: sqlite_utils.Database, sent_before: datetime, limit: int) -> list[OutboxItem]:
+    """Rich messages sent but not delivered in time (no DELIVERED/READ receipt yet)."""
+    return [
+        _item(row)
+        for row in db.query(
+            "SELECT o.*, r.phone_enc, r.notices_enabled FROM outbox o "
+            "JOIN residents r ON r.id = o.resident_id "
+            "WHERE o.provider = 'rcs' AND o.channel = 'rcs' AND o.status = 'sent' "
+            "AND o.status_at <= ? AND coalesce(o.error, '') NOT LIKE 'rcs_revoke%' "
+            "ORDER BY o.id LIMIT ?",
+            [utc_text(sent_before), limit],
+        )
+    ]
+
+
+def note(db: sqlite_utils.Database, outbox_id: int, error: str) -> None:
+    db.execute("UPDATE outbox SET error = ? WHERE id = ?", [error, outbox_id])
+
+
+def switch_to_sms(
+    db: sqlite_utils.Database,
+    outbox_id: int,
+    provider: str,
+    provider_message_id: str | None,
+    now: datetime,
+    why: str,
+) -> None:
+    """The rich message went by SMS instead: receipts now come from the SMS provider."""
+    db.execute(
+        "UPDATE outbox SET provider = ?, channel = 'sms', provider_message_id = ?, "
+        "status = 'sent', status_at = ?, error = ? WHERE id = ?",
+        [provider, provider_message_id, utc_text(now), why, outbox_id],
+    )

@@ -1,0 +1,21 @@
+"""Every owner's migration set, in the order they are applied (a set may refer to tables
+of the sets before it). A new owner adds its module's MIGRATIONS here."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from bot.store.sqlite import bookings, faq, pipeline, staff
+from bot.store.sqlite.migrations import MigrationSet, apply
+
+OWNERS: list[MigrationSet] = [
+    pipeline.MIGRATIONS,
+    staff.MIGRATIONS,
+    bookings.MIGRATIONS,
+    faq.MIGRATIONS,
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every owner's pending migrations; returns them as `owner:name`."""
+    return apply(db, OWNERS)

@@ -1,0 +1,419 @@
+"""SqliteStore: bot.store.base.Store on one SQLite file (WAL), for one process.
+
+Three connections, each owned by a thread of its own (a "lane"): intake (webhooks wait
+for its commits, so it goes first through the WriteGate), processing (turns, in batches:
+one fsync'd commit for many residents' turns) and delivery (outbox bookkeeping). An
+in-memory database has one lane for everything (connections would not share it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from bot.store import records as r
+from bot.store.base import SendBudget, StoreUnavailable, TurnHandler, Wakeups
+from bot.store.services import Conversations, Residents
+from bot.store.sqlite import bookings, delivery, faq, pipeline, staff
+from bot.store.sqlite.connection import WriteGate, open_database, write_transaction
+from bot.store.sqlite.dbthread import DbThread
+from bot.store.sqlite.schema import migrate
+
+log = logging.getLogger("bot.store")
+
+T = TypeVar("T")
+
+# A batch gives way to a waiting intake commit once it has run this long (seconds): long
+# enough that processing still moves several rows per commit under a stream of webhooks,
+# short enough to keep acknowledgements quick.
+YIELD_AFTER = 0.008
+
+
+class _Lane:
+    """One connection and the thread that owns it."""
+
+    def __init__(self, name: str, path: str, gate: WriteGate) -> None:
+        self.name = name
+        self.path = path
+        self.gate = gate
+        self.thread = DbThread(name)
+        self.db: sqlite_utils.Database | None = None
+
+    def open(self) -> sqlite_utils.Database:
+        """On the lane's thread."""
+        self.db = open_database(self.path)
+        return self.db
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self.thread.run(self._read, fn, *args)
+
+    def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        assert self.db is not None, f"{self.name}: store not open"
+        try:
+            return fn(self.db, *args)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"the database refused a read: {exc}") from exc
+
+    async def write(self, fn: Callable[..., T], *args: Any, urgent: bool = False) -> T:
+        return await self.thread.run(self._write, fn, urgent, *args)
+
+    def _write(self, fn: Callable[..., T], urgent: bool, *args: Any) -> T:
+        assert self.db is not None, f"{self.name}: store not open"
+        try:
+            with write_transaction(self.db, self.gate, urgent):
+                return fn(self.db, *args)
+        except sqlite3.Error as exc:  # locked past busy_timeout, disk full, …
+            raise StoreUnavailable(f"the database refused a write: {exc}") from exc
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.thread.call(self.db.close)
+            self.db = None
+        self.thread.close()
+
+
+class _Residents:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def get(self, resident_id: str) -> r.ResidentRow | None:
+        return pipeline.resident(self.db, resident_id)
+
+
+class _Conversations:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def get(self, resident_id: str) -> dict[str, Any] | None:
+        return pipeline.conversation(self.db, resident_id)
+
+
+class SqliteTurnServices:
+    """bot.store.services.TurnServices on the processing connection (its open transaction)."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self._residents = _Residents(db)
+        self._conversations = _Conversations(db)
+        self._bookings = bookings.SqliteBookings(db)
+
+    @property
+    def residents(self) -> Residents:
+        return self._residents
+
+    @property
+    def conversations(self) -> Conversations:
+        return self._conversations
+
+    @property
+    def bookings(self) -> bookings.SqliteBookings:
+        return self._bookings
+
+
+class SqliteDelivery:
+    """bot.store.base.DeliveryStore on the delivery lane."""
+
+    def __init__(self, lane: _Lane) -> None:
+        self.lane = lane
+
+    async def claim(
+        self, providers: Sequence[str], now: datetime, limit: int
+    ) -> list[r.OutboxItem]:
+        return await self.lane.write(delivery.claim, list(providers), now, limit)
+
+    async def sent(self, marks: Sequence[r.SentMark]) -> None:
+        await self.lane.write(delivery.sent, list(marks))
+
+    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None:
+        await self.lane.write(delivery.retry, outbox_id, next_at, error)
+
+    async def failed(
+        self, outbox_id: int, error: str, now: datetime, status: str = "failed"
+    ) -> None:
+        await self.lane.write(delivery.failed, outbox_id, error, now, status)
+
+    async def stop_notices(self, resident_id: str) -> None:
+        await self.lane.write(delivery.stop_notices, resident_id)
+
+    async def next_due(self, providers: Sequence[str]) -> datetime | None:
+        return await self.lane.read(delivery.next_due, list(providers))
+
+    async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
+        return await self.lane.read(delivery.stale_rich, sent_before, limit)
+
+    async def note(self, outbox_id: int, error: str) -> None:
+        await self.lane.write(delivery.note, outbox_id, error)
+
+    async def switch_to_sms(
+        self,
+        outbox_id: int,
+        provider: str,
+        provider_message_id: str | None,
+        now: datetime,
+        why: str,
+    ) -> None:
+        await self.lane.write(
+            delivery.switch_to_sms, outbox_id, provider, provider_message_id, now, why
+        )
+
+    def send_budget(self, provider: str, rate: float) -> SendBudget | None:
+        return None  # one process sends: its own limiter is the whole budget
+
+
+class SqliteFaqMisses:
+    """bot.store.base.FaqMisses: read on the intake lane (the turns write them)."""
+
+    def __init__(self, lane: _Lane) -> None:
+        self.lane = lane
+
+    async def most_frequent(self, limit: int) -> list[r.FaqMissCount]:
+        return await self.lane.read(faq.most_frequent, limit)
+
+
+class SqliteStaffDesk:
+    """bot.store.base.StaffDesk on the intake lane (the console's writes are short)."""
+
+    def __init__(self, lane: _Lane) -> None:
+        self.lane = lane
+
+    async def open_cases(self, transcript_limit: int) -> list[r.OpenCase]:
+        return await self.lane.read(staff.open_cases, transcript_limit)
+
+    async def handoff_notes(self) -> tuple[dict[str, datetime], list[r.StaffNote]]:
+        def read(db: sqlite_utils.Database) -> tuple[dict[str, datetime], list[r.StaffNote]]:
+            return staff.in_handoff_since(db), staff.unseen_notes(db)
+
+        return await self.lane.read(read)
+
+    async def find_open(self, ref: str) -> str | None:
+        return await self.lane.read(staff.find_resident, ref, True)
+
+    async def find_resident(self, ref: str) -> str | None:
+        return await self.lane.read(staff.find_resident, ref, False)
+
+    @staticmethod
+    def _queue(
+        db: sqlite_utils.Database,
+        resident_id: str,
+        text: str,
+        now: datetime,
+        local_providers: frozenset[str],
+    ) -> int:
+        provider, channel = staff.last_route(db, resident_id)
+        provider = provider or "sim"
+        return pipeline.add_outbox(
+            db,
+            resident_id,
+            provider,
+            channel or "sms",
+            "reply",
+            text,
+            [],
+            None,
+            pipeline.utc_text(now),
+            "sent" if provider in local_providers else "pending",
+            f"{staff.STAFF_KEY_PREFIX}{uuid.uuid4().hex}",
+        )
+
+    async def staff_reply(
+        self,
+        resident_id: str,
+        text: str,
+        now: datetime,
+        take_over: bool,
+        local_providers: frozenset[str],
+    ) -> int:
+        def write(db: sqlite_utils.Database) -> int:
+            outbox_id = self._queue(db, resident_id, text, now, local_providers)
+            if take_over:
+                staff.set_handoff(db, resident_id, True)
+            return outbox_id
+
+        return await self.lane.write(write)
+
+    async def in_handoff(self, resident_id: str) -> bool:
+        return await self.lane.read(staff.in_handoff, resident_id)
+
+    async def hand_back(
+        self,
+        resident_id: str,
+        closing: str | None = None,
+        now: datetime | None = None,
+        local_providers: frozenset[str] = frozenset(),
+    ) -> int | None:
+        def write(db: sqlite_utils.Database) -> int | None:
+            outbox_id = None
+            if closing:
+                assert now is not None, "a closing message needs its time"
+                outbox_id = self._queue(db, resident_id, closing, now, local_providers)
+            staff.set_handoff(db, resident_id, False)
+            staff.mark_seen(db, resident_id)
+            return outbox_id
+
+        return await self.lane.write(write)
+
+
+class SqliteStore:
+    """bot.store.base.Store on the SQLite file at `path` (":memory:" for a throwaway one).
+    `single_lane`: one connection and thread for everything (replay, chat, CLI)."""
+
+    def __init__(self, path: Path | str, single_lane: bool = False) -> None:
+        self.path = str(path)
+        self.gate = WriteGate()
+        self._intake = _Lane("bot-intake", self.path, self.gate)
+        single = single_lane or self.path == ":memory:"
+        self._process = self._intake if single else _Lane("bot-process", self.path, self.gate)
+        self._deliver = self._intake if single else _Lane("bot-delivery", self.path, self.gate)
+        self.delivery = SqliteDelivery(self._deliver)
+        self.staff = SqliteStaffDesk(self._intake)
+        self.faq = SqliteFaqMisses(self._intake)
+        self.wake = Wakeups()
+        self._batches: itertools.count[int] = itertools.count(1)
+        self._services: SqliteTurnServices | None = None
+
+    def _lanes(self) -> list[_Lane]:
+        unique: list[_Lane] = []
+        for lane in (self._intake, self._process, self._deliver):
+            if lane not in unique:
+                unique.append(lane)
+        return unique
+
+    # ---- life cycle ------------------------------------------------------------------
+
+    async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
+        self.wake = wake or self.wake
+
+        def first(db: sqlite_utils.Database) -> int:
+            migrate(db)
+            if serve:  # one process per SQLite file: what was in flight died with the last one
+                with write_transaction(db, self.gate):
+                    pipeline.reset_in_flight(db)
+            return pipeline.last_batch(db)
+
+        await self._intake.thread.run(self._intake.open)
+        last = await self._intake.read(first)
+        self._batches = itertools.count(last + 1)
+        for lane in self._lanes()[1:]:
+            await lane.thread.run(lane.open)
+        process_db = self._process.db
+        assert process_db is not None
+        self._services = SqliteTurnServices(process_db)
+
+    async def close(self) -> None:
+        for lane in self._lanes():
+            lane.close()
+
+    # ---- intake ------------------------------------------------------------------------
+
+    async def ingest(self, rows: Sequence[r.InboundRow], now: datetime) -> list[r.Ingested]:
+        # Urgent: a webhook waits for this commit (see WriteGate).
+        return await self._intake.write(self._ingest, list(rows), now, urgent=True)
+
+    @staticmethod
+    def _ingest(
+        db: sqlite_utils.Database, rows: list[r.InboundRow], now: datetime
+    ) -> list[r.Ingested]:
+        stamp = pipeline.utc_text(now)
+        results = []
+        for row in rows:
+            pipeline.touch_resident(db, row, stamp)
+            inbox_id = pipeline.insert_inbox(db, row)
+            if inbox_id is None:
+                existing = pipeline.find_inbox_id(db, row.provider, row.provider_message_id)
+                results.append(r.Ingested(existing or 0, True))
+            else:
+                results.append(r.Ingested(inbox_id, False))
+        return results
+
+    async def record_status(
+        self,
+        provider: str,
+        provider_message_id: str,
+        status: str,
+        error_code: str | None,
+        now: datetime,
+    ) -> bool:
+        return await self._intake.write(
+            pipeline.record_status,
+            provider,
+            provider_message_id,
+            status,
+            error_code,
+            now,
+            urgent=True,
+        )
+
+    # ---- processing --------------------------------------------------------------------
+
+    async def process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
+        return await self._process.thread.run(self._process_batch, handler, limit)
+
+    def _process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
+        """Process the oldest pending row of up to `limit` residents in one transaction.
+
+        When intake is waiting for the write lock (a webhook waits for its commit) and the
+        batch has run YIELD_AFTER, it commits after the row in hand; the rows not reached
+        stay pending, first in line and still in order, for the next batch."""
+        db, services = self._process.db, self._services
+        assert db is not None and services is not None, "store not open"
+        result = r.BatchResult()
+        gate = self.gate
+        started = time.perf_counter()
+        with write_transaction(db, gate):
+            now = handler.now()
+            pipeline.promote_due_timers(db, now)
+            items = pipeline.claim_pending(db, limit)
+            if not items:
+                return result
+            batch = next(self._batches)
+            for item in items:
+                if gate.urgent_waiting and time.perf_counter() - started >= YIELD_AFTER:
+                    break
+                try:
+                    with db.atomic():
+                        done = handler.handle(item, services, now)
+                        pipeline.complete(db, item, done, now, batch)
+                except Exception as exc:  # a bug must not lose the message or stall the queue
+                    with db.atomic():
+                        done = handler.failed(item, exc, now)
+                        pipeline.complete(db, item, done, now, batch)
+                    result.failed.append(item.id)
+                result.outbox_rows += len(done.outbox)
+                result.inbox_ids.append(item.id)
+                result.residents.add(item.resident_id)
+        return result
+
+    async def next_timer_due(self) -> datetime | None:
+        return await self._process.read(pipeline.next_timer_due)
+
+    async def inbox_status(self, inbox_id: int) -> str | None:
+        return await self._intake.read(pipeline.inbox_status, inbox_id)
+
+    # ---- reading what was sent -----------------------------------------------------------
+
+    async def replies_for(self, inbox_id: int) -> list[r.SentMessage]:
+        return await self._intake.read(pipeline.replies_for, inbox_id)
+
+    async def sent_to(self, resident_id: str, after_id: int = 0) -> list[r.SentMessage]:
+        return await self._intake.read(pipeline.sent_to, resident_id, after_id)
+
+    async def conversation(self, resident_id: str) -> dict[str, Any] | None:
+        return await self._intake.read(pipeline.conversation, resident_id)
+
+    # ---- upkeep ----------------------------------------------------------------------------
+
+    async def purge_old(self, before: datetime) -> dict[str, int]:
+        def write(db: sqlite_utils.Database) -> dict[str, int]:
+            counts = pipeline.purge_old(db, before)
+            counts.update(staff.purge_old(db, pipeline.utc_text(before)))
+            return counts
+
+        return await self._intake.write(write)
