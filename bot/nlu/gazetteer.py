@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import ahocorasick  # type: ignore[import-untyped]  # no stubs published
+import ahocorasick
 
 from bot.nlu.analysis import Analysis, View
 from bot.nlu.textkey import is_kana
