@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.clock import TOKYO
 from bot.nlu import entities
-from bot.nlu.analysis import Analysis, analyse
+from bot.nlu.analysis import Analysis, TokenCache, analyse
 from bot.nlu.dates import find_dates
 from bot.nlu.faq import WORD as FAQ_WORD
 from bot.nlu.faq import FaqIndex, synonym_terms
@@ -53,6 +53,7 @@ class Nlu:
         self.user_dic = ensure_user_dic(dictionaries)
         self._tokenizer = Tokenizer(self.user_dic)
         self._pos_cache: dict[int, tuple[str, ...]] = {}
+        self._token_cache: TokenCache = {}
         self.lexicon = lexicon = load_lexicon(flows)
         self._counters = frozenset(lexicon.counters)
         self.rules = load_rules(rule_files(flows / "nlu"))
@@ -115,7 +116,9 @@ class Nlu:
         return self._sources_stamp() != self._stamp
 
     def analyse(self, text: str) -> Analysis:
-        return analyse(self._tokenizer.tokenize(text), self._pos_cache, self._counters)
+        return analyse(
+            self._tokenizer.tokenize(text), self._pos_cache, self._counters, self._token_cache
+        )
 
     def tokenize(self, text: str):
         return self._tokenizer.tokenize(text)

@@ -105,6 +105,7 @@ class FaqIndex:
         self.vocab: dict[str, int] = {}
         ids = [[self.vocab.setdefault(f, len(self.vocab)) for f in doc] for doc in docs]
         self.doc_features = [frozenset(doc) for doc in asked]
+        self._asked = frozenset().union(*self.doc_features)  # every entry's ways of asking
         self._topics = [entry.topic for entry in self.entries]
         self.idf = self._idf(asked)
         known = list(self.idf.values())
@@ -237,6 +238,9 @@ class FaqIndex:
         resident is in or has just left (entries with `during` answer only there);
         `skip`: surface spans that are no words of a topic (dates)."""
         found, topics = self.words(analysis, matches, skip)
+        if not any(f in self._asked for word in topics for f in word):
+            # No entry can be a hit: a hit must ask about a thing the question names.
+            return (), False
         words = set(found)
         ids = [self.vocab[f] for word in words for f in word if f in self.vocab]
         if not ids:
