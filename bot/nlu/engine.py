@@ -33,7 +33,6 @@ CACHE_MAX_CHARS = 64
 
 # The city data files the NLU reads (besides flows/nlu/).
 SOURCES = ("catalogue", "districts", "garbage", "faq")
-FAQ_BUILTINS = frozenset({"$faq", "$faq_close"})
 
 SMALLTALK_MAX = 24  # longer messages carry a request, not just thanks
 SMALLTALK_SLACK = 4  # characters besides the word (「あ、」「！！」「です」)
@@ -223,8 +222,6 @@ class Nlu:
             return found[0]
 
         def lazy(name: str) -> bool:
-            if name not in FAQ_BUILTINS:
-                return False
             hits, sure = faq_search()
             return bool(hits) and (sure if name == "$faq" else not sure)
 

@@ -41,10 +41,7 @@ class Match(NamedTuple):
     last: int  # last token index (inclusive)
     length: int  # matched characters (for longest-match resolution)
     view: str
-
-    @property
-    def payload(self) -> Any:
-        return self.term.payload
+    payload: Any  # the term's (a field, not a property: it is read very often)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +162,7 @@ class Gazetteer:
             marker = (id(form.term), first, last)
             previous = found.get(marker)
             if previous is None or previous.length < size:
-                found[marker] = Match(form.term, first, last, size, name)
+                found[marker] = Match(form.term, first, last, size, name, form.term.payload)
 
 
 def _word_edges(

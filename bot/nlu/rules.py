@@ -26,6 +26,8 @@ BUILTINS = (
     "$faq_close",
     "$whole",
 )
+# Built-ins the engine computes only when a rule asks (the FAQ search).
+DEFERRED = frozenset({"$faq", "$faq_close"})
 RULE_KEYS = (
     "id",
     "intent",
@@ -87,12 +89,20 @@ class Rule:
         if self.max_chars is not None and chars > self.max_chars and not whole:
             return False
         for alternatives in self.all:
-            if alternatives.isdisjoint(present) and not (lazy and any(map(lazy, alternatives))):
+            if alternatives.isdisjoint(present) and not _deferred(alternatives, lazy):
                 return False
         for alternatives in self.none:
-            if not alternatives.isdisjoint(present) or (lazy and any(map(lazy, alternatives))):
+            if not alternatives.isdisjoint(present) or _deferred(alternatives, lazy):
                 return False
         return True
+
+
+def _deferred(alternatives: frozenset[str], lazy: Callable[[str], bool] | None) -> bool:
+    """Whether one of the costly built-ins among `alternatives` is present (most rules
+    name none: nothing is asked)."""
+    if lazy is None or alternatives.isdisjoint(DEFERRED):
+        return False
+    return any(map(lazy, alternatives & DEFERRED))
 
 
 @dataclass(frozen=True)
