@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import bm25s  # type: ignore[import-untyped]  # no stubs published
 import numpy as np
@@ -47,6 +47,12 @@ class _Entry:
     topic: str
     during: frozenset[str] | None
     valid_until: date | None
+
+
+class Words(NamedTuple):
+    found: list[tuple[str, ...]]  # every word, as its features
+    topics: set[tuple[str, ...]]  # those that may name what is asked about
+    heads: list[tuple[str, ...]]  # items B of 「AのB」 where A is a synonym
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,16 +147,18 @@ class FaqIndex:
 
     # ---- features ------------------------------------------------------------------
 
-    def text_words(self, text: str) -> tuple[list[tuple[str, ...]], set[tuple[str, ...]]]:
+    def text_words(self, text: str) -> Words:
         analysis = self._analyse(text)
         return self.words(analysis, self._find(analysis))
 
     def words(
         self, analysis: Analysis, matches: list[Match], skip: Iterable[tuple[int, int]] = ()
-    ) -> tuple[list[tuple[str, ...]], set[tuple[str, ...]]]:
+    ) -> Words:
         """The text's words, each as the features that stand for it: a synonym group
-        (`s:`), or a content word's normalised form (`w:`) and reading (`r:`); and which
-        of them name a thing (synonym groups and nouns: the possible topics)."""
+        (`s:`), or a content word's normalised form (`w:`) and reading (`r:`); which of
+        them name a thing (synonym groups and nouns: the possible topics); and the items
+        named as the head of 「AのB」 after a synonym A (車のバッテリー: the battery is asked
+        about, 車 only says which one)."""
         # The city's synonyms compete with item words for the same characters (やかん is
         # a kettle, not 夜間): an item word is a word of its own, `i:`.
         synonyms = longest(
@@ -162,6 +170,17 @@ class FaqIndex:
         )
         out: list[tuple[str, ...]] = []
         topics: set[tuple[str, ...]] = set()
+        covered = {i for m in synonyms for i in range(m.first, m.last + 1)}
+        normal, reading, surface = analysis.normal, analysis.reading, analysis.surface
+        things = {m.first: m.payload.name for m in synonyms if isinstance(m.payload, THINGS)}
+        heads: list[tuple[str, ...]] = []
+
+        def no(index: int) -> bool:
+            if not 0 <= index < analysis.count:
+                return False
+            start, end = surface.spans[index]
+            return surface.text[start:end] == "の"
+
         for m in synonyms:
             payload = m.payload
             if isinstance(payload, TownInfo):
@@ -170,11 +189,11 @@ class FaqIndex:
                 word: tuple[str, ...] = (f"i:{payload.name}",)
             else:
                 word = (GROUPS[payload[:1]] + payload[1],)
+                if no(m.last + 1) and m.last + 2 in things:
+                    heads.append((f"i:{things[m.last + 2]}",))
             out.append(word)
             if not word[0].startswith("a:"):
                 topics.add(word)
-        covered = {i for m in synonyms for i in range(m.first, m.last + 1)}
-        normal, reading, surface = analysis.normal, analysis.reading, analysis.surface
         skipped = [range(a, b) for a, b in skip]
         for index in range(analysis.count):
             if index in covered or analysis.pos[index] not in CONTENT_POS:
@@ -194,7 +213,7 @@ class FaqIndex:
             out.append(features)
             if len(form) > 1:  # 日, 家, 人: one kanji alone rarely names a topic
                 topics.add(features)
-        return out, topics
+        return Words(out, topics, heads)
 
     # ---- search --------------------------------------------------------------------
 
@@ -237,7 +256,7 @@ class FaqIndex:
         """(close entries best first, confident?) for a text. `context`: the flows the
         resident is in or has just left (entries with `during` answer only there);
         `skip`: surface spans that are no words of a topic (dates)."""
-        found, topics = self.words(analysis, matches, skip)
+        found, topics, heads = self.words(analysis, matches, skip)
         if not any(f in self._asked for word in topics for f in word):
             # No entry can be a hit: a hit must ask about a thing the question names.
             return (), False
@@ -294,6 +313,10 @@ class FaqIndex:
             or best.score >= t.margin * second
             or (bool(named) and has_named(best) and not has_named(hits[1]))
         )
-        sure = not named or has_named(best)
+        # 車のバッテリー asks about the battery: an entry that knows 車 but not the item
+        # is not the answer (the parking entry); 図書館の本 is the library's if its ways
+        # of asking name books.
+        doc = self.doc_features[self._topics.index(best.topic)]
+        sure = (not named or has_named(best)) and all(head[0] in doc for head in heads)
         confident = best in close and best.coverage >= t.alone and leads and sure
         return (close[:1] if confident else close), confident
