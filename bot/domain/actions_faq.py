@@ -17,7 +17,7 @@ register_action = ACTIONS.register
 NONE_OF_THEM = "none"
 MIN_QUESTION = 4  # characters (after folding) for a message to count as a question
 LOOKUP = ("answer", "choices", "question")
-ANSWER = ("topic", "text", "department", "phone", "link")
+ANSWER = ("topic", "text", "department", "phone", "link", "flow")
 
 
 def _entries() -> dict[str, dict[str, Any]]:
@@ -31,6 +31,7 @@ def _answer(row: dict[str, Any]) -> dict[str, Any]:
         "department": row.get("department"),
         "phone": row.get("phone"),
         "link": row.get("link"),
+        "flow": row.get("flow"),  # a flow to start after the answer
     }
 
 

@@ -18,7 +18,9 @@ ENTRY_KEYS = (
     "link",
     "valid_until",
     "during",
+    "flow",
 )
+FAQ_FLOW = "faq"  # the flow that answers: an entry cannot start it again
 MATCH_KEYS = ("margin", "close", "min_close", "alone")
 
 
@@ -61,6 +63,9 @@ def check_faq(doc: Any, c: Checker, flows: set[str] | None = None) -> None:
                 )
         if "valid_until" in row:
             c.a_date(row, "valid_until", f"{w}: valid_until")
+        after = c.text(row, "flow", f"{w}: flow", required=False)
+        if after is not None and flows is not None and (after not in flows or after == FAQ_FLOW):
+            c.error(c.line(row, "flow"), f"{w}: flow `{after}` is not a flow to start")
         for j, flow in enumerate(c.texts(row, "during", f"{w}: during")):
             if flows is not None and flow not in flows:
                 c.error(c.line(row["during"], j), f"{w}: during `{flow}` is not a flow id")

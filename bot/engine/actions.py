@@ -94,6 +94,8 @@ class Domain:
     check: Callable[[Path, set[str], set[str]], list[FlowError]] = (
         lambda folder, flow_ids, intents: []
     )
+    # city folder -> the flows its data starts (`start_from`: a FAQ entry's `flow`).
+    starts: Callable[[Path], set[str]] = lambda folder: set()
 
 
 @dataclass

@@ -104,7 +104,11 @@ def _load(path: Path, domain: Domain) -> tuple[FlowSet | None, list[FlowError], 
         raw["_global"] = (directory / GLOBAL_FILE, elements.gdoc, "")
     # Without rule files (a folder of flows alone) nothing says which intents exist.
     nlu = directory / "nlu"
-    warnings = reach_warnings(flowset, rule_intents(nlu), raw) if nlu.is_dir() else []
+    warnings = (
+        reach_warnings(flowset, rule_intents(nlu), raw, domain.starts(directory))
+        if nlu.is_dir()
+        else []
+    )
     return flowset, [], warnings
 
 

@@ -9,6 +9,7 @@ the flows still work, and a city may be half-way through adding an intent.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,15 @@ def _transitions(flowset: FlowSet, fid: str) -> list[Transition]:
     return out
 
 
-def _started_by(flowset: FlowSet, fid: str) -> set[str]:
-    """The flows flow `fid` can start: `start:`, `intent:` targets and sub-flow calls."""
+def _started_by(flowset: FlowSet, fid: str, from_data: AbstractSet[str]) -> set[str]:
+    """The flows flow `fid` can start: `start:`, `intent:` targets and sub-flow calls;
+    with a `start_from:` transition, the flows the city's data names (`from_data`)."""
     out: set[str] = set()
     for t in _transitions(flowset, fid):
         if t.target.kind == "start" and t.target.name:
             out.add(t.target.name)
+        elif t.target.kind == "start_from":
+            out |= from_data
         elif t.target.kind == "intent":
             out |= _intent_flows(flowset, t.target.name or "")
     out |= {st.call for st in flowset.flows[fid].states.values() if st.call}
@@ -72,10 +76,14 @@ def _intent_flows(flowset: FlowSet, intent: str) -> set[str]:
 
 
 def reach_warnings(
-    flowset: FlowSet, produced: set[str], raw: dict[str, tuple[Path, LDict, str]]
+    flowset: FlowSet,
+    produced: set[str],
+    raw: dict[str, tuple[Path, LDict, str]],
+    from_data: AbstractSet[str] = frozenset(),
 ) -> list[FlowError]:
     """Warnings (`file:line: warning: …`) for unreachable flows and intents no rule gives.
-    `raw`: each flow's file and parsed YAML (for lines)."""
+    `raw`: each flow's file and parsed YAML (for lines); `from_data`: the flows the
+    city's data starts (a FAQ entry's `flow`)."""
     warnings: list[FlowError] = []
     roots = {flowset.config.fallback}
     for intent in produced:
@@ -90,7 +98,11 @@ def reach_warnings(
         if fid in reached:
             continue
         reached.add(fid)
-        todo += [f for f in _started_by(flowset, fid) if f in flowset.flows and f not in reached]
+        todo += [
+            f
+            for f in _started_by(flowset, fid, from_data)
+            if f in flowset.flows and f not in reached
+        ]
     for fid, flow in flowset.flows.items():
         path, doc, _ = raw[fid]
         intents = doc.get("entry_intents")

@@ -540,8 +540,23 @@ class Run:
             self._enter(frame, flow, name)  # type: ignore[arg-type]
         elif kind == "start":
             self._replace(self.fs.flows[name])  # type: ignore[index]
+        elif kind == "start_from":
+            self._start_from(frame, flow, t)
         elif kind == "intent":
             self._intent_target(name)  # type: ignore[arg-type]
+
+    def _start_from(self, frame: dict[str, Any], flow: Flow, t: Transition) -> None:
+        """Start the flow whose id the transition's expression gives now (a FAQ entry's
+        `flow`). A name that is no flow (the data changed under a running conversation)
+        ends this flow instead of stopping the resident in it."""
+        assert t.target.flow_from is not None
+        name = t.target.flow_from.evaluate(self._names(frame, flow))
+        target = self.fs.flows.get(str(name)) if name else None
+        if target is None:
+            log.error("%s.%s: start_from gave %r, not a flow", flow.id, frame["state"], name)
+            self._finish(frame, "done")
+            return
+        self._replace(target)
 
     def _intent_target(self, intent: str) -> None:
         if intent in self.cfg.intents:
