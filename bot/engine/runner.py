@@ -2,22 +2,26 @@
 
 A conversation is a stack of frames (top = the active flow). The stored dict is the top
 frame's fields plus `stack` (suspended/calling frames, bottom first) and `seq`.
+
+Here: the run loop (a message, a timer), frames, states and transitions, intents, and what
+is said. Reading a message as the answer to the question asked is bot.engine.reading;
+follow-ups and going back to an earlier question are bot.engine.followups.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-from datetime import date
 from typing import Any, Protocol
 
 from bot.clock import Clock
+from bot.engine import followups, reading
 from bot.engine.actions import ActionContext, Domain, Effects
-from bot.engine.answers import NO_ANSWER, as_options, auto_suggestions, match_option, read
+from bot.engine.answers import as_options, auto_suggestions
 from bot.engine.compiler import ConversationModel, fire
-from bot.engine.model import Flow, FlowSet, Idle, Option, Slot, State, Transition
+from bot.engine.frames import loaded_frame
+from bot.engine.model import Flow, FlowSet, Idle, Option, State, Transition
 from bot.engine.templates import Message
-from bot.engine.volunteered import earlier_question, follow_up_state, stash
+from bot.engine.volunteered import stash
 from bot.nlu.understanding import Understanding
 from bot.store.services import TurnServices
 from bot.turn import ResidentContext, TimerRequest, Turn, TurnResult
@@ -28,10 +32,6 @@ REMIND, EXPIRE = "flow_idle_remind", "flow_idle_expire"
 MAX_FRAMES = 5
 MAX_STEPS = 50
 DEFAULT_ERROR = "申し訳ありません。うまく処理できませんでした。"
-DEFAULT_ASK_CHANGE = "どこを変更しますか？"
-# Slot types an opening message may answer: entities, never free text or yes/no (the
-# request itself would be taken as the answer).
-OPENING_SLOT_TYPES = {"items", "district", "date"}
 
 
 def _stash(und: Understanding) -> dict[str, Any]:
@@ -45,40 +45,8 @@ def _stash(und: Understanding) -> dict[str, Any]:
     return stash
 
 
-# The key of an understanding rebuilt from what was kept or carried: it matches no option
-# by text, so only its content (a date, a district) can answer.
-NO_TEXT = "\x00"
-
-
-def _content(und: Understanding) -> Understanding:
-    """An understanding with its content only (items, town, dates): no choice number and no
-    text to match option labels against."""
-    return replace(und, choice=None, key=NO_TEXT, yes_no=None)
-
-
 class _Loop(Exception):
     pass
-
-
-def _loaded_frame(stored: dict[str, Any], bottom: bool) -> dict[str, Any]:
-    """A stored frame with every field the engine reads present and of the right kind.
-    Stored conversations are data: written by hand, by tools (the bench seeds residents
-    mid-flow) or before a field existed, they must still resume, not fail every turn."""
-    frame = {
-        "pending": None,
-        "return_to": None,
-        "save_as": None,
-        "result": None,
-        "outcome": None,
-        **stored,
-    }
-    if not isinstance(frame.get("slots"), dict):
-        frame["slots"] = {}
-    if not isinstance(frame.get("misses"), int):
-        frame["misses"] = 0
-    if frame.get("mode") not in ("root", "interrupt", "call"):
-        frame["mode"] = "root" if bottom else "interrupt"
-    return frame
 
 
 class Host(Protocol):
@@ -130,7 +98,7 @@ class Run:
         elif conversation:
             top = {k: v for k, v in conversation.items() if k not in ("stack", "seq")}
             stored = [*conversation.get("stack", []), top]
-            self.frames = [_loaded_frame(f, bottom=i == 0) for i, f in enumerate(stored)]
+            self.frames = [loaded_frame(f, bottom=i == 0) for i, f in enumerate(stored)]
             self.seq = int(conversation.get("seq", 0))
 
     # ---- entry points -----------------------------------------------------------------
@@ -154,17 +122,17 @@ class Run:
     def _message(self) -> None:
         text = self.turn.postback or self.turn.text or ""
         top = self._top()
-        recent = self._recent_flow() if top is None else None
+        recent = followups.recent_flow(self) if top is None else None
         und = self.r.nlu.understand(
             text, self.now, context=self._nlu_context(top), recent=recent.id if recent else None
         )
         self._opening = (und, text)
         self._heard = (und, text)
         intent = und.intent
-        if self._small_talk(und, top):
+        if reading.small_talk(self, und, top):
             return
         if top is None:
-            if recent is not None and self._follow_up(recent, und, text):
+            if recent is not None and followups.follow_up(self, recent, und, text):
                 return
             self._no_flow(intent, und.rule)
             return
@@ -190,78 +158,25 @@ class Run:
         # side question, whatever it carries.
         side = intent == "faq" and und.faq_confident and und.faq[0].topical
         clear = und.standalone or not carries or side
-        if other is not None and other.id != flow.id and clear and self._yields(flow, st):
+        if other is not None and other.id != flow.id and clear and reading.yields(self, flow, st):
             self._interrupt(other)
             return
         stash(frame, None if st.confirm else slot, und)
         free_text = slot is not None and slot.type == "text" and not st.confirm
-        if self._back_to_earlier(frame, flow, st, und, text, removals_only=True):
+        if followups.back_to_earlier(self, frame, flow, st, und, text, removals_only=True):
             return
-        if self._answer(frame, flow, st, und, text):
+        if reading.answer(self, frame, flow, st, und, text):
             return
-        if not free_text and self._back_to_earlier(frame, flow, st, und, text, removals_only=False):
+        if not free_text and followups.back_to_earlier(
+            self, frame, flow, st, und, text, removals_only=False
+        ):
             return
         if other is not None and other.id != flow.id:
             self._interrupt(other)
             return
-        self._miss(frame, flow, st)
-
-    def _back_to_earlier(
-        self,
-        frame: dict[str, Any],
-        flow: Flow,
-        st: State,
-        und: Understanding,
-        text: str,
-        *,
-        removals_only: bool,
-    ) -> bool:
-        """「掃除機はやめて」「あ、住所は松原です」 while a later question is asked: the message
-        answers a question already answered, so the flow goes back to it with the message
-        as its answer and runs on from there."""
-        name = earlier_question(frame, flow, st, und, removals_only=removals_only)
-        if name is None:
-            return False
-        self._carried = (und, text)
-        frame["pending"] = None
-        self._enter(frame, flow, name)
-        return True
+        reading.miss(self, frame, flow, st)
 
     # ---- follow-ups ---------------------------------------------------------------------
-
-    def _recent_flow(self) -> Flow | None:
-        """The flow that ended a short while ago, while its topic is still the subject."""
-        recent = self.recent
-        if not recent or str(recent.get("until", "")) < self.now.isoformat():
-            return None
-        return self.r.flow_for(recent)
-
-    def _follow_up(self, flow: Flow, und: Understanding, text: str) -> bool:
-        """「あと、求職中の場合は？」 after the documents were listed: a message that answers
-        one of the ended flow's questions re-opens it there, with its earlier answers. A
-        message with an intent of its own is not a follow-up."""
-        if und.intent is not None:
-            return False  # a request in its own right (even for the same flow) starts afresh
-        assert self.recent is not None
-        frame = _loaded_frame(
-            {
-                "flow": flow.id,
-                "version": flow.key,
-                "state": flow.start,
-                "slots": dict(self.recent.get("slots") or {}),
-            },
-            bottom=True,
-        )
-        name = follow_up_state(
-            flow, und, text, lambda st: self._options(frame, flow, st), self.r.key
-        )
-        if name is None:
-            return False
-        self.recent = None
-        self.frames.append(frame)
-        frame["state"] = name
-        self.steps += 1
-        return self._answer(frame, flow, flow.states[name], und, text)
 
     def _action_timer(self) -> bool:
         """A timer named `ACTION:key` (set by an action, e.g. a booking's reminder) runs that
@@ -402,84 +317,9 @@ class Run:
             # The message that raised the topic: a flow this one hands over to (「粗大ごみの
             # 収集を申し込みますか？」「はい」) reads it as its own opening message.
             frame["opening_text"] = self._opening[1]
-        if mode != "call" and self._answer_from_opening(frame, flow):
+        if mode != "call" and reading.answer_from_opening(self, frame, flow):
             return
         self._enter(frame, flow, flow.start)
-
-    def _answer_from_opening(self, frame: dict[str, Any], flow: Flow) -> bool:
-        """「ソファー2つ捨てたい」 starts bulky_waste *and* answers its first question: when
-        the start state only asks for an entity the opening message already carries, take
-        it instead of asking. Used once per turn, only for the message that started it."""
-        opening, self._opening = self._opening, None
-        st = flow.states[flow.start]
-        if opening is None or not st.ask or st.do or st.confirm:
-            return False
-        slot = flow.slots[st.ask]
-        if slot.type not in OPENING_SLOT_TYPES:
-            return False
-        und, text = opening
-        options = self._options(frame, flow, st)
-        if read(slot, und, text, options, self.r.key) is NO_ANSWER:
-            return False
-        self.steps += 1
-        frame.update(state=flow.start, misses=0, pending=None)
-        return self._answer(frame, flow, st, und, text)
-
-    def _yields(self, flow: Flow, st: State) -> bool:
-        """A `text` question takes any words as its answer; a clear request for another flow
-        goes to that flow instead, unless the slot is `free_text` (a message for staff)."""
-        if not st.ask or st.confirm:
-            return False
-        slot = flow.slots[st.ask]
-        return slot.type == "text" and not slot.free_text
-
-    def _small_talk(
-        self, und: Understanding, top: tuple[dict[str, Any], Flow, State] | None
-    ) -> bool:
-        """「ありがとうございました」 after a booking, 「こんにちは」 to start: answered politely
-        (`smalltalk` in _global.yaml), not as a misunderstanding. Only outside a procedure
-        (or in a menu): mid-flow the same words are answers to the question."""
-        kind = und.smalltalk
-        said = self.cfg.smalltalk.get(kind or "")
-        if said is None or und.intent:
-            return False
-        if top is not None and top[1].on_interrupt != "abandon":
-            return False
-        self.frames.clear()
-        self._say(said, None, None)
-        return True
-
-    def _answer_from_stash(self, frame: dict[str, Any], flow: Flow, st: State) -> bool:
-        """A later question the opening message already answered (「来週の金曜に…」 picks that
-        collection day when it is offered). Each stashed date/district is used once; a value
-        that is not among the options is ignored and the question is asked as usual."""
-        stash = frame.get("opening")
-        if not stash or not st.ask or st.confirm or st.ask in frame["slots"]:
-            return False
-        slot = flow.slots[st.ask]
-        dates = stash.get("dates") or []
-        options = self._options(frame, flow, st)
-        value: Any = NO_ANSWER
-        if slot.type == "choice":
-            hits = [o.value for o in options if o.value in dates]
-            value = hits[0] if len(hits) == 1 else NO_ANSWER
-        elif slot.type == "date" and dates:
-            value = dates[0]
-        elif slot.type == "district" and stash.get("district"):
-            value = stash["district"]
-        if value is NO_ANSWER:
-            return False
-        if slot.type == "district":
-            stash.pop("district", None)
-        else:
-            stash["dates"] = [d for d in dates if d != value]
-        und = Understanding(
-            text="",
-            key=NO_TEXT,
-            dates=(date.fromisoformat(value),) if slot.type in ("date", "choice") else (),
-            district=value if slot.type == "district" else None,
-        )
-        return self._answer(frame, flow, st, und, "")
 
     def _replace(self, flow: Flow) -> None:
         old = self.frames.pop()
@@ -508,7 +348,9 @@ class Run:
         frame.update(state=name, misses=0, pending=None)
         st = flow.states[name]
         self._actions(frame, flow, st.do)
-        if self._answer_from_stash(frame, flow, st) or self._answer_carried(frame, flow, st):
+        if reading.answer_from_stash(self, frame, flow, st) or reading.answer_carried(
+            self, frame, flow, st
+        ):
             return
         if st.say:
             self._prompt(frame, flow, st)
@@ -602,7 +444,7 @@ class Run:
             if self.cfg.resume:
                 self._say(self.cfg.resume, parent, pflow)
             if parent.get("pending") == "change":
-                self._ask_change(parent, pflow, pst)
+                reading.ask_change(self, parent, pflow, pst)
             else:
                 self._prompt(parent, pflow, pst)
 
@@ -677,169 +519,6 @@ class Run:
 
     # ---- answers ----------------------------------------------------------------------
 
-    def _answer(
-        self, frame: dict[str, Any], flow: Flow, st: State, und: Understanding, text: str
-    ) -> bool:
-        if st.confirm:
-            return self._answer_confirm(frame, flow, st, und, text)
-        if not st.ask:
-            return False
-        slot = flow.slots[st.ask]
-        options = self._options(frame, flow, st)
-        if slot.type == "yes_no" and und.choice in (1, 2) and not und.yes_no:
-            value: Any = und.choice == 1  # 「1」 picks はい on SMS's numbered choices
-        else:
-            value = read(slot, und, text, options, self.r.key)
-        if value is NO_ANSWER:
-            return False
-        names = self._names(frame, flow)
-        names["value"] = value
-        for check in slot.validate:
-            if not check.cond.test(names):
-                self._miss(frame, flow, st, error=check.error, names=names)
-                return True
-        previous = frame["slots"].get(slot.name, NO_ANSWER)
-        frame["slots"][slot.name] = value
-        back = frame.get("return_to")
-        if back and back in flow.states:
-            frame["return_to"] = None
-            fire(flow.machine, ConversationModel(lambda: names), frame["state"], f"back_{back}")
-            self._enter(frame, flow, back)
-            return True
-        if not self._fire(frame, flow, "next"):
-            if previous is NO_ANSWER:
-                frame["slots"].pop(slot.name, None)
-            else:
-                frame["slots"][slot.name] = previous
-            self._miss(frame, flow, st)
-        return True
-
-    def _change_options(self, st: State) -> list[Option]:
-        assert st.confirm is not None
-        return [Option(str(i), c.label, c.aliases) for i, c in enumerate(st.confirm.change)]
-
-    def _answer_confirm(
-        self, frame: dict[str, Any], flow: Flow, st: State, und: Understanding, text: str
-    ) -> bool:
-        options = self._change_options(st)
-        if frame.get("pending") == "change":
-            i = match_option(options, und, text, self.r.key)
-        else:
-            yn = und.yes_no
-            choice = und.choice
-            if yn == "yes" or (yn is None and choice == 1):
-                return self._fire(frame, flow, "confirmed")
-            if yn == "no" or (yn is None and choice == 2):
-                frame["pending"] = "change"
-                self._ask_change(frame, flow, st)
-                return True
-            i = match_option(options, None, text, self.r.key)  # the part named directly
-        if i is None:
-            # 「住所は松原です」「12月10日にしたい」: the new value itself says what to change.
-            i = self._change_by_content(flow, st, und)
-        if i is None:
-            return False
-        change = st.confirm.change[i]  # type: ignore[union-attr]
-        frame["pending"] = None
-        if change.back:
-            frame["return_to"] = st.name
-        # 「住所は松原です」 also answers the question the change leads to — by its content
-        # only: 「2」 picked the second change, it does not pick the second day too.
-        self._carried = (_content(und), "")
-        return self._fire(frame, flow, f"change_{i}")
-
-    def _change_by_content(self, flow: Flow, st: State, und: Understanding) -> int | None:
-        """The one change whose question the message answers by its content: a town for a
-        district question, a day for a date question or a choice computed from data (the
-        collection days)."""
-        # Items are left out: 「あと自転車も」「椅子はいくら？」 name items without replacing them.
-        carries = set()
-        if und.district:
-            carries.add("district")
-        if und.dates:
-            carries.add("date")
-        if not carries or st.confirm is None:
-            return None
-        hits = []
-        for i, change in enumerate(st.confirm.change):
-            target = change.transition.target
-            slot = self._asked_after(flow, target.name) if target.kind == "goto" else None
-            if slot is None:
-                continue
-            kind = slot.type
-            if kind == "choice" and slot.options_from is not None:
-                kind = "date"
-            if kind in carries:
-                hits.append(i)
-        return hits[0] if len(hits) == 1 else None
-
-    @staticmethod
-    def _asked_after(flow: Flow, name: str | None) -> Slot | None:
-        """The slot of the first question reached from state `name` by its default way."""
-        seen: set[str] = set()
-        while name and name not in seen and len(seen) < 8:
-            seen.add(name)
-            st = flow.states.get(name)
-            if st is None or st.confirm is not None:
-                return None
-            if st.ask:
-                return flow.slots.get(st.ask)
-            gotos = [t for t in st.next if t.target.kind == "goto"]
-            default = next((t for t in gotos if t.cond is None), gotos[0] if gotos else None)
-            name = default.target.name if default else None
-        return None
-
-    def _answer_carried(self, frame: dict[str, Any], flow: Flow, st: State) -> bool:
-        """The message that chose a change answers the first question the change reaches."""
-        if self._carried is None or not st.ask or st.confirm:
-            return False
-        (und, text), self._carried = self._carried, None  # tried at one question only
-        slot = flow.slots[st.ask]
-        value = read(slot, und, text, self._options(frame, flow, st), self.r.key)
-        if value is NO_ANSWER or value == frame["slots"].get(slot.name):
-            return False  # nothing new (「27日は都合が悪い」 names the day being changed)
-        return self._answer(frame, flow, st, und, text)
-
-    def _ask_change(self, frame: dict[str, Any], flow: Flow, st: State) -> None:
-        labels = [o.label for o in self._change_options(st)]
-        msg = (st.confirm.ask_change if st.confirm else None) or self.cfg.ask_change
-        if msg:
-            self._say(msg, frame, flow, suggestions=labels)
-        else:
-            self._say_text(DEFAULT_ASK_CHANGE, labels)
-
-    def _miss(
-        self,
-        frame: dict[str, Any],
-        flow: Flow,
-        st: State,
-        error: Message | None = None,
-        names: dict[str, Any] | None = None,
-    ) -> None:
-        frame["misses"] = frame.get("misses", 0) + 1
-        n = frame["misses"]
-        ladder = st.retry or self.cfg.retry
-        suggestions = self._suggestions(frame, flow, st)
-        if n <= len(ladder):
-            if error is not None:
-                self._say(error, frame, flow, suggestions=suggestions, names=names)
-            elif st.retry:
-                self._say(st.retry[n - 1], frame, flow, suggestions=suggestions)
-            else:
-                self._say(self.cfg.retry[n - 1], frame, flow)
-                if frame.get("pending") == "change":
-                    self._ask_change(frame, flow, st)
-                else:
-                    self._prompt(frame, flow, st)
-            return
-        frame["misses"] = 0
-        if st.escalate is not None:
-            self._fire(frame, flow, "escalate")
-        elif self.cfg.escalate is not None:
-            self._follow(frame, flow, self.cfg.escalate)
-        else:
-            self._prompt(frame, flow, st)
-
     # ---- saying things ----------------------------------------------------------------
 
     def _options(self, frame: dict[str, Any], flow: Flow, st: State) -> list[Option]:
@@ -857,7 +536,7 @@ class Run:
     def _suggestions(self, frame: dict[str, Any], flow: Flow, st: State) -> list[str]:
         if st.confirm:
             if frame.get("pending") == "change":
-                return [o.label for o in self._change_options(st)]
+                return [o.label for o in reading.change_options(self, st)]
             return ["はい", "いいえ"]
         return auto_suggestions(flow.slots.get(st.ask or ""), self._options(frame, flow, st))
 
