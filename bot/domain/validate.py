@@ -16,6 +16,7 @@ Who reads what:
 - garbage.yaml     bot/domain/garbage.py, bot/nlu/lexicon.py, templates (data.garbage);
                    checked in bot/domain/validate_garbage.py
 - faq.yaml         bot/nlu/faq.py, bot/domain/actions_faq.py (bot/domain/validate_faq.py)
+- canned_replies.yaml  bot/staff/console_routes.py (the staff console's canned replies)
 - nlu/words.yaml   bot/nlu/lexicon.py
 - nlu/intents.yaml bot/nlu/rules.py (and any other nlu/*.yaml: a city's added rules)
 """
@@ -624,6 +625,28 @@ def check_intents(
                     )
 
 
+def check_canned_replies(doc: Any, c: Checker) -> None:
+    """The staff console's canned replies: a title (unique, short) and a text each."""
+    doc = _top(c, doc, "canned_replies.yaml")
+    if doc is None:
+        return
+    c.keys(doc, ("replies",), "canned_replies.yaml")
+    titles: set[str] = set()
+    for i, reply in c.records(doc, "replies", "replies"):
+        where = f"replies[{i + 1}]"
+        c.keys(reply, ("title", "text"), where)
+        title = c.text(reply, "title", f"{where}.title")
+        text = c.text(reply, "text", f"{where}.text")
+        if title is not None:
+            if len(title) > 40:
+                c.error(c.line(reply, "title"), f"{where}.title: at most 40 characters")
+            if title in titles:
+                c.error(c.line(reply, "title"), f"{where}.title: `{title}` is used twice")
+            titles.add(title)
+        if text is not None and len(text) > 1000:
+            c.error(c.line(reply, "text"), f"{where}.text: at most 1000 characters")
+
+
 # ---- files -----------------------------------------------------------------------------
 
 DATA_CHECKS: dict[str, Callable[..., None]] = {
@@ -636,6 +659,7 @@ DATA_CHECKS: dict[str, Callable[..., None]] = {
     "office": check_office,
     "garbage": check_garbage,
     "faq": check_faq,
+    "canned_replies": check_canned_replies,
 }
 NLU_CHECKS: dict[str, Callable[..., None]] = {"words": check_words, "intents": check_intents}
 
