@@ -112,6 +112,7 @@ class FaqIndex:
         ids = [[self.vocab.setdefault(f, len(self.vocab)) for f in doc] for doc in docs]
         self.doc_features = [frozenset(doc) for doc in asked]
         self._asked = frozenset().union(*self.doc_features)  # every entry's ways of asking
+        self._asked_items = frozenset(f[2:] for f in self._asked if f.startswith("i:"))
         self._topics = [entry.topic for entry in self.entries]
         self.idf = self._idf(asked)
         known = list(self.idf.values())
@@ -217,6 +218,14 @@ class FaqIndex:
 
     # ---- search --------------------------------------------------------------------
 
+    def _may_be_topic(self, payload: Any) -> bool:
+        """A match that can stand for a topic word of some entry: a synonym group, one of
+        the FAQ's nouns (every noun of the ways of asking is in the gazetteer) or an item
+        an entry's ways of asking name. A text without one has no hit."""
+        if isinstance(payload, tuple):
+            return payload[:1] == (SYNONYM,) or payload[:1] == (WORD,)
+        return isinstance(payload, THINGS) and payload.name in self._asked_items
+
     def _unknown(self, word: tuple[str, ...]) -> float:
         """The weight of a word no entry uses: an item the FAQ does not know (車のバッテリー)
         is what the question is about, so it weighs as the rarest word; another thing
@@ -256,6 +265,8 @@ class FaqIndex:
         """(close entries best first, confident?) for a text. `context`: the flows the
         resident is in or has just left (entries with `during` answer only there);
         `skip`: surface spans that are no words of a topic (dates)."""
+        if not any(self._may_be_topic(m.payload) for m in matches):
+            return (), False  # no word of any entry's ways of asking: nothing to rank
         found, topics, heads = self.words(analysis, matches, skip)
         if not any(f in self._asked for word in topics for f in word):
             # No entry can be a hit: a hit must ask about a thing the question names.
