@@ -33,6 +33,7 @@ ASPECT = "faq_aspect"  # 料金, 電話番号, 何時まで: what is asked about
 WORD = "faq_word"  # a noun of the FAQ, so that kana writing finds it (しやくしょ)
 THINGS = (ItemInfo, GarbageInfo)
 MAX_CLOSE = 3
+WEIGHTS_CACHE = 20_000
 # A word the FAQ never uses weighs this share of a middling word: it may be a detail
 # (郵送で) as well as a subject the FAQ lacks (プール).
 UNKNOWN_SHARE = 0.6
@@ -114,6 +115,8 @@ class FaqIndex:
         self._asked = frozenset().union(*self.doc_features)  # every entry's ways of asking
         self._asked_items = frozenset(f[2:] for f in self._asked if f.startswith("i:"))
         self._topics = [entry.topic for entry in self.entries]
+        self._doc_of = dict(zip(self._topics, self.doc_features, strict=True))
+        self._weights: dict[tuple[str, ...], float] = {}  # a word's weight, once computed
         self.idf = self._idf(asked)
         known = list(self.idf.values())
         self.unknown_weight = UNKNOWN_SHARE * float(np.median(known)) if known else 1.0
@@ -125,10 +128,26 @@ class FaqIndex:
             {f[2:] for doc in asked for f in doc if f.startswith("w:") and len(f) > 3}
         )
         self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        self._scores = np.zeros((len(self.vocab), len(docs)), dtype=np.float32)
         if docs:
             self._bm25.index(
                 bm25s.tokenization.Tokenized(ids=ids, vocab=self.vocab), show_progress=False
             )
+            self._scores = self._dense(self._bm25)
+
+    @staticmethod
+    def _dense(index: Any) -> Any:
+        """bm25s's precomputed scores as a dense (word × entry) array: a FAQ is small, and
+        a question's scores are then one row sum (what get_scores computes from the sparse
+        form, without its per-call set-up, which cost more than the sum)."""
+        scores = index.scores
+        indptr = scores["indptr"]
+        dense = np.zeros((len(indptr) - 1, scores["num_docs"]), dtype=np.float32)
+        rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+        np.add.at(dense, (rows, scores["indices"]), scores["data"])
+        if index.nonoccurrence_array is not None:  # BM25 variants that score absent words
+            dense += index.nonoccurrence_array[:, None]
+        return dense
 
     def _ignored(self, words: Iterable[Any]) -> frozenset[str]:
         out: set[str] = set()
@@ -226,6 +245,18 @@ class FaqIndex:
             return payload[:1] == (SYNONYM,) or payload[:1] == (WORD,)
         return isinstance(payload, THINGS) and payload.name in self._asked_items
 
+    def _weight(self, word: tuple[str, ...]) -> float:
+        """A word weighs as its rarest known feature (UNKNOWN_SHARE for unknown words),
+        times its kind's share; remembered (a city's residents reuse their words)."""
+        weight = self._weights.get(word)
+        if weight is None:
+            known = [self.idf[f] for f in word if f in self.idf]
+            weight = (max(known) if known else self._unknown(word)) * SHARES.get(word[0][:2], 1.0)
+            if len(self._weights) > WEIGHTS_CACHE:
+                self._weights.clear()
+            self._weights[word] = weight
+        return weight
+
     def _unknown(self, word: tuple[str, ...]) -> float:
         """The weight of a word no entry uses: an item the FAQ does not know (車のバッテリー)
         is what the question is about, so it weighs as the rarest word; another thing
@@ -275,23 +306,19 @@ class FaqIndex:
         ids = [self.vocab[f] for word in words for f in word if f in self.vocab]
         if not ids:
             return (), False
-        # A word weighs as its rarest known feature (UNKNOWN_SHARE for unknown words).
-        weights = {
-            word: max((self.idf[f] for f in word if f in self.idf), default=self._unknown(word))
-            * SHARES.get(word[0][:2], 1.0)
-            for word in words
-        }
-        scores = self._bm25.get_scores(ids, weight_mask=self._mask(tuple(context), today))
+        weights = {word: self._weight(word) for word in words}
+        scores = self._scores[ids].sum(axis=0) * self._mask(tuple(context), today)
         order = [int(i) for i in np.argsort(-scores)[: MAX_CLOSE + 2] if scores[i] > 0]
         if not order:
             return (), False
         total = sum(weights.values())
+        topic_features = frozenset().union(*topics)
         hits: list[FaqHit] = []
         for i in order:
             doc = self.doc_features[i]
-            if not any(f in doc for word in topics for f in word):
+            if doc.isdisjoint(topic_features):
                 continue  # no thing of the question is in the entry (やめる ≠ 国保をやめたい)
-            have = sum(w for word, w in weights.items() if any(f in doc for f in word))
+            have = sum(w for word, w in weights.items() if not doc.isdisjoint(word))
             coverage = have / total
             # BM25 ranks by matching words; coverage says how much of the question an
             # entry answers: the two together rank (図書館 over 開庁時間 for 図書館は何時まで).
@@ -314,10 +341,10 @@ class FaqIndex:
         # must be the entry's: sharing only the verbs and aspects is not enough; and an
         # entry that has it leads one that has not.
         named = [w for w in words if w[0][:2] in ("s:", "i:")]
+        named_features = frozenset().union(*named)
 
         def has_named(hit: FaqHit) -> bool:
-            doc = self.doc_features[self._topics.index(hit.topic)]
-            return any(f in doc for word in named for f in word)
+            return not self._doc_of[hit.topic].isdisjoint(named_features)
 
         leads = (
             len(close) == 1
@@ -327,7 +354,7 @@ class FaqIndex:
         # 車のバッテリー asks about the battery: an entry that knows 車 but not the item
         # is not the answer (the parking entry); 図書館の本 is the library's if its ways
         # of asking name books.
-        doc = self.doc_features[self._topics.index(best.topic)]
+        doc = self._doc_of[best.topic]
         sure = (not named or has_named(best)) and all(head[0] in doc for head in heads)
         confident = best in close and best.coverage >= t.alone and leads and sure
         return (close[:1] if confident else close), confident

@@ -9,6 +9,7 @@ understood as what they stand for (12月5日㈮ is 12月5日(金)).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -25,9 +26,15 @@ def _unusual(char: str) -> str:
     return ""
 
 
+# Every character _unusual may replace: control characters (Cc), the line and paragraph
+# separators (Zl, Zp) and surrogates; a text without one is only NFKC'd.
+_MAYBE_UNUSUAL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
 def normalise_input(text: str) -> str:
     """NFKC, with lone surrogates replaced and control characters as spaces."""
     if text.isascii() and text.isprintable():
         return text
-    cleaned = "".join(_unusual(ch) or ch for ch in text)
-    return unicodedata.normalize("NFKC", cleaned)
+    if _MAYBE_UNUSUAL.search(text):
+        text = "".join(_unusual(ch) or ch for ch in text)
+    return unicodedata.normalize("NFKC", text)

@@ -36,3 +36,17 @@ def test_a_question_the_faq_answers_is_not_childcare(nlu: Nlu) -> None:
     assert _topic(nlu, "日曜日に具合が悪くなったら見てもらえる病院は？") == "夜間・休日の急病"
     entrust = nlu.understand("病院に行く間だけ子どもを預かってほしい", NOW)
     assert entrust.intent == "childcare_temporary"
+
+
+@pytest.mark.parametrize(
+    "text", ["住民票をコンビニで取りたい", "図書館は何時まで", "犬の登録はいくら", "水道を止めたい"]
+)
+def test_the_faqs_dense_scores_are_bm25s_own(nlu: Nlu, text: str) -> None:
+    # The FAQ sums a dense copy of bm25s's precomputed scores (faster for a small FAQ):
+    # it must stay exactly the library's BM25.
+    faq = nlu.faq
+    analysis = nlu.analyse(text)
+    found = faq.words(analysis, nlu.gazetteer.find(analysis)).found
+    ids = [faq.vocab[f] for word in set(found) for f in word if f in faq.vocab]
+    assert ids
+    assert (faq._scores[ids].sum(axis=0) == faq._bm25.get_scores(ids)).all()
