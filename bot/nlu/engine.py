@@ -19,7 +19,7 @@ from bot.nlu.lexicon import ItemInfo, load_faq, load_lexicon
 from bot.nlu.measures import MeasureReader
 from bot.nlu.normalize import normalise_input
 from bot.nlu.rules import load_rules, rule_files
-from bot.nlu.textkey import key
+from bot.nlu.textkey import key, keys
 from bot.nlu.tokenizer import Tokenizer, truncate
 from bot.nlu.understanding import FaqHit, Understanding
 from bot.nlu.userdict import ensure_user_dic
@@ -157,8 +157,7 @@ class Nlu:
     def _understand(
         self, text: str, now: datetime, context: str | None, recent: str | None = None
     ) -> Understanding:
-        symbols_key = key(text, keep_symbols=True)
-        text_key = key(text)
+        text_key, symbols_key = keys(text)
         if not text.strip():
             return Understanding(text=text, key=text_key)
         analysis = self.analyse(normalise_input(text))

@@ -142,14 +142,12 @@ class Gazetteer:
     ) -> None:
         end = position + size
         whole = aligned and end in view.ends
+        if name == READING and (not whole or _homophone(analysis, view, position, end)):
+            return  # readings match whole words only, and never all-kanji ones (homophones)
         if not whole and not _word_edges(analysis, view, name, position, end, aligned):
             return
         for form in forms:
-            if name == READING and _homophone(analysis, view, position, end):
-                continue
             if not whole:
-                if name == READING:
-                    continue
                 if aligned and size < 3 and not (name == NORMAL and form.kanji and size == 2):
                     continue
                 if (
