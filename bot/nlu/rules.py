@@ -66,6 +66,13 @@ class Rule:
     order: int
     after: frozenset[str] | None = None  # flows just ended (a follow-up in their topic)
     outside_flows: bool = False  # only while no flow is active
+    # Per entry of `all` / `none`: its costly built-ins (most entries have none).
+    all_deferred: tuple[frozenset[str], ...] = field(default=(), init=False, repr=False)
+    none_deferred: tuple[frozenset[str], ...] = field(default=(), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "all_deferred", tuple(e & DEFERRED for e in self.all))
+        object.__setattr__(self, "none_deferred", tuple(e & DEFERRED for e in self.none))
 
     def applies(
         self,
@@ -88,21 +95,17 @@ class Rule:
         # is nothing but such words (やっぱり再開してください) is not buried, however long.
         if self.max_chars is not None and chars > self.max_chars and not whole:
             return False
-        for alternatives in self.all:
-            if alternatives.isdisjoint(present) and not _deferred(alternatives, lazy):
+        for alternatives, deferred in zip(self.all, self.all_deferred, strict=True):
+            if alternatives.isdisjoint(present) and not (
+                deferred and lazy and any(map(lazy, deferred))
+            ):
                 return False
-        for alternatives in self.none:
-            if not alternatives.isdisjoint(present) or _deferred(alternatives, lazy):
+        for alternatives, deferred in zip(self.none, self.none_deferred, strict=True):
+            if not alternatives.isdisjoint(present) or (
+                deferred and lazy and any(map(lazy, deferred))
+            ):
                 return False
         return True
-
-
-def _deferred(alternatives: frozenset[str], lazy: Callable[[str], bool] | None) -> bool:
-    """Whether one of the costly built-ins among `alternatives` is present (most rules
-    name none: nothing is asked)."""
-    if lazy is None or alternatives.isdisjoint(DEFERRED):
-        return False
-    return any(map(lazy, alternatives & DEFERRED))
 
 
 @dataclass(frozen=True)
