@@ -164,8 +164,15 @@ class Nlu:
         matches = self.gazetteer.find(analysis)
         surface = analysis.surface
         dates, date_spans = find_dates(surface.text, now.date(), surface.starts, surface.ends)
+        things = entities.thing_starts(matches)
         items, place = entities.items_and_places(
-            analysis, matches, self._quantities, date_spans, self._item_words, self._removals
+            analysis,
+            matches,
+            self._quantities,
+            date_spans,
+            self._item_words,
+            self._removals,
+            things,
         )
         sizes = self._measures.find(surface.text)
         measures = tuple(size for size, _, _ in sizes)
@@ -197,7 +204,6 @@ class Nlu:
             for m in matches
             if isinstance(m.payload, tuple) and m.payload[0] == "concept"
         }
-        things = entities.thing_starts(matches)
         if any(
             isinstance(m.payload, ItemInfo)
             and not self._item_words.is_counter(analysis, m)
@@ -207,7 +213,7 @@ class Nlu:
             present.add("$item")  # an item word, even inside a longer name (テレビ台)
         if dates:
             present.add("$date")
-        garbage, kinds = entities.garbage(analysis, matches, self._item_words)
+        garbage, kinds = entities.garbage(analysis, matches, self._item_words, things)
         if garbage:
             present.add("$garbage")
         if kinds:

@@ -179,8 +179,10 @@ def items_and_places(
     date_spans: list[tuple[int, int]],
     words: ItemWords | None = None,
     removals: Removals | None = None,
+    things: Things | None = None,
 ) -> tuple[list[ItemMention], TownInfo | None]:
-    things = thing_starts(matches)
+    """`things`: thing_starts(matches), when the caller has it already."""
+    things = things if things is not None else thing_starts(matches)
     entity_matches = longest(
         matches,
         lambda m: (
@@ -281,13 +283,16 @@ def thing_starts(matches: list[Match]) -> Things:
 
 
 def garbage(
-    analysis: Analysis, matches: list[Match], words: ItemWords | None = None
+    analysis: Analysis,
+    matches: list[Match],
+    words: ItemWords | None = None,
+    things: Things | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The garbage.yaml items and kinds named, in text order. They compete with catalogue
     items and towns for the same words (キャリーバッグ is a catalogue item, not a バッグ),
     and a thing named with の before another (ペットボトルのキャップ → the cap) is the
     last of them only when both are known as one phrase."""
-    things = thing_starts(matches)
+    things = things if things is not None else thing_starts(matches)
     chosen = longest(
         matches,
         lambda m: (
