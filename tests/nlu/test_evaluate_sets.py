@@ -1,4 +1,4 @@
-"""`python -m bot.nlu.evaluate` reads the evaluation sets' exact formats and scores what a
+"""`python -m bot.evaluation` reads the evaluation sets' exact formats and scores what a
 resident is told (small sets of our own here; the independent ones are in tests/nlu/eval)."""
 
 from __future__ import annotations
