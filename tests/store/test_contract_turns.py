@@ -260,3 +260,56 @@ def test_a_lost_connection_is_reported_and_the_next_call_works(env, location):
     send("+819099990001", "after")
     processor.process_all()
     assert _replies(processor, vault, "+819099990001") == ["echo 1: before", "echo 2: after"]
+
+
+class _Asker:
+    """A turn handler that records each message as a question the FAQ could not answer and
+    remembers the town the resident gave (a message "town:本町")."""
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.seen: list = []
+
+    def now(self):
+        return self.clock.now()
+
+    def handle(self, item, services, now):
+        from bot.store.records import Completion, FaqMiss
+
+        self.seen.append((item.resident, services.residents.get(item.resident_id)))
+        done = Completion()
+        if item.text.startswith("town:"):
+            done.resident.update({"district": "中央", "town": item.text[5:]})
+        elif item.text == "forget":
+            done.resident.update({"district": None, "town": None})
+        else:
+            done.faq_misses.append(FaqMiss.of(item.text))
+        return done
+
+    def failed(self, item, error, now):
+        raise AssertionError(error)
+
+
+def test_faq_misses_are_counted_and_a_residents_town_is_remembered(env):
+    processor, _, send, vault, clock, db = env
+    asker = _Asker(clock)
+    send("+819012340001", "粗大ごみの 出し方")
+    send("+819012340002", "粗大ごみの出し方")  # the same question, written otherwise
+    send("+819012340003", "犬の登録は？")
+    send("+819012340001", "town:本町")
+    send("+819012340001", "次は？")
+    while processor.run(processor.store.process_batch(asker, 32)).inbox_ids:
+        clock.advance(timedelta(minutes=1))
+    top = processor.run(processor.store.faq.most_frequent(10))
+    assert [(m.text, m.count) for m in top][:1] == [("粗大ごみの 出し方", 2)]
+    assert sorted(m.count for m in top) == [1, 1, 2]
+    # The turn after the town was given reads it, both from its claim and its services.
+    claimed, looked_up = asker.seen[-1]
+    assert (
+        (claimed.district, claimed.town) == ("中央", "本町") == (looked_up.district, looked_up.town)
+    )
+    send("+819012340001", "forget")
+    send("+819012340001", "また")
+    while processor.run(processor.store.process_batch(asker, 32)).inbox_ids:
+        pass
+    assert asker.seen[-1][0].town is None

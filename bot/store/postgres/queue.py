@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.store.postgres import faq
 from bot.store.postgres.connection import Conn, dumps
 from bot.store.postgres.pipeline import INBOX_COLUMNS, resident_row, update_resident
 from bot.store.records import Claimed, Completion
@@ -58,7 +59,7 @@ def claim_pending(conn: Conn, limit: int, now: datetime) -> tuple[list[Claimed],
         numbered = conn.execute("SELECT nextval('inbox_batches') AS n")
         heads = conn.execute(
             "SELECT i.*, r.id AS r_id, r.notices_enabled, r.handoff, r.last_provider, "
-            "r.last_channel, r.failed_turns, c.state "
+            "r.last_channel, r.failed_turns, r.district, r.town, c.state "
             "FROM (SELECT DISTINCT ON (resident_id) * FROM inbox "
             "      WHERE status = 'pending' AND resident_id = ANY(%s) "
             "      ORDER BY resident_id, id) i "
@@ -207,6 +208,7 @@ def complete_all(
                 "key": [o.idempotency_key for _, o in replies],
             },
         )
+    faq.record_all(conn, [miss for _, d in finished for miss in d.faq_misses], now)
     conn.execute(
         "UPDATE inbox i SET status = v.status, processed_at = %s, batch = %s "
         "FROM unnest(%s::bigint[], %s::text[]) AS v(id, status) WHERE i.id = v.id",

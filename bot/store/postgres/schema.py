@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from bot.store.postgres import accounts, audit, bookings, console, delivery, pipeline, staff
+from bot.store.postgres import accounts, audit, bookings, console, delivery, faq, pipeline, staff
 from bot.store.postgres.migrations import MigrationSet, apply
 
 OWNERS: list[MigrationSet] = [
@@ -17,6 +17,7 @@ OWNERS: list[MigrationSet] = [
     accounts.MIGRATIONS,
     audit.MIGRATIONS,
     console.MIGRATIONS,
+    faq.MIGRATIONS,
     delivery.MIGRATIONS,
 ]
 

@@ -51,6 +51,7 @@ from bot.store.postgres.connection import (
     unavailable,
 )
 from bot.store.postgres.delivery import PostgresDelivery
+from bot.store.postgres.faq import PostgresFaqMisses
 from bot.store.postgres.schema import migrate
 from bot.store.postgres.staffwork import PostgresConsole, PostgresStaffDesk
 from bot.store.services import Conversations, Residents
@@ -141,6 +142,7 @@ class PostgresStore:
         self.delivery = PostgresDelivery(self._deliver, self.owner)
         self.staff = PostgresStaffDesk(self._staff, audit)
         self.console = PostgresConsole(self._staff, audit)
+        self.faq = PostgresFaqMisses(self._intake)
         self.wake = Wakeups()
         self._tasks: list[asyncio.Task[None]] = []
         self._serving = False
