@@ -87,7 +87,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         store=store,
         clock=clock,
         vault=vault,
-        responder_factory=lambda: build_responder(Path(settings.flows_dir), clock),
+        responder_factory=lambda: build_responder(
+            Path(settings.flows_dir), clock, dictionaries=settings.dictionaries_dir
+        ),
         texts=texts,
         metrics=metrics_,
         max_chars=settings.max_text_chars,

@@ -15,17 +15,19 @@ from bot.nlu.understanding import ItemMention, Understanding
 
 __all__ = ["INTENTS", "ItemMention", "Nlu", "Understanding", "load_nlu", "understand"]
 
-_cache: dict[Path, Nlu] = {}
+_cache: dict[tuple[Path, Path | None], Nlu] = {}
 _lock = threading.Lock()
 
 
-def load_nlu(flows_dir: Path | str = "flows") -> Nlu:
-    """The Nlu for a flows directory, built once per path (and per process)."""
+def load_nlu(flows_dir: Path | str = "flows", dictionaries_dir: Path | str | None = None) -> Nlu:
+    """The Nlu for a flows directory (and its dictionaries: default beside it), built once
+    per path (and per process)."""
     path = Path(flows_dir).resolve()
+    words = Path(dictionaries_dir).resolve() if dictionaries_dir is not None else None
     with _lock:
-        nlu = _cache.get(path)
+        nlu = _cache.get((path, words))
         if nlu is None:
-            nlu = _cache[path] = Nlu(path)
+            nlu = _cache[path, words] = Nlu(path, words)
         return nlu
 
 

@@ -79,7 +79,7 @@ async def serve(tmp_path, monkeypatch):
 
     async def start(responder=None, **changes) -> Server:
         if responder is not None:
-            monkeypatch.setattr(bot.app, "build_responder", lambda flows_dir, clock: responder)
+            monkeypatch.setattr(bot.app, "build_responder", lambda flows_dir, clock, **_: responder)
         app = create_app(settings_for(tmp_path, **changes))
         runner = web.AppRunner(app, shutdown_timeout=1.0)
         await runner.setup()
