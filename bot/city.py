@@ -26,9 +26,7 @@ def load_city_flows(path: Path | str) -> FlowSet:
     return load_flowset(Path(path), _domain(Path(path)))
 
 
-def build_responder(
-    flows_dir: Path, clock: Clock, dictionaries: Path | None = None
-) -> Responder:
+def build_responder(flows_dir: Path, clock: Clock, dictionaries: Path | None = None) -> Responder:
     """The responder the pipeline calls for every turn: the flow engine over the NLU
     (the Sudachi word lists from `dictionaries`, default beside the flows folder)."""
     # Imported here: loading Sudachi is the slow part of start-up, and only the processes

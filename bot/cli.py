@@ -6,11 +6,10 @@ import argparse
 import json
 import os
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from bot.clock import Clock, FrozenClock, parse_instant
+from bot.clock import FrozenClock, parse_instant
 from bot.errors import BotError
 
 if TYPE_CHECKING:
@@ -199,6 +198,7 @@ def _checked_settings(args: argparse.Namespace, **overrides: object) -> Settings
 
     city = city_of(args)
     settings = load_settings(
+        None,
         db_path=args.db,
         flows_dir=city.flows,
         dictionaries_dir=city.dictionaries,
@@ -218,6 +218,8 @@ def _checked_settings(args: argparse.Namespace, **overrides: object) -> Settings
     except UserDictError as exc:
         print(exc, file=sys.stderr)
         raise UsageError(f"the dictionaries in {city.dictionaries} are not valid (above)") from None
+    if str(settings.db_path) == ":memory:":
+        return settings  # a throw-away database keeps no key either
     return ensure_secret(settings)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from bot.channels.base import Inbound
 from bot.clock import Clock, FrozenClock
 from bot.identity import NumberVault
-from bot.pipeline.intake import prepare_inbound
+from bot.pipeline.intake import identity_of, prepare_inbound
 from bot.pipeline.turns import TurnRunner
 from bot.store import open_store
 from bot.system_texts import SystemTexts
@@ -72,9 +72,7 @@ class LocalBot:
             postback=postback,
         )
         now = self.clock.now()
-        stored = self._loop.run(
-            self.store.ingest([prepare_inbound(inbound, self.vault, now)], now)
-        )
+        stored = self._loop.run(self.store.ingest([prepare_inbound(inbound, self.vault, now)], now))
         self._process()
         if self.shared:  # a server on the same database may have taken the message
             self._loop.run(self._until_processed(stored[0].inbox_id))
@@ -115,7 +113,7 @@ class LocalBot:
         return self.new_messages(sender)
 
     def new_messages(self, sender: str) -> list[dict[str, Any]]:
-        resident_id = self.vault.resident_id(sender)
+        resident_id = self._resident(sender)
         after = self._last_outbox.get(resident_id, 0)
         rows = self._loop.run(self.store.sent_to(resident_id, after))
         if rows:
@@ -123,4 +121,7 @@ class LocalBot:
         return [row.as_dict() for row in rows]
 
     def conversation(self, sender: str) -> dict[str, Any] | None:
-        return self._loop.run(self.store.conversation(self.vault.resident_id(sender)))
+        return self._loop.run(self.store.conversation(self._resident(sender)))
+
+    def _resident(self, sender: str) -> str:
+        return self.vault.resident_id(identity_of(self.provider, sender))
