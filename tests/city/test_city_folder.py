@@ -73,7 +73,7 @@ def test_what_is_missing_is_said_in_one_line_with_the_fix(empty: Path) -> None:
 
 
 def test_missing_dictionaries_are_an_error_not_silence(tmp_path: Path) -> None:
-    with pytest.raises(UserDictError, match="no dictionaries folder at .*BOT_DICTIONARIES"):
+    with pytest.raises(UserDictError, match=r"no dictionaries folder at .*BOT_DICTIONARIES"):
         ensure_user_dic(tmp_path / "dictionaries")
     (tmp_path / "dictionaries").mkdir()
     assert ensure_user_dic(tmp_path / "dictionaries") is None  # emptied on purpose
