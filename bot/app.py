@@ -44,7 +44,10 @@ PIPELINE = web.AppKey("pipeline", Pipeline)
 
 
 def make_clock(settings: Settings) -> Clock:
-    return OffsetClock(parse_instant(settings.clock_start)) if settings.clock_start else Clock()
+    if settings.clock_start:
+        return OffsetClock(parse_instant(settings.clock_start))
+    # In development the simulator's clock control may move time on; production's is real.
+    return Clock() if settings.production else OffsetClock(Clock().now())
 
 
 def edge_limits(settings: Settings) -> EdgeLimits:
