@@ -16,7 +16,7 @@ import pytest_asyncio
 from bot.app import PIPELINE
 from bot.clock import TOKYO, FrozenClock
 from bot.turn import Reply, TimerRequest, TurnResult
-from tests.web.test_sim_page import E164, WAIT_MS, Server, open_sim, send_typed
+from tests.web.test_sim_page import E164, WAIT_MS, open_sim, send_typed
 from tests.web.test_sim_page import chromium as chromium
 from tests.web.test_sim_page import serve as serve
 
@@ -56,6 +56,12 @@ async def shot(page, name: str) -> None:
     await page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
+async def http_json(method: str, url: str, **kwargs) -> dict:
+    async with aiohttp.ClientSession() as http, http.request(method, url, **kwargs) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
 def stamp_of(at: str) -> str:
     """What the page prints for a time: month/day hour:minute, Asia/Tokyo."""
     when = datetime.fromisoformat(at).astimezone(TOKYO)
@@ -73,15 +79,11 @@ async def test_the_panel_shows_flow_state_and_slots_of_the_real_flows(serve, wid
     await expect(page.locator(".bubble.bot")).to_have_count(1)
     await expect(page.locator("#state-flow")).to_have_text("bulky_waste")
     number = await page.locator("#number").inner_text()
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{server.url}/sim/state", params={"from": number}) as response:
-            state = await response.json()
+    state = await http_json("GET", f"{server.url}/sim/state", params={"from": number})
     await expect(page.locator("#state-state")).to_have_text(state["state"])
     await send_typed(page, "ソファー")
     await expect(page.locator(".bubble.bot")).to_have_count(2)
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{server.url}/sim/state", params={"from": number}) as response:
-            state = await response.json()
+    state = await http_json("GET", f"{server.url}/sim/state", params={"from": number})
     assert state["flow"] == "bulky_waste" and state["slots"], state
     await expect(page.locator("#state-state")).to_have_text(state["state"])
     cells = page.locator("#state-slots td:first-child")
@@ -136,7 +138,8 @@ async def test_the_clock_moves_on_and_due_reminders_arrive_as_notices(serve, wid
     assert clock.now() == TUESDAY_10 + timedelta(minutes=150)
     # The reminder fired at its own time (12:00), not at the end of the move; the page shows it.
     number = await page.locator("#number").inner_text()
-    messages = [m async for m in _messages(server, number)]
+    answer = await http_json("GET", f"{server.url}/sim/messages", params={"from": number})
+    messages = answer["messages"]
     assert [m["kind"] for m in messages] == ["reply", "notice"]
     assert messages[1]["at"] == "2026-11-24T12:00:00+09:00"
     stamps = page.locator("time.stamp.from-bot")
@@ -151,14 +154,6 @@ async def test_the_clock_moves_on_and_due_reminders_arrive_as_notices(serve, wid
     assert colours[0] != colours[1]
     await shot(page, "sim-clock-notice")
     assert errors == []
-
-
-async def _messages(server: Server, number: str):
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{server.url}/sim/messages", params={"from": number}) as response:
-            assert response.status == 200
-            for message in (await response.json())["messages"]:
-                yield message
 
 
 async def test_the_transcript_survives_a_reload_and_what_came_meanwhile_shows(
@@ -178,9 +173,8 @@ async def test_the_transcript_survives_a_reload_and_what_came_meanwhile_shows(
     await page.close()
 
     # While the page is closed, time moves on and the reminder is sent.
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{server.url}/sim/clock", json={"advance": "3h"}) as response:
-            assert response.status == 200 and (await response.json())["turns"] == 1
+    moved = await http_json("POST", f"{server.url}/sim/clock", json={"advance": "3h"})
+    assert moved["turns"] == 1
 
     page, errors = await open_sim(wide, server)
     await expect(page.locator("#number")).to_have_text(number)
