@@ -138,6 +138,22 @@ def _secret_key(env: Mapping[str, str], settings: Settings) -> bytes:
     return b""
 
 
+def database_settings(db_path: Path | None = None, *, create: bool) -> Settings:
+    """Settings for a command that opens the database (--db, else BOT_DB). One that writes
+    (`create`) may make it and development's key; a read command needs an existing one and
+    never leaves an empty database behind."""
+    settings = load_settings(db_path=db_path)
+    if create:
+        return ensure_secret(settings)
+    path = settings.db_path
+    if str(path) != ":memory:" and not path.exists():
+        raise ConfigError(
+            f"no database at {path}: `bot serve` creates it; run this where the bot runs, "
+            f"or pass --db / set BOT_DB"
+        )
+    return settings
+
+
 def ensure_secret(settings: Settings) -> Settings:
     """Development without BOT_SECRET_KEY: generate a key once, beside the database (0600).
     Called by the commands that write, after the configuration was checked, so a wrong

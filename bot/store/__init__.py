@@ -8,6 +8,8 @@ from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.store.base import (
+    AuditSealer,
+    Console,
     DeliveryStore,
     StaffDesk,
     Store,
@@ -15,10 +17,14 @@ from bot.store.base import (
     TurnHandler,
     Wakeups,
 )
+from bot.store.console import ConsoleWork
 from bot.store.services import Bookings, Conversations, Residents, TurnServices
 
 __all__ = [
+    "AuditSealer",
     "Bookings",
+    "Console",
+    "ConsoleWork",
     "Conversations",
     "DeliveryStore",
     "Residents",
@@ -32,13 +38,17 @@ __all__ = [
 ]
 
 
-def open_store(location: Path | str, single_lane: bool = False) -> Store:
+def open_store(
+    location: Path | str, single_lane: bool = False, audit: AuditSealer | None = None
+) -> Store:
     """The store for BOT_DB / --db: a file path (SQLite). Not yet opened (`await .open()`).
-    `single_lane`: one connection for everything (in-process tools: replay, chat, CLI)."""
+    `single_lane`: one connection for everything (in-process tools: replay, chat, CLI).
+    `audit`: what links audit entries into the chain (bot.audit.AuditChain); without it
+    the store refuses to append to the audit log."""
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
         raise ConfigError("BOT_DB: PostgreSQL is not available in this version; give a file path")
     # Imported here: the backends import their drivers; the protocols above import none.
     from bot.store.sqlite import SqliteStore
 
-    return SqliteStore(location, single_lane=single_lane)
+    return SqliteStore(location, single_lane=single_lane, audit=audit)

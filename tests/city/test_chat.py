@@ -45,9 +45,11 @@ def here(tmp_path: Path, monkeypatch) -> Path:
 
 
 def _staff_reply(db: Path, text: str) -> None:
-    """What the console does when staff answer: a reply queued through the staff desk."""
-    from bot.config import load_settings
-    from bot.handoff import find_open, list_handoffs, queue_staff_reply
+    """What the console does when staff answer (bot.staff.casework.reply): a reply through
+    the store's handoffs, in the console's write transaction, on the case `bot handoff list`
+    shows."""
+    from bot.handoff import list_handoffs
+    from bot.pipeline.turns import LOCAL_PROVIDERS
     from bot.store import open_store
 
     async def reply() -> None:
@@ -55,13 +57,14 @@ def _staff_reply(db: Path, text: str) -> None:
         await store.open()
         try:
             (case,) = await list_handoffs(store.staff)
-            resident = await find_open(store.staff, case["ref"])
-            assert resident is not None
-            await queue_staff_reply(store.staff, resident, text, parse_instant(TUESDAY_10))
+            resident = case["resident_id"]
+            now = parse_instant(TUESDAY_10)
+            await store.console.write(
+                lambda work: work.handoffs.staff_reply(resident, text, now, True, LOCAL_PROVIDERS)
+            )
         finally:
             await store.close()
 
-    assert load_settings().db_path == Path("var/bot.db")
     asyncio.run(reply())
 
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from bot.store.sqlite import bookings, pipeline, staff
+from bot.store.sqlite import accounts, audit, bookings, console, pipeline, staff
 from bot.store.sqlite.migrations import MigrationSet, apply
 
-OWNERS: list[MigrationSet] = [pipeline.MIGRATIONS, staff.MIGRATIONS, bookings.MIGRATIONS]
+OWNERS: list[MigrationSet] = [
+    pipeline.MIGRATIONS,
+    staff.MIGRATIONS,
+    bookings.MIGRATIONS,
+    accounts.MIGRATIONS,
+    audit.MIGRATIONS,
+    console.MIGRATIONS,  # refers to staff_accounts
+]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
