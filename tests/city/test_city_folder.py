@@ -114,7 +114,16 @@ def test_serve_refuses_an_invalid_setting_before_writing(city, capsys, monkeypat
     assert not (city.parent / "var").exists()
 
 
-@pytest.mark.parametrize("command", [["handoff", "list"], ["handoff", "return", "abcdef12"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["handoff", "list"],
+        ["handoff", "return", "abcdef12"],
+        ["staff", "list"],
+        ["staff", "disable", "sato"],
+        ["audit", "verify"],
+    ],
+)
 def test_read_commands_never_create_an_empty_database(empty, capsys, command) -> None:
     code, out, err = run(capsys, *command)
     assert code == 2 and out == ""
