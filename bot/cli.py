@@ -254,7 +254,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     settings = _checked_settings(args)
     chat = Chat(settings, args.sender, args.channel, args.clock)
-    print("さくら市ボットと会話します（/help で使い方）。")
+    print(
+        "さくら市ボットと会話します。コマンド: /help 使い方  /now 時刻  /wait 25h 時計を進める  /quit 終了"
+    )
     print(f"データベース: {settings.db_path}  あなたの番号: {args.sender}  時刻: {chat.now()}")
     try:
         while True:
