@@ -10,8 +10,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from bot.cli import CHAT_NUMBER, main
 from bot.clock import parse_instant
 from tests.foundation.helpers import ROOT
@@ -34,14 +32,6 @@ def scripted(monkeypatch, lines: list[str | Callable[[], None]]) -> None:
         return line  # type: ignore[return-value]
 
     monkeypatch.setattr(builtins, "input", fake_input)
-
-
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch) -> Path:
-    for name in ("BOT_FLOWS", "BOT_DICTIONARIES", "BOT_DB", "BOT_ENV", "BOT_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def _staff_reply(db: Path, text: str) -> None:
@@ -68,9 +58,9 @@ def _staff_reply(db: Path, text: str) -> None:
     asyncio.run(reply())
 
 
-def test_a_handoff_started_in_chat_is_on_the_serve_database(here, monkeypatch, capsys) -> None:
+def test_a_handoff_started_in_chat_is_on_the_serve_database(empty, monkeypatch, capsys) -> None:
     flows = str(ROOT / "flows")
-    db = here / "var" / "bot.db"
+    db = empty / "var" / "bot.db"
     scripted(
         monkeypatch,
         [
@@ -100,14 +90,14 @@ def test_a_handoff_started_in_chat_is_on_the_serve_database(here, monkeypatch, c
     assert "市民課の佐藤です。どの書類でしょうか。" in out
 
     # The default database is serve's: ./var/bot.db, with the same key (var/secret.key).
-    assert db.exists() and (here / "var" / "secret.key").exists()
+    assert db.exists() and (empty / "var" / "secret.key").exists()
     assert main(["handoff", "list"]) == 0
     listed = capsys.readouterr().out
     assert "書類の件で相談です" in listed
     assert CHAT_NUMBER[3:] not in listed  # never the number
 
 
-def test_chat_numbers_are_simulated_residents_never_real_ones(here, monkeypatch) -> None:
+def test_chat_numbers_are_simulated_residents_never_real_ones(empty, monkeypatch) -> None:
     """On the production database too: chat's +81… is not the real resident's +81…."""
     from bot.identity import NumberVault
     from bot.pipeline.intake import identity_of
@@ -118,17 +108,17 @@ def test_chat_numbers_are_simulated_residents_never_real_ones(here, monkeypatch)
     assert identity_of("chat", number) == identity_of("sim", number)
 
 
-def test_memory_database_leaves_nothing_behind(here, monkeypatch, capsys) -> None:
+def test_memory_database_leaves_nothing_behind(empty, monkeypatch, capsys) -> None:
     scripted(monkeypatch, ["こんにちは"])
     code = main(["chat", "--flows", str(ROOT / "flows"), "--db", ":memory:"])
     assert code == 0
     assert "さくら市> " in capsys.readouterr().out
-    assert list(here.iterdir()) == []
+    assert list(empty.iterdir()) == []
 
 
-def test_chat_outside_a_city_is_one_line(here, monkeypatch, capsys) -> None:
+def test_chat_outside_a_city_is_one_line(empty, monkeypatch, capsys) -> None:
     scripted(monkeypatch, [])
     assert main(["chat"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("bot: no city at ./flows")
-    assert list(here.iterdir()) == []
+    assert list(empty.iterdir()) == []

@@ -23,15 +23,6 @@ def run(capsys, *argv: str) -> tuple[int, str, list[str]]:
 
 
 @pytest.fixture
-def empty(tmp_path: Path, monkeypatch) -> Path:
-    """An empty folder to run commands in; BOT_* of the caller's shell removed."""
-    for name in ("BOT_FLOWS", "BOT_DICTIONARIES", "BOT_DB", "BOT_ENV", "BOT_SECRET_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
 def city(empty: Path) -> Path:
     """A city written by `bot init` into ./town (flows, dictionaries, tests/conversations)."""
     assert main(["init", "town"]) == 0

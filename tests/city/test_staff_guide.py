@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests.city.conftest import CITY_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "staff-guide.md"
@@ -48,7 +49,7 @@ def apply_tutorial(city: Path, text: str) -> list[str]:
 
 @pytest.fixture
 def city(tmp_path: Path, monkeypatch) -> Path:
-    for name in ("BOT_FLOWS", "BOT_DICTIONARIES", "BOT_DB", "BOT_ENV"):
+    for name in CITY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     target = tmp_path / "city"
     for part in ("flows", "dictionaries"):
