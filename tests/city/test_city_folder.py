@@ -113,6 +113,7 @@ def test_serve_refuses_an_invalid_setting_before_writing(city, capsys, monkeypat
         ["staff", "list"],
         ["staff", "disable", "sato"],
         ["audit", "verify"],
+        ["faq", "misses"],
     ],
 )
 def test_read_commands_never_create_an_empty_database(empty, capsys, command) -> None:

@@ -16,13 +16,6 @@ from bot.cli import main
 from tests.city.conftest import CITY_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# The tutorial needs intents as data and the city FAQ (flows/nlu/*.yaml, data/faq.yaml), which
-# arrive with the `nlu` branch; until then the NLU still has its fixed Python list.
-needs_intents_as_data = pytest.mark.skipif(
-    hasattr(__import__("bot.nlu").nlu, "INTENTS"),
-    reason="intents are not data in this tree yet (branch nlu not merged)",
-)
 GUIDE = ROOT / "docs" / "staff-guide.md"
 BLOCK = re.compile(r"^```(\w+)((?: \w+=\S+)*)\n(.*?)^```\n", re.M | re.S)
 
@@ -72,7 +65,6 @@ def run(capsys, *argv: str) -> tuple[int, str]:
     return code, out + err
 
 
-@needs_intents_as_data
 def test_the_tutorial_from_its_own_code_blocks(city: Path, capsys) -> None:
     text = GUIDE.read_text(encoding="utf-8")
     written = apply_tutorial(city, text)
@@ -98,7 +90,6 @@ def test_the_tutorial_from_its_own_code_blocks(city: Path, capsys) -> None:
     assert "dog_registration: 2/2 transitions (100%)" in out
 
 
-@needs_intents_as_data
 def test_without_the_rule_file_the_check_says_nothing_starts_the_flow(city, capsys) -> None:
     apply_tutorial(city, GUIDE.read_text(encoding="utf-8"))
     (city / "flows" / "nlu" / "dogs.yaml").unlink()
@@ -119,7 +110,6 @@ def _block(path: str) -> str:
     return body
 
 
-@needs_intents_as_data
 async def test_the_tutorial_answers_in_the_simulator(tmp_path, aiohttp_client) -> None:
     """The city the tutorial made, served: 「犬の登録をしたい」 in the simulator starts the
     new flow, and the panel's state says so."""
