@@ -122,8 +122,7 @@ def measure(
         cmd = server_cmd(port, args.server_prefix)
         if workers > 1:
             cmd += ["--workers", str(workers)]
-        env = server_env(Path("."), port, hello["twilio_port"], hello)
-        env["BOT_DB"] = location
+        env = server_env(location, port, hello["twilio_port"], hello, args.city)
         server = Server(cmd, env, port, work / f"server-{label.replace(' ', '-')}.log")
         out["cold_start_s"] = round(server.start(), 3)
         target = {
@@ -180,7 +179,9 @@ def run_backends(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "options": {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "city"
+        },
         "runs": [],
     }
     work = Path(tempfile.mkdtemp(prefix="bot-bench-db-"))

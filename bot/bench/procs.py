@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from bot.cityfolder import CityFolder
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SECRET = "bench-secret-key-not-for-production-0123456789abcdef"
 REPO = Path(__file__).resolve().parents[2]
@@ -236,14 +238,22 @@ def machine() -> dict[str, Any]:
     }
 
 
-def server_env(db: Path, port: int, twilio_port: int, hello: dict[str, Any]) -> dict[str, str]:
+def server_env(
+    db: Path | str,
+    port: int,
+    twilio_port: int,
+    hello: dict[str, Any],
+    city: CityFolder | None = None,
+) -> dict[str, str]:
+    city = city or CityFolder(REPO / "flows", REPO / "dictionaries")
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env.update({
         "BOT_ENV": "development",
         "BOT_SIMULATOR": "1",
         "BOT_SECRET_KEY": SECRET,
         "BOT_DB": str(db),
-        "BOT_FLOWS": str(REPO / "flows"),
+        "BOT_FLOWS": str(city.flows.resolve()),
+        "BOT_DICTIONARIES": str(city.dictionaries.resolve()),
         "BOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "BOT_TWILIO_ACCOUNT_SID": hello["account_sid"],
         "BOT_TWILIO_AUTH_TOKEN": hello["auth_token"],

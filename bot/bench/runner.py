@@ -25,6 +25,7 @@ from bot.bench.procs import (
 )
 from bot.bench.report import markdown, targets
 from bot.bench.seed import seed_database
+from bot.cityfolder import CityFolder
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -70,6 +71,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "databases): compare SQLite, PostgreSQL and PostgreSQL with --workers processes",
     )
     p.add_argument("--workers", type=int, default=2, help="processes for the last run (--db)")
+    p.add_argument(
+        "--flows",
+        metavar="DIR",
+        help="the city's flows folder the server runs (default: $BOT_FLOWS, else ./flows; "
+        "the bench's texts are written for the sample city)",
+    )
     p.add_argument("--out", type=Path, default=Path("bench-results/latest.json"))
     p.add_argument("--keep", action="store_true", help="keep the databases and logs")
     p.add_argument(
@@ -78,6 +85,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="wrap the server command, e.g. 'py-spy record -o prof.svg --'",
     )
     args = p.parse_args(argv)
+    args.city = CityFolder.locate(args.flows).require()
     quick = args.quick
     args.messages = args.messages or (1500 if quick else 20000)
     args.residents = [
@@ -155,7 +163,7 @@ def run_scenario(
     hello = gen.hello
     server = Server(
         server_cmd(port, args.server_prefix),
-        server_env(db, port, hello["twilio_port"], hello),
+        server_env(db, port, hello["twilio_port"], hello, args.city),
         port,
         work / f"server-{residents}.log",
     )
@@ -230,7 +238,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "options": {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "city"
+        },
+        "city": {"flows": str(args.city.flows), "dictionaries": str(args.city.dictionaries)},
     }
     work = Path(tempfile.mkdtemp(prefix="bot-bench-"))
     gen = LoadGenerator(work / "loadgen.log")
