@@ -78,9 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="server processes on the port (PostgreSQL only; SQLite is one process)",
+        help="server processes on the port (default: 1; more need PostgreSQL)",
     )
-    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a child
 
     chat = sub.add_parser("chat", help="chat with the bot in the terminal")
     chat.add_argument(
@@ -142,8 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="bring the database's schema up to date, or move a city to PostgreSQL",
     )
     _db_option(migrate, "the database to upgrade")
-    migrate.add_argument("--from", dest="source", help="a SQLite file to move (with --to)")
-    migrate.add_argument("--to", dest="target", help="an empty PostgreSQL database (URL)")
+    migrate.add_argument(
+        "--from", dest="source", help="a SQLite file to move (with --to; default: none)"
+    )
+    migrate.add_argument(
+        "--to", dest="target", help="an empty PostgreSQL database's URL (default: none)"
+    )
 
     init = sub.add_parser("init", help="write the sample city into a folder")
     init.add_argument("dir", help="where: DIR/flows, DIR/dictionaries, DIR/tests/conversations")
@@ -244,6 +247,9 @@ def _checked_settings(args: argparse.Namespace, **overrides: object) -> Settings
     return ensure_secret(settings)
 
 
+WORKER_VARIABLE = "BOT_SERVE_WORKER"  # set by `bot serve --workers N` for its children
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -261,7 +267,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "a SQLite database is served by one process"
         )
     limits = edge_limits(settings)
-    if args.worker:  # one of --workers N: the parent printed the banner
+    if os.environ.get(WORKER_VARIABLE) == "1":  # one of --workers N: the parent printed the banner
         asyncio.run(serve(create_app(settings), settings.host, settings.port, limits, True))
         return 0
     base = f"http://{settings.host}:{settings.port}"
@@ -271,14 +277,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         upgrade(settings.database)  # once, before the children start
         _banner(settings, f"{base} ({args.workers} processes)")
-        child = ["serve", "--host", settings.host, "--port", str(settings.port), "--worker"]
+        child = ["serve", "--host", settings.host, "--port", str(settings.port)]
         if args.db:
             child += ["--db", str(args.db)]
         if args.clock:
             child += ["--clock", args.clock.isoformat()]
         if args.flows:
             child += ["--flows", str(args.flows)]
-        return run_workers(child, args.workers)
+        return run_workers(child, args.workers, {WORKER_VARIABLE: "1"})
     app = create_app(settings)
     _banner(settings, base)
     asyncio.run(serve(app, settings.host, settings.port, limits))

@@ -6,6 +6,7 @@ once, starts the children, passes SIGTERM/SIGINT on, and starts a child again if
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -17,10 +18,16 @@ log = logging.getLogger("bot.workers")
 RESTART_AFTER = 1.0  # seconds before a child that died is started again
 
 
-def run_workers(child_args: list[str], count: int) -> int:
-    """Run `bot <child_args>` `count` times until told to stop; returns the exit code."""
+def run_workers(child_args: list[str], count: int, child_env: dict[str, str]) -> int:
+    """Run `bot <child_args>` `count` times (with `child_env` added to the environment)
+    until told to stop; returns the exit code."""
     command = [sys.executable, "-m", "bot.cli", *child_args]
-    children: list[subprocess.Popen[bytes]] = [subprocess.Popen(command) for _ in range(count)]
+    env = {**os.environ, **child_env}
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=env)
+
+    children = [start() for _ in range(count)]
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -38,7 +45,7 @@ def run_workers(child_args: list[str], count: int) -> int:
                 if code is not None and not stopping:
                     log.error("server process exited; starting another", extra={"code": code})
                     time.sleep(RESTART_AFTER)
-                    children[index] = subprocess.Popen(command)
+                    children[index] = start()
             time.sleep(0.2)
         codes = [child.wait() for child in children]
     finally:
