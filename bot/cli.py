@@ -123,15 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     _city_option(nlu)
 
     flows = sub.add_parser("flows", help="check or draw flows")
+    _city_option(flows)
     flows_sub = flows.add_subparsers(dest="flows_command", required=True, parser_class=_Parser)
     check = flows_sub.add_parser("check", help="validate flows, templates and data")
     check.add_argument(
         "path", nargs="?", help="a flows folder or a file in one (default: the --flows folder)"
     )
-    _city_option(check)
     graph = flows_sub.add_parser("graph", help="a flow as a Mermaid stateDiagram-v2")
     graph.add_argument("flow_id")
-    _city_option(graph)
 
     # `bot bench ...` is handed whole to bot.bench (its own options); listed here for --help.
     sub.add_parser("bench", help="measure the whole path end to end (bot bench --help)")
@@ -178,11 +177,50 @@ def build_parser() -> argparse.ArgumentParser:
     add_staff_parsers(sub, _Parser)  # bot staff …, bot audit …
     for name in ("staff", "audit"):
         _city_option(sub.choices[name])
+    _share_group_options(sub)
     return parser
+
+
+SHARED_OPTIONS = ("--db", "--flows")
+
+
+def _share_group_options(sub: argparse._SubParsersAction) -> None:
+    """`bot staff add X --db F` as well as `bot staff --db F add X`: a command group's --db
+    and --flows are taken after its subcommand too. The subcommand's copy has no default
+    (SUPPRESS), so the value given before the subcommand stands unless repeated after it."""
+    for group in sub.choices.values():
+        leaves = [
+            action for action in group._actions if isinstance(action, argparse._SubParsersAction)
+        ]
+        shared = [
+            action
+            for action in group._actions
+            if any(flag in SHARED_OPTIONS for flag in action.option_strings)
+        ]
+        for leaf_action in leaves:
+            for leaf in leaf_action.choices.values():
+                taken = set(leaf._option_string_actions)
+                for action in shared:
+                    if taken.intersection(action.option_strings):
+                        continue
+                    leaf.add_argument(
+                        *action.option_strings,
+                        dest=action.dest,
+                        metavar=action.metavar,
+                        default=argparse.SUPPRESS,
+                        help=f"{action.help}; may also come before the subcommand",
+                    )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    for position, value in enumerate(argv, 1):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # bytes the terminal sent that are not UTF-8 (surrogateescape)
+            shown = value.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            print(f"bot: argument {position} is not valid UTF-8: {shown}", file=sys.stderr)
+            return 2
     try:
         if argv[:1] == ["bench"]:
             from bot.bench import main as bench_main
@@ -276,7 +314,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from bot.workers import run_workers
 
         upgrade(settings.database)  # once, before the children start
-        _banner(settings, f"{base} ({args.workers} processes)")
+        print(_banner(settings, f"{base} ({args.workers} processes)"), flush=True)
         child = ["serve", "--host", settings.host, "--port", str(settings.port)]
         if args.db:
             child += ["--db", str(args.db)]
@@ -286,20 +324,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
             child += ["--flows", str(args.flows)]
         return run_workers(child, args.workers, {WORKER_VARIABLE: "1"})
     app = create_app(settings)
-    _banner(settings, base)
-    asyncio.run(serve(app, settings.host, settings.port, limits))
+    banner = _banner(settings, base)
+    asyncio.run(
+        serve(app, settings.host, settings.port, limits, ready=lambda: print(banner, flush=True))
+    )
     return 0
 
 
-def _banner(settings: Settings, where: str) -> None:
+def _banner(settings: Settings, where: str) -> str:
+    """What `bot serve` prints once it listens (computed before the server's loop runs)."""
     base = f"http://{settings.host}:{settings.port}"
-    print(f"さくら市ボット listening on {where} (city: {settings.flows_dir})", flush=True)
+    lines = [f"さくら市ボット listening on {where} (city: {settings.flows_dir})"]
     if settings.simulator:
-        print(f"  simulator:     {base}/sim/", flush=True)
+        lines.append(f"  simulator:     {base}/sim/")
     from bot.staff.cli import console_hint
 
-    print(f"  staff console: {base}/staff/{console_hint(settings)}", flush=True)
-    print(f"  health:        {base}/healthz   metrics: {base}/metrics", flush=True)
+    lines.append(f"  staff console: {base}/staff/{console_hint(settings)}")
+    lines.append(f"  health:        {base}/healthz   metrics: {base}/metrics")
+    return "\n".join(lines)
 
 
 CHAT_HELP = """\
