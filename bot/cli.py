@@ -29,6 +29,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"bot: {message} (see: {self.prog} --help)\n")
 
 
+def _phone(value: str) -> str:
+    """A resident's number as people write it (090-…, +81 90 …), kept in E.164."""
+    from bot.numbering import InvalidNumber, parse
+
+    try:
+        return parse(value).e164
+    except InvalidNumber as exc:
+        raise argparse.ArgumentTypeError(f"not a phone number: {value!r} ({exc})") from None
+
+
 def _instant(value: str):
     try:
         return parse_instant(value)
@@ -88,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--from",
         dest="sender",
+        type=_phone,
         default=CHAT_NUMBER,
         help=f"your number, a simulated resident (default: {CHAT_NUMBER})",
     )

@@ -336,3 +336,14 @@ def test_an_argument_that_is_not_utf_8_is_refused_in_one_line(capsys, argv) -> N
     code, out, err = run(capsys, *argv)
     assert (code, out) == (2, "")
     assert len(err) == 1 and err[0].startswith(f"bot: argument {len(argv)} is not valid UTF-8: ")
+
+
+def test_chat_from_takes_a_number_as_people_write_it_and_refuses_anything_else(capsys) -> None:
+    parser = build_parser()
+    assert parser.parse_args(["chat", "--from", "090-1234-5678"]).sender == "+819012345678"
+    assert parser.parse_args(["chat"]).sender == "+819000000000"
+    with pytest.raises(SystemExit) as exit_:
+        main(["chat", "--from", "abc"])
+    out, err = capsys.readouterr()
+    assert (exit_.value.code, out) == (2, "")
+    assert len(err.splitlines()) == 1 and "not a phone number" in err
