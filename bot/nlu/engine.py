@@ -162,7 +162,7 @@ class Nlu:
         if not text.strip():
             return Understanding(text=text, key=text_key)
         analysis = self.analyse(normalise_input(text))
-        matches = self.gazetteer.find(analysis)
+        matches = entities.without_inner_things(self.gazetteer.find(analysis))
         surface = analysis.surface
         dates, date_spans = find_dates(surface.text, now.date(), surface.starts, surface.ends)
         things = entities.thing_starts(matches)

@@ -276,6 +276,27 @@ def items_and_places(
 _GARBAGE_WORDS = (ItemInfo, TownInfo, GarbageInfo, KindInfo)
 
 
+def without_inner_things(matches: list[Match]) -> list[Match]:
+    """The matches less any catalogue or garbage word found inside a longer known word of
+    the other file (バッテリー inside モバイルバッテリー, a garbage.yaml word): the longest
+    known word names the thing, so the shorter one is no item at all (neither for the
+    items nor for the rules). A word inside a longer word of its own file is left to
+    `longest` (ソファーベッド still tells the rules an item is named)."""
+    things = [m for m in matches if isinstance(m.payload, (ItemInfo, GarbageInfo))]
+    if len(things) < 2:
+        return matches
+    inner = {
+        id(m)
+        for m in things
+        for other in things
+        if type(other.payload) is not type(m.payload)
+        and other.first <= m.first
+        and m.last <= other.last
+        and other.length > m.length
+    }
+    return [m for m in matches if id(m) not in inner] if inner else matches
+
+
 def thing_starts(matches: list[Match]) -> Things:
     """Where catalogue and garbage item words start and end (for 「AのB」)."""
     found = [m for m in matches if isinstance(m.payload, (ItemInfo, GarbageInfo))]
