@@ -134,7 +134,11 @@ def test_longer_garbage_word_wins_over_catalogue_word_inside(
 
 @pytest.mark.parametrize(
     ("text", "item"),
-    [("車のバッテリー", "バッテリー"), ("ガスボンベ", "ガスボンベ"), ("ソファーベッド", "ソファー")],
+    [
+        ("車のバッテリー", "バッテリー"),
+        ("ガスボンベ", "ガスボンベ"),
+        ("ソファーベッド", "ソファー"),
+    ],
 )
 def test_catalogue_word_alone_is_still_the_item(nlu: Nlu, text: str, item: str) -> None:
     assert [i.name for i in nlu.understand(text, NOW).items] == [item]
