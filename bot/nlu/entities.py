@@ -282,17 +282,16 @@ def without_inner_things(matches: list[Match]) -> list[Match]:
     known word names the thing, so the shorter one is no item at all (neither for the
     items nor for the rules). A word inside a longer word of its own file is left to
     `longest` (ソファーベッド still tells the rules an item is named)."""
-    things = [m for m in matches if isinstance(m.payload, (ItemInfo, GarbageInfo))]
-    if len(things) < 2:
+    items = [m for m in matches if isinstance(m.payload, ItemInfo)]
+    garbage_words = [m for m in matches if isinstance(m.payload, GarbageInfo)] if items else []
+    if not garbage_words:
         return matches
     inner = {
         id(m)
-        for m in things
-        for other in things
-        if type(other.payload) is not type(m.payload)
-        and other.first <= m.first
-        and m.last <= other.last
-        and other.length > m.length
+        for mine, theirs in ((items, garbage_words), (garbage_words, items))
+        for m in mine
+        for other in theirs
+        if other.first <= m.first and m.last <= other.last and other.length > m.length
     }
     return [m for m in matches if id(m) not in inner] if inner else matches
 
