@@ -201,6 +201,12 @@ class FaqIndex:
         heads: list[tuple[str, ...]] = []
         qualified: set[tuple[str, ...]] = set()
 
+        def no(index: int) -> bool:
+            if not 0 <= index < analysis.count:
+                return False
+            start, end = surface.spans[index]
+            return surface.text[start:end] == "の"
+
         def unknown_noun(index: int) -> bool:
             """A content noun (not one of the city's words) that no entry uses."""
             if index < 0 or index in covered or analysis.pos[index] not in TOPIC_POS:
@@ -216,12 +222,6 @@ class FaqIndex:
             """The word starting at token `first` follows an unknown noun (会員|登録) or
             an unknown noun and の (アプリ|の|登録)."""
             return unknown_noun(first - 1) or (no(first - 1) and unknown_noun(first - 2))
-
-        def no(index: int) -> bool:
-            if not 0 <= index < analysis.count:
-                return False
-            start, end = surface.spans[index]
-            return surface.text[start:end] == "の"
 
         for m in synonyms:
             payload = m.payload
