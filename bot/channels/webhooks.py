@@ -21,7 +21,7 @@ from bot.channels.base import Inbound, StatusEvent
 from bot.channels.guards import InboundLimiter, is_allowed_number
 from bot.channels.http import BodyTooLarge, MalformedRequest, read_body
 from bot.channels.settings import ChannelSettings, channel_settings_from_env
-from bot.store.base import StoreUnavailable
+from bot.store.base import RowNotStored, StoreUnavailable
 
 log = logging.getLogger("bot.channels")
 
@@ -112,6 +112,8 @@ async def _with_retries(call: Callable[[], Awaitable[Any]], attempts: int = 4) -
     for attempt in range(attempts):
         try:
             return await call()
+        except RowNotStored:
+            raise  # the row's own values were refused: at once again would fail again
         except StoreUnavailable:
             if attempt == attempts - 1:
                 raise

@@ -19,7 +19,7 @@ from bot.identity import NumberVault
 from bot.metrics import Metrics
 from bot.pipeline.intake import identity_of, prepare_inbound
 from bot.pipeline.turns import TurnRunner
-from bot.store.base import Store, Wakeups
+from bot.store.base import RowNotStored, Store, Wakeups
 from bot.store.records import InboundRow, Ingested, SentMessage
 from bot.system_texts import SystemTexts
 from bot.turn import Responder
@@ -119,9 +119,13 @@ class Pipeline:
                     continue
                 self.metrics.ingest_batch.observe(len(group))
                 for (row, future), result in zip(group, results, strict=True):
+                    if future.done():
+                        continue
+                    if result.error is not None:  # this row alone: the others are stored
+                        future.set_exception(RowNotStored(f"not stored: {result.error}"))
+                        continue
                     self.metrics.inbound.labels(row.provider, str(result.duplicate).lower()).inc()
-                    if not future.done():
-                        future.set_result(result)
+                    future.set_result(result)
                 self.wake.inbox.set()
 
     # ---- processing ----------------------------------------------------------------

@@ -43,6 +43,11 @@ class StoreUnavailable(BotError):
     caller answers 503 and the provider retries. Nothing was half-written."""
 
 
+class RowNotStored(StoreUnavailable):
+    """One row of a group commit could not be stored (its own values were refused); the
+    others were. Not worth retrying at once: the provider may try again later."""
+
+
 @dataclass
 class Wakeups:
     """Events the store sets when work may be waiting (another process's commit included:

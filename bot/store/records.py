@@ -49,6 +49,9 @@ class InboundRow:
 class Ingested:
     inbox_id: int
     duplicate: bool
+    # Why this one row could not be stored (its own values were refused) while the rest of
+    # its group commit went through; None when it was stored or found stored.
+    error: str | None = None
 
 
 # ---- processing ------------------------------------------------------------------------------

@@ -38,6 +38,19 @@ T = TypeVar("T")
 YIELD_AFTER = 0.008
 
 
+def _row_fault(exc: BaseException) -> bool:
+    """True when an insert failed because of the row's own values (a constraint, a value
+    the driver cannot bind, text that is not UTF-8), False when the database failed
+    (full, locked, I/O, corrupt): then no row of the group can be stored."""
+    own = (
+        sqlite3.IntegrityError,
+        sqlite3.DataError,
+        sqlite3.ProgrammingError,
+        sqlite3.InterfaceError,
+    )
+    return isinstance(exc, own) or not isinstance(exc, sqlite3.Error)
+
+
 class _Lane:
     """One connection and the thread that owns it."""
 
@@ -310,11 +323,21 @@ class SqliteStore:
     def _ingest(
         db: sqlite_utils.Database, rows: list[r.InboundRow], now: datetime
     ) -> list[r.Ingested]:
+        """One commit for the group; each row in a savepoint of its own, so a row whose
+        values cannot be stored fails alone (its own error) and the others commit."""
         stamp = pipeline.utc_text(now)
         results = []
         for row in rows:
-            pipeline.touch_resident(db, row, stamp)
-            inbox_id = pipeline.insert_inbox(db, row)
+            try:
+                with db.atomic():
+                    pipeline.touch_resident(db, row, stamp)
+                    inbox_id = pipeline.insert_inbox(db, row)
+            except Exception as exc:
+                if not _row_fault(exc) or not db.conn.in_transaction:
+                    raise  # the database's trouble (full, corrupt, …): nothing is stored
+                log.error("inbound row not stored", extra={"error": type(exc).__name__})
+                results.append(r.Ingested(0, False, error=type(exc).__name__))
+                continue
             if inbox_id is None:
                 existing = pipeline.find_inbox_id(db, row.provider, row.provider_message_id)
                 results.append(r.Ingested(existing or 0, True))
