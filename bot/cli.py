@@ -271,14 +271,15 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     from bot.config import load_settings
 
     settings = load_settings(db_path=args.db)
-    return asyncio.run(_handoff(args, settings.db_path))
+    return asyncio.run(_handoff(args, settings.db_path, settings.secret_key))
 
 
-async def _handoff(args: argparse.Namespace, db: Path) -> int:
+async def _handoff(args: argparse.Namespace, db: Path, secret: bytes) -> int:
     from bot.handoff import list_handoffs, return_handoff
+    from bot.identity import TextVault
     from bot.store import open_store
 
-    store = open_store(db, single_lane=True)
+    store = open_store(db, TextVault(secret), single_lane=True)
     await store.open()
     try:
         if args.handoff_command == "list":

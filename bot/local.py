@@ -32,12 +32,15 @@ class LocalBot:
         flows_dir: Path,
         db_path: Path | str = ":memory:",
         provider: str = "replay",
+        secret: bytes | None = None,
     ) -> None:
         self.clock = clock
         self.provider = provider
-        self.vault = NumberVault(secrets.token_bytes(32))
+        # A database kept on disk is read later with BOT_SECRET_KEY: pass the same secret.
+        self.vault = NumberVault(secret or secrets.token_bytes(32))
         self.runner = TurnRunner(responder, clock, SystemTexts.load(flows_dir))
-        self.store = open_store(db_path, single_lane=True)
+        self.db_path = db_path
+        self.store = open_store(db_path, self.vault.texts, single_lane=True)
         self._loop = asyncio.Runner()
         self._loop.run(self.store.open(serve=True))
         self._ids = itertools.count(1)

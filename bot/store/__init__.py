@@ -15,6 +15,7 @@ from bot.store.base import (
     TurnHandler,
     Wakeups,
 )
+from bot.store.sealed import Codec, SealedStore, Sealer
 from bot.store.services import Bookings, Conversations, Residents, TurnServices
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Conversations",
     "DeliveryStore",
     "Residents",
+    "Sealer",
     "StaffDesk",
     "Store",
     "StoreUnavailable",
@@ -32,13 +34,16 @@ __all__ = [
 ]
 
 
-def open_store(location: Path | str, single_lane: bool = False) -> Store:
+def open_store(location: Path | str, sealer: Sealer, *, single_lane: bool = False) -> Store:
     """The store for BOT_DB / --db: a file path (SQLite). Not yet opened (`await .open()`).
-    `single_lane`: one connection for everything (in-process tools: replay, chat, CLI)."""
+    `sealer` (bot.identity.TextVault) encrypts residents' texts before the backend sees
+    them (bot.store.sealed). `single_lane`: one connection for everything (in-process
+    tools: replay, chat, CLI)."""
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
         raise ConfigError("BOT_DB: PostgreSQL is not available in this version; give a file path")
     # Imported here: the backends import their drivers; the protocols above import none.
     from bot.store.sqlite import SqliteStore
 
-    return SqliteStore(location, single_lane=single_lane)
+    codec = Codec(sealer)
+    return SealedStore(SqliteStore(location, single_lane=single_lane, codec=codec), codec)

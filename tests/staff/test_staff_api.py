@@ -13,6 +13,7 @@ from bot.app import PIPELINE
 from bot.channels.sms_choices import render_choices
 from bot.pipeline.intake import identity_of
 from bot.staff import access, is_loopback
+from tests.foundation.helpers import SECRET
 from tests.staff.helpers import (
     ASK_FOR_PERSON,
     HANDED_OVER,
@@ -24,6 +25,7 @@ from tests.staff.helpers import (
     production,
     staff_app,
 )
+from tests.support.sealed import Opener
 
 NUMBER = "+819012345678"
 OTHER = "+818011112222"
@@ -184,7 +186,8 @@ async def test_a_staff_reply_reaches_the_resident(client, clock, caplog):
     response = await client.post(f"{API}/{c['ref']}/reply", json={"text": "もう一通"})
     assert response.status == 200
     staff_rows = [r for r in await outbox_rows(client) if r["idempotency_key"].startswith("staff-")]
-    assert [r["text"] for r in staff_rows] == [ANSWER, "もう一通"]
+    opener = Opener(SECRET)  # texts are sealed at rest
+    assert [opener.text(r["text"]) for r in staff_rows] == [ANSWER, "もう一通"]
     assert len({r["idempotency_key"] for r in staff_rows}) == 2
     assert {(r["provider"], r["channel"], r["kind"], r["status"]) for r in staff_rows} == {
         ("sim", "sms", "reply", "sent")
@@ -213,7 +216,8 @@ async def test_a_reply_on_rcs_waits_for_the_delivery_worker(client, clock):
     response = await client.post(f"{API}/{c['ref']}/reply", json={"text": ANSWER})
     assert response.status == 200
     row = (await outbox_rows(client))[-1]
-    assert (row["provider"], row["channel"], row["status"], row["text"]) == (
+    text = Opener(SECRET).text(row["text"])
+    assert (row["provider"], row["channel"], row["status"], text) == (
         "rcs",
         "rcs",
         "pending",

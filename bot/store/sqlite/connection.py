@@ -45,6 +45,9 @@ def open_database(path: Path | str) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
+    # Deleted and overwritten content is zeroed in the file, not left in free space: the
+    # retention job's erasures and replaced conversation states are gone for real.
+    conn.execute("PRAGMA secure_delete=ON")
     return db
 
 

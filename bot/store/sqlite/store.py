@@ -22,8 +22,9 @@ import sqlite_utils
 
 from bot.store import records as r
 from bot.store.base import SendBudget, StoreUnavailable, TurnHandler, Wakeups
+from bot.store.sealed import Codec
 from bot.store.services import Conversations, Residents
-from bot.store.sqlite import bookings, delivery, pipeline, staff
+from bot.store.sqlite import bookings, delivery, pipeline, sealing, staff
 from bot.store.sqlite.connection import WriteGate, open_database, write_transaction
 from bot.store.sqlite.dbthread import DbThread
 from bot.store.sqlite.schema import migrate
@@ -268,8 +269,13 @@ class SqliteStore:
     """bot.store.base.Store on the SQLite file at `path` (":memory:" for a throwaway one).
     `single_lane`: one connection and thread for everything (replay, chat, CLI)."""
 
-    def __init__(self, path: Path | str, single_lane: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, single_lane: bool = False, codec: Codec | None = None
+    ) -> None:
         self.path = str(path)
+        # With a codec (bot.store.open_store always gives one), plain texts left by an older
+        # version are sealed in place at the first open; the sealing itself is SealedStore's.
+        self.codec = codec
         self.gate = WriteGate()
         self._intake = _Lane("bot-intake", self.path, self.gate)
         single = single_lane or self.path == ":memory:"
@@ -295,6 +301,12 @@ class SqliteStore:
 
         def first(db: sqlite_utils.Database) -> int:
             migrate(db)
+            if self.codec is not None and not sealing.is_sealed(db):
+                with write_transaction(db, self.gate):
+                    changed = sealing.seal_existing(db, self.codec)
+                if changed:
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the plain pages go too
+                    log.info("texts sealed at rest", extra={"rows": changed})
             if serve:  # one process per SQLite file: what was in flight died with the last one
                 with write_transaction(db, self.gate):
                     pipeline.reset_in_flight(db)
