@@ -31,3 +31,22 @@ class Metrics:
             registry=r,
         )
         self.ready = Gauge("bot_ready", "1 when the store and NLU are ready", registry=r)
+        # Limits act on what is sent, never on what is stored: every message acknowledged
+        # is stored and processed, these count how its answer was held back.
+        self.inbound_limited = Counter(
+            "bot_inbound_limited",
+            "Messages stored over a limit (flood_first: the one answered with a note; "
+            "flood: answered not at all; country: a country not served)",
+            ["limit"],
+            registry=r,
+        )
+        self.replies_suppressed = Counter(
+            "bot_replies_suppressed",
+            "Replies not sent because of a limit (flood, country, loop_guard)",
+            ["reason"],
+            registry=r,
+        )
+        for limit in ("flood_first", "flood", "country"):
+            self.inbound_limited.labels(limit)
+        for reason in ("flood", "country", "loop_guard"):
+            self.replies_suppressed.labels(reason)

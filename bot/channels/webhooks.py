@@ -1,7 +1,8 @@
-"""Provider webhooks → pipeline: verify (403), cap (413), parse (400), guard, ingest, acknowledge.
+"""Provider webhooks → pipeline: verify (403), cap (413), parse (400), limit, ingest, acknowledge.
 
 Nothing is written before the signature is checked; the provider gets its 200 only after
-`pipeline.ingest` has committed the message (a duplicate id is acknowledged and ignored).
+`pipeline.ingest` has committed the message (a duplicate id is acknowledged and ignored),
+and every message acknowledged is processed: flood limits only decide how it is answered.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from bot.channels import gateway, rcs, twilio
 from bot.channels.base import Inbound, StatusEvent
-from bot.channels.guards import InboundLimiter, is_allowed_number
+from bot.channels.guards import COUNTRY, InboundLimiter, is_allowed_number
 from bot.channels.http import BodyTooLarge, MalformedRequest, read_body
 from bot.channels.settings import ChannelSettings, channel_settings_from_env
 from bot.store.base import RowNotStored, StoreUnavailable
@@ -31,7 +32,7 @@ LIMITER = web.AppKey("inbound_limiter", InboundLimiter)
 
 
 class PipelineLike(Protocol):
-    async def ingest(self, inbound: Inbound) -> Any: ...
+    async def ingest(self, inbound: Inbound, limited: str | None = None) -> Any: ...
 
     async def record_status(self, event: StatusEvent) -> Any: ...
 
@@ -87,23 +88,26 @@ class _Handler:
             for item in items:
                 if isinstance(item, StatusEvent):
                     await _with_retries(partial(self.pipeline.record_status, item))
-                elif self._admit(item):
-                    await _with_retries(partial(self.pipeline.ingest, item))
+                    continue
+                await _with_retries(partial(self.pipeline.ingest, item, self._limit(item)))
         except (RuntimeError, StoreUnavailable):  # stopping or store busy: the provider retries
             log.warning("webhook not stored", extra={"provider": self.name}, exc_info=True)
             return web.Response(status=503, text="not ready")
         return self.ok()
 
-    def _admit(self, inbound: Inbound) -> bool:
+    def _limit(self, inbound: Inbound) -> str | None:
+        """How the message will be answered (InboundRow.limited; None: as usual). It is
+        stored and processed either way: floods are held back in what we send, never by
+        dropping what the provider was told we have."""
         if not is_allowed_number(inbound.sender, self.settings.allowed_country_codes):
             log.warning("inbound from a country not served", extra={"provider": self.name})
-            return False
+            return COUNTRY
         verdict = self.limiter.check(inbound.sender)
-        if not verdict.allowed:
+        if verdict.first:
             log.warning(
                 "inbound flood limit", extra={"provider": self.name, "reason": verdict.reason}
             )
-        return verdict.allowed
+        return verdict.limited
 
 
 async def _with_retries(call: Callable[[], Awaitable[Any]], attempts: int = 4) -> Any:
@@ -223,9 +227,7 @@ def add_channel_routes(
     max_body = getattr(settings, "max_body_bytes", None)
     if channel_settings is None and isinstance(max_body, int):
         cs = replace(cs, max_body_bytes=max_body)
-    limiter = InboundLimiter(
-        cs.inbound_per_minute, cs.inbound_per_hour, cs.inbound_global_per_minute
-    )
+    limiter = InboundLimiter(cs.inbound_per_minute, cs.inbound_per_hour)
     app[CHANNEL_SETTINGS] = cs
     app[LIMITER] = limiter
     adders: list[tuple[object, Callable[..., None]]] = [

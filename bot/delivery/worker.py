@@ -172,6 +172,8 @@ class DeliveryWorker:
         to = self.deps.vault.decrypt(row.phone_enc)
         if not self.loop_guard.allow(row.resident_id, row.text, self.deps.clock.monotonic()):
             log.warning("loop guard stopped a message", extra={"outbox": row.id})
+            if self.deps.metrics is not None:
+                self.deps.metrics.replies_suppressed.labels("loop_guard").inc()
             await self.store.failed(row.id, "loop_guard", now, "suppressed")
             return
         channel = self.channels[row.provider]

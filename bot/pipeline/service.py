@@ -67,7 +67,9 @@ class Pipeline:
         await self.store.open(self.wake, serve=True)
         # Loading Sudachi and the flows takes seconds: off the event loop.
         self.responder = await asyncio.to_thread(self._responder_factory)
-        self._runner = TurnRunner(self.responder, self.clock, self.texts, self.max_chars)
+        self._runner = TurnRunner(
+            self.responder, self.clock, self.texts, self.max_chars, metrics=self.metrics
+        )
         self._tasks = [
             asyncio.create_task(self._intake_loop(), name="bot-intake"),
             asyncio.create_task(self._process_loop(), name="bot-process"),
@@ -92,11 +94,12 @@ class Pipeline:
 
     # ---- intake ------------------------------------------------------------------
 
-    async def ingest(self, inbound: Inbound) -> Ingested:
-        """Returns once the message is durably stored (or known to be a duplicate)."""
+    async def ingest(self, inbound: Inbound, limited: str | None = None) -> Ingested:
+        """Returns once the message is durably stored (or known to be a duplicate).
+        `limited`: how it is to be answered (bot.channels.guards); it is processed anyway."""
         if self._stopping or not self.ready:
             raise RuntimeError("pipeline not running")
-        row = prepare_inbound(inbound, self.vault, self.clock.now(), self.max_chars)
+        row = prepare_inbound(inbound, self.vault, self.clock.now(), self.max_chars, limited)
         future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
         self._intake_wake.set()
@@ -125,6 +128,8 @@ class Pipeline:
                         future.set_exception(RowNotStored(f"not stored: {result.error}"))
                         continue
                     self.metrics.inbound.labels(row.provider, str(result.duplicate).lower()).inc()
+                    if row.limited and not result.duplicate:
+                        self.metrics.inbound_limited.labels(row.limited).inc()
                     future.set_result(result)
                 self.wake.inbox.set()
 

@@ -43,6 +43,9 @@ class InboundRow:
     payload: dict[str, Any] = field(default_factory=dict)
     redactions: list[str] = field(default_factory=list)
     truncated: bool = False
+    # Over a flood limit or from a country not served (bot.channels.guards): stored and
+    # processed, answered with a short note or not at all. None: answered as usual.
+    limited: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class Claimed:
     received_at: datetime
     resident: ResidentRow | None
     conversation: dict[str, Any] | None
+    limited: str | None = None  # InboundRow.limited
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,11 @@ def _failed_turns(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE residents ADD COLUMN failed_turns INTEGER NOT NULL DEFAULT 0")
 
 
+@MIGRATIONS.step("inbox.limited")
+def _inbox_limited(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE inbox ADD COLUMN limited TEXT")  # InboundRow.limited
+
+
 _last_stamp: tuple[datetime | None, str] = (None, "")
 
 
@@ -193,8 +198,8 @@ def insert_inbox(db: sqlite_utils.Database, row: InboundRow) -> int | None:
     """Insert one inbound row; None when (provider, provider_message_id) is already stored."""
     cursor = db.execute(
         "INSERT INTO inbox (provider, provider_message_id, resident_id, channel, kind, text, "
-        "postback, payload, redactions, truncated, received_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "postback, payload, redactions, truncated, received_at, limited) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(provider, provider_message_id) DO NOTHING",
         [
             row.provider,
@@ -208,6 +213,7 @@ def insert_inbox(db: sqlite_utils.Database, row: InboundRow) -> int | None:
             json.dumps(row.redactions),
             int(row.truncated),
             utc_text(row.received_at),
+            row.limited,
         ],
     )
     return cursor.lastrowid if cursor.rowcount == 1 else None
@@ -255,6 +261,7 @@ def claim_pending(db: sqlite_utils.Database, limit: int) -> list[Claimed]:
             received_at=from_utc_text(row["received_at"]),
             resident=people.get(row["resident_id"]),
             conversation=states.get(row["resident_id"]),
+            limited=row["limited"],
         )
         for row in rows
     ]
