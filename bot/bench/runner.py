@@ -120,7 +120,6 @@ def server_env(db: Path, port: int, twilio_port: int, hello: dict[str, Any]) -> 
         "BOT_SEND_RATE": "1000000",
         "BOT_INBOUND_PER_MINUTE": "1000000",
         "BOT_INBOUND_PER_HOUR": "1000000",
-        "BOT_INBOUND_GLOBAL_PER_MINUTE": "100000000",
         "BOT_LOOP_LIMIT": "1000000",
         "BOT_SIM_WAIT_SECONDS": "30",
     })  # fmt: skip
