@@ -19,10 +19,11 @@ from bot.city import build_responder
 from bot.clock import Clock, OffsetClock, parse_instant
 from bot.config import Settings
 from bot.delivery.worker import DeliveryDeps, run_delivery
+from bot.edge import EdgeLimits, install_edge, json_response
 from bot.identity import NumberVault
-from bot.metrics import Metrics
+from bot.metrics import METRICS, Metrics
 from bot.pipeline.service import Pipeline
-from bot.simulator import add_simulator_routes, json_response
+from bot.simulator import add_simulator_routes
 from bot.staff import add_staff_routes
 from bot.store import Store, open_store
 from bot.system_texts import SystemTexts
@@ -40,32 +41,19 @@ class Reloads(Protocol):
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 PIPELINE = web.AppKey("pipeline", Pipeline)
-METRICS = web.AppKey("metrics", Metrics)
 
 
 def make_clock(settings: Settings) -> Clock:
     return OffsetClock(parse_instant(settings.clock_start)) if settings.clock_start else Clock()
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
-    """One place maps errors to HTTP: clear 4xx JSON, never a traceback, never a bare 500."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status == 413:
-            request.app[METRICS].http_errors.labels("too_large").inc()
-            return json_response({"error": "request body too large"}, status=413)
-        if exc.status >= 400 and not (exc.text or "").lstrip().startswith("<"):
-            return json_response({"error": (exc.reason or "error").lower()}, status=exc.status)
-        raise
-    except Exception as exc:
-        log.error(
-            "request failed",
-            extra={"path": request.path, "error": type(exc).__name__},
-            exc_info=True,
-        )
-        return json_response({"error": "internal error; the request was not processed"}, status=503)
+def edge_limits(settings: Settings) -> EdgeLimits:
+    return EdgeLimits(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
+        max_connections=settings.max_connections,
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -88,9 +76,10 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    app = web.Application(client_max_size=settings.max_body_bytes)
     clock = clock or make_clock(settings)
     metrics_ = Metrics()
+    install_edge(app, metrics_, edge_limits(settings))
     texts = SystemTexts.load(Path(settings.flows_dir))
     vault = NumberVault(settings.secret_key)
     store = open_store(settings.db_path, vault.texts)
@@ -106,7 +95,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[PIPELINE] = pipeline
-    app[METRICS] = metrics_
 
     async def run_pipeline(app: web.Application) -> AsyncIterator[None]:
         await pipeline.start()

@@ -106,11 +106,12 @@ def flows_folder() -> Path:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
+    import asyncio
 
-    from bot.app import create_app
+    from bot.app import create_app, edge_limits
     from bot.config import load_settings
     from bot.logs import setup_logging
+    from bot.server import serve
 
     settings = load_settings(
         host=args.host,
@@ -129,7 +130,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         print(f"  staff console: {base}/staff/", flush=True)
     print(f"  health:        {base}/healthz   metrics: {base}/metrics", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    asyncio.run(serve(app, settings.host, settings.port, edge_limits(settings)))
     return 0
 
 

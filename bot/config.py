@@ -29,6 +29,10 @@ class Settings:
     max_text_chars: int = 2000  # longer messages are stored truncated
     sim_wait_seconds: float = 5.0
     retention_days: float = 180.0  # texts older than this are erased
+    header_timeout: float = 10.0  # seconds for a request's headers (slow clients are closed)
+    body_timeout: float = 10.0  # seconds for a request's body
+    keepalive_timeout: float = 75.0  # seconds an idle connection is kept
+    max_connections: int = 0  # open connections at once; 0: from `ulimit -n`
     env_vars: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -76,9 +80,28 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         simulator=_flag(env.get("BOT_SIMULATOR"), default=(mode == "development")),
         sim_wait_seconds=sim_wait,
         retention_days=retention,
+        header_timeout=_positive(env, "BOT_HEADER_TIMEOUT", 10.0),
+        body_timeout=_positive(env, "BOT_BODY_TIMEOUT", 10.0),
+        keepalive_timeout=_positive(env, "BOT_KEEPALIVE_TIMEOUT", 75.0),
+        max_connections=int(_positive(env, "BOT_MAX_CONNECTIONS", 0, zero_ok=True)),
+        max_body_bytes=int(_positive(env, "BOT_MAX_BODY_BYTES", 256 * 1024)),
         env_vars=env,
     ).with_overrides(**overrides)
     return replace(settings, secret_key=_secret_key(env, settings))
+
+
+def _positive(env: Mapping[str, str], key: str, default: float, zero_ok: bool = False) -> float:
+    """A positive number (seconds, bytes or a count) from the environment."""
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number, not {raw!r}") from None
+    if not (value >= 0 if zero_ok else value > 0) or value == float("inf"):
+        raise ConfigError(f"{key} must be a positive number, not {raw!r}")
+    return value
 
 
 def _secret_key(env: Mapping[str, str], settings: Settings) -> bytes:

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Refusal(StrEnum):
+    """Why the HTTP edge refused a request or closed a connection (`bot_http_rejected_total`).
+
+    A new kind of refusal is one more member here: every member is exported from start-up
+    (at 0), so an alert can be written before the first one happens."""
+
+    SIGNATURE = "signature"  # webhook signature missing or wrong (403)
+    TOO_LARGE = "too_large"  # body over its route's cap (413)
+    MALFORMED = "malformed"  # not the documented shape, not JSON, nested too deep (400)
+    INVALID_ID = "invalid_id"  # a message id or postback that cannot be one (400)
+    INVALID_NUMBER = "invalid_number"  # a sender outside E.164 / the numbering plan (400)
+    SLOW_HEADERS = "slow_headers"  # headers not complete within BOT_HEADER_TIMEOUT (closed)
+    SLOW_BODY = "slow_body"  # body not complete within BOT_BODY_TIMEOUT (408, closed)
+    EVICTED = "evicted"  # at the connection cap: the longest-waiting connection closed
+    AT_CAPACITY = "at_capacity"  # at the connection cap with nothing to evict (503)
 
 
 class Metrics:
@@ -23,7 +43,14 @@ class Metrics:
         self.batch_seconds = Histogram(
             "bot_process_batch_seconds", "Time to process one batch", registry=r
         )
-        self.http_errors = Counter("bot_http_rejected", "Requests rejected", ["reason"], registry=r)
+        self.http_errors = Counter(
+            "bot_http_rejected",
+            "Requests refused and connections closed at the HTTP edge, by reason",
+            ["reason"],
+            registry=r,
+        )
+        for reason in Refusal:
+            self.http_errors.labels(reason.value)
         self.delivery = Counter(
             "bot_delivery",
             "Outbox sends by provider and outcome (sent, retry, failed, fallback_sms, opted_out)",
@@ -48,5 +75,11 @@ class Metrics:
         )
         for limit in ("flood_first", "flood", "country"):
             self.inbound_limited.labels(limit)
-        for reason in ("flood", "country", "loop_guard"):
-            self.replies_suppressed.labels(reason)
+        for suppressed in ("flood", "country", "loop_guard"):
+            self.replies_suppressed.labels(suppressed)
+
+    def refused(self, reason: Refusal) -> None:
+        self.http_errors.labels(reason.value).inc()
+
+
+METRICS = web.AppKey("metrics", Metrics)

@@ -1,16 +1,210 @@
-"""Redact My Number-shaped and card-number-shaped digits before a message is stored."""
+"""Redact My Number-shaped and card-number-shaped digits before a message is stored.
+
+Normalise first, then match. Each character is classified on its own NFKC form, so match
+positions stay positions in the original text:
+
+- digits: any decimal digit of any width (1, １, and other scripts' digits);
+- separators: any whitespace (including the ideographic space), every dash, hyphen and
+  minus sign (U+2212, the full-width －, the long-vowel mark ー an IME types for "-" and its
+  look-alikes), dots (. ・ ·) — a few of them between two digit groups
+  ("1234 - 5678 - 9018", two spaces, a line break);
+- invisible characters (zero-width spaces, variation selectors, the keycap mark) are
+  skipped, so they can neither hide a number nor split one.
+
+Then a run of digit groups is matched by its grouping, which keeps false positives low: a
+My Number is written unbroken or 4-4-4 (and must carry its check digit); a card number is
+unbroken, in fours (13, 16, 19 digits) or 4-6-5 / 4-6-4 (and must pass Luhn). Inside one
+number the separators are of one kind (dashes, dots or spaces, however many spaces), and a
+number is never cut out of a longer run (see _candidates). Dates, phone numbers
+(090-1234-5678, +81 90 1234 5678), postcodes, amounts (1,000円) and 受付番号 never match.
+"""
 
 from __future__ import annotations
 
-import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
 
-# Digit runs that may be broken up by spaces or hyphens, as people type them.
-_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ \-]?[0-9]){11,18}(?![0-9])")
-# Full-width digits and dashes are common in Japanese input; fold them one-for-one so
-# match positions in the folded text are positions in the original.
-_FOLD = str.maketrans("０１２３４５６７８９－‐ー　", "0123456789--- ")
 MY_NUMBER = "my_number"
 CARD = "card"
+MASK = "［番号を削除しました］"
+
+# Character classes. A separator token is a run of spaces, dashes and dots.
+_DIGIT, _SPACE, _DASH, _DOT, _INVISIBLE, _PLUS, _OTHER, _SEPARATOR = range(8)
+# Dash-like characters outside Unicode's "Pd" category: minus signs, the long-vowel mark
+# (ー, half-width ｰ) and what looks like it (─ ━ 一 ㇐ ⼀), and the tildes a phone's keyboard
+# offers next to the hyphen.
+_DASH_LIKE = set("−➖⁻₋﹣－ーｰ─━一㇐⼀~〜～")
+_DOTS = set(".・･·‧∙⋅．")
+MAX_SEPARATOR = 5  # characters between two groups of one number, e.g. "  -  "
+MAX_MARKS = 2  # dashes or dots between two groups
+
+MY_NUMBER_SHAPES = {(12,), (4, 4, 4)}
+
+
+def _card_shape(shape: tuple[int, ...]) -> bool:
+    if not 13 <= sum(shape) <= 19:
+        return False
+    if len(shape) == 1 or shape in {(4, 6, 5), (4, 6, 4)}:  # Amex, Diners
+        return True
+    return len(shape) >= 3 and all(g == 4 for g in shape[:-1]) and 1 <= shape[-1] <= 4
+
+
+@lru_cache(maxsize=4096)
+def _kind(char: str) -> tuple[int, str]:
+    """The class of one character and, for a digit, its ASCII value."""
+    if char.isascii():  # the common case, answered without Unicode tables
+        if char.isdigit():
+            return _DIGIT, char
+        if char.isspace():
+            return _SPACE, ""
+        return {"-": _DASH, "~": _DASH, ".": _DOT, "+": _PLUS}.get(char, _OTHER), ""
+    folded = unicodedata.normalize("NFKC", char)
+    if len(folded) == 1 and (value := unicodedata.decimal(folded, None)) is not None:
+        return _DIGIT, str(value)
+    if char.isspace() or folded.isspace():
+        return _SPACE, ""
+    if char in _DOTS or folded in _DOTS:
+        return _DOT, ""
+    if folded == "+":
+        return _PLUS, ""
+    category = unicodedata.category(char)
+    if char in _DASH_LIKE or folded in "-~" or category == "Pd":
+        return _DASH, ""
+    if category in {"Mn", "Me", "Cf"}:  # zero-width, variation selectors, keycap ⃣
+        return _INVISIBLE, ""
+    return _OTHER, ""
+
+
+@dataclass
+class _Token:
+    kind: int  # _DIGIT, _SEPARATOR, _PLUS or _OTHER
+    start: int
+    end: int
+    digits: str = ""  # a digit group's ASCII digits
+    marks: set[int] = field(default_factory=set)  # a separator's kinds of mark (dash, dot)
+    count: int = 0  # a separator's dashes and dots
+
+    @property
+    def style(self) -> frozenset[int]:
+        """What separates: spaces only (empty), dashes, dots (spaces around do not count)."""
+        return frozenset(self.marks)
+
+    def joins(self) -> bool:
+        """A separator short enough to join two groups of one number."""
+        return self.end - self.start <= MAX_SEPARATOR and self.count <= MAX_MARKS
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    for index, char in enumerate(text):
+        kind, value = _kind(char)
+        last = tokens[-1] if tokens else None
+        if kind == _INVISIBLE:
+            if last is not None and last.kind in (_DIGIT, _SEPARATOR):
+                last.end = index + 1  # skipped, inside the group or separator it is in
+            continue
+        joined = _SEPARATOR if kind in (_SPACE, _DASH, _DOT) else kind
+        if last is not None and last.kind == joined and joined in (_DIGIT, _SEPARATOR):
+            last.end = index + 1
+        else:
+            last = _Token(joined, index, index + 1)
+            tokens.append(last)
+        last.digits += value
+        if kind in (_DASH, _DOT):
+            last.marks.add(kind)
+            last.count += 1
+    return tokens
+
+
+@dataclass
+class _Run:
+    """Digit groups joined by short separators (separators[i] is between groups i and i+1)."""
+
+    groups: list[_Token]
+    separators: list[_Token]
+    after_plus: bool  # right after a "+": an international phone number
+
+
+def _runs(tokens: list[_Token]) -> list[_Run]:
+    runs: list[_Run] = []
+    run: _Run | None = None
+    gap: _Token | None = None  # a separator after the current run's last group
+    previous: _Token | None = None
+    for token in tokens:
+        if token.kind == _DIGIT:
+            if run is not None and gap is not None and gap.joins():
+                run.groups.append(token)
+                run.separators.append(gap)
+            else:
+                after_plus = previous is not None and previous.kind == _PLUS
+                run = _Run([token], [], after_plus)
+                runs.append(run)
+            gap = None
+        elif token.kind == _SEPARATOR and run is not None and previous is run.groups[-1]:
+            gap = token
+        else:
+            run, gap = None, None
+        previous = token
+    return runs
+
+
+def _kind_of(groups: list[_Token]) -> str | None:
+    shape = tuple(len(group.digits) for group in groups)
+    digits = "".join(group.digits for group in groups)
+    if shape in MY_NUMBER_SHAPES and my_number_valid(digits):
+        return MY_NUMBER
+    if _card_shape(shape) and luhn_valid(digits):
+        return CARD
+    return None
+
+
+def _candidates(run: _Run) -> Iterator[tuple[int, int]]:
+    """(first, last) group indices that may form one number.
+
+    Dashes and dots bind harder than spaces: a run splits at its spaces-only separators into
+    words ("2026-12-05", "1234-5678-9018", "1234"). A number is a whole word whose
+    separators are of one kind, or a whole sequence of bare groups joined by spaces
+    ("1234 5678 9018") — never a piece cut out of a longer one, which is where unrelated
+    numbers side by side would make false matches."""
+    words: list[tuple[int, int]] = []
+    start = 0
+    for index, separator in enumerate(run.separators):
+        if not separator.style:
+            words.append((start, index))
+            start = index + 1
+    words.append((start, len(run.groups) - 1))
+    bare: list[int] = []
+    for first, last in words:
+        if len({sep.style for sep in run.separators[first:last]}) == 1 or first == last:
+            yield first, last
+        if first == last:
+            bare.append(first)
+            continue
+        if len(bare) > 1:
+            yield bare[0], bare[-1]
+        bare = []
+    if len(bare) > 1:
+        yield bare[0], bare[-1]
+
+
+def _found(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of every number to mask, in order, not overlapping."""
+    found: list[tuple[int, int, int, str]] = []  # (-digits, start, end, kind)
+    for run in _runs(_tokens(text)):
+        for first, last in _candidates(run):
+            if first == 0 and run.after_plus:
+                continue  # +819012345678: a phone number in E.164, whatever its digits
+            kind = _kind_of(run.groups[first : last + 1])
+            if kind is not None:
+                digits = sum(len(group.digits) for group in run.groups[first : last + 1])
+                found.append((-digits, run.groups[first].start, run.groups[last].end, kind))
+    chosen: list[tuple[int, int, str]] = []
+    for _, start, end, kind in sorted(found):  # the longest number first
+        if all(end <= s or start >= e for s, e, _ in chosen):
+            chosen.append((start, end, kind))
+    return sorted(chosen)
 
 
 def my_number_valid(digits: str) -> bool:
@@ -40,25 +234,13 @@ def luhn_valid(digits: str) -> bool:
 
 def redact(text: str) -> tuple[str, list[str]]:
     """Return the text with sensitive numbers masked and the kinds that were found."""
-    # Full-width digits are common in Japanese input; compare on NFKC digits only.
-    folded = text.translate(_FOLD)
-    found: list[str] = []
-    pieces: list[str] = []
-    last = 0
-    for match in _DIGIT_RUN.finditer(folded):
-        digits = re.sub(r"[ \-]", "", match.group())
-        kind = None
-        if my_number_valid(digits):
-            kind = MY_NUMBER
-        elif luhn_valid(digits):
-            kind = CARD
-        if kind is None:
-            continue
-        found.append(kind)
-        pieces.append(text[last : match.start()])
-        pieces.append("［番号を削除しました］")
-        last = match.end()
+    found = _found(text)
     if not found:
         return text, []
+    pieces: list[str] = []
+    last = 0
+    for start, end, _ in found:
+        pieces += [text[last:start], MASK]
+        last = end
     pieces.append(text[last:])
-    return "".join(pieces), sorted(set(found))
+    return "".join(pieces), sorted({kind for _, _, kind in found})

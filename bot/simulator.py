@@ -2,78 +2,68 @@
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from importlib import resources
 
 from aiohttp import web
 
 from bot.channels.base import Inbound
+from bot.channels.http import (
+    MalformedRequest,
+    identifier,
+    opaque,
+    parse_json,
+    resident_text,
+    sender,
+)
+from bot.channels.rich import MAX_POSTBACK_BYTES
 from bot.channels.sms_choices import render_choices
 from bot.config import Settings
+from bot.edge import json_response, limit_body, refuse
+from bot.metrics import Refusal
 from bot.pipeline.service import Pipeline
 from bot.store.records import SentMessage
 
+__all__ = ["add_simulator_routes", "json_response", "parse_sim_message", "read_json_object"]
 
-def json_response(data: object, status: int = 200) -> web.Response:
-    """JSON with Japanese left readable."""
-    return web.json_response(
-        data, status=status, dumps=lambda value: json.dumps(value, ensure_ascii=False)
-    )
-
-
-NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}$")
 CHANNELS = {"sms", "rcs"}
-
-
-def _bad(message: str) -> web.Response:
-    return json_response({"error": message}, status=400)
+# Texts are stored truncated past 2,000 characters; a 20,000-character one (120 KB as
+# \uXXXX-escaped JSON) is still answered with the truncation note rather than refused.
+MAX_BODY_BYTES = 128 * 1024
 
 
 async def read_json_object(request: web.Request) -> dict | web.Response:
-    raw = await request.read()  # aiohttp enforces client_max_size (413) here
+    """The body as a JSON object, or the 400 to answer (counted at the edge)."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return _bad("body is not valid UTF-8")
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return _bad("body is not valid JSON")
+        body = parse_json(await request.read())
+    except MalformedRequest as exc:
+        return refuse(request, exc.reason, 400, str(exc))
     if not isinstance(body, dict):
-        return _bad("body must be a JSON object")
+        return refuse(request, Refusal.MALFORMED, 400, "body must be a JSON object")
     return body
 
 
-def parse_sim_message(body: dict) -> Inbound | str:
-    """Validate the contract's fields; a string is the error to report."""
-    sender, text = body.get("from"), body.get("text")
+def parse_sim_message(body: dict) -> Inbound:
+    """Validate the contract's fields (MalformedRequest names what is wrong)."""
+    text = body.get("text")
+    number = sender(body.get("from"), "'from'")
     channel = body.get("channel", "sms")
-    if not isinstance(sender, str) or not NUMBER.match(sender):
-        return "'from' must be a phone number in E.164 form, e.g. +819012345678"
     if channel not in CHANNELS:
-        return "'channel' must be 'sms' or 'rcs'"
+        raise MalformedRequest("'channel' must be 'sms' or 'rcs'")
     postback = body.get("postback")
-    if postback is not None and not isinstance(postback, str):
-        return "'postback' must be a string"
+    if postback is not None:
+        postback = opaque(postback, "'postback'", MAX_POSTBACK_BYTES)
     if not isinstance(text, str):
-        return "'text' is required and must be a string"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "'text' contains invalid characters (an unpaired surrogate)"
+        raise MalformedRequest("'text' is required and must be a string")
     if not text.strip() and not postback:
-        return "'text' must not be empty"
-    message_id = body.get("id", str(uuid.uuid4()))
-    if not isinstance(message_id, str) or not 0 < len(message_id) <= 128:
-        return "'id' must be a string of 1-128 characters"
+        raise MalformedRequest("'text' must not be empty")
+    message_id = identifier(body.get("id", str(uuid.uuid4())), "'id'", 128)
     return Inbound(
         provider="sim",
         channel=channel,
         provider_message_id=message_id,
-        sender=sender,
-        text=text,
+        sender=number,
+        text=resident_text(text),
         postback=postback,
     )
 
@@ -96,9 +86,10 @@ def add_simulator_routes(app: web.Application, pipeline: Pipeline, settings: Set
         body = await read_json_object(request)
         if isinstance(body, web.Response):
             return body
-        inbound = parse_sim_message(body)
-        if isinstance(inbound, str):
-            return _bad(inbound)
+        try:
+            inbound = parse_sim_message(body)
+        except MalformedRequest as exc:
+            return refuse(request, exc.reason, 400, str(exc))
         stored = await pipeline.ingest(inbound)
         if not await pipeline.wait_processed(stored.inbox_id, settings.sim_wait_seconds):
             return json_response(
@@ -109,14 +100,15 @@ def add_simulator_routes(app: web.Application, pipeline: Pipeline, settings: Set
 
     async def get_messages(request: web.Request) -> web.Response:
         """Everything sent to a simulated number after an id (the page polls for reminders)."""
-        sender = request.query.get("from", "")
-        if not NUMBER.match(sender):
-            return _bad("'from' must be a phone number in E.164 form")
+        try:
+            number = sender(request.query.get("from"), "'from'")
+        except MalformedRequest as exc:
+            return refuse(request, exc.reason, 400, str(exc))
         try:
             after = int(request.query.get("after", "0"))
         except ValueError:
-            return _bad("'after' must be a number")
-        messages = await pipeline.messages_for(sender, after)
+            return refuse(request, Refusal.MALFORMED, 400, "'after' must be a number")
+        messages = await pipeline.messages_for(number, after)
         return json_response({"messages": [as_seen(message) for message in messages]})
 
     async def page(request: web.Request) -> web.Response:
@@ -127,6 +119,7 @@ def add_simulator_routes(app: web.Application, pipeline: Pipeline, settings: Set
         raise web.HTTPFound("/sim/")
 
     app.router.add_post("/sim/messages", post_message)
+    limit_body(app, "/sim/messages", MAX_BODY_BYTES)
     app.router.add_get("/sim/messages", get_messages)
     app.router.add_get("/sim/", page)
     app.router.add_get("/sim", redirect)

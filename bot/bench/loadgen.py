@@ -35,7 +35,7 @@ from bot.bench.stats import summarize, sustained_rate
 
 ACCOUNT_SID = "AC" + "be" * 16
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
-CITY_NUMBER = "+81501234567"
+CITY_NUMBER = "+815012345678"
 SMS_PATH = "/webhooks/twilio/sms"
 SIM_PATH = "/sim/messages"
 # ob-{inbox_id}-{reply index}-{salt}[-p{part}]: the delivery worker's idempotency key.

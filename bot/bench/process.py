@@ -39,7 +39,7 @@ def messages(count: int, residents: int, seed: int = 1) -> list[tuple[str, str]]
         for index, (number, queue) in enumerate(slots):
             if not queue:
                 fresh += 1
-                number, queue = f"+819{seed % 10}{fresh:08d}", texts.script(rng)
+                number, queue = f"+8190{seed % 10}{fresh:07d}", texts.script(rng)
                 slots[index] = (number, queue)
             out.append((number, queue.pop(0)))
             if len(out) == count:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import math
 from typing import Any
 
@@ -18,19 +17,22 @@ import aiohttp
 
 from bot.channels.base import Capabilities, Inbound, Outbound, SendResult, StatusEvent
 from bot.channels.http import (
-    E164,
     SEND_TIMEOUT,
     MalformedRequest,
     guarded_send,
+    identifier,
     json_or_empty,
+    parse_json,
     parse_retry_after,
     permanent,
+    resident_text,
+    sender,
     transient,
 )
 from bot.channels.settings import GatewaySettings
 
 PATH = "/webhooks/gateway"
-MAX_BATCH = 100
+MAX_BATCH = 100  # a batch of long messages needs the full BOT_MAX_BODY_BYTES
 STATUSES = {"queued", "sent", "delivered", "read", "failed", "undelivered"}
 OPTED_OUT = {"opted_out", "unsubscribed", "stopped"}
 
@@ -68,17 +70,14 @@ def verify(
 def _field(item: dict[str, Any], name: str, limit: int) -> str:
     value = item.get(name)
     if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
+        value = str(value)  # some gateways number their messages
     if not isinstance(value, str) or not value or len(value) > limit:
         raise MalformedRequest(f"{name} missing or malformed")
     return value
 
 
 def parse(body: bytes, settings: GatewaySettings) -> list[Inbound | StatusEvent]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequest("body is not JSON") from exc
+    payload = parse_json(body)
     items = payload if isinstance(payload, list) else [payload]
     if not items or len(items) > MAX_BATCH:
         raise MalformedRequest("expected 1 to 100 items")
@@ -86,15 +85,16 @@ def parse(body: bytes, settings: GatewaySettings) -> list[Inbound | StatusEvent]
     for item in items:
         if not isinstance(item, dict):
             raise MalformedRequest("each item must be an object")
-        message_id = _field(item, settings.field_message_id, 200)
+        message_id = identifier(
+            _field(item, settings.field_message_id, 200), settings.field_message_id
+        )
         if settings.field_text in item:
-            sender = _field(item, settings.field_sender, 20)
-            if not E164.fullmatch(sender):
-                raise MalformedRequest(f"{settings.field_sender} must be E.164")
+            # A domestic gateway may send the number as dialled in Japan (090…).
+            number = sender(item.get(settings.field_sender), settings.field_sender, domestic=True)
             text = item[settings.field_text]
             if not isinstance(text, str):
                 raise MalformedRequest(f"{settings.field_text} must be a string")
-            result.append(Inbound("gateway", "sms", message_id, sender, text))
+            result.append(Inbound("gateway", "sms", message_id, number, resident_text(text)))
         elif settings.field_status in item:
             status = _field(item, settings.field_status, 40).lower()
             if status not in STATUSES:

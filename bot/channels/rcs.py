@@ -6,7 +6,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from typing import Any
 from urllib.parse import quote
 
@@ -14,21 +13,27 @@ import aiohttp
 
 from bot.channels.base import Capabilities, Inbound, Outbound, SendResult, StatusEvent
 from bot.channels.http import (
-    E164,
     SEND_TIMEOUT,
     MalformedRequest,
     guarded_send,
+    identifier,
     json_or_empty,
+    opaque,
+    parse_json,
     parse_retry_after,
     permanent,
+    resident_text,
+    sender,
     transient,
 )
-from bot.channels.rich import chips, choice_from_postback, fallback_text
+from bot.channels.rich import MAX_POSTBACK_BYTES, chips, choice_from_postback, fallback_text
 from bot.channels.settings import RcsSettings
 
 PATH = "/webhooks/rcs"
 EVENT_STATUS = {"DELIVERED": "delivered", "READ": "read"}
 MAX_ID = 200
+# RBM caps a text at 3,072 characters: ~25 KB as escaped JSON in base64, plus the envelope.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def sign(data: bytes, client_token: str) -> str:
@@ -40,12 +45,12 @@ def sign(data: bytes, client_token: str) -> str:
 def _envelope_data(body: bytes) -> bytes | None:
     """The decoded `message.data` of a push envelope, or None when it has no such shape."""
     try:
-        envelope = json.loads(body)
+        envelope = parse_json(body)
         data = envelope["message"]["data"]
         if not isinstance(data, str):
             return None
         return base64.b64decode(data, validate=True)
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (MalformedRequest, KeyError, TypeError, binascii.Error):
         return None
 
 
@@ -59,8 +64,8 @@ def verify(body: bytes, header: str | None, client_token: str) -> bool:
 def verification_secret(body: bytes, client_token: str) -> str | None:
     """The console's webhook check: {"clientToken", "secret"} → echo the secret if ours."""
     try:
-        payload = json.loads(body)
-    except ValueError:
+        payload = parse_json(body)
+    except MalformedRequest:
         return None
     if not isinstance(payload, dict) or set(payload) != {"clientToken", "secret"}:
         return None
@@ -72,28 +77,16 @@ def verification_secret(body: bytes, client_token: str) -> str | None:
     return secret
 
 
-def _string(event: dict[str, Any], key: str, limit: int = MAX_ID) -> str:
-    value = event.get(key)
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise MalformedRequest(f"{key} missing or malformed")
-    return value
-
-
 def parse(body: bytes) -> list[Inbound | StatusEvent]:
     """A verified webhook → Inbound (text or tapped suggestion) or StatusEvent (DELIVERED/READ)."""
     data = _envelope_data(body)
     if data is None:
         raise MalformedRequest("not an RBM push envelope")
-    try:
-        event = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequest("message.data is not JSON") from exc
+    event = parse_json(data)
     if not isinstance(event, dict):
         raise MalformedRequest("message.data is not an object")
-    sender = _string(event, "senderPhoneNumber", 20)
-    if not E164.fullmatch(sender):
-        raise MalformedRequest("senderPhoneNumber must be E.164")
-    message_id = _string(event, "messageId")
+    number = sender(event.get("senderPhoneNumber"), "senderPhoneNumber")
+    message_id = identifier(event.get("messageId"), "messageId", MAX_ID)
     if "eventType" in event:
         kind = event["eventType"]
         if not isinstance(kind, str):
@@ -106,21 +99,20 @@ def parse(body: bytes) -> list[Inbound | StatusEvent]:
         response = event["suggestionResponse"]
         if not isinstance(response, dict):
             raise MalformedRequest("suggestionResponse malformed")
-        raw_postback = response.get("postbackData")
         shown = response.get("text", "")
-        if not isinstance(raw_postback, str) or not isinstance(shown, str):
+        if not isinstance(shown, str):
             raise MalformedRequest("suggestionResponse needs postbackData and text")
-        postback = raw_postback
-        text = choice_from_postback(raw_postback, shown)
+        postback = opaque(response.get("postbackData"), "postbackData", MAX_POSTBACK_BYTES)
+        text = choice_from_postback(postback, resident_text(shown))
     elif "text" in event:
         if not isinstance(event["text"], str):
             raise MalformedRequest("text malformed")
-        text = event["text"]
+        text = resident_text(event["text"])
     elif "userFile" in event or "location" in event:
         text = ""  # files and locations: the flow answers that it reads text only
     else:
         raise MalformedRequest("no text, suggestionResponse or event")
-    return [Inbound("rcs", "rcs", message_id, sender, text, postback=postback)]
+    return [Inbound("rcs", "rcs", message_id, number, text, postback=postback)]
 
 
 class RcsChannel:

@@ -13,13 +13,15 @@ import aiohttp
 
 from bot.channels.base import Capabilities, Inbound, Outbound, SendResult, StatusEvent
 from bot.channels.http import (
-    E164,
     SEND_TIMEOUT,
+    InvalidIdentifier,
     MalformedRequest,
     guarded_send,
     json_or_empty,
     parse_retry_after,
     permanent,
+    resident_text,
+    sender,
     transient,
 )
 from bot.channels.settings import TwilioSettings
@@ -27,7 +29,13 @@ from bot.channels.settings import TwilioSettings
 SMS_PATH = "/webhooks/twilio/sms"
 STATUS_PATH = "/webhooks/twilio/status"
 OPTED_OUT = {"21610"}  # "Attempt to send to unsubscribed recipient"
-_SID = re.compile(r"[A-Za-z]{2}[0-9A-Za-z]{8,64}")
+# A message SID is exactly SM (SMS) or MM (MMS) and 32 hex digits. Anything longer is not a
+# new message: the signature covers names and values run together, so a request whose
+# `MessageSid=SM…&NumMedia=0` was spliced into `MessageSid=SM…NumMedia0` still verifies.
+_SID = re.compile(r"(?:SM|MM)[0-9a-fA-F]{32}")
+_SID_FIELDS = ("MessageSid", "SmsSid", "SmsMessageSid")  # Twilio sends all three, equal
+# 1600 characters of Japanese percent-encoded are ~15 KB; the other fields add ~1 KB.
+MAX_BODY_BYTES = 64 * 1024
 STATUSES = {
     "accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered",
     "failed", "read", "canceled", "receiving", "received",
@@ -124,9 +132,14 @@ def _form(body: bytes, pairs: list[tuple[str, str]] | None = None) -> dict[str, 
 
 
 def _message_sid(form: dict[str, str]) -> str:
-    sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    sids = {form[name] for name in _SID_FIELDS if name in form}
+    if not sids:
+        raise InvalidIdentifier("MessageSid missing")
+    if len(sids) > 1:
+        raise InvalidIdentifier("MessageSid and SmsSid differ")
+    (sid,) = sids
     if not _SID.fullmatch(sid):
-        raise MalformedRequest("MessageSid missing or malformed")
+        raise InvalidIdentifier("MessageSid must be SM or MM and 32 hex digits")
     return sid
 
 
@@ -134,17 +147,14 @@ def parse_inbound(body: bytes, pairs: list[tuple[str, str]] | None = None) -> In
     """An inbound SMS webhook → Inbound; MalformedRequest when fields are missing.
     `pairs`: form_pairs(body) when already parsed (and not None)."""
     form = _form(body, pairs)
-    sender = form.get("From", "")
-    if not E164.fullmatch(sender):
-        raise MalformedRequest("From must be an E.164 number")
     if "Body" not in form:
         raise MalformedRequest("Body missing")
     return Inbound(
         provider="twilio",
         channel="sms",
         provider_message_id=_message_sid(form),
-        sender=sender,
-        text=form["Body"],
+        sender=sender(form.get("From"), "From"),
+        text=resident_text(form["Body"]),
     )
 
 

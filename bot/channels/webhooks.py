@@ -1,8 +1,10 @@
-"""Provider webhooks → pipeline: verify (403), cap (413), parse (400), limit, ingest, acknowledge.
+"""Provider webhooks → pipeline: verify (403), parse (400), limit, ingest, acknowledge.
 
-Nothing is written before the signature is checked; the provider gets its 200 only after
-`pipeline.ingest` has committed the message (a duplicate id is acknowledged and ignored),
-and every message acknowledged is processed: flood limits only decide how it is answered.
+The edge (`bot.edge`) has read the body under the route's cap (413) and deadline (408)
+before a handler runs. Nothing is written before the signature is checked; the provider
+gets its 200 only after `pipeline.ingest` has committed the message (a duplicate id is
+acknowledged and ignored), and every message acknowledged is processed: flood limits only
+decide how it is answered. Every refusal is JSON and counted in /metrics.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from aiohttp import web
 from bot.channels import gateway, rcs, twilio
 from bot.channels.base import Inbound, StatusEvent
 from bot.channels.guards import COUNTRY, InboundLimiter, is_allowed_number
-from bot.channels.http import BodyTooLarge, MalformedRequest, read_body
+from bot.channels.http import MalformedRequest
 from bot.channels.settings import ChannelSettings, channel_settings_from_env
+from bot.edge import EDGE_LIMITS, json_response, limit_body, refuse
+from bot.metrics import Refusal
 from bot.store.base import RowNotStored, StoreUnavailable
 
 log = logging.getLogger("bot.channels")
@@ -71,19 +75,19 @@ class _Handler:
         self.name = name
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        try:
-            body = await read_body(request, self.settings.max_body_bytes)
-        except BodyTooLarge:
-            return web.Response(status=413, text="request body too large")
+        body = await request.read()  # already read by the edge, within the route's cap
         if self.preflight is not None and (early := self.preflight(body)) is not None:
             return early
         if not self.verify(request, body):
             log.warning("webhook signature refused", extra={"provider": self.name})
-            return web.Response(status=403, text="signature invalid")
+            return refuse(request, Refusal.SIGNATURE, 403, "signature invalid")
         try:
             items = self.parse(body)
         except MalformedRequest as exc:
-            return web.Response(status=400, text=f"malformed request: {exc}")
+            log.warning(
+                "webhook refused", extra={"provider": self.name, "reason": exc.reason.value}
+            )
+            return refuse(request, exc.reason, 400, f"malformed request: {exc}")
         try:
             for item in items:
                 if isinstance(item, StatusEvent):
@@ -92,7 +96,7 @@ class _Handler:
                 await _with_retries(partial(self.pipeline.ingest, item, self._limit(item)))
         except (RuntimeError, StoreUnavailable):  # stopping or store busy: the provider retries
             log.warning("webhook not stored", extra={"provider": self.name}, exc_info=True)
-            return web.Response(status=503, text="not ready")
+            return json_response({"error": "not ready; try again"}, status=503)
         return self.ok()
 
     def _limit(self, inbound: Inbound) -> str | None:
@@ -169,6 +173,8 @@ def _add_twilio(app: web.Application, cs: ChannelSettings, pipeline: PipelineLik
     app.router.add_post(
         twilio.STATUS_PATH, _Handler(cs, pipeline, lim, check, status, _twiml, "twilio").handle
     )
+    for path in (twilio.SMS_PATH, twilio.STATUS_PATH):
+        limit_body(app, path, min(twilio.MAX_BODY_BYTES, cs.max_body_bytes))
 
 
 def _add_rcs(app: web.Application, cs: ChannelSettings, pipeline: PipelineLike, lim) -> None:
@@ -189,6 +195,7 @@ def _add_rcs(app: web.Application, cs: ChannelSettings, pipeline: PipelineLike, 
             cs, pipeline, lim, check, rcs.parse, _json_ok, "rcs", preflight=console_check
         ).handle,
     )
+    limit_body(app, rcs.PATH, min(rcs.MAX_BODY_BYTES, cs.max_body_bytes))
 
 
 def _add_gateway(app: web.Application, cs: ChannelSettings, pipeline: PipelineLike, lim) -> None:
@@ -210,6 +217,7 @@ def _add_gateway(app: web.Application, cs: ChannelSettings, pipeline: PipelineLi
 
     handler = _Handler(cs, pipeline, lim, check, parse, _json_ok, "gateway").handle
     app.router.add_post(gateway.PATH, handler)
+    limit_body(app, gateway.PATH, cs.max_body_bytes)
 
 
 def add_channel_routes(
@@ -221,8 +229,10 @@ def add_channel_routes(
     """Register the webhooks of every configured provider; returns the settings used.
 
     `settings` is the app's Settings (its env_vars are read); tests may pass
-    `channel_settings` directly.
+    `channel_settings` directly. The app must have the edge (`bot.edge.install_edge`).
     """
+    if EDGE_LIMITS not in app:
+        raise RuntimeError("webhooks need the edge: call bot.edge.install_edge(app, ...) first")
     cs = channel_settings or channel_settings_from_env(getattr(settings, "env_vars", {}) or {})
     max_body = getattr(settings, "max_body_bytes", None)
     if channel_settings is None and isinstance(max_body, int):

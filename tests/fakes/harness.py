@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from bot.channels.settings import ChannelSettings
 from bot.channels.webhooks import add_channel_routes
 from bot.clock import Clock
+from bot.edge import EdgeLimits, install_edge
 from bot.identity import NumberVault
 from bot.metrics import Metrics
 from bot.pipeline.service import Pipeline
@@ -68,6 +69,7 @@ async def start_bot(
     pipeline, responder = make_pipeline(tmp_path, clock)
     await pipeline.start()
     app = web.Application()
+    install_edge(app, pipeline.metrics, EdgeLimits())
     add_channel_routes(app, None, pipeline, channel_settings=cs)
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()

@@ -145,10 +145,33 @@ async def test_simulator_is_absent_when_disabled(aiohttp_client, tmp_path):
     assert client.server.app[PIPELINE].ready
 
 
-async def test_an_unpaired_surrogate_is_a_clear_400(client):
-    response = await _post(client, b'{"from": "+819012340000", "text": "\\ud800abc"}')
+async def test_an_emoji_cut_in_half_is_replaced_not_refused(client, tmp_path):
+    """A lone surrogate in a resident's text (an emoji split by a provider) costs them
+    nothing: the message is stored with U+FFFD in its place and answered."""
+    body = b'{"from": "+819012340000", "text": "\\ud83d\\u3053\\u3093\\ud800"}'
+    response = await _post(client, body)
+    assert response.status == 200 and (await response.json())["replies"]
+    db = open_database(tmp_path / "bot.db")
+    stored = db.execute("SELECT text FROM inbox").fetchone()[0]
+    db.close()
+    assert Opener(SECRET).text(stored) == "\ufffdこん\ufffd"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"from": "+819012340000", "text": "x", "id": "m\\ud800"}',
+        b'{"from": "+81901234\\udc00", "text": "x"}',
+        b'{"from": "+819012340000", "text": "x", "postback": "choice:\\ud800"}',
+    ],
+)
+async def test_a_lone_surrogate_in_an_identifier_is_a_clear_400(client, tmp_path, body):
+    response = await _post(client, body)
     assert response.status == 400
-    assert "invalid characters" in (await response.json())["error"]
+    assert (await response.json())["error"]
+    db = open_database(tmp_path / "bot.db")
+    assert db.execute("SELECT count(*) FROM inbox").fetchone()[0] == 0
+    db.close()
 
 
 async def test_the_simulator_cannot_reach_a_real_residents_data(client):
