@@ -57,17 +57,23 @@ def edge_limits(settings: Settings) -> EdgeLimits:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 only when the store takes writes and the NLU is loaded; otherwise 503 with what
+    is wrong (`problem`: deleted, replaced, corrupt, unreadable, unwritable, disk_full, …,
+    and `detail`: one line for the operator)."""
     pipeline = request.app[PIPELINE]
-    status = 200 if pipeline.ready else 503
-    return json_response(
-        {
-            "status": "ok" if pipeline.ready else "starting",
-            "store": pipeline.ready,
-            "nlu": pipeline.responder is not None,
-            "time": request.app[CLOCK].now().isoformat(timespec="seconds"),
-        },
-        status=status,
-    )
+    body: dict[str, object] = {
+        "status": "starting",
+        "store": False,
+        "nlu": pipeline.responder is not None,
+        "time": request.app[CLOCK].now().isoformat(timespec="seconds"),
+    }
+    if pipeline.ready:
+        health = await pipeline.check_health()
+        body["store"] = health.ok
+        body["status"] = "ok" if health.ok else "unhealthy"
+        if not health.ok:
+            body["problem"], body["detail"] = health.problem, health.detail
+    return json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -77,6 +77,16 @@ class Metrics:
             self.inbound_limited.labels(limit)
         for suppressed in ("flood", "country", "loop_guard"):
             self.replies_suppressed.labels(suppressed)
+        self.store_healthy = Gauge(
+            "bot_store_healthy", "1 when the last health check of the store passed", registry=r
+        )
+        self.health_failures = Counter(
+            "bot_health_failures",
+            "Failed health checks of the store by problem (deleted, replaced, corrupt, "
+            "unreadable, unwritable, disk_full, io_error, unresponsive)",
+            ["problem"],
+            registry=r,
+        )
 
     def refused(self, reason: Refusal) -> None:
         self.http_errors.labels(reason.value).inc()

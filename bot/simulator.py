@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from importlib import resources
 
@@ -22,7 +23,10 @@ from bot.config import Settings
 from bot.edge import json_response, limit_body, refuse
 from bot.metrics import Refusal
 from bot.pipeline.service import Pipeline
+from bot.store.base import StoreUnavailable
 from bot.store.records import SentMessage
+
+log = logging.getLogger("bot.simulator")
 
 __all__ = ["add_simulator_routes", "json_response", "parse_sim_message", "read_json_object"]
 
@@ -90,7 +94,11 @@ def add_simulator_routes(app: web.Application, pipeline: Pipeline, settings: Set
             inbound = parse_sim_message(body)
         except MalformedRequest as exc:
             return refuse(request, exc.reason, 400, str(exc))
-        stored = await pipeline.ingest(inbound)
+        try:
+            stored = await pipeline.ingest(inbound)
+        except (StoreUnavailable, RuntimeError):  # not stored: say so, as the webhooks do
+            log.warning("simulator message not stored")
+            return json_response({"error": "not stored; try again"}, status=503)
         if not await pipeline.wait_processed(stored.inbox_id, settings.sim_wait_seconds):
             return json_response(
                 {"replies": [], "status": "processing", "duplicate": stored.duplicate}, status=202

@@ -20,13 +20,16 @@ from bot.metrics import Metrics
 from bot.pipeline.intake import identity_of, prepare_inbound
 from bot.pipeline.turns import TurnRunner
 from bot.store.base import RowNotStored, Store, Wakeups
-from bot.store.records import InboundRow, Ingested, SentMessage
+from bot.store.records import InboundRow, Ingested, SentMessage, StoreHealth
 from bot.system_texts import SystemTexts
 from bot.turn import Responder
 
 log = logging.getLogger("bot.pipeline")
 
 T = TypeVar("T")
+
+HEALTH_EVERY = 2.0  # seconds between the pipeline's own health checks
+HEALTH_TIMEOUT = 10.0  # a store that does not answer a health check in this time is unhealthy
 
 
 class Pipeline:
@@ -60,6 +63,7 @@ class Pipeline:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.ready = False
+        self.health = StoreHealth(True)  # the last check (bot_store_healthy, /healthz)
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -73,6 +77,7 @@ class Pipeline:
         self._tasks = [
             asyncio.create_task(self._intake_loop(), name="bot-intake"),
             asyncio.create_task(self._process_loop(), name="bot-process"),
+            asyncio.create_task(self._health_loop(), name="bot-health"),
         ]
         self.ready = True
         self.wake.inbox.set()  # resume whatever was pending before a restart
@@ -173,6 +178,38 @@ class Pipeline:
         """Run fn on a worker thread while no batch runs (flow reloads)."""
         async with self._turns:
             return await asyncio.to_thread(fn)
+
+    # ---- health -----------------------------------------------------------------------
+
+    async def check_health(self) -> StoreHealth:
+        """The store's health now (/healthz, and every HEALTH_EVERY seconds regardless of
+        who asks): counted in /metrics, and logged when it changes."""
+        try:
+            health = await asyncio.wait_for(self.store.health(), HEALTH_TIMEOUT)
+        except TimeoutError:
+            health = StoreHealth(
+                False, "unresponsive", f"the store did not answer within {HEALTH_TIMEOUT:g} s"
+            )
+        except Exception as exc:  # a health check must answer, whatever broke
+            health = StoreHealth(False, "unavailable", type(exc).__name__)
+        self.metrics.store_healthy.set(1 if health.ok else 0)
+        if not health.ok:
+            self.metrics.health_failures.labels(health.problem or "unknown").inc()
+        if (health.ok, health.problem) != (self.health.ok, self.health.problem):
+            if health.ok:
+                log.warning("store healthy again")
+            else:
+                log.error(
+                    "store unhealthy: nothing is acknowledged that cannot be stored",
+                    extra={"problem": health.problem, "detail": health.detail},
+                )
+        self.health = health
+        return health
+
+    async def _health_loop(self) -> None:
+        while not self._stopping:
+            await self.check_health()
+            await asyncio.sleep(HEALTH_EVERY)
 
     # ---- queries used by the HTTP layer --------------------------------------------
 

@@ -34,6 +34,7 @@ from bot.store.records import (
     SentMark,
     SentMessage,
     StaffNote,
+    StoreHealth,
 )
 from bot.store.services import TurnServices
 
@@ -41,6 +42,11 @@ from bot.store.services import TurnServices
 class StoreUnavailable(BotError):
     """The store could not take a write now (locked, stopping, connection lost): the
     caller answers 503 and the provider retries. Nothing was half-written."""
+
+
+class StoreUnusable(BotError):
+    """The database cannot be used at all (corrupt, unreadable, not a database): start-up
+    stops with this one-line message (exit 2), naming the file and what is wrong."""
 
 
 class RowNotStored(StoreUnavailable):
@@ -212,4 +218,12 @@ class Store(Protocol):
     # ---- upkeep ----
     async def purge_old(self, before: datetime) -> dict[str, int]:
         """Erase texts older than `before` (rows, ids and statuses stay)."""
+        ...
+
+    # ---- health ----
+    async def health(self) -> StoreHealth:
+        """Whether the database can be trusted with a write now, and if not why (deleted,
+        replaced, corrupt, unreadable, unwritable, disk_full, io_error): /healthz reports
+        it. A backend that finds its database unusable also refuses writes (503) rather
+        than acknowledge what it cannot keep. Cheap enough to call every second."""
         ...

@@ -57,6 +57,15 @@ class Ingested:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class StoreHealth:
+    """Store.health(): ok, or the problem and one line for operators (no personal data)."""
+
+    ok: bool
+    problem: str | None = None  # deleted | replaced | corrupt | unreadable | unwritable | …
+    detail: str = ""
+
+
 # ---- processing ------------------------------------------------------------------------------
 
 

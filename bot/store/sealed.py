@@ -367,3 +367,6 @@ class SealedStore:
 
     async def purge_old(self, before: datetime) -> dict[str, int]:
         return await self.inner.purge_old(before)
+
+    async def health(self) -> r.StoreHealth:
+        return await self.inner.health()

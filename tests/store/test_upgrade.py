@@ -61,7 +61,7 @@ def test_an_old_database_is_adopted_not_migrated_again(tmp_path: Path) -> None:
     # added since the seam run.
     applied = {tuple(step.split(":", 1)) for step in migrate(db)}
     assert not applied & adopted
-    assert applied <= {("pipeline", "inbox.limited")}
+    assert applied <= {("pipeline", "inbox.limited"), ("store", "health probe")}
     ledger = set(db.execute("SELECT owner, name FROM store_migrations").fetchall())
     assert ledger == adopted | applied
     db.close()
@@ -119,5 +119,5 @@ def test_opening_twice_changes_nothing(tmp_path: Path) -> None:
     asyncio.run(open_close())
     assert _shape(path) == first
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT count(*) FROM store_migrations").fetchone() == (5,)
+    assert conn.execute("SELECT count(*) FROM store_migrations").fetchone() == (6,)
     conn.close()

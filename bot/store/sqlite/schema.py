@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from bot.store.sqlite import bookings, pipeline, staff
+from bot.store.sqlite import bookings, health, pipeline, staff
 from bot.store.sqlite.migrations import MigrationSet, apply
 
-OWNERS: list[MigrationSet] = [pipeline.MIGRATIONS, staff.MIGRATIONS, bookings.MIGRATIONS]
+OWNERS: list[MigrationSet] = [
+    pipeline.MIGRATIONS,
+    staff.MIGRATIONS,
+    bookings.MIGRATIONS,
+    health.MIGRATIONS,
+]
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:

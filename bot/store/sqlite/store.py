@@ -8,25 +8,28 @@ in-memory database has one lane for everything (connections would not share it).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlite_utils
 
 from bot.store import records as r
-from bot.store.base import SendBudget, StoreUnavailable, TurnHandler, Wakeups
+from bot.store.base import SendBudget, StoreUnavailable, StoreUnusable, TurnHandler, Wakeups
 from bot.store.sealed import Codec
 from bot.store.services import Conversations, Residents
-from bot.store.sqlite import bookings, delivery, pipeline, sealing, staff
-from bot.store.sqlite.connection import WriteGate, open_database, write_transaction
-from bot.store.sqlite.dbthread import DbThread
+from bot.store.sqlite import bookings, delivery, health, pipeline, sealing, staff
+from bot.store.sqlite.connection import WriteGate, write_transaction
+from bot.store.sqlite.health import Faults, unusable
+from bot.store.sqlite.lane import Lane
 from bot.store.sqlite.schema import migrate
 
 log = logging.getLogger("bot.store")
@@ -37,6 +40,9 @@ T = TypeVar("T")
 # enough that processing still moves several rows per commit under a stream of webhooks,
 # short enough to keep acknowledgements quick.
 YIELD_AFTER = 0.008
+HEALTH_TTL = 1.0  # seconds between probes (/healthz may be polled often)
+QUICK_CHECK_DELAY = 60.0  # seconds after start-up before the first full quick_check
+QUICK_CHECK_EVERY = 3600.0  # seconds between full checks (it reads every page)
 
 
 def _row_fault(exc: BaseException) -> bool:
@@ -50,49 +56,6 @@ def _row_fault(exc: BaseException) -> bool:
         sqlite3.InterfaceError,
     )
     return isinstance(exc, own) or not isinstance(exc, sqlite3.Error)
-
-
-class _Lane:
-    """One connection and the thread that owns it."""
-
-    def __init__(self, name: str, path: str, gate: WriteGate) -> None:
-        self.name = name
-        self.path = path
-        self.gate = gate
-        self.thread = DbThread(name)
-        self.db: sqlite_utils.Database | None = None
-
-    def open(self) -> sqlite_utils.Database:
-        """On the lane's thread."""
-        self.db = open_database(self.path)
-        return self.db
-
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self.thread.run(self._read, fn, *args)
-
-    def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        assert self.db is not None, f"{self.name}: store not open"
-        try:
-            return fn(self.db, *args)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"the database refused a read: {exc}") from exc
-
-    async def write(self, fn: Callable[..., T], *args: Any, urgent: bool = False) -> T:
-        return await self.thread.run(self._write, fn, urgent, *args)
-
-    def _write(self, fn: Callable[..., T], urgent: bool, *args: Any) -> T:
-        assert self.db is not None, f"{self.name}: store not open"
-        try:
-            with write_transaction(self.db, self.gate, urgent):
-                return fn(self.db, *args)
-        except sqlite3.Error as exc:  # locked past busy_timeout, disk full, …
-            raise StoreUnavailable(f"the database refused a write: {exc}") from exc
-
-    def close(self) -> None:
-        if self.db is not None:
-            self.thread.call(self.db.close)
-            self.db = None
-        self.thread.close()
 
 
 class _Residents:
@@ -135,7 +98,7 @@ class SqliteTurnServices:
 class SqliteDelivery:
     """bot.store.base.DeliveryStore on the delivery lane."""
 
-    def __init__(self, lane: _Lane) -> None:
+    def __init__(self, lane: Lane) -> None:
         self.lane = lane
 
     async def claim(
@@ -185,7 +148,7 @@ class SqliteDelivery:
 class SqliteStaffDesk:
     """bot.store.base.StaffDesk on the intake lane (the console's writes are short)."""
 
-    def __init__(self, lane: _Lane) -> None:
+    def __init__(self, lane: Lane) -> None:
         self.lane = lane
 
     async def open_cases(self, transcript_limit: int) -> list[r.OpenCase]:
@@ -277,18 +240,27 @@ class SqliteStore:
         # version are sealed in place at the first open; the sealing itself is SealedStore's.
         self.codec = codec
         self.gate = WriteGate()
-        self._intake = _Lane("bot-intake", self.path, self.gate)
+        self.faults = Faults(self.path)
+        self._intake = self._lane("bot-intake")
         single = single_lane or self.path == ":memory:"
-        self._process = self._intake if single else _Lane("bot-process", self.path, self.gate)
-        self._deliver = self._intake if single else _Lane("bot-delivery", self.path, self.gate)
+        self._process = self._intake if single else self._lane("bot-process")
+        self._deliver = self._intake if single else self._lane("bot-delivery")
+        self._probed = -HEALTH_TTL  # monotonic time of the last probes
+        self._health_lock = asyncio.Lock()
+        # The first full check soon after start-up (not during it: start-up stays quick).
+        self._next_quick_check = time.monotonic() + QUICK_CHECK_DELAY
+        self._quick_checking: asyncio.Task[None] | None = None
         self.delivery = SqliteDelivery(self._deliver)
         self.staff = SqliteStaffDesk(self._intake)
         self.wake = Wakeups()
         self._batches: itertools.count[int] = itertools.count(1)
         self._services: SqliteTurnServices | None = None
 
-    def _lanes(self) -> list[_Lane]:
-        unique: list[_Lane] = []
+    def _lane(self, name: str) -> Lane:
+        return Lane(name, self.path, self.gate, self.faults)
+
+    def _lanes(self) -> list[Lane]:
+        unique: list[Lane] = []
         for lane in (self._intake, self._process, self._deliver):
             if lane not in unique:
                 unique.append(lane)
@@ -312,8 +284,15 @@ class SqliteStore:
                     pipeline.reset_in_flight(db)
             return pipeline.last_batch(db)
 
-        await self._intake.thread.run(self._intake.open)
-        last = await self._intake.read(first)
+        try:
+            await self._intake.thread.run(self._intake.open)
+            last = await self._intake.read(first)
+        except (sqlite3.Error, StoreUnavailable, OSError) as exc:
+            # Start-up stops here with one line naming the file: never a traceback, and
+            # never a service that acknowledges what it cannot keep.
+            raise StoreUnusable(unusable(self.path, exc)) from None
+        if self.path != ":memory:":
+            self.faults.opened()
         self._batches = itertools.count(last + 1)
         for lane in self._lanes()[1:]:
             await lane.thread.run(lane.open)
@@ -322,6 +301,10 @@ class SqliteStore:
         self._services = SqliteTurnServices(process_db)
 
     async def close(self) -> None:
+        if self._quick_checking is not None:
+            self._quick_checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._quick_checking
         for lane in self._lanes():
             lane.close()
 
@@ -378,7 +361,14 @@ class SqliteStore:
     # ---- processing --------------------------------------------------------------------
 
     async def process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
-        return await self._process.thread.run(self._process_batch, handler, limit)
+        return await self._process.thread.run(self._guarded_batch, handler, limit)
+
+    def _guarded_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
+        with self._process.guarded("write"):
+            result = self._process_batch(handler, limit)
+        if result.inbox_ids:
+            self._process.committed()
+        return result
 
     def _process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
         """Process the oldest pending row of up to `limit` residents in one transaction.
@@ -431,6 +421,38 @@ class SqliteStore:
 
     async def conversation(self, resident_id: str) -> dict[str, Any] | None:
         return await self._intake.read(pipeline.conversation, resident_id)
+
+    # ---- health -----------------------------------------------------------------------------
+
+    async def health(self) -> r.StoreHealth:
+        """The file is still ours, reads as SQLite, and takes a write (probed at most once
+        a second; faults the lanes met on the way are reported too)."""
+        if self._intake.db is None:
+            return r.StoreHealth(False, "closed", f"{self.path}: the store is not open")
+        if self.path == ":memory:":
+            return r.StoreHealth(True)
+        if time.monotonic() >= self._next_quick_check and not self._quick_checking:
+            self._quick_checking = asyncio.create_task(self._quick_check())
+        async with self._health_lock:
+            if time.monotonic() - self._probed >= HEALTH_TTL:
+                fault = self.faults.fatal or await asyncio.to_thread(self.faults.probe_files)
+                if fault is None:
+                    stamp = pipeline.utc_text(datetime.now(UTC))
+                    with contextlib.suppress(StoreUnavailable):  # the lane noted what it was
+                        await self._deliver.write(health.write_probe, stamp, urgent=True)
+                self._probed = time.monotonic()
+        # What the probes and the lanes found, as of now (a fault the lanes met after the
+        # last probe is never hidden behind a cached answer).
+        return self.faults.health(self.path)
+
+    async def _quick_check(self) -> None:
+        """The whole file checked now and then (QUICK_CHECK_EVERY), off the event loop:
+        damage in pages nothing has read lately becomes a fault too."""
+        try:
+            self.faults.found(await asyncio.to_thread(health.quick_check_fault, self.path))
+        finally:
+            self._next_quick_check = time.monotonic() + QUICK_CHECK_EVERY
+            self._quick_checking = None
 
     # ---- upkeep ----------------------------------------------------------------------------
 
