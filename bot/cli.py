@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     # `bot bench ...` is handed whole to bot.bench (its own options); listed here for --help.
     sub.add_parser("bench", help="measure the whole path end to end (bot bench --help)")
 
+    backup = sub.add_parser(
+        "backup", help="a consistent copy of the database, safe while the server runs"
+    )
+    backup.add_argument("path", type=Path, help="the backup's file (replaced if it exists)")
+    backup.add_argument("--db", type=Path)
+
     handoff = sub.add_parser("handoff", help="conversations handed to staff")
     handoff.add_argument("--db", type=Path)
     handoff_sub = handoff.add_subparsers(
@@ -300,6 +306,26 @@ async def _handoff(args: argparse.Namespace, db: Path, secret: bytes) -> int:
         await store.close()
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.config import load_settings
+    from bot.store import backup
+
+    settings = load_settings(db_path=args.db)
+    report = backup(settings.db_path, args.path)
+    if report.check != "ok":
+        print(
+            f"bot: the copy of {settings.db_path} failed its check ({report.check}); "
+            "nothing was written — see docs/operations.md",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"backup: {report.path} ({report.pages} pages, {report.bytes / 1e6:.1f} MB, "
+        f"quick_check ok) in {report.seconds:.1f} s"
+    )
+    return 0
+
+
 COMMANDS = {
     "serve": cmd_serve,
     "chat": cmd_chat,
@@ -307,6 +333,7 @@ COMMANDS = {
     "nlu": cmd_nlu,
     "flows": cmd_flows,
     "handoff": cmd_handoff,
+    "backup": cmd_backup,
 }
 
 if __name__ == "__main__":

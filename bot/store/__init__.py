@@ -5,6 +5,7 @@ bot/store/ writes SQL or imports a database driver (docs/architecture.md)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError
 from bot.store.base import (
@@ -18,6 +19,9 @@ from bot.store.base import (
 from bot.store.sealed import Codec, SealedStore, Sealer
 from bot.store.services import Bookings, Conversations, Residents, TurnServices
 
+if TYPE_CHECKING:
+    from bot.store.sqlite.backup import BackupReport
+
 __all__ = [
     "Bookings",
     "Conversations",
@@ -30,6 +34,7 @@ __all__ = [
     "TurnHandler",
     "TurnServices",
     "Wakeups",
+    "backup",
     "open_store",
 ]
 
@@ -47,3 +52,13 @@ def open_store(location: Path | str, sealer: Sealer, *, single_lane: bool = Fals
 
     codec = Codec(sealer)
     return SealedStore(SqliteStore(location, single_lane=single_lane, codec=codec), codec)
+
+
+def backup(location: Path | str, dest: Path) -> BackupReport:
+    """`bot backup`: a consistent copy of the database while it serves (SQLite's online
+    backup). PostgreSQL databases are backed up with pg_dump / the server's own tools."""
+    if str(location).startswith(("postgresql://", "postgres://")):
+        raise ConfigError("bot backup copies an SQLite file; back PostgreSQL up with pg_dump")
+    from bot.store.sqlite.backup import backup as sqlite_backup
+
+    return sqlite_backup(Path(location), dest)
