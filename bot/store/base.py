@@ -88,12 +88,28 @@ class DeliveryStore(Protocol):
     """The outbox as the delivery worker sees it. Each call is one transaction."""
 
     async def claim(self, providers: Sequence[str], now: datetime, limit: int) -> list[OutboxItem]:
-        """Due pending rows of these providers (replies first), marked as being sent."""
+        """Due pending rows of these providers (replies first), marked as being sent (with
+        the claim's time). A row left being sent by a process that died comes back pending
+        and `in_doubt_since` that claim (for SQLite at start-up; elsewhere when its lease
+        ends): the worker reconciles it with the provider before any resend."""
         ...
 
-    async def sent(self, marks: Sequence[SentMark]) -> None: ...
+    async def sent(self, marks: Sequence[SentMark]) -> None:
+        """Recorded as soon as the provider answered (each send, not each batch): a crash
+        can leave in doubt only the sends in flight at that instant."""
+        ...
 
-    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None: ...
+    async def retry(
+        self, outbox_id: int, next_at: datetime, error: str, in_doubt: bool = False
+    ) -> None:
+        """Pending again at `next_at`. `in_doubt`: the attempt got no answer (a timeout, a
+        dropped connection), so it may have reached the provider: doubt since its claim."""
+        ...
+
+    async def known_ids(self, provider: str, ids: Sequence[str]) -> set[str]:
+        """Which of these provider message ids some outbox row already holds (a message
+        found at the provider that is already another row's is not this row's)."""
+        ...
 
     async def failed(
         self, outbox_id: int, error: str, now: datetime, status: str = "failed"

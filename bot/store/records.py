@@ -187,6 +187,9 @@ class OutboxItem:
     provider_message_id: str | None = None
     phone_enc: bytes | None = None
     notices_enabled: bool = True
+    # Since when an earlier attempt may have reached the provider without our knowing (a
+    # crash mid-send, a timeout): look for it there before sending again (Channel.reconcile).
+    in_doubt_since: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -226,8 +226,13 @@ class SealedDelivery:
     async def sent(self, marks: Sequence[r.SentMark]) -> None:
         await self.inner.sent(marks)
 
-    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None:
-        await self.inner.retry(outbox_id, next_at, error)
+    async def retry(
+        self, outbox_id: int, next_at: datetime, error: str, in_doubt: bool = False
+    ) -> None:
+        await self.inner.retry(outbox_id, next_at, error, in_doubt)
+
+    async def known_ids(self, provider: str, ids: Sequence[str]) -> set[str]:
+        return await self.inner.known_ids(provider, ids)
 
     async def failed(
         self, outbox_id: int, error: str, now: datetime, status: str = "failed"

@@ -29,6 +29,7 @@ def _item(row: dict[str, Any]) -> OutboxItem:
         provider_message_id=row["provider_message_id"],
         phone_enc=row["phone_enc"],
         notices_enabled=bool(1 if row["notices_enabled"] is None else row["notices_enabled"]),
+        in_doubt_since=from_utc_text(row["doubt_since"]) if row["doubt_since"] else None,
     )
 
 
@@ -49,9 +50,11 @@ def claim(
             [*providers, utc_text(now), limit],
         )
     )
+    stamp = utc_text(now)
     db.conn.executemany(
-        "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
-        [(row["id"],) for row in rows],
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_at = ? "
+        "WHERE id = ?",
+        [(stamp, row["id"]) for row in rows],
     )
     for row in rows:
         row["attempts"] += 1
@@ -60,15 +63,20 @@ def claim(
 
 def sent(db: sqlite_utils.Database, marks: Sequence[SentMark]) -> None:
     db.conn.executemany(
-        "UPDATE outbox SET status = 'sent', provider_message_id = ?, status_at = ?, error = NULL "
-        "WHERE id = ? AND status IN ('pending', 'sending')",
+        "UPDATE outbox SET status = 'sent', provider_message_id = ?, status_at = ?, error = NULL, "
+        "doubt_since = NULL WHERE id = ? AND status IN ('pending', 'sending')",
         [(mark.provider_message_id, utc_text(mark.at), mark.outbox_id) for mark in marks],
     )
 
 
-def retry(db: sqlite_utils.Database, outbox_id: int, next_at: datetime, error: str) -> None:
+def retry(
+    db: sqlite_utils.Database, outbox_id: int, next_at: datetime, error: str, in_doubt: bool
+) -> None:
+    """Back to pending; `in_doubt`: this attempt may have reached the provider (no answer)."""
+    doubt = "coalesce(doubt_since, claimed_at)" if in_doubt else "doubt_since"
     db.execute(
-        "UPDATE outbox SET status = 'pending', next_attempt_at = ?, error = ? WHERE id = ?",
+        f"UPDATE outbox SET status = 'pending', next_attempt_at = ?, error = ?, "
+        f"doubt_since = {doubt} WHERE id = ?",
         [utc_text(next_at), error, outbox_id],
     )
 
@@ -77,9 +85,24 @@ def failed(
     db: sqlite_utils.Database, outbox_id: int, error: str, now: datetime, status: str
 ) -> None:
     db.execute(
-        "UPDATE outbox SET status = ?, error = ?, status_at = ? WHERE id = ?",
+        "UPDATE outbox SET status = ?, error = ?, status_at = ?, doubt_since = NULL WHERE id = ?",
         [status, error, utc_text(now), outbox_id],
     )
+
+
+def known_ids(db: sqlite_utils.Database, provider: str, ids: Sequence[str]) -> set[str]:
+    """Which of these provider message ids an outbox row already holds."""
+    if not ids:
+        return set()
+    marks = ",".join("?" for _ in ids)
+    return {
+        row[0]
+        for row in db.execute(
+            f"SELECT provider_message_id FROM outbox WHERE provider = ? "
+            f"AND provider_message_id IN ({marks})",
+            [provider, *ids],
+        ).fetchall()
+    }
 
 
 def stop_notices(db: sqlite_utils.Database, resident_id: str) -> None:

@@ -121,6 +121,14 @@ def _inbox_limited(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE inbox ADD COLUMN limited TEXT")  # InboundRow.limited
 
 
+@MIGRATIONS.step("outbox.claimed_at, doubt_since")
+def _outbox_doubt(db: sqlite_utils.Database) -> None:
+    # claimed_at: when the current attempt was claimed; doubt_since: the start of an attempt
+    # that may have reached the provider unrecorded (OutboxItem.in_doubt_since).
+    db.execute("ALTER TABLE outbox ADD COLUMN claimed_at TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN doubt_since TEXT")
+
+
 _last_stamp: tuple[datetime | None, str] = (None, "")
 
 
@@ -433,9 +441,13 @@ def sent_to(db: sqlite_utils.Database, resident_id: str, after_id: int) -> list[
 
 
 def reset_in_flight(db: sqlite_utils.Database) -> int:
-    """At start-up: rows that were being sent when the process died are sent again
-    (at least once; the provider's idempotency key makes the resident see it once)."""
-    return db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'").rowcount
+    """At start-up: rows that were being sent when the process died go back to pending, in
+    doubt since their claim — the delivery worker asks the provider whether each reached
+    it before sending it again (Channel.reconcile)."""
+    return db.execute(
+        "UPDATE outbox SET status = 'pending', doubt_since = coalesce(doubt_since, claimed_at, "
+        "created_at) WHERE status = 'sending'"
+    ).rowcount
 
 
 def record_status(

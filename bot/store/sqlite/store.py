@@ -109,8 +109,13 @@ class SqliteDelivery:
     async def sent(self, marks: Sequence[r.SentMark]) -> None:
         await self.lane.write(delivery.sent, list(marks))
 
-    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None:
-        await self.lane.write(delivery.retry, outbox_id, next_at, error)
+    async def retry(
+        self, outbox_id: int, next_at: datetime, error: str, in_doubt: bool = False
+    ) -> None:
+        await self.lane.write(delivery.retry, outbox_id, next_at, error, in_doubt)
+
+    async def known_ids(self, provider: str, ids: Sequence[str]) -> set[str]:
+        return await self.lane.read(delivery.known_ids, provider, list(ids))
 
     async def failed(
         self, outbox_id: int, error: str, now: datetime, status: str = "failed"
