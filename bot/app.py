@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.audit import AuditChain
 from bot.channels.webhooks import add_channel_routes
 from bot.city import build_responder
 from bot.clock import Clock, OffsetClock, parse_instant
@@ -87,8 +88,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     metrics_ = Metrics()
     install_edge(app, metrics_, edge_limits(settings))
     texts = SystemTexts.load(Path(settings.flows_dir))
+    audit_chain = AuditChain.from_secret(settings.secret_key)
     vault = NumberVault(settings.secret_key)
-    store = open_store(settings.db_path, vault.texts)
+    store = open_store(settings.db_path, vault.texts, audit=audit_chain)
     pipeline = Pipeline(
         store=store,
         clock=clock,
@@ -135,7 +137,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     delivery = DeliveryDeps(
         store.delivery, vault, clock, channel_settings, pipeline.outbox_wake, metrics=metrics_
     )
-    add_staff_routes(app, pipeline, settings)
+    add_staff_routes(
+        app,
+        settings,
+        console=store.console,
+        chain=audit_chain,
+        clock=clock,
+        vault=vault,
+        texts=texts,
+        outbox_wake=pipeline.outbox_wake,
+        registry=metrics_.registry,
+    )
     return app
 
 

@@ -8,10 +8,13 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from bot.clock import Clock, FrozenClock, parse_instant
 from bot.errors import BotError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 class UsageError(BotError):
@@ -80,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     handoff_sub.add_parser("list", help="residents waiting for staff and their messages")
     give_back = handoff_sub.add_parser("return", help="hand a conversation back to the bot")
     give_back.add_argument("ref", help="the reference shown by `bot handoff list`")
+
+    from bot.staff.cli import add_parsers as add_staff_parsers
+
+    add_staff_parsers(sub, _Parser)  # bot staff …, bot audit …
     return parser
 
 
@@ -131,10 +138,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"さくら市ボット listening on {base}", flush=True)
     if settings.simulator:
         print(f"  simulator:     {base}/sim/", flush=True)
-    if settings.production and not settings.env_vars.get("BOT_STAFF_TOKEN"):
-        print("  staff console: off (set BOT_STAFF_TOKEN); `bot handoff list` works", flush=True)
-    else:
-        print(f"  staff console: {base}/staff/", flush=True)
+    from bot.staff.cli import console_hint
+
+    print(f"  staff console: {base}/staff/{console_hint(settings)}", flush=True)
     print(f"  health:        {base}/healthz   metrics: {base}/metrics", flush=True)
     asyncio.run(serve(app, settings.host, settings.port, edge_limits(settings)))
     return 0
@@ -278,17 +284,15 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     from bot.config import load_settings
 
     settings = load_settings(db_path=args.db)
-    return asyncio.run(_handoff(args, settings.db_path, settings.secret_key))
+    return asyncio.run(_handoff(args, settings))
 
 
-async def _handoff(args: argparse.Namespace, db: Path, secret: bytes) -> int:
+async def _handoff(args: argparse.Namespace, settings: Settings) -> int:
     from bot.handoff import list_handoffs, return_handoff
-    from bot.identity import TextVault
-    from bot.store import open_store
+    from bot.staff.cli import actor, opened, record_views
 
-    store = open_store(db, TextVault(secret), single_lane=True)
-    await store.open()
-    try:
+    async with opened(settings) as store:
+        now = Clock().now()
         if args.handoff_command == "list":
             rows = await list_handoffs(store.staff)
             if not rows:
@@ -297,13 +301,26 @@ async def _handoff(args: argparse.Namespace, db: Path, secret: bytes) -> int:
                 print(f"[{row['ref']}] since {row['since']}  ({len(row['notes'])} message(s))")
                 for note in row["notes"]:
                     print(f"    {note['created_at']}  {note['kind']}: {note['text']}")
+            # Residents' messages were shown: recorded, like in the console.
+            if ids := [row["resident_id"] for row in rows]:
+                await store.console.write(lambda work: record_views(work, now, ids))
             return 0
-        if not await return_handoff(store.staff, args.ref):
+        if await return_handoff(store.staff, args.ref, actor(), now) is None:
             raise UsageError(f"no handed-off conversation with reference {args.ref!r}")
         print(f"[{args.ref}] returned to the bot")
         return 0
-    finally:
-        await store.close()
+
+
+def cmd_staff(args: argparse.Namespace) -> int:
+    from bot.staff.cli import cmd_staff as run
+
+    return run(args)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bot.staff.cli import cmd_audit as run
+
+    return run(args)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -327,6 +344,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
+    "staff": cmd_staff,
+    "audit": cmd_audit,
     "serve": cmd_serve,
     "chat": cmd_chat,
     "replay": cmd_replay,

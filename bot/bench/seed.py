@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bot.bench.loadgen import seeded_number
 from bot.bench.texts import all_texts
 from bot.identity import NumberVault, TextVault
-from bot.store.sealed import SEALED_KEY
+from bot.store.codec import SEALED_KEY
 from bot.store.sqlite.bulk import bulk_writer
 
 CHUNK = 100_000

@@ -22,7 +22,7 @@ from bot.nlu.textkey import corrects_itself
 ACTIONS = ActionList()
 register_action = ACTIONS.register
 
-REMINDER = "bulky_reminder"
+REMINDER = bookings.REMINDER
 DAY_CHOICES = ("options", "notes")  # _day_choices
 BOOKING_SUMMARY = ("receipt", "date", "label", "count", "deadline")  # _summary
 
@@ -249,17 +249,9 @@ def _item_notes(basket: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def _schedule_reminder(ctx: Any, receipt: str, day: date) -> None:
-    cal = _calendar()
-    due = cal.reminder_at(day)
-    if due <= ctx.now:
-        return
-    rules = data.load("bulky_rules")
-    text = rules["reminder_text"].format(
-        date=jdate(day), by=rules["put_out"]["by"], receipt=receipt
-    )
-    ctx.timer(
-        f"{REMINDER}:{receipt}", due, {"receipt": receipt, "date": day.isoformat(), "notice": text}
-    )
+    timer = bookings.reminder(_calendar(), receipt, day, ctx.now)
+    if timer is not None:
+        ctx.timer(*timer)
 
 
 @register_action("bulky_book", returns=("ok", "error", "receipt", "date"))

@@ -11,13 +11,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.clock import TOKYO
 from bot.domain import data, receipts
 from bot.domain.calendar import CollectionCalendar
 from bot.domain.fees import Line, total
+from bot.domain.labels import jdate
 from bot.store.records import Booking, NewBooking
 from bot.store.services import Bookings
 
-__all__ = ["Booking", "BookingError", "Bookings"]
+__all__ = ["REMINDER", "Booking", "BookingError", "Bookings"]
+
+REMINDER = "bulky_reminder"  # the timer name prefix: f"{REMINDER}:{receipt}"
 
 
 class BookingError(Exception):
@@ -145,21 +149,36 @@ def get_own(store: Bookings, resident_id: str, receipt: str) -> Booking:
 
 
 def _changeable(
-    store: Bookings, calendar: CollectionCalendar, resident_id: str, receipt: str, now: datetime
+    store: Bookings,
+    calendar: CollectionCalendar,
+    resident_id: str,
+    receipt: str,
+    now: datetime,
+    override_deadline: bool = False,
 ) -> Booking:
     booking = get_own(store, resident_id, receipt)
     if not booking.active:
         raise BookingError("not_active", booking.status)
-    if not calendar.can_change(booking.collection_date, now):
+    if booking.collection_date <= now.astimezone(TOKYO).date():
+        raise BookingError("too_late", booking.collection_date.isoformat())  # no override
+    if not override_deadline and not calendar.can_change(booking.collection_date, now):
         raise BookingError("too_late", booking.collection_date.isoformat())
     return booking
 
 
 def cancel(
-    store: Bookings, calendar: CollectionCalendar, *, resident_id: str, receipt: str, now: datetime
+    store: Bookings,
+    calendar: CollectionCalendar,
+    *,
+    resident_id: str,
+    receipt: str,
+    now: datetime,
+    override_deadline: bool = False,
 ) -> Booking:
-    """Cancel before the change deadline (BookingError not_found, not_active, too_late)."""
-    booking = _changeable(store, calendar, resident_id, receipt, now)
+    """Cancel before the change deadline (BookingError not_found, not_active, too_late).
+    override_deadline: staff, with a reason they record, may still do it until the day
+    before collection."""
+    booking = _changeable(store, calendar, resident_id, receipt, now, override_deadline)
     store.cancel(booking.receipt, now.isoformat())
     return get_own(store, resident_id, booking.receipt)
 
@@ -173,17 +192,42 @@ def change_date(
     day: date,
     now: datetime,
     directory: Path | None = None,
+    override_deadline: bool = False,
 ) -> Booking:
     """Move a booking to another collection day, keeping its 受付番号. The old day must be
     before its change deadline and the new day bookable with room (BookingError
-    not_found, not_active, too_late, same_day, not_collection_day, past_cutoff, full)."""
-    booking = _changeable(store, calendar, resident_id, receipt, now)
+    not_found, not_active, too_late, same_day, not_collection_day, past_cutoff, full).
+    override_deadline: staff, with a reason they record, may pass both deadlines (never
+    capacity, the collection calendar, or a day already begun)."""
+    booking = _changeable(store, calendar, resident_id, receipt, now, override_deadline)
     if day == booking.collection_date:
         raise BookingError("same_day", day.isoformat())
     if not calendar.is_collection_day(booking.district, day):
         raise BookingError("not_collection_day", day.isoformat())
-    if not calendar.can_book(day, now) or day > calendar.last_bookable_day(now):
+    if day <= now.astimezone(TOKYO).date() or day > calendar.last_bookable_day(now):
+        raise BookingError("past_cutoff", day.isoformat())
+    if not override_deadline and not calendar.can_book(day, now):
         raise BookingError("past_cutoff", day.isoformat())
     if not store.move(booking.receipt, booking.district, day, now.isoformat(), capacity(directory)):
         raise BookingError("full", day.isoformat())
     return get_own(store, resident_id, booking.receipt)
+
+
+def reminder(
+    calendar: CollectionCalendar,
+    receipt: str,
+    day: date,
+    now: datetime,
+    directory: Path | None = None,
+) -> tuple[str, datetime, dict[str, Any]] | None:
+    """The day-before reminder timer of a booking: (name, due, payload), or None when its
+    time has passed. The bot's flows and staff changes set the same one."""
+    due = calendar.reminder_at(day)
+    if due <= now:
+        return None
+    rules = _rules(directory)
+    text = rules["reminder_text"].format(
+        date=jdate(day), by=rules["put_out"]["by"], receipt=receipt
+    )
+    payload = {"receipt": receipt, "date": day.isoformat(), "notice": text}
+    return f"{REMINDER}:{receipt}", due, payload

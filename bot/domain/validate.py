@@ -13,6 +13,7 @@ Who reads what:
 - allowance.yaml   bot/domain/allowance.py, flows and templates (data.allowance)
 - bulky_rules.yaml bot/domain/bookings.py, calendar.py, fees.py, actions.py, templates
 - office.yaml      bot/domain/calendar.py, flows and templates (data.office)
+- canned_replies.yaml  bot/staff/console_routes.py (the staff console's canned replies)
 - nlu/words.yaml   bot/nlu/lexicon.py
 - nlu/intents.yaml bot/nlu/rules.py
 """
@@ -781,6 +782,28 @@ def check_intents(
                     )
 
 
+def check_canned_replies(doc: Any, c: Checker) -> None:
+    """The staff console's canned replies: a title (unique, short) and a text each."""
+    doc = _top(c, doc, "canned_replies.yaml")
+    if doc is None:
+        return
+    c.keys(doc, ("replies",), "canned_replies.yaml")
+    titles: set[str] = set()
+    for i, reply in c.records(doc, "replies", "replies"):
+        where = f"replies[{i + 1}]"
+        c.keys(reply, ("title", "text"), where)
+        title = c.text(reply, "title", f"{where}.title")
+        text = c.text(reply, "text", f"{where}.text")
+        if title is not None:
+            if len(title) > 40:
+                c.error(c.line(reply, "title"), f"{where}.title: at most 40 characters")
+            if title in titles:
+                c.error(c.line(reply, "title"), f"{where}.title: `{title}` is used twice")
+            titles.add(title)
+        if text is not None and len(text) > 1000:
+            c.error(c.line(reply, "text"), f"{where}.text: at most 1000 characters")
+
+
 # ---- files -----------------------------------------------------------------------------
 
 DATA_CHECKS: dict[str, Callable[..., None]] = {
@@ -791,6 +814,7 @@ DATA_CHECKS: dict[str, Callable[..., None]] = {
     "allowance": check_allowance,
     "bulky_rules": check_bulky_rules,
     "office": check_office,
+    "canned_replies": check_canned_replies,
 }
 NLU_CHECKS: dict[str, Callable[..., None]] = {"words": check_words, "intents": check_intents}
 

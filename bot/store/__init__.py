@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError
 from bot.store.base import (
+    AuditSealer,
+    Console,
     DeliveryStore,
     StaffDesk,
     Store,
@@ -16,14 +18,19 @@ from bot.store.base import (
     TurnHandler,
     Wakeups,
 )
-from bot.store.sealed import Codec, SealedStore, Sealer
+from bot.store.codec import Codec, Sealer
+from bot.store.console import ConsoleWork
+from bot.store.sealed import SealedStore
 from bot.store.services import Bookings, Conversations, Residents, TurnServices
 
 if TYPE_CHECKING:
     from bot.store.sqlite.backup import BackupReport
 
 __all__ = [
+    "AuditSealer",
     "Bookings",
+    "Console",
+    "ConsoleWork",
     "Conversations",
     "DeliveryStore",
     "Residents",
@@ -39,11 +46,18 @@ __all__ = [
 ]
 
 
-def open_store(location: Path | str, sealer: Sealer, *, single_lane: bool = False) -> Store:
+def open_store(
+    location: Path | str,
+    sealer: Sealer,
+    *,
+    single_lane: bool = False,
+    audit: AuditSealer | None = None,
+) -> Store:
     """The store for BOT_DB / --db: a file path (SQLite). Not yet opened (`await .open()`).
     `sealer` (bot.identity.TextVault) encrypts residents' texts before the backend sees
     them (bot.store.sealed). `single_lane`: one connection for everything (in-process
-    tools: replay, chat, CLI)."""
+    tools: replay, chat, CLI). `audit`: what links audit entries into the chain
+    (bot.audit.AuditChain); without it the store refuses to append to the audit log."""
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
         raise ConfigError("BOT_DB: PostgreSQL is not available in this version; give a file path")
@@ -51,7 +65,8 @@ def open_store(location: Path | str, sealer: Sealer, *, single_lane: bool = Fals
     from bot.store.sqlite import SqliteStore
 
     codec = Codec(sealer)
-    return SealedStore(SqliteStore(location, single_lane=single_lane, codec=codec), codec)
+    inner = SqliteStore(location, single_lane=single_lane, audit=audit, codec=codec)
+    return SealedStore(inner, codec)
 
 
 def backup(location: Path | str, dest: Path) -> BackupReport:

@@ -1,7 +1,8 @@
-"""The store seam: what the pipeline, delivery, the staff desk and the CLI may ask of storage.
+"""The store seam: what the pipeline, delivery, the staff desk, the staff console and the CLI
+may ask of storage.
 
 One `Store` per city database; one backend package per database kind (bot/store/sqlite/,
-and next bot/store/postgres/), chosen by `bot.store.open_store(settings.db_path)`. SQL lives
+and next bot/store/postgres/), chosen by `bot.store.open_store(settings.db_path, texts)`. SQL lives
 only in the backends. The guarantees every backend keeps (docs/architecture.md):
 
 - `ingest` returns only after its rows are committed; (provider, provider_message_id) is
@@ -11,25 +12,29 @@ only in the backends. The guarantees every backend keeps (docs/architecture.md):
   turn in one transaction with its `Completion` (state + outbox + timers + inbox status);
 - due timers become inbox rows of their resident, so they queue behind messages;
 - delivery claims due outbox rows (replies before notices) and a crash re-sends rather
-  than loses them (at least once; providers' idempotency keys make it shown once).
+  than loses them (at least once; providers' idempotency keys make it shown once);
+- a unit of staff work (`console.write`) and the audit entries that record it commit
+  together; audit appends are serialised, so the chain never forks.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.errors import BotError
+from bot.store.console import ConsoleWork
 from bot.store.records import (
+    AuditRow,
     BatchResult,
     Claimed,
     Completion,
     InboundRow,
     Ingested,
-    OpenCase,
+    NewAuditEntry,
     OutboxItem,
     SentMark,
     SentMessage,
@@ -37,6 +42,8 @@ from bot.store.records import (
     StoreHealth,
 )
 from bot.store.services import TurnServices
+
+T = TypeVar("T")
 
 
 class StoreUnavailable(BotError):
@@ -143,47 +150,48 @@ class DeliveryStore(Protocol):
 
 
 class StaffDesk(Protocol):
-    """Conversations handed to staff (the console and `bot handoff`). One transaction each."""
-
-    async def open_cases(self, transcript_limit: int) -> list[OpenCase]: ...
+    """Conversations handed to staff, as `bot handoff` sees them. One transaction each."""
 
     async def handoff_notes(self) -> tuple[dict[str, datetime], list[StaffNote]]:
         """(residents in handoff → last seen, unseen notes of anyone, oldest first)."""
-        ...
-
-    async def find_open(self, ref: str) -> str | None:
-        """The one open case whose resident id starts with `ref` (None: none, or several)."""
         ...
 
     async def find_resident(self, ref: str) -> str | None:
         """The one resident whose id starts with `ref`, open or not."""
         ...
 
-    async def staff_reply(
-        self,
-        resident_id: str,
-        text: str,
-        now: datetime,
-        take_over: bool,
-        local_providers: frozenset[str],
-    ) -> int:
-        """Queue a message from staff on the resident's last provider and channel (stored as
-        sent when that provider is one of `local_providers`, answered in-process); with
-        `take_over` the resident is put in handoff. Returns the outbox id."""
+    async def hand_back(self, resident_id: str, audit: NewAuditEntry) -> None:
+        """The bot answers the resident again; their notes are marked seen; `audit` (who
+        did it) is appended to the audit log in the same transaction."""
         ...
 
-    async def in_handoff(self, resident_id: str) -> bool: ...
 
-    async def hand_back(
-        self,
-        resident_id: str,
-        closing: str | None = None,
-        now: datetime | None = None,
-        local_providers: frozenset[str] = frozenset(),
-    ) -> int | None:
-        """The bot answers the resident again; their notes are marked seen. With `closing`,
-        staff's last message is queued in the same transaction (its outbox id returned)."""
+# ---- the staff console ------------------------------------------------------------------------
+
+
+class AuditSealer(Protocol):
+    """Links entries into the tamper-evident chain (bot.audit.AuditChain, keyed with the
+    server's secret, which the database never holds). Given to the store by whoever opens
+    it (create_app, the CLI); a store opened without one refuses audit appends."""
+
+    def link(self, entry: NewAuditEntry, previous: AuditRow | None) -> AuditRow:
+        """The row to store after `previous` (None: the first entry): seq, texts (`at` as
+        UTC ISO 8601 with microseconds, `detail` as canonical JSON) and MACs."""
         ...
+
+    def seal(self, row: AuditRow) -> str:
+        """The head's seal when `row` is the last entry."""
+        ...
+
+
+class Console(Protocol):
+    """The staff console's storage (`store.console`). `write(work)` calls work(unit) in one
+    write transaction; `read(work)` for work that only reads. Work is synchronous and
+    short: slow steps (password hashing) run before it, outside the transaction."""
+
+    async def read(self, work: Callable[[ConsoleWork], T]) -> T: ...
+
+    async def write(self, work: Callable[[ConsoleWork], T]) -> T: ...
 
 
 class Store(Protocol):
@@ -194,6 +202,9 @@ class Store(Protocol):
 
     @property
     def staff(self) -> StaffDesk: ...
+
+    @property
+    def console(self) -> Console: ...
 
     async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
         """Upgrade the schema (every owner's migrations). `serve`: this process processes

@@ -208,33 +208,143 @@ class StaffNote:
     kind: str  # handoff | message | note
     text: str
     created_at: datetime
+    id: int | None = None
+
+
+# ---- the staff console: accounts and sessions (owner "accounts") -------------------------------
 
 
 @dataclass(frozen=True)
-class TranscriptLine:
-    """One text between a resident and the city; `anchor` orders a reply after the
-    message it answers (None: staff's own, ordered by its time)."""
-
+class StaffAccount:
     id: int
-    who: str  # resident | staff | bot
-    text: str
-    at: datetime
-    anchor: tuple[datetime, int] | None = None
-    kind: str = "message"
-    status: str | None = None
-    channel: str | None = None
-    suggestions: list[str] = field(default_factory=list)
+    name: str
+    role: str  # operator | editor | approver | admin (bot.staff.roles)
+    password_hash: str  # argon2id, PHC string
+    password_temporary: bool  # a one-time password: changed at the first sign-in
+    password_expires_at: datetime | None
+    totp_secret: bytes | None  # sealed (encrypted) by bot.staff.accounts.Credentials
+    totp_enabled: bool
+    totp_last_step: int  # the last TOTP time step used: a code is accepted once
+    disabled: bool
+    failed_logins: int  # in a row
+    locked_until: datetime | None
+    created_at: datetime
+    last_login_at: datetime | None
 
 
 @dataclass(frozen=True)
-class OpenCase:
-    """A resident staff should look at: in handoff, or with notes not yet seen."""
+class StaffSession:
+    id_hash: str  # SHA-256 of the cookie value (the value itself is never stored)
+    account: StaffAccount
+    stage: str  # totp | change_password | enrol_totp | ready
+    created_at: datetime
+    last_seen_at: datetime
+
+
+# ---- the audit log (owner "audit") --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewAuditEntry:
+    """Who did what, when, to which resident: appended in the transaction of the action it
+    records (bot.store.base.AuditLog.append). `detail` holds ids, counts and codes, never a
+    resident's text or number."""
+
+    at: datetime
+    actor: str  # an account name, or cli:<os user>
+    action: str  # thing.done (bot.audit.ACTION_LABELS)
+    resident_id: str | None = None
+    subject: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """An entry as stored: texts exactly as the sealer made them (its MAC covers them)."""
+
+    seq: int
+    at: str  # UTC ISO 8601
+    actor: str
+    action: str
+    resident_id: str | None
+    subject: str | None
+    detail: str  # canonical JSON
+    prev_mac: str
+    mac: str
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The last entry's seq and its seal (bot.store.base.AuditSealer.seal): catches entries
+    cut from the end of the log."""
+
+    seq: int
+    seal: str
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None  # a prefix: "booking." finds every booking action
+    resident_id: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+# ---- the staff console: cases (owner "console") --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """A resident in staff's hands: handed over, with a message nobody has dealt with, or
+    opened by staff (a lookup for someone on the phone, an urgent notice answer)."""
 
     resident_id: str
     handoff: bool
-    last_seen_at: datetime
-    notes: list[StaffNote]
-    transcript: list[TranscriptLine]
+    channel: str | None
+    opened_by: str  # handoff (with a person now) | message (left for staff) | lookup | notice
+    urgent: bool
+    since: datetime  # the oldest thing waiting (or when the case was opened)
+    last_at: datetime  # the latest note (or since)
+    unread: int  # notes the asking account has not seen
+    waiting: int  # notes nobody has dealt with yet
+    assigned_id: int | None
+    assigned_to: str | None
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """An open case's own row: who opened it, how urgent, whose it is."""
+
+    opened_at: datetime
+    opened_by: str
+    urgent: bool
+    assigned_id: int | None
+    assigned_to: str | None
+
+
+# Where a transcript page starts or ends: (time, inbox id, outbox id) of an entry, in the
+# order the transcript is read (a bot reply right after the message it answers).
+Cursor = tuple[datetime, int, int]
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    who: str  # resident | staff | bot
+    text: str  # as stored (redacted)
+    channel: str | None
+    at: datetime
+    kind: str = "message"
+    status: str | None = None
+    suggestions: list[str] = field(default_factory=list)
+    author: str | None = None  # the account that wrote a staff reply
+
+
+@dataclass(frozen=True)
+class TranscriptPage:
+    entries: list[TranscriptEntry]  # oldest first
+    older: Cursor | None  # pass as `before` for the page before this one (None: no more)
+    newest: Cursor | None  # pass as `after` to fetch what came since
 
 
 # ---- bookings (the 粗大ごみ owner) ---------------------------------------------------------------

@@ -8,23 +8,20 @@ in its ordinary text and JSON columns, and cannot forget a field. Texts are open
 process a turn (inside `process_batch`), to send (the delivery claim) and to show staff or
 the simulator's resident (the staff desk, `replies_for`, `sent_to`).
 
-Representation (the `Codec`): a text is `Sealer.seal(text)` (ASCII); a JSON object (a
-conversation, a timer's or message's payload) is `{"sealed": <sealed JSON text>}`, so
-records keep their types and backends keep their schema. Empty texts and empty objects stay
-as they are (nothing personal in them); values a backend writes itself (a timer's name as
-its inbox text) and rows written before sealing are read back unchanged.
+How each field is sealed is bot.store.codec's; the staff console's side is
+bot.store.sealed_staff's.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bot.store import records as r
 from bot.store.base import (
+    Console,
     DeliveryStore,
     SendBudget,
     StaffDesk,
@@ -32,122 +29,9 @@ from bot.store.base import (
     TurnHandler,
     Wakeups,
 )
+from bot.store.codec import Codec
+from bot.store.sealed_staff import SealedConsole, SealedStaffDesk
 from bot.store.services import Bookings, Conversations, Residents, TurnServices
-
-SEALED_KEY = "sealed"
-
-
-class Sealer(Protocol):
-    """bot.identity.TextVault."""
-
-    def seal(self, text: str) -> str: ...
-
-    def open(self, stored: str) -> str: ...
-
-    def is_sealed(self, stored: str) -> bool: ...
-
-
-class Codec:
-    """How each kind of field is sealed and opened (backends' legacy migrations use it too,
-    so rows sealed in place read back exactly like rows sealed on the way in)."""
-
-    def __init__(self, sealer: Sealer) -> None:
-        self.sealer = sealer
-
-    def text(self, value: str) -> str:
-        return self.sealer.seal(value) if value else value
-
-    def open_text(self, value: str) -> str:
-        return self.sealer.open(value) if value and self.sealer.is_sealed(value) else value
-
-    def maybe_text(self, value: str | None) -> str | None:
-        return None if value is None else self.text(value)
-
-    def open_maybe_text(self, value: str | None) -> str | None:
-        return None if value is None else self.open_text(value)
-
-    def texts(self, values: Sequence[str]) -> list[str]:
-        return [self.text(value) for value in values]
-
-    def open_texts(self, values: Sequence[str]) -> list[str]:
-        return [self.open_text(value) for value in values]
-
-    def obj(self, value: dict[str, Any]) -> dict[str, Any]:
-        if not value:
-            return value
-        return {SEALED_KEY: self.sealer.seal(json.dumps(value, ensure_ascii=False, default=str))}
-
-    def open_obj(self, value: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(value, dict) and len(value) == 1 and isinstance(value.get(SEALED_KEY), str):
-            opened = json.loads(self.sealer.open(value[SEALED_KEY]))
-            if isinstance(opened, dict):
-                return opened
-        return value
-
-    def maybe_obj(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if value is None else self.obj(value)
-
-    def open_maybe_obj(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if value is None else self.open_obj(value)
-
-    # ---- records ------------------------------------------------------------------------
-
-    def inbound(self, row: r.InboundRow) -> r.InboundRow:
-        return replace(
-            row,
-            text=self.text(row.text),
-            postback=self.maybe_text(row.postback),
-            payload=self.obj(row.payload),
-        )
-
-    def open_claimed(self, item: r.Claimed) -> r.Claimed:
-        return replace(
-            item,
-            text=self.open_text(item.text),
-            postback=self.open_maybe_text(item.postback),
-            payload=self.open_obj(item.payload),
-            conversation=self.open_maybe_obj(item.conversation),
-        )
-
-    def completion(self, done: r.Completion) -> r.Completion:
-        return replace(
-            done,
-            conversation=self.maybe_obj(done.conversation),
-            timers=[replace(timer, payload=self.obj(timer.payload)) for timer in done.timers],
-            staff_notes=[(kind, self.text(text)) for kind, text in done.staff_notes],
-            outbox=[
-                replace(out, text=self.text(out.text), suggestions=self.texts(out.suggestions))
-                for out in done.outbox
-            ],
-        )
-
-    def open_outbox(self, item: r.OutboxItem) -> r.OutboxItem:
-        return replace(
-            item, text=self.open_text(item.text), suggestions=self.open_texts(item.suggestions)
-        )
-
-    def open_sent(self, message: r.SentMessage) -> r.SentMessage:
-        return replace(
-            message,
-            text=self.open_text(message.text),
-            suggestions=self.open_texts(message.suggestions),
-        )
-
-    def open_note(self, note: r.StaffNote) -> r.StaffNote:
-        return replace(note, text=self.open_text(note.text))
-
-    def open_line(self, line: r.TranscriptLine) -> r.TranscriptLine:
-        return replace(
-            line, text=self.open_text(line.text), suggestions=self.open_texts(line.suggestions)
-        )
-
-    def open_case(self, case: r.OpenCase) -> r.OpenCase:
-        return replace(
-            case,
-            notes=[self.open_note(note) for note in case.notes],
-            transcript=[self.open_line(line) for line in case.transcript],
-        )
-
 
 # ---- a turn: opened to process, sealed to store ----------------------------------------
 
@@ -266,53 +150,6 @@ class SealedDelivery:
         return self.inner.send_budget(provider, rate)
 
 
-class SealedStaffDesk:
-    def __init__(self, inner: StaffDesk, codec: Codec) -> None:
-        self.inner = inner
-        self.codec = codec
-
-    async def open_cases(self, transcript_limit: int) -> list[r.OpenCase]:
-        return [
-            self.codec.open_case(case) for case in await self.inner.open_cases(transcript_limit)
-        ]
-
-    async def handoff_notes(self) -> tuple[dict[str, datetime], list[r.StaffNote]]:
-        residents, notes = await self.inner.handoff_notes()
-        return residents, [self.codec.open_note(note) for note in notes]
-
-    async def find_open(self, ref: str) -> str | None:
-        return await self.inner.find_open(ref)
-
-    async def find_resident(self, ref: str) -> str | None:
-        return await self.inner.find_resident(ref)
-
-    async def staff_reply(
-        self,
-        resident_id: str,
-        text: str,
-        now: datetime,
-        take_over: bool,
-        local_providers: frozenset[str],
-    ) -> int:
-        return await self.inner.staff_reply(
-            resident_id, self.codec.text(text), now, take_over, local_providers
-        )
-
-    async def in_handoff(self, resident_id: str) -> bool:
-        return await self.inner.in_handoff(resident_id)
-
-    async def hand_back(
-        self,
-        resident_id: str,
-        closing: str | None = None,
-        now: datetime | None = None,
-        local_providers: frozenset[str] = frozenset(),
-    ) -> int | None:
-        return await self.inner.hand_back(
-            resident_id, self.codec.maybe_text(closing), now, local_providers
-        )
-
-
 class SealedStore:
     """bot.store.base.Store with residents' texts sealed: wraps any backend's Store."""
 
@@ -321,6 +158,7 @@ class SealedStore:
         self.codec = codec
         self._delivery = SealedDelivery(inner.delivery, codec)
         self._staff = SealedStaffDesk(inner.staff, codec)
+        self._console = SealedConsole(inner.console, codec)
 
     @property
     def delivery(self) -> DeliveryStore:
@@ -329,6 +167,10 @@ class SealedStore:
     @property
     def staff(self) -> StaffDesk:
         return self._staff
+
+    @property
+    def console(self) -> Console:
+        return self._console
 
     async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
         await self.inner.open(wake, serve=serve)

@@ -18,7 +18,7 @@ from bot.domain import actions, bookings
 from bot.domain.calendar import CollectionCalendar
 from bot.domain.fees import Line
 from bot.local import LocalBot
-from bot.store.sealed import Codec
+from bot.store.codec import Codec
 from bot.store.sqlite.bookings import SqliteBookings
 from tests.domain.stores import bookings_store
 

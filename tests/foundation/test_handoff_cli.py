@@ -70,5 +70,9 @@ def test_list_then_return_hands_the_resident_back(tmp_path):
     try:
         assert db.execute("SELECT count(*) FROM residents WHERE handoff = 1").fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM staff_notes WHERE seen = 0").fetchone()[0] == 0
+        # Reading residents' messages from the terminal is recorded like in the console.
+        actions = [r[0] for r in db.execute("SELECT action FROM audit_log ORDER BY seq")]
+        assert actions == ["conversation.view", "conversation.returned"]
+        assert db.execute("SELECT actor FROM audit_log").fetchone()[0].startswith("cli:")
     finally:
         db.close()

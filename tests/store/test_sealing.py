@@ -96,7 +96,7 @@ def test_an_older_database_is_sealed_in_place_and_reads_back_the_same(tmp_path: 
                 [m.text for m in await store.sent_to(BOB)],
                 [m.suggestions for m in await store.sent_to(BOB)],
                 await store.conversation(BOB),
-                [n.text for case in await store.staff.open_cases(20) for n in case.notes],
+                [note.text for note in (await store.staff.handoff_notes())[1]],
                 [m.text for m in await store.sent_to(ALICE)],
                 _found(path),
             )

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.identity import TextVault
-from bot.store.sealed import Codec
+from bot.store.codec import Codec
 
 
 class Opener:

@@ -165,3 +165,9 @@ class SqliteBookings:
             },
         )
         return cursor.rowcount == 1
+
+
+def resident_of_receipt(db: sqlite_utils.Database, receipt: str) -> str | None:
+    """Whose booking this 受付番号 is (the staff console finds a resident on the phone)."""
+    row = db.execute("SELECT resident_id FROM bookings WHERE receipt = ?", [receipt]).fetchone()
+    return row[0] if row else None

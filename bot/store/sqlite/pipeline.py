@@ -21,6 +21,7 @@ from bot.store.records import (
     InboundRow,
     ResidentRow,
     SentMessage,
+    Timer,
 )
 from bot.store.sqlite import staff
 from bot.store.sqlite.migrations import MigrationSet, run_script
@@ -116,6 +117,13 @@ def _failed_turns(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE residents ADD COLUMN failed_turns INTEGER NOT NULL DEFAULT 0")
 
 
+@MIGRATIONS.step("inbox by resident")
+def _inbox_by_resident(db: sqlite_utils.Database) -> None:
+    # A resident's whole transcript, page by page, for the staff console (inbox_pending
+    # covers pending rows only).
+    db.execute("CREATE INDEX inbox_by_resident ON inbox (resident_id, received_at)")
+
+
 @MIGRATIONS.step("inbox.limited")
 def _inbox_limited(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE inbox ADD COLUMN limited TEXT")  # InboundRow.limited
@@ -190,6 +198,17 @@ def residents(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, Reside
 
 def resident(db: sqlite_utils.Database, resident_id: str) -> ResidentRow | None:
     return residents(db, [resident_id]).get(resident_id)
+
+
+def last_seen(db: sqlite_utils.Database, resident_id: str) -> datetime | None:
+    found = db.execute("SELECT last_seen_at FROM residents WHERE id = ?", [resident_id])
+    row = found.fetchone()
+    return from_utc_text(row[0]) if row else None
+
+
+def known_residents(db: sqlite_utils.Database, ids: Sequence[str]) -> list[str]:
+    """Those of `ids` that are residents."""
+    return list(residents(db, ids))
 
 
 def update_resident(db: sqlite_utils.Database, resident_id: str, changes: dict[str, Any]) -> None:
@@ -335,19 +354,9 @@ def complete(
     if done.resident:
         update_resident(db, resident_id, done.resident)
     for name in done.cancel_timers:
-        db.execute("DELETE FROM timers WHERE resident_id = ? AND name = ?", [resident_id, name])
+        cancel_timer(db, resident_id, name)
     for timer in done.timers:
-        db.execute(
-            "INSERT INTO timers (resident_id, name, due_at, payload) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(resident_id, name) DO UPDATE SET due_at = excluded.due_at, "
-            "payload = excluded.payload",
-            [
-                resident_id,
-                timer.name,
-                utc_text(timer.due_at),
-                json.dumps(timer.payload, ensure_ascii=False, default=str),
-            ],
-        )
+        set_timer(db, resident_id, timer)
     for kind, text in done.staff_notes:
         staff.add_note(db, resident_id, kind, text, stamp)
     for out in done.outbox:
@@ -486,6 +495,25 @@ def record_status(
 
 
 # ---- timers ------------------------------------------------------------------------------
+
+
+def set_timer(db: sqlite_utils.Database, resident_id: str, timer: Timer) -> None:
+    """Set a resident's named timer (one by that name is replaced)."""
+    db.execute(
+        "INSERT INTO timers (resident_id, name, due_at, payload) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(resident_id, name) DO UPDATE SET due_at = excluded.due_at, "
+        "payload = excluded.payload",
+        [
+            resident_id,
+            timer.name,
+            utc_text(timer.due_at),
+            json.dumps(timer.payload, ensure_ascii=False, default=str),
+        ],
+    )
+
+
+def cancel_timer(db: sqlite_utils.Database, resident_id: str, name: str) -> None:
+    db.execute("DELETE FROM timers WHERE resident_id = ? AND name = ?", [resident_id, name])
 
 
 def promote_due_timers(db: sqlite_utils.Database, now: datetime, limit: int = 256) -> int:

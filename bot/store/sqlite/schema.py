@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from bot.store.sqlite import bookings, health, pipeline, staff
+from bot.store.sqlite import accounts, audit, bookings, console, health, pipeline, staff
 from bot.store.sqlite.migrations import MigrationSet, apply
 
 OWNERS: list[MigrationSet] = [
     pipeline.MIGRATIONS,
     staff.MIGRATIONS,
     bookings.MIGRATIONS,
+    accounts.MIGRATIONS,
+    audit.MIGRATIONS,
+    console.MIGRATIONS,  # refers to staff_accounts
     health.MIGRATIONS,
 ]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.store.sealed import Codec
+from bot.store.codec import Codec
 from bot.store.sqlite.migrations import LEDGER
 
 OWNER, STEP = "sealing", "texts sealed at rest"

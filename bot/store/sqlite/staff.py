@@ -1,18 +1,17 @@
 """The staff desk's tables in SQLite (owner "staff"): notes for staff (handoffs, messages
-left out of hours) and the queries behind the staff console and `bot handoff`.
+left out of hours) and the queries on them behind the staff console and `bot handoff`.
 
 Residents' numbers are never read here: staff see a reference (the start of the keyed hash).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import sqlite_utils
 
-from bot.store.records import OpenCase, StaffNote, TranscriptLine
+from bot.store.records import StaffNote
 from bot.store.sqlite.migrations import MigrationSet
 
 MIGRATIONS = MigrationSet("staff")
@@ -36,6 +35,11 @@ def _staff_notes(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS.step("staff notes by resident")
+def _notes_by_resident(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE INDEX staff_notes_by_resident ON staff_notes (resident_id, id)")
+
+
 def _at(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp)
 
@@ -47,11 +51,30 @@ def add_note(db: sqlite_utils.Database, resident_id: str, kind: str, text: str, 
     )
 
 
+def _note(row: dict[str, Any]) -> StaffNote:
+    return StaffNote(
+        row["resident_id"], row["kind"], row["text"], _at(row["created_at"]), id=row["id"]
+    )
+
+
 def unseen_notes(db: sqlite_utils.Database) -> list[StaffNote]:
     return [
-        StaffNote(row["resident_id"], row["kind"], row["text"], _at(row["created_at"]))
+        _note(row)
         for row in db.query(
-            "SELECT resident_id, kind, text, created_at FROM staff_notes WHERE seen = 0 ORDER BY id"
+            "SELECT id, resident_id, kind, text, created_at FROM staff_notes WHERE seen = 0 "
+            "ORDER BY id"
+        )
+    ]
+
+
+def waiting_notes(db: sqlite_utils.Database, resident_id: str) -> list[StaffNote]:
+    """One resident's notes nobody has dealt with yet, oldest first."""
+    return [
+        _note(row)
+        for row in db.query(
+            "SELECT id, resident_id, kind, text, created_at FROM staff_notes "
+            "WHERE resident_id = ? AND seen = 0 ORDER BY id",
+            [resident_id],
         )
     ]
 
@@ -63,67 +86,12 @@ def in_handoff_since(db: sqlite_utils.Database) -> dict[str, datetime]:
     }
 
 
-_OPEN = "(handoff = 1 OR id IN (SELECT resident_id FROM staff_notes WHERE seen = 0))"
-
-
-def open_cases(db: sqlite_utils.Database, limit: int) -> list[OpenCase]:
-    notes: dict[str, list[StaffNote]] = {}
-    for note in unseen_notes(db):
-        notes.setdefault(note.resident_id, []).append(note)
-    return [
-        OpenCase(
-            resident_id=row["id"],
-            handoff=bool(row["handoff"]),
-            last_seen_at=_at(row["last_seen_at"]),
-            notes=notes.get(row["id"], []),
-            transcript=transcript(db, row["id"], limit),
-        )
-        for row in db.query(f"SELECT id, handoff, last_seen_at FROM residents WHERE {_OPEN}")
-    ]
-
-
-def transcript(db: sqlite_utils.Database, resident_id: str, limit: int) -> list[TranscriptLine]:
-    """The last `limit` messages each way (the caller merges and cuts them)."""
-    lines = [
-        TranscriptLine(id=row["id"], who="resident", text=row["text"], at=_at(row["received_at"]))
-        for row in db.query(
-            "SELECT id, text, received_at FROM inbox WHERE resident_id = ? AND kind = 'message' "
-            "ORDER BY id DESC LIMIT ?",
-            [resident_id, limit],
-        )
-    ]
-    for row in db.query(
-        "SELECT o.id, o.text, o.suggestions, o.channel, o.kind, o.status, o.created_at, "
-        "o.idempotency_key, o.inbox_id, "
-        "i.received_at AS anchor_at FROM outbox o LEFT JOIN inbox i ON i.id = o.inbox_id "
-        "WHERE o.resident_id = ? AND o.status != 'suppressed' ORDER BY o.id DESC LIMIT ?",
-        [resident_id, limit],
-    ):
-        staff = row["idempotency_key"].startswith(STAFF_KEY_PREFIX)
-        anchor = (_at(row["anchor_at"]), row["inbox_id"]) if row["anchor_at"] else None
-        lines.append(
-            TranscriptLine(
-                id=row["id"],
-                who="staff" if staff else "bot",
-                text=row["text"],
-                at=_at(row["created_at"]),
-                anchor=anchor,
-                kind=row["kind"],
-                status=row["status"],
-                channel=row["channel"],
-                suggestions=json.loads(row["suggestions"] or "[]"),
-            )
-        )
-    return lines
-
-
-def find_resident(db: sqlite_utils.Database, ref: str, open_only: bool) -> str | None:
-    where = f" AND {_OPEN}" if open_only else ""
+def find_resident(db: sqlite_utils.Database, ref: str) -> str | None:
+    """The one resident whose id starts with `ref` (None: nobody, or several)."""
     matches = [
         row["id"]
         for row in db.query(
-            f"SELECT id FROM residents WHERE substr(id, 1, ?) = ?{where} LIMIT 2",
-            [len(ref), ref],
+            "SELECT id FROM residents WHERE substr(id, 1, ?) = ? LIMIT 2", [len(ref), ref]
         )
     ]
     return matches[0] if len(matches) == 1 else None

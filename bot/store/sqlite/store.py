@@ -14,27 +14,32 @@ import itertools
 import logging
 import sqlite3
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlite_utils
 
 from bot.store import records as r
-from bot.store.base import SendBudget, StoreUnavailable, StoreUnusable, TurnHandler, Wakeups
-from bot.store.sealed import Codec
+from bot.store.base import (
+    AuditSealer,
+    SendBudget,
+    StoreUnavailable,
+    StoreUnusable,
+    TurnHandler,
+    Wakeups,
+)
+from bot.store.codec import Codec
 from bot.store.services import Conversations, Residents
 from bot.store.sqlite import bookings, delivery, health, pipeline, sealing, staff
 from bot.store.sqlite.connection import WriteGate, write_transaction
 from bot.store.sqlite.health import Faults, unusable
 from bot.store.sqlite.lane import Lane
 from bot.store.sqlite.schema import migrate
+from bot.store.sqlite.staffwork import SqliteConsole, SqliteStaffDesk
 
 log = logging.getLogger("bot.store")
-
-T = TypeVar("T")
 
 # A batch gives way to a waiting intake commit once it has run this long (seconds): long
 # enough that processing still moves several rows per commit under a stream of webhooks,
@@ -150,95 +155,17 @@ class SqliteDelivery:
         return None  # one process sends: its own limiter is the whole budget
 
 
-class SqliteStaffDesk:
-    """bot.store.base.StaffDesk on the intake lane (the console's writes are short)."""
-
-    def __init__(self, lane: Lane) -> None:
-        self.lane = lane
-
-    async def open_cases(self, transcript_limit: int) -> list[r.OpenCase]:
-        return await self.lane.read(staff.open_cases, transcript_limit)
-
-    async def handoff_notes(self) -> tuple[dict[str, datetime], list[r.StaffNote]]:
-        def read(db: sqlite_utils.Database) -> tuple[dict[str, datetime], list[r.StaffNote]]:
-            return staff.in_handoff_since(db), staff.unseen_notes(db)
-
-        return await self.lane.read(read)
-
-    async def find_open(self, ref: str) -> str | None:
-        return await self.lane.read(staff.find_resident, ref, True)
-
-    async def find_resident(self, ref: str) -> str | None:
-        return await self.lane.read(staff.find_resident, ref, False)
-
-    @staticmethod
-    def _queue(
-        db: sqlite_utils.Database,
-        resident_id: str,
-        text: str,
-        now: datetime,
-        local_providers: frozenset[str],
-    ) -> int:
-        provider, channel = staff.last_route(db, resident_id)
-        provider = provider or "sim"
-        return pipeline.add_outbox(
-            db,
-            resident_id,
-            provider,
-            channel or "sms",
-            "reply",
-            text,
-            [],
-            None,
-            pipeline.utc_text(now),
-            "sent" if provider in local_providers else "pending",
-            f"{staff.STAFF_KEY_PREFIX}{uuid.uuid4().hex}",
-        )
-
-    async def staff_reply(
-        self,
-        resident_id: str,
-        text: str,
-        now: datetime,
-        take_over: bool,
-        local_providers: frozenset[str],
-    ) -> int:
-        def write(db: sqlite_utils.Database) -> int:
-            outbox_id = self._queue(db, resident_id, text, now, local_providers)
-            if take_over:
-                staff.set_handoff(db, resident_id, True)
-            return outbox_id
-
-        return await self.lane.write(write)
-
-    async def in_handoff(self, resident_id: str) -> bool:
-        return await self.lane.read(staff.in_handoff, resident_id)
-
-    async def hand_back(
-        self,
-        resident_id: str,
-        closing: str | None = None,
-        now: datetime | None = None,
-        local_providers: frozenset[str] = frozenset(),
-    ) -> int | None:
-        def write(db: sqlite_utils.Database) -> int | None:
-            outbox_id = None
-            if closing:
-                assert now is not None, "a closing message needs its time"
-                outbox_id = self._queue(db, resident_id, closing, now, local_providers)
-            staff.set_handoff(db, resident_id, False)
-            staff.mark_seen(db, resident_id)
-            return outbox_id
-
-        return await self.lane.write(write)
-
-
 class SqliteStore:
     """bot.store.base.Store on the SQLite file at `path` (":memory:" for a throwaway one).
-    `single_lane`: one connection and thread for everything (replay, chat, CLI)."""
+    `single_lane`: one connection and thread for everything (replay, chat, CLI).
+    `audit`: links the audit log's entries (without it, audit appends are refused)."""
 
     def __init__(
-        self, path: Path | str, single_lane: bool = False, codec: Codec | None = None
+        self,
+        path: Path | str,
+        single_lane: bool = False,
+        audit: AuditSealer | None = None,
+        codec: Codec | None = None,
     ) -> None:
         self.path = str(path)
         # With a codec (bot.store.open_store always gives one), plain texts left by an older
@@ -256,7 +183,9 @@ class SqliteStore:
         self._next_quick_check = time.monotonic() + QUICK_CHECK_DELAY
         self._quick_checking: asyncio.Task[None] | None = None
         self.delivery = SqliteDelivery(self._deliver)
-        self.staff = SqliteStaffDesk(self._intake)
+        # Staff's transactions are short: on the intake lane, like the webhooks'.
+        self.staff = SqliteStaffDesk(self._intake, audit)
+        self.console = SqliteConsole(self._intake, audit)
         self.wake = Wakeups()
         self._batches: itertools.count[int] = itertools.count(1)
         self._services: SqliteTurnServices | None = None
