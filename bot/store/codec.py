@@ -10,10 +10,10 @@ sealing are read back unchanged.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.store import records as r
 
@@ -24,6 +24,18 @@ FREE_TEXT_KEYS = ("reason", "text", "note", "message", "comment")
 
 def _free_text(key: str) -> bool:
     return key.endswith(FREE_TEXT_KEYS)
+
+
+R = TypeVar("R")
+
+
+def _with(record: R, **changes: Any) -> R:
+    """A copy of a record with some fields changed: dataclasses.replace without re-running
+    __init__ (several per turn; replace cost more than the encryption itself)."""
+    new = copy.copy(record)
+    for name, value in changes.items():
+        object.__setattr__(new, name, value)  # frozen records too: the copy is ours
+    return new
 
 
 class Sealer(Protocol):
@@ -64,7 +76,8 @@ class Codec:
     def obj(self, value: dict[str, Any]) -> dict[str, Any]:
         if not value:
             return value
-        return {SEALED_KEY: self.sealer.seal(json.dumps(value, ensure_ascii=False, default=str))}
+        text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+        return {SEALED_KEY: self.sealer.seal(text)}
 
     def open_obj(self, value: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, dict) and len(value) == 1 and isinstance(value.get(SEALED_KEY), str):
@@ -82,7 +95,7 @@ class Codec:
     # ---- records ------------------------------------------------------------------------
 
     def inbound(self, row: r.InboundRow) -> r.InboundRow:
-        return replace(
+        return _with(
             row,
             text=self.text(row.text),
             postback=self.maybe_text(row.postback),
@@ -90,7 +103,7 @@ class Codec:
         )
 
     def open_claimed(self, item: r.Claimed) -> r.Claimed:
-        return replace(
+        return _with(
             item,
             text=self.open_text(item.text),
             postback=self.open_maybe_text(item.postback),
@@ -99,34 +112,34 @@ class Codec:
         )
 
     def completion(self, done: r.Completion) -> r.Completion:
-        return replace(
+        return _with(
             done,
             conversation=self.maybe_obj(done.conversation),
-            timers=[replace(timer, payload=self.obj(timer.payload)) for timer in done.timers],
+            timers=[_with(timer, payload=self.obj(timer.payload)) for timer in done.timers],
             staff_notes=[(kind, self.text(text)) for kind, text in done.staff_notes],
             outbox=[
-                replace(out, text=self.text(out.text), suggestions=self.texts(out.suggestions))
+                _with(out, text=self.text(out.text), suggestions=self.texts(out.suggestions))
                 for out in done.outbox
             ],
         )
 
     def open_outbox(self, item: r.OutboxItem) -> r.OutboxItem:
-        return replace(
+        return _with(
             item, text=self.open_text(item.text), suggestions=self.open_texts(item.suggestions)
         )
 
     def open_sent(self, message: r.SentMessage) -> r.SentMessage:
-        return replace(
+        return _with(
             message,
             text=self.open_text(message.text),
             suggestions=self.open_texts(message.suggestions),
         )
 
     def open_note(self, note: r.StaffNote) -> r.StaffNote:
-        return replace(note, text=self.open_text(note.text))
+        return _with(note, text=self.open_text(note.text))
 
     def open_entry(self, entry: r.TranscriptEntry) -> r.TranscriptEntry:
-        return replace(
+        return _with(
             entry, text=self.open_text(entry.text), suggestions=self.open_texts(entry.suggestions)
         )
 
