@@ -192,6 +192,7 @@ def test_start_up_on_an_unusable_database_exits_2_with_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert str(db) in lines[0] and "Traceback" not in result.stderr
-    assert "backup" in lines[0]
+    if damage != "a_folder":
+        assert "corrupt" in lines[0] and "backup" in lines[0]
     if damage == "a_folder":
         shutil.rmtree(db)

@@ -233,7 +233,10 @@ def unusable(path: str, exc: BaseException) -> str:
     else:
         fault = classify(cause) or Fault("unreadable", str(cause))
     says = _SAYS.get(fault.problem, f"has a problem ({fault.problem})")
-    return (
-        f"the database {path} {says} ({fault.detail}); restore it from a backup "
-        "(docs/operations.md) or give another --db"
-    )
+    if fault.problem == "corrupt":
+        advice = "restore it from a backup (docs/operations.md)"
+    elif "locked" in fault.detail:
+        advice = "another process is using it (one bot serve per SQLite file)"
+    else:
+        advice = "check the path, its folder's permissions and free space, or give another --db"
+    return f"the database {path} {says} ({fault.detail}); {advice}"

@@ -224,6 +224,7 @@ class SqliteStore:
         except (sqlite3.Error, StoreUnavailable, OSError) as exc:
             # Start-up stops here with one line naming the file: never a traceback, and
             # never a service that acknowledges what it cannot keep.
+            await self.close()
             raise StoreUnusable(unusable(self.path, exc)) from None
         if self.path != ":memory:":
             self.faults.opened()
