@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.domain import build_domain
 from bot.engine import Domain, FlowError, FlowResponder, FlowSet, check_flows, load_flowset
-from bot.engine.loader import flows_folder
+from bot.engine.loader import flows_folder, flows_report
 from bot.turn import Responder
 
 
@@ -20,6 +20,11 @@ def _domain(path: Path) -> Domain:
 def check_city(path: Path | str) -> list[FlowError]:
     """`bot flows check`: the flows, templates, data and NLU files of the folder of `path`."""
     return check_flows(Path(path), _domain(Path(path)))
+
+
+def city_report(path: Path | str) -> tuple[list[FlowError], list[FlowError]]:
+    """`bot flows check`: (errors, warnings) for the folder of `path` (bot/engine/reach.py)."""
+    return flows_report(Path(path), _domain(Path(path)))
 
 
 def load_city_flows(path: Path | str) -> FlowSet:

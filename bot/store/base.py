@@ -32,6 +32,7 @@ from bot.store.records import (
     BatchResult,
     Claimed,
     Completion,
+    FaqMissCount,
     InboundRow,
     Ingested,
     NewAuditEntry,
@@ -194,6 +195,14 @@ class Console(Protocol):
     async def write(self, work: Callable[[ConsoleWork], T]) -> T: ...
 
 
+class FaqMisses(Protocol):
+    """Questions the city FAQ could not answer (turns record them with their Completion)."""
+
+    async def most_frequent(self, limit: int) -> list[FaqMissCount]:
+        """The most asked first, then the most recent."""
+        ...
+
+
 class Store(Protocol):
     """One city's database."""
 
@@ -205,6 +214,9 @@ class Store(Protocol):
 
     @property
     def console(self) -> Console: ...
+
+    @property
+    def faq(self) -> FaqMisses: ...
 
     async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
         """Upgrade the schema (every owner's migrations). `serve`: this process processes

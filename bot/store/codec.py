@@ -47,6 +47,8 @@ class Sealer(Protocol):
 
     def is_sealed(self, stored: str) -> bool: ...
 
+    def digest(self, text: str) -> str: ...
+
 
 class Codec:
     """How each kind of field is sealed and opened (backends' legacy migrations use it too,
@@ -114,6 +116,7 @@ class Codec:
     def completion(self, done: r.Completion) -> r.Completion:
         return _with(
             done,
+            faq_misses=[self.faq_miss(miss) for miss in done.faq_misses],
             conversation=self.maybe_obj(done.conversation),
             timers=[_with(timer, payload=self.obj(timer.payload)) for timer in done.timers],
             staff_notes=[(kind, self.text(text)) for kind, text in done.staff_notes],
@@ -122,6 +125,11 @@ class Codec:
                 for out in done.outbox
             ],
         )
+
+    def faq_miss(self, miss: r.FaqMiss) -> r.FaqMiss:
+        """The question sealed; its key (the folded text) a keyed hash: the same question
+        is still one counted row, and nothing of it is readable in the table."""
+        return r.FaqMiss(self.sealer.digest(miss.key), self.text(miss.text))
 
     def open_outbox(self, item: r.OutboxItem) -> r.OutboxItem:
         return _with(

@@ -23,6 +23,7 @@ from bot.store import records as r
 from bot.store.base import (
     Console,
     DeliveryStore,
+    FaqMisses,
     SendBudget,
     StaffDesk,
     Store,
@@ -150,6 +151,16 @@ class SealedDelivery:
         return self.inner.send_budget(provider, rate)
 
 
+class SealedFaqMisses:
+    def __init__(self, inner: FaqMisses, codec: Codec) -> None:
+        self.inner = inner
+        self.codec = codec
+
+    async def most_frequent(self, limit: int) -> list[r.FaqMissCount]:
+        rows = await self.inner.most_frequent(limit)
+        return [replace(row, text=self.codec.open_text(row.text)) for row in rows]
+
+
 class SealedStore:
     """bot.store.base.Store with residents' texts sealed: wraps any backend's Store."""
 
@@ -159,6 +170,7 @@ class SealedStore:
         self._delivery = SealedDelivery(inner.delivery, codec)
         self._staff = SealedStaffDesk(inner.staff, codec)
         self._console = SealedConsole(inner.console, codec)
+        self._faq = SealedFaqMisses(inner.faq, codec)
 
     @property
     def delivery(self) -> DeliveryStore:
@@ -171,6 +183,10 @@ class SealedStore:
     @property
     def console(self) -> Console:
         return self._console
+
+    @property
+    def faq(self) -> FaqMisses:
+        return self._faq
 
     async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
         await self.inner.open(wake, serve=serve)

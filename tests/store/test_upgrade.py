@@ -16,15 +16,18 @@ from tests.foundation.helpers import RecordingResponder, StoreHarness
 
 BEFORE = Path(__file__).parent / "fixtures" / "before_seam.sql"
 ALICE, BOB = "a" * 32, "b" * 32
-# Steps added after the seam (the staff console's): an old database gets them on opening.
+# Steps added after the seam (the staff console's, the understanding's): an old database
+# gets them on opening.
 AFTER_THE_SEAM = [
     ("pipeline", "inbox by resident"),
+    ("pipeline", "residents.district_town"),
     ("pipeline", "inbox.limited"),
     ("pipeline", "outbox.claimed_at, doubt_since"),
     ("staff", "staff notes by resident"),
     ("accounts", "accounts, sessions and sign-in failures"),
     ("audit", "audit log (hash chain)"),
     ("console", "cases, read marks and reply authors"),
+    ("faq", "faq misses"),
     ("store", "health probe"),
 ]
 

@@ -20,14 +20,16 @@ from bot.store.sqlite.migrations import LEDGER
 
 OWNER, STEP = "sealing", "texts sealed at rest"
 
-# table → its columns of text ("text"), JSON objects ("object") and JSON lists of texts
-# ("texts"). A new owner's table with residents' words is listed here too.
+# table → its columns of text ("text"), JSON objects ("object"), JSON lists of texts
+# ("texts") and texts matched by equality, kept as a keyed hash ("digest"). A new owner's
+# table with residents' words is listed here too.
 COLUMNS: dict[str, dict[str, str]] = {
     "inbox": {"text": "text", "postback": "text", "payload": "object"},
     "outbox": {"text": "text", "suggestions": "texts"},
     "conversations": {"state": "object"},
     "timers": {"payload": "object"},
     "staff_notes": {"text": "text"},
+    "faq_misses": {"key": "digest", "text": "text"},
 }
 
 
@@ -36,6 +38,7 @@ def _sealers(codec: Codec) -> dict[str, Callable[[Any], Any]]:
         "text": lambda value: None if value is None else codec.text(value),
         "object": lambda value: json.dumps(codec.obj(json.loads(value)), ensure_ascii=False),
         "texts": lambda value: json.dumps(codec.texts(json.loads(value)), ensure_ascii=False),
+        "digest": codec.sealer.digest,
     }
 
 

@@ -32,7 +32,7 @@ from bot.store.base import (
 )
 from bot.store.codec import Codec
 from bot.store.services import Conversations, Residents
-from bot.store.sqlite import bookings, delivery, health, pipeline, sealing, staff
+from bot.store.sqlite import bookings, delivery, faq, health, pipeline, sealing, staff
 from bot.store.sqlite.connection import WriteGate, write_transaction
 from bot.store.sqlite.health import Faults, unusable
 from bot.store.sqlite.lane import Lane
@@ -155,6 +155,16 @@ class SqliteDelivery:
         return None  # one process sends: its own limiter is the whole budget
 
 
+class SqliteFaqMisses:
+    """bot.store.base.FaqMisses: read on the intake lane (the turns write them)."""
+
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+
+    async def most_frequent(self, limit: int) -> list[r.FaqMissCount]:
+        return await self.lane.read(faq.most_frequent, limit)
+
+
 class SqliteStore:
     """bot.store.base.Store on the SQLite file at `path` (":memory:" for a throwaway one).
     `single_lane`: one connection and thread for everything (replay, chat, CLI).
@@ -186,6 +196,7 @@ class SqliteStore:
         # Staff's transactions are short: on the intake lane, like the webhooks'.
         self.staff = SqliteStaffDesk(self._intake, audit)
         self.console = SqliteConsole(self._intake, audit)
+        self.faq = SqliteFaqMisses(self._intake)
         self.wake = Wakeups()
         self._batches: itertools.count[int] = itertools.count(1)
         self._services: SqliteTurnServices | None = None
