@@ -31,10 +31,12 @@ def load_city_flows(path: Path | str) -> FlowSet:
     return load_flowset(Path(path), _domain(Path(path)))
 
 
-def build_responder(flows_dir: Path, clock: Clock) -> Responder:
-    """The responder the pipeline calls for every turn: the flow engine over the NLU."""
+def build_responder(flows_dir: Path, clock: Clock, dictionaries: Path | None = None) -> Responder:
+    """The responder the pipeline calls for every turn: the flow engine over the NLU
+    (the Sudachi word lists from `dictionaries`, default beside the flows folder)."""
     # Imported here: loading Sudachi is the slow part of start-up, and only the processes
     # that answer residents need it.
     from bot.nlu import load_nlu
 
-    return FlowResponder(flows_dir, load_nlu(flows_dir), clock, build_domain(flows_dir))
+    nlu = load_nlu(flows_dir, dictionaries)
+    return FlowResponder(flows_dir, nlu, clock, build_domain(flows_dir))

@@ -55,7 +55,10 @@ class TextVault:
 
     def __init__(self, secret: bytes) -> None:
         if not secret:
-            raise ValueError("a secret key is required")
+            raise ConfigError(
+                "BOT_SECRET_KEY is needed to read residents' texts (in development the key "
+                "is kept beside the database: run this where the bot runs, or pass --db)"
+            )
         self._aead = AESGCM(hmac.new(secret, b"resident-text/v1", hashlib.sha256).digest())
         self._key = hmac.new(secret, b"resident-text-key/v1", hashlib.sha256).digest()
 

@@ -17,7 +17,7 @@ from typing import Any
 from bot.channels.base import Inbound
 from bot.clock import Clock, FrozenClock
 from bot.identity import NumberVault
-from bot.pipeline.intake import prepare_inbound
+from bot.pipeline.intake import identity_of, prepare_inbound
 from bot.pipeline.turns import TurnRunner
 from bot.store import open_store
 from bot.system_texts import SystemTexts
@@ -32,17 +32,21 @@ class LocalBot:
         flows_dir: Path,
         db_path: Path | str = ":memory:",
         provider: str = "replay",
-        secret: bytes | None = None,
+        secret_key: bytes | None = None,
+        shared: bool = False,
     ) -> None:
+        """`secret_key`: the server's, to share its residents (`bot chat`); default a key of
+        its own. `shared`: a database a running `bot serve` may use at the same time, so
+        this process neither resets its deliveries nor assumes it processes every row."""
         self.clock = clock
         self.provider = provider
-        # A database kept on disk is read later with BOT_SECRET_KEY: pass the same secret.
-        self.vault = NumberVault(secret or secrets.token_bytes(32))
+        self.shared = shared
+        self.vault = NumberVault(secret_key or secrets.token_bytes(32))
         self.runner = TurnRunner(responder, clock, SystemTexts.load(flows_dir))
         self.db_path = db_path
         self.store = open_store(db_path, self.vault.texts, single_lane=True)
         self._loop = asyncio.Runner()
-        self._loop.run(self.store.open(serve=True))
+        self._loop.run(self.store.open(serve=not shared))
         self._ids = itertools.count(1)
         # Unique per instance: a second LocalBot on the same database must not look like a
         # provider retrying the first one's messages.
@@ -69,9 +73,20 @@ class LocalBot:
             postback=postback,
         )
         now = self.clock.now()
-        self._loop.run(self.store.ingest([prepare_inbound(inbound, self.vault, now)], now))
+        stored = self._loop.run(self.store.ingest([prepare_inbound(inbound, self.vault, now)], now))
         self._process()
+        if self.shared:  # a server on the same database may have taken the message
+            self._loop.run(self._until_processed(stored[0].inbox_id))
         return self.new_messages(sender)
+
+    async def _until_processed(self, inbox_id: int, timeout: float = 10.0) -> None:
+        waited = 0.0
+        while await self.store.inbox_status(inbox_id) not in {"done", "failed"}:
+            if waited >= timeout:
+                return  # shown later: `bot chat` checks for new messages on every line
+            await asyncio.sleep(0.05)
+            waited += 0.05
+            await self._drain()
 
     def _process(self) -> None:
         """Process until nothing is pending."""
@@ -99,7 +114,7 @@ class LocalBot:
         return self.new_messages(sender)
 
     def new_messages(self, sender: str) -> list[dict[str, Any]]:
-        resident_id = self.vault.resident_id(sender)
+        resident_id = self._resident(sender)
         after = self._last_outbox.get(resident_id, 0)
         rows = self._loop.run(self.store.sent_to(resident_id, after))
         if rows:
@@ -107,4 +122,7 @@ class LocalBot:
         return [row.as_dict() for row in rows]
 
     def conversation(self, sender: str) -> dict[str, Any] | None:
-        return self._loop.run(self.store.conversation(self.vault.resident_id(sender)))
+        return self._loop.run(self.store.conversation(self._resident(sender)))
+
+    def _resident(self, sender: str) -> str:
+        return self.vault.resident_id(identity_of(self.provider, sender))

@@ -162,6 +162,7 @@ class SentMessage:
     kind: str
     channel: str
     inbox_id: int | None
+    at: datetime | None = None  # when the bot wrote it (the bot's clock)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -33,7 +33,7 @@ def test_unanswered_questions_are_counted_most_frequent_first(
     # The questions are sealed at rest: `bot faq misses` reads them with the same key.
     monkeypatch.setenv("BOT_SECRET_KEY", SECRET.decode())
     flows = ROOT / "flows"
-    bot = LocalBot(build_responder(flows, clock), clock, flows, db_path, secret=SECRET)
+    bot = LocalBot(build_responder(flows, clock), clock, flows, db_path, secret_key=SECRET)
     try:
         for resident in RESIDENTS:  # nothing understood: the fallback counts it
             bot.send(resident, "パスポートの申請はどこでできますか")

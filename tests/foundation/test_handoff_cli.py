@@ -44,7 +44,7 @@ def test_list_then_return_hands_the_resident_back(tmp_path):
     db_path = tmp_path / "bot.db"
     clock = FrozenClock(datetime(2026, 11, 24, 10, 0, tzinfo=TOKYO))
     flows = ROOT / "flows"
-    bot = LocalBot(build_responder(flows, clock), clock, flows, db_path, secret=SECRET)
+    bot = LocalBot(build_responder(flows, clock), clock, flows, db_path, secret_key=SECRET)
     try:
         bot.send(RESIDENT, "担当者と話したい")
         assert bot.send(RESIDENT, "書類の件で相談です") == []  # silent: staff have it

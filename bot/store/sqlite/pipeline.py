@@ -443,6 +443,7 @@ def _sent(row: dict[str, Any]) -> SentMessage:
         kind=row["kind"],
         channel=row["channel"],
         inbox_id=row["inbox_id"],
+        at=from_utc_text(row["created_at"]) if row.get("created_at") else None,
     )
 
 
@@ -450,7 +451,7 @@ def replies_for(db: sqlite_utils.Database, inbox_id: int) -> list[SentMessage]:
     return [
         _sent(row)
         for row in db.query(
-            "SELECT id, text, suggestions, kind, channel, inbox_id FROM outbox "
+            "SELECT id, text, suggestions, kind, channel, inbox_id, created_at FROM outbox "
             "WHERE inbox_id = ? AND status != 'suppressed' ORDER BY id",
             [inbox_id],
         )
@@ -461,7 +462,7 @@ def sent_to(db: sqlite_utils.Database, resident_id: str, after_id: int) -> list[
     return [
         _sent(row)
         for row in db.query(
-            "SELECT id, text, suggestions, kind, inbox_id, channel FROM outbox "
+            "SELECT id, text, suggestions, kind, inbox_id, channel, created_at FROM outbox "
             "WHERE resident_id = ? AND id > ? AND status != 'suppressed' ORDER BY id",
             [resident_id, after_id],
         )
