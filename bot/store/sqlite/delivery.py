@@ -1,5 +1,6 @@
-"""The delivery worker's bookkeeping on the outbox (SQLite). Each function runs inside
-the caller's write transaction."""
+"""The delivery worker's bookkeeping on the outbox (SQLite): the queries, each inside the
+caller's transaction, and SqliteDelivery (bot.store.base.DeliveryStore) running them on the
+delivery lane."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.store.base import SendBudget
 from bot.store.records import OutboxItem, SentMark
+from bot.store.sqlite.lane import Lane
 from bot.store.sqlite.pipeline import from_utc_text, update_resident, utc_text
 
 
@@ -154,3 +157,54 @@ def switch_to_sms(
         "status = 'sent', status_at = ?, error = ? WHERE id = ?",
         [provider, provider_message_id, utc_text(now), why, outbox_id],
     )
+
+
+class SqliteDelivery:
+    """bot.store.base.DeliveryStore on the delivery lane."""
+
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+
+    async def claim(self, providers: Sequence[str], now: datetime, limit: int) -> list[OutboxItem]:
+        return await self.lane.write(claim, list(providers), now, limit)
+
+    async def sent(self, marks: Sequence[SentMark]) -> None:
+        await self.lane.write(sent, list(marks))
+
+    async def retry(
+        self, outbox_id: int, next_at: datetime, error: str, in_doubt: bool = False
+    ) -> None:
+        await self.lane.write(retry, outbox_id, next_at, error, in_doubt)
+
+    async def known_ids(self, provider: str, ids: Sequence[str]) -> set[str]:
+        return await self.lane.read(known_ids, provider, list(ids))
+
+    async def failed(
+        self, outbox_id: int, error: str, now: datetime, status: str = "failed"
+    ) -> None:
+        await self.lane.write(failed, outbox_id, error, now, status)
+
+    async def stop_notices(self, resident_id: str) -> None:
+        await self.lane.write(stop_notices, resident_id)
+
+    async def next_due(self, providers: Sequence[str]) -> datetime | None:
+        return await self.lane.read(next_due, list(providers))
+
+    async def stale_rich(self, sent_before: datetime, limit: int) -> list[OutboxItem]:
+        return await self.lane.read(stale_rich, sent_before, limit)
+
+    async def note(self, outbox_id: int, error: str) -> None:
+        await self.lane.write(note, outbox_id, error)
+
+    async def switch_to_sms(
+        self,
+        outbox_id: int,
+        provider: str,
+        provider_message_id: str | None,
+        now: datetime,
+        why: str,
+    ) -> None:
+        await self.lane.write(switch_to_sms, outbox_id, provider, provider_message_id, now, why)
+
+    def send_budget(self, provider: str, rate: float) -> SendBudget | None:
+        return None  # one process sends: its own limiter is the whole budget

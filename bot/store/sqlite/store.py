@@ -24,7 +24,6 @@ import sqlite_utils
 from bot.store import records as r
 from bot.store.base import (
     AuditSealer,
-    SendBudget,
     StoreUnavailable,
     StoreUnusable,
     TurnHandler,
@@ -32,8 +31,9 @@ from bot.store.base import (
 )
 from bot.store.codec import Codec
 from bot.store.services import Conversations, Residents
-from bot.store.sqlite import bookings, delivery, faq, health, pipeline, sealing, staff
+from bot.store.sqlite import bookings, faq, health, pipeline, sealing, staff
 from bot.store.sqlite.connection import WriteGate, write_transaction
+from bot.store.sqlite.delivery import SqliteDelivery
 from bot.store.sqlite.health import Faults, unusable
 from bot.store.sqlite.lane import Lane
 from bot.store.sqlite.schema import migrate
@@ -98,61 +98,6 @@ class SqliteTurnServices:
     @property
     def bookings(self) -> bookings.SqliteBookings:
         return self._bookings
-
-
-class SqliteDelivery:
-    """bot.store.base.DeliveryStore on the delivery lane."""
-
-    def __init__(self, lane: Lane) -> None:
-        self.lane = lane
-
-    async def claim(
-        self, providers: Sequence[str], now: datetime, limit: int
-    ) -> list[r.OutboxItem]:
-        return await self.lane.write(delivery.claim, list(providers), now, limit)
-
-    async def sent(self, marks: Sequence[r.SentMark]) -> None:
-        await self.lane.write(delivery.sent, list(marks))
-
-    async def retry(
-        self, outbox_id: int, next_at: datetime, error: str, in_doubt: bool = False
-    ) -> None:
-        await self.lane.write(delivery.retry, outbox_id, next_at, error, in_doubt)
-
-    async def known_ids(self, provider: str, ids: Sequence[str]) -> set[str]:
-        return await self.lane.read(delivery.known_ids, provider, list(ids))
-
-    async def failed(
-        self, outbox_id: int, error: str, now: datetime, status: str = "failed"
-    ) -> None:
-        await self.lane.write(delivery.failed, outbox_id, error, now, status)
-
-    async def stop_notices(self, resident_id: str) -> None:
-        await self.lane.write(delivery.stop_notices, resident_id)
-
-    async def next_due(self, providers: Sequence[str]) -> datetime | None:
-        return await self.lane.read(delivery.next_due, list(providers))
-
-    async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
-        return await self.lane.read(delivery.stale_rich, sent_before, limit)
-
-    async def note(self, outbox_id: int, error: str) -> None:
-        await self.lane.write(delivery.note, outbox_id, error)
-
-    async def switch_to_sms(
-        self,
-        outbox_id: int,
-        provider: str,
-        provider_message_id: str | None,
-        now: datetime,
-        why: str,
-    ) -> None:
-        await self.lane.write(
-            delivery.switch_to_sms, outbox_id, provider, provider_message_id, now, why
-        )
-
-    def send_budget(self, provider: str, rate: float) -> SendBudget | None:
-        return None  # one process sends: its own limiter is the whole budget
 
 
 class SqliteFaqMisses:
