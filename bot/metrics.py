@@ -23,6 +23,7 @@ class Refusal(StrEnum):
     SLOW_BODY = "slow_body"  # body not complete within BOT_BODY_TIMEOUT (408, closed)
     EVICTED = "evicted"  # at the connection cap: the longest-waiting connection closed
     AT_CAPACITY = "at_capacity"  # at the connection cap with nothing to evict (503)
+    NOT_STORED = "not_stored"  # a message the store could not keep now (503: retried)
 
 
 class Metrics:

@@ -109,7 +109,7 @@ def add_simulator_routes(app: web.Application, pipeline: Pipeline, settings: Set
             stored = await pipeline.ingest(inbound)
         except (StoreUnavailable, RuntimeError):  # not stored: say so, as the webhooks do
             log.warning("simulator message not stored")
-            return json_response({"error": "not stored; try again"}, status=503)
+            return refuse(request, Refusal.NOT_STORED, 503, "not stored; try again")
         if not await pipeline.wait_processed(stored.inbox_id, settings.sim_wait_seconds):
             return json_response(
                 {"replies": [], "status": "processing", "duplicate": stored.duplicate}, status=202

@@ -24,7 +24,7 @@ from bot.channels.base import Inbound, StatusEvent
 from bot.channels.guards import COUNTRY, InboundLimiter, is_allowed_number
 from bot.channels.http import MalformedRequest
 from bot.channels.settings import ChannelSettings, channel_settings_from_env
-from bot.edge import EDGE_LIMITS, json_response, limit_body, refuse
+from bot.edge import EDGE_LIMITS, limit_body, refuse
 from bot.metrics import Refusal
 from bot.store.base import RowNotStored, StoreUnavailable
 
@@ -94,9 +94,11 @@ class _Handler:
                     await _with_retries(partial(self.pipeline.record_status, item))
                     continue
                 await _with_retries(partial(self.pipeline.ingest, item, self._limit(item)))
-        except (RuntimeError, StoreUnavailable):  # stopping or store busy: the provider retries
-            log.warning("webhook not stored", extra={"provider": self.name}, exc_info=True)
-            return json_response({"error": "not ready; try again"}, status=503)
+        except (RuntimeError, StoreUnavailable) as exc:  # the provider retries
+            log.warning(
+                "webhook not stored", extra={"provider": self.name, "error": type(exc).__name__}
+            )
+            return refuse(request, Refusal.NOT_STORED, 503, "not stored; try again")
         return self.ok()
 
     def _limit(self, inbound: Inbound) -> str | None:

@@ -50,5 +50,6 @@ async def test_a_deleted_database_is_503_on_healthz_and_on_every_message(
     assert body["problem"] == "deleted" and "bot.db" in body["detail"]
     metrics = await (await client.get("/metrics")).text()
     assert 'bot_health_failures_total{problem="deleted"}' in metrics
+    assert 'bot_http_rejected_total{reason="not_stored"} 10.0' in metrics  # each refusal counted
     assert "bot_store_healthy 0.0" in metrics
     assert any("store unhealthy" in record.getMessage() for record in caplog.records)
