@@ -93,7 +93,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     texts = SystemTexts.load(Path(settings.flows_dir))
     audit_chain = AuditChain.from_secret(settings.secret_key)
     vault = NumberVault(settings.secret_key)
-    store = open_store(settings.db_path, vault.texts, audit=audit_chain)
+    store = open_store(settings.database, vault.texts, audit=audit_chain)
     pipeline = Pipeline(
         store=store,
         clock=clock,

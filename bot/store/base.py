@@ -69,6 +69,10 @@ class Wakeups:
 
     inbox: asyncio.Event = field(default_factory=asyncio.Event)
     outbox: asyncio.Event = field(default_factory=asyncio.Event)
+    # Called (in the event loop) with the inbox ids another process just finished, so a
+    # request waiting for its message's reply (the simulator) learns of it. One process
+    # (SQLite) never calls it: its own batches resolve its waiters.
+    processed: Callable[[Sequence[int]], None] | None = None
 
 
 class TurnHandler(Protocol):

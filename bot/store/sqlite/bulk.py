@@ -1,6 +1,6 @@
 """Bulk loading for the benchmark's seed (bot.bench.seed): plain executemany in big
 transactions with durability off (a seed needs none; the server reopens the file with its
-own FULL settings). Rows are tuples in the column order of COLUMNS."""
+own FULL settings). Rows are tuples in the column order of bot.store.seeding.COLUMNS."""
 
 from __future__ import annotations
 
@@ -9,42 +9,11 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.store.seeding import COLUMNS
 from bot.store.sqlite import sealing
 from bot.store.sqlite.connection import open_database
 from bot.store.sqlite.schema import migrate
 
-COLUMNS = {
-    "residents": ("id", "phone_enc", "last_provider", "last_channel", "created_at", "last_seen_at"),
-    "inbox": (
-        "id",
-        "provider",
-        "provider_message_id",
-        "resident_id",
-        "channel",
-        "text",
-        "received_at",
-        "status",
-        "processed_at",
-        "batch",
-    ),
-    "outbox": (
-        "id",
-        "resident_id",
-        "provider",
-        "channel",
-        "text",
-        "inbox_id",
-        "created_at",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "provider_message_id",
-        "idempotency_key",
-        "status_at",
-    ),
-    "conversations": ("resident_id", "state", "updated_at"),
-    "timers": ("resident_id", "name", "due_at", "payload"),
-}
 _INSERTS = {
     table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
     for table, cols in COLUMNS.items()
