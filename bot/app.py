@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.audit import AuditChain
+from bot.channels.guards import SharedLimits
 from bot.channels.webhooks import add_channel_routes
 from bot.city import build_responder
 from bot.clock import Clock, OffsetClock, parse_instant
@@ -138,7 +139,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.router.add_get("/metrics", metrics)
     if settings.simulator:
         add_simulator_routes(app, pipeline, settings)
-    channel_settings = add_channel_routes(app, settings, pipeline)
+    channel_settings = add_channel_routes(
+        app, settings, pipeline, shared_limits=SharedLimits(store, vault.resident_id)
+    )
     delivery = DeliveryDeps(
         store.delivery, vault, clock, channel_settings, pipeline.outbox_wake, metrics=metrics_
     )

@@ -15,6 +15,7 @@ from bot.errors import BotError
 if TYPE_CHECKING:
     from bot.cityfolder import CityFolder
     from bot.config import Settings
+    from bot.identity import TextVault
 
 
 class UsageError(BotError):
@@ -535,7 +536,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if bool(args.source) != bool(args.target):
         raise UsageError("--from and --to go together (a SQLite file and a PostgreSQL URL)")
     if args.source:
-        moved = move_to_postgres(Path(args.source), args.target)
+        moved = move_to_postgres(Path(args.source), args.target, _city_key(Path(args.source)))
         for table, count in moved.rows.items():
             print(f"{table}: {count} rows")
         print(f"moved {sum(moved.rows.values())} rows to PostgreSQL")
@@ -546,6 +547,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         print(f"applied {step}")
     print("schema up to date" if not applied else f"{len(applied)} migration(s) applied")
     return 0
+
+
+def _city_key(database: Path) -> TextVault | None:
+    """The texts' key of the city in a SQLite file (BOT_SECRET_KEY, or development's key
+    file beside it), or None when there is none: never a new one, which could not read
+    what the city already holds."""
+    from bot.config import load_settings
+    from bot.identity import TextVault
+
+    secret = load_settings(db_path=database).secret_key
+    return TextVault(secret) if secret else None
 
 
 def cmd_init(args: argparse.Namespace) -> int:

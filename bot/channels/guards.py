@@ -4,12 +4,14 @@ answered, never whether it is stored."""
 from __future__ import annotations
 
 import time
-from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.channels.http import E164
+from bot.store.base import SenderLimits
+from bot.store.records import FloodLimits, FloodVerdict
 
 
 def is_allowed_number(number: str, country_codes: tuple[str, ...]) -> bool:
@@ -19,40 +21,25 @@ def is_allowed_number(number: str, country_codes: tuple[str, ...]) -> bool:
     return not country_codes or any(number[1:].startswith(code) for code in country_codes)
 
 
-# How a stored message is limited (InboundRow.limited): the pipeline answers the first
-# message over a sender's limit with a short note, and the rest of that flood not at all.
-FLOOD_FIRST = "flood_first"
-FLOOD = "flood"
-COUNTRY = "country"  # a country the city does not serve: stored, never answered
-
-
-@dataclass(frozen=True)
-class Verdict:
-    allowed: bool
-    reason: str = ""  # "sender_minute" | "sender_hour"
-    first: bool = False  # the first message over the limit since the sender was last within it
-
-    @property
-    def limited(self) -> str | None:
-        """What the stored row carries (None: answer as usual)."""
-        if self.allowed:
-            return None
-        return FLOOD_FIRST if self.first else FLOOD
+class SenderLimiter(Protocol):
+    async def verdict(self, sender: str) -> FloodVerdict:
+        """Count one message from `sender` (its number) if it is within the limits."""
+        ...
 
 
 class InboundLimiter:
-    """Sliding-window limits per sender (per minute, per hour).
+    """Flood limits per sender (bot.store.records.FloodLimits) counted in this process's
+    memory: exact for one process (SQLite). Processes sharing a PostgreSQL database use
+    SharedInboundLimiter instead, so every message of a sender counts wherever it arrives.
 
     A message over its sender's limit is still stored and processed (a message that was
     acknowledged is never dropped): the limit decides what we *send*. The first message
     over the limit is answered with a short note, the following ones not at all, until the
-    sender is within the limit again. Messages over the limit do not count towards it.
+    sender is within the limit again.
 
     Memory is bounded: the least recently seen senders are forgotten first. A sender's
     times are a plain list, not a deque (600+ bytes even when holding one time): at the
     bound of 100,000 senders that is ~27 MB instead of ~95 MB (measured with tracemalloc).
-    In a process of its own (SQLite) the limits are exact; several processes sharing one
-    database each count their own share.
     """
 
     def __init__(
@@ -62,31 +49,57 @@ class InboundLimiter:
         max_senders: int = 100_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.per_minute = per_minute
-        self.per_hour = per_hour
+        self.limits = FloodLimits(per_minute, per_hour)
         self.max_senders = max_senders
         self.monotonic = monotonic
         self._senders: OrderedDict[str, list[float]] = OrderedDict()
         self._noted: set[str] = set()  # senders already sent the note in this flood
 
-    def check(self, sender: str) -> Verdict:
+    def check(self, sender: str) -> FloodVerdict:
         """Count one message from `sender` if it is within the limits."""
-        now = self.monotonic()
         times = self._senders.pop(sender, None) or []
-        del times[: bisect_right(times, now - 3600)]  # times are in order: drop the old
         self._senders[sender] = times
         if len(self._senders) > self.max_senders:
             forgotten, _ = self._senders.popitem(last=False)
             self._noted.discard(forgotten)
-        reason = ""
-        if len(times) >= self.per_hour:
-            reason = "sender_hour"
-        elif len(times) - bisect_right(times, now - 60) >= self.per_minute:
-            reason = "sender_minute"
-        if reason:
-            first = sender not in self._noted
+        verdict, noted = self.limits.judge(times, sender in self._noted, self.monotonic())
+        if noted:
             self._noted.add(sender)
-            return Verdict(False, reason, first)
-        self._noted.discard(sender)
-        times.append(now)
-        return Verdict(True)
+        else:
+            self._noted.discard(sender)
+        return verdict
+
+    async def verdict(self, sender: str) -> FloodVerdict:
+        return self.check(sender)
+
+
+class SharedInboundLimiter:
+    """The flood limits kept in the store for every process sharing it (PostgreSQL:
+    Store.sender_limits), so a sender gets one limit, not one per process. Senders are
+    known there by the keyed hash of their number (the resident id), never the number."""
+
+    def __init__(self, counts: SenderLimits, key: Callable[[str], str]) -> None:
+        self.counts = counts
+        self.key = key
+
+    async def verdict(self, sender: str) -> FloodVerdict:
+        return await self.counts.check(self.key(sender))
+
+
+class HasSenderLimits(Protocol):
+    def sender_limits(self, limits: FloodLimits) -> SenderLimits | None: ...
+
+
+@dataclass(frozen=True)
+class SharedLimits:
+    """Where the flood limits are kept when the store keeps them for many processes: the
+    store, and how a sender's number becomes its key there (bot.identity's keyed hash)."""
+
+    store: HasSenderLimits
+    key: Callable[[str], str]
+
+    def limiter(self, limits: FloodLimits) -> SenderLimiter:
+        counts = self.store.sender_limits(limits)
+        if counts is None:  # one process (SQLite): its own memory is exact
+            return InboundLimiter(limits.per_minute, limits.per_hour)
+        return SharedInboundLimiter(counts, self.key)

@@ -21,18 +21,24 @@ from aiohttp import web
 
 from bot.channels import gateway, rcs, twilio
 from bot.channels.base import Inbound, StatusEvent
-from bot.channels.guards import COUNTRY, InboundLimiter, is_allowed_number
+from bot.channels.guards import (
+    InboundLimiter,
+    SenderLimiter,
+    SharedLimits,
+    is_allowed_number,
+)
 from bot.channels.http import MalformedRequest
 from bot.channels.settings import ChannelSettings, channel_settings_from_env
 from bot.edge import EDGE_LIMITS, limit_body, refuse
 from bot.metrics import Refusal
 from bot.store.base import RowNotStored, StoreUnavailable
+from bot.store.records import COUNTRY, FloodLimits
 
 log = logging.getLogger("bot.channels")
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 CHANNEL_SETTINGS = web.AppKey("channel_settings", ChannelSettings)
-LIMITER = web.AppKey("inbound_limiter", InboundLimiter)
+LIMITER = web.AppKey("inbound_limiter", SenderLimiter)
 
 
 class PipelineLike(Protocol):
@@ -58,7 +64,7 @@ class _Handler:
         self,
         settings: ChannelSettings,
         pipeline: PipelineLike,
-        limiter: InboundLimiter,
+        limiter: SenderLimiter,
         verify: Verifier,
         parse: Parser,
         ok: Callable[[], web.Response],
@@ -93,7 +99,8 @@ class _Handler:
                 if isinstance(item, StatusEvent):
                     await _with_retries(partial(self.pipeline.record_status, item))
                     continue
-                await _with_retries(partial(self.pipeline.ingest, item, self._limit(item)))
+                limited = await self._limit(item)
+                await _with_retries(partial(self.pipeline.ingest, item, limited))
         except (RuntimeError, StoreUnavailable) as exc:  # the provider retries
             log.warning(
                 "webhook not stored", extra={"provider": self.name, "error": type(exc).__name__}
@@ -101,14 +108,14 @@ class _Handler:
             return refuse(request, Refusal.NOT_STORED, 503, "not stored; try again")
         return self.ok()
 
-    def _limit(self, inbound: Inbound) -> str | None:
+    async def _limit(self, inbound: Inbound) -> str | None:
         """How the message will be answered (InboundRow.limited; None: as usual). It is
         stored and processed either way: floods are held back in what we send, never by
         dropping what the provider was told we have."""
         if not is_allowed_number(inbound.sender, self.settings.allowed_country_codes):
             log.warning("inbound from a country not served", extra={"provider": self.name})
             return COUNTRY
-        verdict = self.limiter.check(inbound.sender)
+        verdict = await self.limiter.verdict(inbound.sender)
         if verdict.first:
             log.warning(
                 "inbound flood limit", extra={"provider": self.name, "reason": verdict.reason}
@@ -227,11 +234,14 @@ def add_channel_routes(
     settings: Any,
     pipeline: PipelineLike,
     channel_settings: ChannelSettings | None = None,
+    shared_limits: SharedLimits | None = None,
 ) -> ChannelSettings:
     """Register the webhooks of every configured provider; returns the settings used.
 
     `settings` is the app's Settings (its env_vars are read); tests may pass
-    `channel_settings` directly. The app must have the edge (`bot.edge.install_edge`).
+    `channel_settings` directly. `shared_limits`: the store that keeps the flood limits
+    when several processes share it (else this process counts them). The app must have
+    the edge (`bot.edge.install_edge`).
     """
     if EDGE_LIMITS not in app:
         raise RuntimeError("webhooks need the edge: call bot.edge.install_edge(app, ...) first")
@@ -239,7 +249,12 @@ def add_channel_routes(
     max_body = getattr(settings, "max_body_bytes", None)
     if channel_settings is None and isinstance(max_body, int):
         cs = replace(cs, max_body_bytes=max_body)
-    limiter = InboundLimiter(cs.inbound_per_minute, cs.inbound_per_hour)
+    limits = FloodLimits(cs.inbound_per_minute, cs.inbound_per_hour)
+    limiter: SenderLimiter = (
+        shared_limits.limiter(limits)
+        if shared_limits is not None
+        else InboundLimiter(limits.per_minute, limits.per_hour)
+    )
     app[CHANNEL_SETTINGS] = cs
     app[LIMITER] = limiter
     adders: list[tuple[object, Callable[..., None]]] = [

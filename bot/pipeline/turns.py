@@ -10,10 +10,18 @@ import logging
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-from bot.channels.guards import COUNTRY, FLOOD_FIRST
 from bot.clock import TOKYO, Clock
 from bot.metrics import Metrics
-from bot.store.records import Claimed, Completion, FaqMiss, NewOutbox, ResidentRow, Timer
+from bot.store.records import (
+    COUNTRY,
+    FLOOD_FIRST,
+    Claimed,
+    Completion,
+    FaqMiss,
+    NewOutbox,
+    ResidentRow,
+    Timer,
+)
 from bot.store.services import TurnServices
 from bot.system_texts import SystemTexts
 from bot.turn import Reply, ResidentContext, Responder, Turn, TurnResult

@@ -2,7 +2,7 @@
 may ask of storage.
 
 One `Store` per city database; one backend package per database kind (bot/store/sqlite/,
-and next bot/store/postgres/), chosen by `bot.store.open_store(settings.db_path, texts)`. SQL lives
+bot/store/postgres/), chosen by `bot.store.open_store(settings.database, texts)`. SQL lives
 only in the backends. The guarantees every backend keeps (docs/architecture.md):
 
 - `ingest` returns only after its rows are committed; (provider, provider_message_id) is
@@ -33,6 +33,8 @@ from bot.store.records import (
     Claimed,
     Completion,
     FaqMissCount,
+    FloodLimits,
+    FloodVerdict,
     InboundRow,
     Ingested,
     NewAuditEntry,
@@ -94,6 +96,16 @@ class SendBudget(Protocol):
     async def acquire(self, kind: str) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class SenderLimits(Protocol):
+    """Flood limits per sender kept by the store for every process using it (PostgreSQL),
+    so a sender's messages count wherever they arrive (bot.channels.guards)."""
+
+    async def check(self, sender: str) -> FloodVerdict:
+        """Count one message from `sender` (a keyed hash, never the number) if it is within
+        the limits (FloodLimits.judge, on the store's clock)."""
+        ...
 
 
 class DeliveryStore(Protocol):
@@ -261,6 +273,11 @@ class Store(Protocol):
     # ---- upkeep ----
     async def purge_old(self, before: datetime) -> dict[str, int]:
         """Erase texts older than `before` (rows, ids and statuses stay)."""
+        ...
+
+    def sender_limits(self, limits: FloodLimits) -> SenderLimits | None:
+        """Flood limits shared by every process using this store, or None when the
+        process's own count is exact (one process: SQLite). Like send_budget."""
         ...
 
     # ---- health ----

@@ -18,6 +18,23 @@ from typing import Any, Protocol, TypeVar
 from bot.store import records as r
 
 SEALED_KEY = "sealed"
+
+# Where sealed values rest, for the backends' one-time sealing of rows written before texts
+# were sealed (bot.store.sqlite.sealing, bot.store.postgres.sealing) and for `bot migrate
+# --from` (which seals a plain SQLite city as it copies it): table → column → kind, one of
+# "text", "object" (a JSON object), "texts" (a JSON list of texts) and "digest" (a text
+# matched by equality, kept as a keyed hash). Both backends use these table and column
+# names; a new owner's table with residents' words is listed here too.
+AT_REST: dict[str, dict[str, str]] = {
+    "inbox": {"text": "text", "postback": "text", "payload": "object"},
+    "outbox": {"text": "text", "suggestions": "texts"},
+    "conversations": {"state": "object"},
+    "timers": {"payload": "object"},
+    "staff_notes": {"text": "text"},
+    "faq_misses": {"key": "digest", "text": "text"},
+}
+# The migration ledger's entry (owner, name) of a database whose texts are all sealed.
+SEALED_STEP = ("sealing", "texts sealed at rest")
 # An audit detail's free text: keys ending so are sealed (bot.audit's callers use them).
 FREE_TEXT_KEYS = ("reason", "text", "note", "message", "comment")
 
@@ -93,6 +110,20 @@ class Codec:
 
     def open_maybe_obj(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return None if value is None else self.open_obj(value)
+
+    def at_rest(self, kind: str, value: Any) -> Any:
+        """A plain value of a column of AT_REST, sealed (Python values: JSON decoded)."""
+        if value is None:
+            return None
+        if kind == "text":
+            return self.text(value)
+        if kind == "object":
+            return self.obj(value)
+        if kind == "texts":
+            return self.texts(value)
+        if kind == "digest":
+            return self.sealer.digest(value)
+        raise ValueError(f"unknown kind of sealed column: {kind!r}")
 
     # ---- records ------------------------------------------------------------------------
 

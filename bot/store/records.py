@@ -6,6 +6,7 @@ are plain Python values. How a backend stores them is its own business.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -66,6 +67,56 @@ class StoreHealth:
     ok: bool
     problem: str | None = None  # deleted | replaced | corrupt | unreadable | unwritable | …
     detail: str = ""
+
+
+# ---- flood limits per sender (bot.channels.guards; kept by the store: Store.sender_limits) --
+
+# How a stored message is limited (InboundRow.limited): the pipeline answers the first
+# message over a sender's limit with a short note, and the rest of that flood not at all.
+FLOOD_FIRST = "flood_first"
+FLOOD = "flood"
+COUNTRY = "country"  # a country the city does not serve: stored, never answered
+
+
+@dataclass(frozen=True)
+class FloodVerdict:
+    allowed: bool
+    reason: str = ""  # "sender_minute" | "sender_hour"
+    first: bool = False  # the first message over the limit since the sender was last within it
+
+    @property
+    def limited(self) -> str | None:
+        """What the stored row carries (None: answer as usual)."""
+        if self.allowed:
+            return None
+        return FLOOD_FIRST if self.first else FLOOD
+
+
+@dataclass(frozen=True)
+class FloodLimits:
+    """Sliding-window limits per sender: a message is within them when fewer than
+    `per_minute` of the sender's messages within them came in the last minute and fewer
+    than `per_hour` in the last hour. Messages over the limits do not count towards them."""
+
+    per_minute: int
+    per_hour: int
+
+    def judge(self, times: list[float], noted: bool, now: float) -> tuple[FloodVerdict, bool]:
+        """One message at `now` (seconds) from a sender whose messages within the limits came
+        at `times` (oldest first; updated in place: those older than an hour dropped, `now`
+        added when within) and who was sent the note already in this flood (`noted`).
+        Returns the verdict and whether the sender counts as noted now. The one rule for
+        every keeper of the counts (one process's memory, or the database)."""
+        del times[: bisect_right(times, now - 3600)]
+        reason = ""
+        if len(times) >= self.per_hour:
+            reason = "sender_hour"
+        elif len(times) - bisect_right(times, now - 60) >= self.per_minute:
+            reason = "sender_minute"
+        if reason:
+            return FloodVerdict(False, reason, first=not noted), True
+        times.append(now)
+        return FloodVerdict(True), False
 
 
 # ---- processing ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from bot.store.base import (
     DeliveryStore,
     FaqMisses,
     SendBudget,
+    SenderLimits,
     StaffDesk,
     Store,
     TurnHandler,
@@ -230,6 +231,9 @@ class SealedStore:
 
     async def purge_old(self, before: datetime) -> dict[str, int]:
         return await self.inner.purge_old(before)
+
+    def sender_limits(self, limits: r.FloodLimits) -> SenderLimits | None:
+        return self.inner.sender_limits(limits)  # keyed hashes only: nothing to seal
 
     async def health(self) -> r.StoreHealth:
         return await self.inner.health()

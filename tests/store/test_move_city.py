@@ -18,6 +18,7 @@ from bot.clock import TOKYO, FrozenClock
 from bot.identity import TextVault
 from bot.local import LocalBot
 from bot.store import open_store
+from bot.store.codec import Codec
 from bot.store.records import NewAuditEntry
 from tests.support.db import Peek
 
@@ -135,7 +136,8 @@ def test_a_city_moves_to_postgresql_whole_and_once(tmp_path, pg_server, capsys):
             await store.close()
 
     states, cases, checked, account = asyncio.run(read())
-    assert stored and states == [json.loads(state) for _, state in stored]
+    opened = Codec(vault.texts)  # the conversations rest sealed in either database
+    assert stored and states == [opened.open_obj(json.loads(state)) for _, state in stored]
     assert cases == lite_cases  # the staff desk shows the same cases as before the move
     assert checked.ok and checked.checked == 2, checked.problems  # the audit chain, intact
     assert account is not None and account.totp_secret == b"sealed-secret"

@@ -37,7 +37,8 @@ from psycopg_pool import PoolTimeout
 from bot.store import records as r
 from bot.store.base import AuditSealer, StoreUnavailable, TurnHandler, Wakeups
 from bot.store.codec import Codec
-from bot.store.postgres import delivery, pipeline, queue, staff
+from bot.store.dbthread import DbThread
+from bot.store.postgres import delivery, health, pipeline, queue, sealing, staff
 from bot.store.postgres.bookings import PostgresBookings
 from bot.store.postgres.connection import (
     BATCH_CHANNEL,
@@ -46,6 +47,7 @@ from bot.store.postgres.connection import (
     RETRIES,
     Conn,
     Lane,
+    connect,
     conninfo,
     lost,
     make_pool,
@@ -53,6 +55,7 @@ from bot.store.postgres.connection import (
 )
 from bot.store.postgres.delivery import PostgresDelivery
 from bot.store.postgres.faq import PostgresFaqMisses
+from bot.store.postgres.limits import PostgresSenderLimits, forget_quiet
 from bot.store.postgres.schema import migrate
 from bot.store.postgres.staffwork import PostgresConsole, PostgresStaffDesk
 from bot.store.services import Conversations, Residents
@@ -60,7 +63,20 @@ from bot.store.services import Conversations, Residents
 log = logging.getLogger("bot.store")
 
 UPKEEP_EVERY = 1.0  # seconds between lease renewals (the lease lasts delivery.LEASE_SECONDS)
+FORGET_EVERY = 60  # upkeep rounds between deletions of quiet senders' flood counts
+HEALTH_TTL = 1.0  # seconds between health probes (/healthz may be polled often)
+# A webhook waits at most this long for a connection (then 503, and the provider retries):
+# long enough for a busy pool, short enough to answer before the provider gives up.
+INTAKE_WAIT = 3.0
 _FATAL = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _row_fault(exc: BaseException) -> bool:
+    """True when a write failed because of a row's own values (a constraint, text that is
+    not UTF-8, a NUL, a value the driver cannot send), False when the database failed
+    (gone, full, read-only, a statement it refused for every row)."""
+    own = (psycopg.IntegrityError, psycopg.DataError)
+    return isinstance(exc, own) or not isinstance(exc, (psycopg.Error, PoolTimeout))
 
 
 class _CompleteOneByOne(Exception):
@@ -133,16 +149,24 @@ class PostgresStore:
         self, url: str, audit: AuditSealer | None = None, codec: Codec | None = None
     ) -> None:
         self.url = url
+        # With a codec (bot.store.open_store always gives one), plain texts left by an older
+        # version are sealed in place at the first open; the sealing itself is SealedStore's.
         self.codec = codec
         self.owner = process_owner()
+        self.name = health.server_name(url)
+        self.faults = health.Faults(self.name)
         self.pool = make_pool(url, size=5)
-        self._intake = Lane("bot-intake", self.pool)
+        self._intake = Lane("bot-intake", self.pool, self.faults, wait=INTAKE_WAIT)
         # Staff's work has a lane of its own: an audit export or a verification of the
         # whole log must not hold webhooks' commits back (SQLite has one writer anyway).
-        self._staff = Lane("bot-staff", self.pool)
-        self._process = Lane("bot-process", self.pool)
-        self._deliver = Lane("bot-delivery", self.pool)
-        self._upkeep = Lane("bot-upkeep", self.pool)
+        self._staff = Lane("bot-staff", self.pool, self.faults)
+        self._process = Lane("bot-process", self.pool, self.faults)
+        self._deliver = Lane("bot-delivery", self.pool, self.faults)
+        self._upkeep = Lane("bot-upkeep", self.pool, self.faults)
+        self._health = DbThread("bot-health")  # probes wait on the pool: never on a lane
+        self._health_lock = asyncio.Lock()
+        self._probed = -HEALTH_TTL  # monotonic time of the last probe
+        self._open = False
         self.delivery = PostgresDelivery(self._deliver, self.owner)
         self.staff = PostgresStaffDesk(self._staff, audit)
         self.console = PostgresConsole(self._staff, audit)
@@ -161,11 +185,18 @@ class PostgresStore:
                 self.pool.open(wait=True, timeout=15)
             except PoolTimeout as exc:
                 self.pool.close()
-                raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+                raise StoreUnavailable(
+                    f"cannot connect to PostgreSQL {self.name}: {self._why_not()}"
+                ) from exc
             with self.pool.connection() as conn:
                 migrate(conn)
+                if self.codec is not None:
+                    changed = sealing.seal_once(conn, self.codec)
+                    if changed:
+                        log.info("texts sealed at rest", extra={"rows": changed})
 
         await self._intake.call(first)
+        self._open = True
         if serve:
             # No start-up reset (other processes' work is theirs): leases hand over rows of
             # processes that died, including a previous run of this one.
@@ -189,7 +220,18 @@ class PostgresStore:
             self._serving = False
         for lane in (self._intake, self._staff, self._process, self._deliver, self._upkeep):
             lane.close()
+        self._open = False
+        async with self._health_lock:
+            self._health.close()
         await asyncio.to_thread(self.pool.close)
+
+    def _why_not(self) -> str:
+        """Why the pool could not connect, in the server's words (one line, no password)."""
+        try:
+            connect(self.url, connect_timeout=5).close()
+        except psycopg.Error as exc:
+            return " ".join(str(exc).split())
+        return "no connection within 15 s"
 
     async def _renew(self) -> None:
         reclaimed = await self._upkeep.run(delivery.renew_lease, self.owner)
@@ -200,10 +242,14 @@ class PostgresStore:
             self.wake.outbox.set()
 
     async def _keep_lease(self) -> None:
+        rounds = 0
         while True:
             await asyncio.sleep(UPKEEP_EVERY)
+            rounds += 1
             try:
                 await self._renew()
+                if rounds % FORGET_EVERY == 0:
+                    await self._upkeep.run(forget_quiet)
             except StoreUnavailable as exc:
                 log.error("lease renewal failed", extra={"error": type(exc.__cause__).__name__})
 
@@ -243,10 +289,27 @@ class PostgresStore:
         return await self._intake.run(self._ingest, list(rows), now)
 
     def _ingest(self, conn: Conn, rows: list[r.InboundRow], now: datetime) -> list[r.Ingested]:
-        with conn.pipeline():  # one round trip (the NOTIFY is sent at commit, if at all)
+        """One commit for the group. All rows at once (one round trip) in a savepoint; should
+        a row's own values be refused, that is rolled back and each row is stored in a
+        savepoint of its own, so the one fails alone (its error) and the others commit."""
+        try:
+            with conn.transaction():
+                return self._insert(conn, rows, now, notify=True)
+        except Exception as exc:
+            if not _row_fault(exc):
+                raise  # the database's trouble (gone, full, read-only): nothing is stored
+        results = [self._insert_one(conn, row, now) for row in rows]
+        conn.execute("SELECT pg_notify(%s, %s)", [INBOX_CHANNEL, self.owner])
+        return results
+
+    def _insert(
+        self, conn: Conn, rows: list[r.InboundRow], now: datetime, notify: bool
+    ) -> list[r.Ingested]:
+        with conn.pipeline():  # one round trip (the NOTIFY is delivered at commit)
             pipeline.touch_residents(conn, rows, now)
             inserted = pipeline.insert_inbox(conn, rows)
-            conn.execute("SELECT pg_notify(%s, %s)", [INBOX_CHANNEL, self.owner])
+            if notify:
+                conn.execute("SELECT pg_notify(%s, %s)", [INBOX_CHANNEL, self.owner])
         new = inserted()
         keys = [(row.provider, row.provider_message_id) for row in rows]
         old = pipeline.find_inbox_ids(conn, [k for k in keys if k not in new])
@@ -258,6 +321,17 @@ class PostgresStore:
                 results.append(r.Ingested(new.get(key) or old.get(key) or 0, True))
             seen.add(key)
         return results
+
+    def _insert_one(self, conn: Conn, row: r.InboundRow, now: datetime) -> r.Ingested:
+        try:
+            with conn.transaction():
+                (result,) = self._insert(conn, [row], now, notify=False)
+                return result
+        except Exception as exc:
+            if not _row_fault(exc):
+                raise
+            log.error("inbound row not stored", extra={"error": type(exc).__name__})
+            return r.Ingested(0, False, error=type(exc).__name__)
 
     async def record_status(
         self,
@@ -387,6 +461,29 @@ class PostgresStore:
 
     async def conversation(self, resident_id: str) -> dict[str, Any] | None:
         return await self._intake.run(pipeline.conversation, resident_id)
+
+    def sender_limits(self, limits: r.FloodLimits) -> PostgresSenderLimits:
+        """Flood limits counted in the database for every process (checks grouped on the
+        intake lane: a webhook's check and its commit go the same way)."""
+        return PostgresSenderLimits(self._intake, limits)
+
+    # ---- health -----------------------------------------------------------------------------
+
+    async def health(self) -> r.StoreHealth:
+        """A connection from the pool and a committed write (probed at most once a second,
+        on a thread of its own); faults the lanes met since the last probe are reported too
+        (bot.store.postgres.health)."""
+        if not self._open:
+            return r.StoreHealth(False, "closed", f"PostgreSQL {self.name}: the store is not open")
+        async with self._health_lock:
+            if time.monotonic() - self._probed >= HEALTH_TTL:
+                started = time.monotonic()
+                fault = await self._health.run(health.probe, self.pool, self.name)
+                if fault is not None and fault.problem == "unavailable":
+                    await self._health.run(lost, self.pool)  # replace broken idle connections
+                self.faults.probed(fault, started)
+                self._probed = time.monotonic()
+        return self.faults.health()
 
     # ---- upkeep ----------------------------------------------------------------------------
 

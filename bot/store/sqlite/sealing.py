@@ -10,36 +10,22 @@ the old cells, and the WAL (which held the old pages) is truncated.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
 
-from bot.store.codec import Codec
+from bot.store.codec import AT_REST, SEALED_STEP, Codec
 from bot.store.sqlite.migrations import LEDGER
 
-OWNER, STEP = "sealing", "texts sealed at rest"
-
-# table → its columns of text ("text"), JSON objects ("object"), JSON lists of texts
-# ("texts") and texts matched by equality, kept as a keyed hash ("digest"). A new owner's
-# table with residents' words is listed here too.
-COLUMNS: dict[str, dict[str, str]] = {
-    "inbox": {"text": "text", "postback": "text", "payload": "object"},
-    "outbox": {"text": "text", "suggestions": "texts"},
-    "conversations": {"state": "object"},
-    "timers": {"payload": "object"},
-    "staff_notes": {"text": "text"},
-    "faq_misses": {"key": "digest", "text": "text"},
-}
+OWNER, STEP = SEALED_STEP
+JSON_KINDS = ("object", "texts")  # stored as JSON text in SQLite
 
 
-def _sealers(codec: Codec) -> dict[str, Callable[[Any], Any]]:
-    return {
-        "text": lambda value: None if value is None else codec.text(value),
-        "object": lambda value: json.dumps(codec.obj(json.loads(value)), ensure_ascii=False),
-        "texts": lambda value: json.dumps(codec.texts(json.loads(value)), ensure_ascii=False),
-        "digest": codec.sealer.digest,
-    }
+def seal_value(codec: Codec, kind: str, value: Any) -> Any:
+    """A plain value of a column of AT_REST as SQLite stores it, sealed."""
+    if kind in JSON_KINDS and value is not None:
+        return json.dumps(codec.at_rest(kind, json.loads(value)), ensure_ascii=False)
+    return codec.at_rest(kind, value)
 
 
 def is_sealed(db: sqlite_utils.Database) -> bool:
@@ -61,17 +47,19 @@ def seal_existing(db: sqlite_utils.Database, codec: Codec) -> int:
     """Seal every plain text in place (inside the caller's write transaction); returns the
     rows changed. Values are sealed whatever they look like: before this step ran, nothing
     sealed could have been written."""
-    sealers = _sealers(codec)
     tables = set(db.table_names())
     changed = 0
-    for table, columns in COLUMNS.items():
+    for table, columns in AT_REST.items():
         if table not in tables:
             continue
         names = list(columns)
         rows = db.execute(f"SELECT rowid, {', '.join(names)} FROM {table}").fetchall()
         assignments = ", ".join(f"{name} = ?" for name in names)
         updates = [
-            [sealers[columns[name]](value) for name, value in zip(names, row[1:], strict=True)]
+            [
+                seal_value(codec, columns[name], value)
+                for name, value in zip(names, row[1:], strict=True)
+            ]
             + [row[0]]
             for row in rows
         ]

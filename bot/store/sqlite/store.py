@@ -24,6 +24,7 @@ import sqlite_utils
 from bot.store import records as r
 from bot.store.base import (
     AuditSealer,
+    SenderLimits,
     StoreUnavailable,
     StoreUnusable,
     TurnHandler,
@@ -312,6 +313,9 @@ class SqliteStore:
 
     async def conversation(self, resident_id: str) -> dict[str, Any] | None:
         return await self._intake.read(pipeline.conversation, resident_id)
+
+    def sender_limits(self, limits: r.FloodLimits) -> SenderLimits | None:
+        return None  # one process per file: its own count is exact
 
     # ---- health -----------------------------------------------------------------------------
 
