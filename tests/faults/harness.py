@@ -33,7 +33,7 @@ KEY = "k" * 40
 SETTLE = 180.0  # seconds a test waits for the bot to finish its work before failing
 
 
-def bot_env(db: Path, api_base: str, **extra: str) -> dict[str, str]:
+def bot_env(db: Path | str, api_base: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         BOT_DB=str(db),
@@ -213,11 +213,27 @@ class Db:
             conn.close()
 
 
-def rows(db: Path | Db, sql: str) -> list[tuple]:
-    return (db if isinstance(db, Db) else Db(db)).rows(sql)
+@dataclass(frozen=True)
+class PgDb:
+    """The server's PostgreSQL database (a URL of the test's own schema)."""
+
+    url: str
+
+    def rows(self, sql: str) -> list[tuple]:
+        from tests.support.db import Peek
+
+        peek = Peek(self.url)
+        try:
+            return peek(sql)
+        finally:
+            peek.close()
 
 
-async def settled(db: Path | Db, timeout: float = SETTLE) -> None:
+def rows(db: Path | Db | PgDb, sql: str) -> list[tuple]:
+    return (db if isinstance(db, Db | PgDb) else Db(db)).rows(sql)
+
+
+async def settled(db: Path | Db | PgDb, timeout: float = SETTLE) -> None:
     """Every stored message processed, every reply sent (or finally failed)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -229,7 +245,7 @@ async def settled(db: Path | Db, timeout: float = SETTLE) -> None:
         await asyncio.sleep(0.3)
 
 
-def check_nothing_lost(db: Path | Db, residents: Residents, fake: FakeTwilio) -> None:
+def check_nothing_lost(db: Path | Db | PgDb, residents: Residents, fake: FakeTwilio) -> None:
     """Every acknowledged message is stored and processed, and answered at Twilio."""
     stored = dict(rows(db, "SELECT provider_message_id, status FROM inbox"))
     missing = set(residents.acked) - set(stored)

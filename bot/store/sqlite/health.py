@@ -61,6 +61,8 @@ def classify(exc: BaseException) -> Fault | None:
         return Fault("io_error", str(exc))
     if "unable to open" in text:
         return Fault("unreadable", str(exc))
+    if "no such table" in text:  # the bot's tables dropped under it (as PostgreSQL's 42P01)
+        return Fault("deleted", f"a table of the bot's is gone: {exc}")
     return None
 
 
