@@ -38,8 +38,7 @@ from bot.store import records as r
 from bot.store.base import AuditSealer, StoreUnavailable, TurnHandler, Wakeups
 from bot.store.codec import Codec
 from bot.store.dbthread import DbThread
-from bot.store.postgres import delivery, health, pipeline, queue, sealing, staff
-from bot.store.postgres.bookings import PostgresBookings
+from bot.store.postgres import delivery, health, intake, pipeline, queue, sealing, staff
 from bot.store.postgres.connection import (
     BATCH_CHANNEL,
     CONNECT_KWARGS,
@@ -57,8 +56,8 @@ from bot.store.postgres.delivery import PostgresDelivery
 from bot.store.postgres.faq import PostgresFaqMisses
 from bot.store.postgres.limits import PostgresSenderLimits, forget_quiet
 from bot.store.postgres.schema import migrate
+from bot.store.postgres.services import PostgresTurnServices
 from bot.store.postgres.staffwork import PostgresConsole, PostgresStaffDesk
-from bot.store.services import Conversations, Residents
 
 log = logging.getLogger("bot.store")
 
@@ -71,70 +70,8 @@ INTAKE_WAIT = 3.0
 _FATAL = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
-def _row_fault(exc: BaseException) -> bool:
-    """True when a write failed because of a row's own values (a constraint, text that is
-    not UTF-8, a NUL, a value the driver cannot send), False when the database failed
-    (gone, full, read-only, a statement it refused for every row)."""
-    own = (psycopg.IntegrityError, psycopg.DataError)
-    return isinstance(exc, own) or not isinstance(exc, (psycopg.Error, PoolTimeout))
-
-
 class _CompleteOneByOne(Exception):
     """The batch's completions could not be written together: run it again, carefully."""
-
-
-class _Residents:
-    def __init__(self, services: PostgresTurnServices) -> None:
-        self.services = services
-
-    def get(self, resident_id: str) -> r.ResidentRow | None:
-        self.services.savepoint()
-        return pipeline.resident(self.services.conn, resident_id)
-
-
-class _Conversations:
-    def __init__(self, services: PostgresTurnServices) -> None:
-        self.services = services
-
-    def get(self, resident_id: str) -> dict[str, Any] | None:
-        self.services.savepoint()
-        return pipeline.conversation(self.services.conn, resident_id)
-
-
-class PostgresTurnServices:
-    """bot.store.services.TurnServices on the connection of the turn's transaction. Each
-    turn runs in a savepoint, made before its first statement (`saved`), so a failing turn
-    is rolled back alone, its reads' errors included."""
-
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-        self.saved = False
-        self._residents = _Residents(self)
-        self._conversations = _Conversations(self)
-        self._bookings = PostgresBookings(conn, self.savepoint)
-
-    def savepoint(self) -> None:
-        if not self.saved:
-            self.conn.execute("SAVEPOINT turn")
-            self.saved = True
-
-    def undo(self) -> None:
-        """Roll back what the turn wrote (nothing, if it wrote nothing)."""
-        if self.saved:
-            self.conn.execute("ROLLBACK TO SAVEPOINT turn")
-            self.saved = False
-
-    @property
-    def residents(self) -> Residents:
-        return self._residents
-
-    @property
-    def conversations(self) -> Conversations:
-        return self._conversations
-
-    @property
-    def bookings(self) -> PostgresBookings:
-        return self._bookings
 
 
 def process_owner() -> str:
@@ -286,52 +223,7 @@ class PostgresStore:
     # ---- intake ------------------------------------------------------------------------
 
     async def ingest(self, rows: Sequence[r.InboundRow], now: datetime) -> list[r.Ingested]:
-        return await self._intake.run(self._ingest, list(rows), now)
-
-    def _ingest(self, conn: Conn, rows: list[r.InboundRow], now: datetime) -> list[r.Ingested]:
-        """One commit for the group. All rows at once (one round trip) in a savepoint; should
-        a row's own values be refused, that is rolled back and each row is stored in a
-        savepoint of its own, so the one fails alone (its error) and the others commit."""
-        try:
-            with conn.transaction():
-                return self._insert(conn, rows, now, notify=True)
-        except Exception as exc:
-            if not _row_fault(exc):
-                raise  # the database's trouble (gone, full, read-only): nothing is stored
-        results = [self._insert_one(conn, row, now) for row in rows]
-        conn.execute("SELECT pg_notify(%s, %s)", [INBOX_CHANNEL, self.owner])
-        return results
-
-    def _insert(
-        self, conn: Conn, rows: list[r.InboundRow], now: datetime, notify: bool
-    ) -> list[r.Ingested]:
-        with conn.pipeline():  # one round trip (the NOTIFY is delivered at commit)
-            pipeline.touch_residents(conn, rows, now)
-            inserted = pipeline.insert_inbox(conn, rows)
-            if notify:
-                conn.execute("SELECT pg_notify(%s, %s)", [INBOX_CHANNEL, self.owner])
-        new = inserted()
-        keys = [(row.provider, row.provider_message_id) for row in rows]
-        old = pipeline.find_inbox_ids(conn, [k for k in keys if k not in new])
-        results, seen = [], set()
-        for key in keys:
-            if key in new and key not in seen:
-                results.append(r.Ingested(new[key], False))
-            else:
-                results.append(r.Ingested(new.get(key) or old.get(key) or 0, True))
-            seen.add(key)
-        return results
-
-    def _insert_one(self, conn: Conn, row: r.InboundRow, now: datetime) -> r.Ingested:
-        try:
-            with conn.transaction():
-                (result,) = self._insert(conn, [row], now, notify=False)
-                return result
-        except Exception as exc:
-            if not _row_fault(exc):
-                raise
-            log.error("inbound row not stored", extra={"error": type(exc).__name__})
-            return r.Ingested(0, False, error=type(exc).__name__)
+        return await self._intake.run(intake.ingest, list(rows), now, self.owner)
 
     async def record_status(
         self,
