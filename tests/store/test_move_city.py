@@ -171,3 +171,42 @@ def test_an_unreachable_server_is_one_line_and_exit_2(capsys):
     assert main(["migrate", "--db", "postgresql://bot:bot@127.0.0.1:1/nowhere"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("bot: PostgreSQL refused a migration")
+
+
+def test_a_city_from_before_sealing_arrives_sealed(tmp_path, pg_server, monkeypatch, capsys):
+    """A SQLite file no sealing version has opened holds texts in clear: the move seals them
+    on the way with the city's key, and refuses (exit 2, one line) without one rather than
+    copy clear text."""
+    from tests.foundation.helpers import SECRET
+    from tests.store.test_sealing import BOB, CLEAR, _plain_database
+
+    source = tmp_path / "bot.db"
+    _plain_database(source)
+    target = pg_server.database()
+    monkeypatch.delenv("BOT_SECRET_KEY", raising=False)
+    assert main(["migrate", "--from", str(source), "--to", target]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not encrypted yet" in err[0]
+
+    monkeypatch.setenv("BOT_SECRET_KEY", SECRET.decode())
+    assert main(["migrate", "--from", str(source), "--to", target]) == 0
+    pg = Peek(target)
+    try:
+        tables = [r[0] for r in pg("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        raw = "".join(str(pg(f"SELECT t::text FROM {t} t")) for t in tables)
+    finally:
+        pg.close()
+    assert "sim" in raw  # the check sees what is stored in clear (a provider's name)
+    assert [text for text in CLEAR if text in raw] == []
+
+    async def read() -> tuple:
+        store = open_store(target, TextVault(SECRET))
+        await store.open()
+        try:
+            return await store.conversation(BOB), [m.text for m in await store.sent_to(BOB)]
+        finally:
+            await store.close()
+
+    state, sent = asyncio.run(read())
+    assert state == {"slots": {"name": "山田太郎"}}
+    assert any("山田太郎です。電話は090-1234-5678です" in text for text in sent)
