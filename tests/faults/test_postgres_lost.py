@@ -55,8 +55,12 @@ async def test_postgresql_gone_is_reported_refused_and_recovered(pg_url, tmp_pat
             body = await server.until(lambda s, _: s == 503, 60, "the cut never reported")
             assert body["problem"] == "unavailable", body
             assert "127.0.0.1" in body["detail"] and ":bot@" not in body["detail"]
-            for r in range(RESIDENTS):
-                await residents.send(session, sid(r, 1), number(r), "まだですか")
+            await asyncio.gather(  # at once, as a crowd would: each waits for a connection
+                *(
+                    residents.send(session, sid(r, 1), number(r), "まだですか")
+                    for r in range(RESIDENTS)
+                )
+            )
             assert len(residents.refused) == RESIDENTS  # none acknowledged while cut off
             lines = log.read_text(encoding="utf-8").splitlines()
             unhealthy = [line for line in lines if "store unhealthy" in line]
@@ -73,4 +77,3 @@ async def test_postgresql_gone_is_reported_refused_and_recovered(pg_url, tmp_pat
         server.stop()
         await fake.close()
         proxy.close()
-        await asyncio.sleep(0)
