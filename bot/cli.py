@@ -15,6 +15,7 @@ from bot.errors import BotError
 if TYPE_CHECKING:
     from bot.cityfolder import CityFolder
     from bot.config import Settings
+    from bot.identity import TextVault
 
 
 class UsageError(BotError):
@@ -145,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     # `bot bench ...` is handed whole to bot.bench (its own options); listed here for --help.
     sub.add_parser("bench", help="measure the whole path end to end (bot bench --help)")
+
+    backup = sub.add_parser(
+        "backup", help="a consistent copy of the database, safe while the server runs"
+    )
+    backup.add_argument("path", type=Path, help="the backup's file (replaced if it exists)")
+    _db_option(backup, "the database to copy")
 
     migrate = sub.add_parser(
         "migrate",
@@ -555,6 +562,26 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.config import database_settings
+    from bot.store import backup
+
+    settings = database_settings(args.db, create=False)
+    report = backup(settings.database, args.path)
+    if report.check != "ok":
+        print(
+            f"bot: the copy of {settings.database} failed its check ({report.check}); "
+            "nothing was written — see docs/operations.md",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"backup: {report.path} ({report.pages} pages, {report.bytes / 1e6:.1f} MB, "
+        f"quick_check ok) in {report.seconds:.1f} s"
+    )
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.config import load_settings
     from bot.store.migrate import move_to_postgres, upgrade
@@ -562,7 +589,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if bool(args.source) != bool(args.target):
         raise UsageError("--from and --to go together (a SQLite file and a PostgreSQL URL)")
     if args.source:
-        moved = move_to_postgres(Path(args.source), args.target)
+        moved = move_to_postgres(Path(args.source), args.target, _city_key(Path(args.source)))
         for table, count in moved.rows.items():
             print(f"{table}: {count} rows")
         print(f"moved {sum(moved.rows.values())} rows to PostgreSQL")
@@ -573,6 +600,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         print(f"applied {step}")
     print("schema up to date" if not applied else f"{len(applied)} migration(s) applied")
     return 0
+
+
+def _city_key(database: Path) -> TextVault | None:
+    """The texts' key of the city in a SQLite file (BOT_SECRET_KEY, or development's key
+    file beside it), or None when there is none: never a new one, which could not read
+    what the city already holds."""
+    from bot.config import load_settings
+    from bot.identity import TextVault
+
+    secret = load_settings(db_path=database).secret_key
+    return TextVault(secret) if secret else None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -595,13 +633,14 @@ def cmd_faq(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     settings = database_settings(args.db, create=False)
-    return asyncio.run(_faq_misses(args, settings.database))
+    return asyncio.run(_faq_misses(args, settings.database, settings.secret_key))
 
 
-async def _faq_misses(args: argparse.Namespace, db: Path | str) -> int:
+async def _faq_misses(args: argparse.Namespace, db: Path | str, secret: bytes) -> int:
+    from bot.identity import TextVault
     from bot.store import open_store
 
-    store = open_store(db, single_lane=True)
+    store = open_store(db, TextVault(secret), single_lane=True)
     await store.open()
     try:
         rows = await store.faq.most_frequent(args.limit)
@@ -627,6 +666,7 @@ COMMANDS = {
     "nlu": cmd_nlu,
     "flows": cmd_flows,
     "handoff": cmd_handoff,
+    "backup": cmd_backup,
     "init": cmd_init,
     "faq": cmd_faq,
 }

@@ -43,7 +43,8 @@ class LocalBot:
         self.shared = shared
         self.vault = NumberVault(secret_key or secrets.token_bytes(32))
         self.runner = TurnRunner(responder, clock, SystemTexts.load(flows_dir))
-        self.store = open_store(db_path, single_lane=True)
+        self.db_path = db_path
+        self.store = open_store(db_path, self.vault.texts, single_lane=True)
         self._loop = asyncio.Runner()
         self._loop.run(self.store.open(serve=not shared))
         self._ids = itertools.count(1)

@@ -21,11 +21,14 @@ ALICE, BOB = "a" * 32, "b" * 32
 AFTER_THE_SEAM = [
     ("pipeline", "inbox by resident"),
     ("pipeline", "residents.district_town"),
+    ("pipeline", "inbox.limited"),
+    ("pipeline", "outbox.claimed_at, doubt_since"),
     ("staff", "staff notes by resident"),
     ("accounts", "accounts, sessions and sign-in failures"),
     ("audit", "audit log (hash chain)"),
     ("console", "cases, read marks and reply authors"),
     ("faq", "faq misses"),
+    ("store", "health probe"),
 ]
 
 

@@ -7,7 +7,18 @@ from typing import Any
 
 import psycopg
 
-from bot.store.postgres import accounts, audit, bookings, console, delivery, faq, pipeline, staff
+from bot.store.postgres import (
+    accounts,
+    audit,
+    bookings,
+    console,
+    delivery,
+    faq,
+    health,
+    limits,
+    pipeline,
+    staff,
+)
 from bot.store.postgres.migrations import MigrationSet, apply
 
 OWNERS: list[MigrationSet] = [
@@ -19,6 +30,8 @@ OWNERS: list[MigrationSet] = [
     console.MIGRATIONS,
     faq.MIGRATIONS,
     delivery.MIGRATIONS,
+    health.MIGRATIONS,
+    limits.MIGRATIONS,
 ]
 
 

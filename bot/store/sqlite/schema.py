@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from bot.store.sqlite import accounts, audit, bookings, console, faq, pipeline, staff
+from bot.store.sqlite import accounts, audit, bookings, console, faq, health, pipeline, staff
 from bot.store.sqlite.migrations import MigrationSet, apply
 
 OWNERS: list[MigrationSet] = [
@@ -16,6 +16,7 @@ OWNERS: list[MigrationSet] = [
     audit.MIGRATIONS,
     console.MIGRATIONS,  # refers to staff_accounts
     faq.MIGRATIONS,
+    health.MIGRATIONS,
 ]
 
 
