@@ -210,3 +210,21 @@ def test_a_city_from_before_sealing_arrives_sealed(tmp_path, pg_server, monkeypa
     state, sent = asyncio.run(read())
     assert state == {"slots": {"name": "山田太郎"}}
     assert any("山田太郎です。電話は090-1234-5678です" in text for text in sent)
+
+
+def test_serve_with_no_server_there_says_so_in_one_line_at_once(tmp_path):
+    """No pool retrying for its timeout with a warning per try, no 'listening' banner."""
+    import subprocess
+    import sys
+
+    from tests.foundation.helpers import ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", "0",
+         "--db", "postgresql://bot:bot@127.0.0.1:1/nowhere", "--flows", str(ROOT / "flows")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "listening" not in result.stdout
+    err = result.stderr.splitlines()
+    assert len(err) == 1 and err[0].startswith("bot: cannot connect to PostgreSQL 127.0.0.1:1/")

@@ -118,6 +118,13 @@ class PostgresStore:
         self.wake = wake or self.wake
 
         def first() -> None:
+            try:  # one plain try first: a server that is not there is one line, at once
+                connect(self.url, connect_timeout=5).close()
+            except psycopg.OperationalError as exc:
+                reason = " ".join(str(exc).split())
+                raise StoreUnavailable(
+                    f"cannot connect to PostgreSQL {self.name}: {reason}"
+                ) from exc
             try:
                 self.pool.open(wait=True, timeout=15)
             except PoolTimeout as exc:
