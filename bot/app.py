@@ -138,6 +138,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     if settings.simulator:
+        if settings.production:  # anyone reaching /sim/ can text as any number
+            log.warning(
+                "the simulator is on in production (BOT_SIMULATOR): anyone who reaches "
+                "/sim/ can text as any number and read the replies; keep it off the public side"
+            )
         add_simulator_routes(app, pipeline, settings)
     channel_settings = add_channel_routes(
         app, settings, pipeline, shared_limits=SharedLimits(store, vault.resident_id)

@@ -285,6 +285,10 @@ def _checked_settings(args: argparse.Namespace, **overrides: object) -> Settings
         clock_start=args.clock.isoformat() if args.clock else None,
         **overrides,
     )
+    if settings.production:  # refused before anything is written, like every setting
+        from bot.channels.settings import channel_settings_from_env, require_public_url
+
+        require_public_url(channel_settings_from_env(settings.env_vars))
     errors = check_city(city.flows)
     for error in errors:
         print(error, file=sys.stderr)

@@ -163,3 +163,10 @@ def install_edge(app: web.Application, metrics: Metrics, limits: EdgeLimits) -> 
     app[EDGE_LIMITS] = limits
     app[BODY_LIMITS] = {}
     app.middlewares.append(edge_middleware)
+    app.on_response_prepare.append(_plain_server_header)
+
+
+async def _plain_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """No framework or Python version in answers to strangers (it only helps an attacker
+    pick an exploit)."""
+    response.headers["Server"] = "sakura-bot"

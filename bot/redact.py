@@ -151,10 +151,17 @@ def _runs(tokens: list[_Token]) -> list[_Run]:
     return runs
 
 
-def _kind_of(groups: list[_Token]) -> str | None:
+# A text that says it carries a My Number: its 12 digits are masked even when the check
+# digit is wrong (a typo in one digit still gives away the other eleven).
+_MY_NUMBER_NAMED = re.compile(
+    r"マイナンバー|まいなんばー|個人番号|マイナ番号|mynumber", re.IGNORECASE
+)
+
+
+def _kind_of(groups: list[_Token], named: bool = False) -> str | None:
     shape = tuple(len(group.digits) for group in groups)
     digits = "".join(group.digits for group in groups)
-    if shape in MY_NUMBER_SHAPES and my_number_valid(digits):
+    if shape in MY_NUMBER_SHAPES and (named or my_number_valid(digits)):
         return MY_NUMBER
     if _card_shape(shape) and luhn_valid(digits):
         return CARD
@@ -193,11 +200,13 @@ def _candidates(run: _Run) -> Iterator[tuple[int, int]]:
 def _found(text: str) -> list[tuple[int, int, str]]:
     """(start, end, kind) of every number to mask, in order, not overlapping."""
     found: list[tuple[int, int, int, str]] = []  # (-digits, start, end, kind)
+    compact = "".join(unicodedata.normalize("NFKC", text).split())
+    named = _MY_NUMBER_NAMED.search(compact) is not None
     for run in _runs(_tokens(text)):
         for first, last in _candidates(run):
             if first == 0 and run.after_plus:
                 continue  # +819012345678: a phone number in E.164, whatever its digits
-            kind = _kind_of(run.groups[first : last + 1])
+            kind = _kind_of(run.groups[first : last + 1], named)
             if kind is not None:
                 digits = sum(len(group.digits) for group in run.groups[first : last + 1])
                 found.append((-digits, run.groups[first].start, run.groups[last].end, kind))

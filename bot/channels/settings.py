@@ -144,6 +144,18 @@ def _country_codes(env: Mapping[str, str]) -> tuple[str, ...]:
     return codes
 
 
+def require_public_url(channels: ChannelSettings) -> None:
+    """A provider in production needs the address it signs requests to and calls back on:
+    without BOT_PUBLIC_URL, signatures would be checked against whatever Host a request
+    names, delivery receipts never come, and staff cookies lose Secure."""
+    providers = [channels.twilio, channels.rcs, channels.gateway]
+    if any(p is not None for p in providers) and not channels.public_url:
+        raise ConfigError(
+            "BOT_PUBLIC_URL is required when BOT_ENV=production and a provider is set "
+            "(the https address the provider reaches this server at)"
+        )
+
+
 def channel_settings_from_env(env: Mapping[str, str]) -> ChannelSettings:
     """Read every channel's settings; a provider is on when its secret is set."""
     quiet = env.get("BOT_QUIET_HOURS", "").strip() or "21-8"

@@ -28,7 +28,11 @@ from bot.channels.guards import (
     is_allowed_number,
 )
 from bot.channels.http import MalformedRequest
-from bot.channels.settings import ChannelSettings, channel_settings_from_env
+from bot.channels.settings import (
+    ChannelSettings,
+    channel_settings_from_env,
+    require_public_url,
+)
 from bot.edge import EDGE_LIMITS, limit_body, refuse
 from bot.metrics import Refusal
 from bot.store.base import RowNotStored, StoreUnavailable
@@ -246,6 +250,8 @@ def add_channel_routes(
     if EDGE_LIMITS not in app:
         raise RuntimeError("webhooks need the edge: call bot.edge.install_edge(app, ...) first")
     cs = channel_settings or channel_settings_from_env(getattr(settings, "env_vars", {}) or {})
+    if getattr(settings, "production", False):
+        require_public_url(cs)
     max_body = getattr(settings, "max_body_bytes", None)
     if channel_settings is None and isinstance(max_body, int):
         cs = replace(cs, max_body_bytes=max_body)

@@ -139,6 +139,11 @@ def add_auth_routes(router: StaffRouter) -> None:
         gate = await deps.in_store(login.begin_attempt, config, client, name.strip(), now)
         if gate.locked_until is not None:
             return too_many(deps, gate.locked_until, now)
+        if gate.account is None:  # answered exactly as an account's name would be
+            unknown = deps.unknown_names
+            if (until := unknown.locked_until(name.strip(), now)) is not None:
+                return too_many(deps, until, now)
+            unknown.count_failure(name.strip(), config.lock_account_after, now + config.lock_for)
         known = gate.account.password_hash if gate.account is not None else None
         ok = await asyncio.to_thread(deps.creds.verify, known, password)
 

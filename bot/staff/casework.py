@@ -174,13 +174,20 @@ def transcript(
     before: str | None,
     after: str | None,
 ) -> dict[str, Any]:
-    """An older page (`before`, audited as a view) or what arrived since (`after`: the
-    open view refreshing itself; the opening was audited, and new notes count as read)."""
+    """An older page (`before`) or what arrived since (`after`: the open view refreshing
+    itself; new notes count as read). Every read that shows messages is audited: the
+    cursor comes from the client, so `after` from long ago is a read like any other."""
     check_resident(work, resident_id)
     if after:
         page = work.cases.transcript(resident_id, PAGE, after=parse_cursor(after))
         if page.entries:
             work.cases.mark_read(account_id, resident_id)
+            audit.record(
+                actor,
+                "conversation.view",
+                resident_id,
+                detail={"entries": len(page.entries), "page": "newer"},
+            )
     else:
         page = work.cases.transcript(resident_id, PAGE, before=parse_cursor(before))
         audit.record(

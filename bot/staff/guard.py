@@ -31,6 +31,7 @@ from bot.staff.accounts import (
     Credentials,
 )
 from bot.staff.config import StaffConfig
+from bot.staff.login import UnknownNames
 from bot.staff.roles import Permission, may
 from bot.store.base import Console
 from bot.store.console import ConsoleWork
@@ -109,6 +110,7 @@ class StaffDeps:
     vault: NumberVault
     flows_dir: Path
     outbox_wake: asyncio.Event  # set when a reply is queued: the delivery worker sends it
+    unknown_names: UnknownNames = field(default_factory=UnknownNames)
 
     def now(self) -> datetime:
         return self.clock.now()

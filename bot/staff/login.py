@@ -10,6 +10,7 @@ without its password being looked at."""
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,6 +52,27 @@ def begin_attempt(
     if account is not None:
         work.accounts.count_failure(account.id, config.lock_account_after, lock_until)
     return Gate(None, account)
+
+
+class UnknownNames:
+    """Failed sign-ins per name that is no account, counted as an account's own are (five
+    in a row, then 429 until the lock ends), so that a name's answers never tell whether
+    the account exists. In memory, bounded (the oldest names go first), per process."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._seen: OrderedDict[str, tuple[int, datetime | None]] = OrderedDict()
+
+    def locked_until(self, name: str, now: datetime) -> datetime | None:
+        _, until = self._seen.get(name, (0, None))
+        return until if until is not None and until > now else None
+
+    def count_failure(self, name: str, lock_after: int, lock_until: datetime) -> None:
+        count, until = self._seen.pop(name, (0, None))
+        count += 1
+        self._seen[name] = (count, lock_until if count >= lock_after else until)
+        while len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -107,12 +129,18 @@ def succeeded(
     now: datetime,
     current: StaffSession | None = None,
 ) -> Outcome:
-    work.accounts.signed_in(account.id, now)
+    done = accounts.STAGE_TOTP if factor == "totp" else None
+    stage = accounts.next_stage(account, done)
+    if stage == accounts.STAGE_TOTP:
+        # Failures in a row are cleared only when the sign-in is whole: a right password
+        # with its code still to come takes back its own count and no more, or password,
+        # four guessed codes, password again… would never lock a second factor.
+        work.accounts.uncount_failure(account.id, config.lock_account_after)
+    else:
+        work.accounts.signed_in(account.id, now)
     work.sign_ins.forgive(client, config.lock_client_after)
     # Sessions nobody came back to are ended on access; sweep them out now and then.
     work.sessions.end_expired(now - config.idle, now - config.absolute)
-    done = accounts.STAGE_TOTP if factor == "totp" else None
-    stage = accounts.next_stage(account, done)
     if current is None:
         session_id = sessions.start(work, account, stage, now)
     else:

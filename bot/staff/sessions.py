@@ -51,7 +51,15 @@ def set_cookie(response: web.StreamResponse, config: StaffConfig, session_id: st
 
 
 def clear_cookie(response: web.StreamResponse, config: StaffConfig) -> None:
-    response.del_cookie(cookie_name(config), path="/")
+    # With the attributes it was set with: a browser ignores the deletion of a __Host-
+    # cookie that does not say Secure, and would keep sending the old id.
+    response.del_cookie(
+        cookie_name(config),
+        path="/",
+        secure=config.secure_cookies,
+        httponly=True,
+        samesite="Strict",
+    )
 
 
 def csrf_token(config: StaffConfig, id_hash: str) -> str:

@@ -101,7 +101,13 @@ class StaffAccounts(Protocol):
         ...
 
     def signed_in(self, account_id: int, now: datetime) -> None:
-        """A sign-in step succeeded: failures and lock cleared, last sign-in set."""
+        """A sign-in succeeded: failures and lock cleared, last sign-in set."""
+        ...
+
+    def uncount_failure(self, account_id: int, lock_after: int) -> None:
+        """Take back the failure counted at the start of a step that succeeded but is not
+        the last (a right password with its code still to come), and the lock that count
+        set; the failures before it stay."""
         ...
 
 

@@ -112,3 +112,12 @@ async def test_a_body_in_time_is_handed_to_the_handler_whole():
         await server.close()
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"abcdef")
     assert refused(metrics, "slow_body") == 0
+
+
+async def test_answers_name_no_framework_or_python_version(client):
+    for response in (
+        await client.get("/healthz"),
+        await client.post(twilio.SMS_PATH, data=b"x" * (twilio.MAX_BODY_BYTES + 1)),
+        await client.get("/no/such/route"),
+    ):
+        assert response.headers["Server"] == "sakura-bot"

@@ -74,3 +74,27 @@ def test_bot_db_and_db_take_a_file_or_a_postgresql_url(tmp_path):
     assert back.db_url == "" and back.database == tmp_path / "b.db"
     default = load_settings(key)
     assert default.db_url == "" and str(default.database) == "var/bot.db"
+
+
+def test_production_with_a_provider_needs_its_public_address(tmp_path, monkeypatch, capsys):
+    from tests.foundation.helpers import ROOT
+
+    env = {
+        "BOT_ENV": "production",
+        "BOT_SECRET_KEY": "k" * 40,
+        "BOT_DB": str(tmp_path / "b.db"),
+        "BOT_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "BOT_TWILIO_AUTH_TOKEN": "t" * 32,
+        "BOT_TWILIO_FROM": "+815012345678",
+    }
+    from bot.channels.settings import channel_settings_from_env, require_public_url
+    from bot.cli import main
+
+    with pytest.raises(ConfigError, match="BOT_PUBLIC_URL is required"):
+        require_public_url(channel_settings_from_env(env))
+    require_public_url(channel_settings_from_env({**env, "BOT_PUBLIC_URL": "https://b.jp"}))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main(["serve", "--flows", str(ROOT / "flows")]) == 2  # before anything is written
+    assert "BOT_PUBLIC_URL is required" in capsys.readouterr().err
+    assert not (tmp_path / "b.db").exists()

@@ -193,3 +193,23 @@ def test_property_harmless_numbers_are_kept(numbers, joiner):
     # Not joined by bare spaces: "1234 5678" + " " + "9012 3456" IS a card number's shape.
     text = "お問い合わせ " + joiner.join(numbers)
     assert redact(text) == (text, [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "マイナンバー123456789012",  # the check digit is wrong: a typo still gives 11 away
+        "私の個人番号は 1234 5678 9012 です",
+        "ﾏｲﾅﾝﾊﾞｰは1234-5678-9012",
+        "マイナ番号：１２３４５６７８９０１２",
+    ],
+)
+def test_twelve_digits_in_a_text_that_names_a_my_number_are_masked(text):
+    masked, kinds = redact(text)
+    assert kinds == ["my_number"]
+    assert not any(ch.isdigit() for ch in masked)
+
+
+def test_a_named_my_number_does_not_mask_other_numbers():
+    masked, _ = redact("マイナンバーカードの予約 受付番号ABCD2345 電話090-1234-5678")
+    assert "090-1234-5678" in masked and "2345" in masked

@@ -491,3 +491,25 @@ def test_a_broken_canned_replies_file_is_reported_with_its_line(tmp_path):
     assert any(p.startswith(f"{path}:2: replies[1].text: missing") for p in problems)
     assert any(p.startswith(f"{path}:5: replies[2]: unknown key `tone`") for p in problems)
     assert any(":3: replies[2].title: `あいさつ` is used twice" in p for p in problems)
+
+
+async def test_reading_forward_from_a_chosen_cursor_is_audited_like_any_read(client, clock):
+    """The `after` cursor comes from the client: from long ago it reads the whole history,
+    so every read that shows messages writes its audit entry (an empty refresh does not)."""
+    sato = await sign_in(client, await make_account(client.app, "sato", Role.OPERATOR), clock)
+    await hand_over(client, clock)
+    rid = rid_of(client)
+
+    def views(rows):
+        return [r for r in rows if r[1] == "conversation.view" and r[2] == rid]
+
+    before = len(views(await audit_rows(client)))
+    path = f"/staff/api/residents/{rid}/transcript"
+    everything = await (
+        await sato.get(path, params={"after": "1970-01-01T00:00:00+00:00|0|0"})
+    ).json()
+    assert [m["text"] for m in everything["transcript"]][:1] == ["こんにちは"]
+    assert len(views(await audit_rows(client))) == before + 1
+    quiet = await (await sato.get(path, params={"after": everything["newest"]})).json()
+    assert quiet["transcript"] == []
+    assert len(views(await audit_rows(client))) == before + 1

@@ -206,6 +206,20 @@ async def test_over_https_the_cookie_is_secure_with_the_host_prefix(
     response = await client.post(SESSION, json={"name": "suzuki", "password": PASSWORD})
     header = response.headers["Set-Cookie"]
     assert header.startswith("__Host-sakura_staff=") and "Secure" in header
+    csrf = (await response.json())["csrf"]
+    session = response.cookies["__Host-sakura_staff"].value  # the jar keeps Secure off http
+    out = await client.post(
+        "/staff/api/session/logout",
+        headers={
+            "X-CSRF-Token": csrf,
+            "Origin": "https://bot.city.sakura.example.jp",
+            "Cookie": f"__Host-sakura_staff={session}",
+        },
+    )
+    assert out.status == 200
+    cleared = out.headers["Set-Cookie"]  # a browser drops a __Host- deletion without Secure
+    assert cleared.startswith("__Host-sakura_staff=") and "Max-Age=0" in cleared
+    assert "Secure" in cleared
 
 
 async def test_idle_and_absolute_timeouts_end_a_session(client, clock):
@@ -389,3 +403,42 @@ async def test_a_form_posted_from_elsewhere_is_not_read(client):
     await make_account(client.app, "formed", Role.OPERATOR)
     response = await client.post(SESSION, data={"name": "formed", "password": PASSWORD})
     assert response.status == 415
+
+
+async def test_a_right_password_between_guessed_codes_does_not_reset_the_count(client, clock):
+    """Password, four wrong codes, password again, … : the codes still add up to a lock."""
+    await make_account(client.app, "chief", Role.APPROVER)
+    statuses = []
+    for _ in range(3):
+        login = await client.post(SESSION, json={"name": "chief", "password": PASSWORD})
+        if login.status != 200:
+            statuses.append(login.status)
+            break
+        csrf = (await login.json())["csrf"]
+        for guess in range(2):
+            response = await client.post(
+                "/staff/api/session/totp",
+                json={"code": f"{guess:06d}"},
+                headers={"X-CSRF-Token": csrf},
+            )
+            statuses.append(response.status)
+    assert statuses[:5] == [401] * 5  # five wrong codes in all
+    assert statuses[5] == 429  # locked, though the password was right three times
+    [(failures,)] = await rows(client, "SELECT failed_logins FROM staff_accounts")
+    assert failures >= 5
+
+
+async def test_a_name_that_is_no_account_answers_as_an_account_would(client, clock):
+    """401 five times then 429, whether the name exists or not: the answers tell nobody
+    which names are accounts."""
+    await make_account(client.app, "target", Role.ADMIN)
+    answers = {}
+    for name in ("target", "no-such-person"):
+        statuses = []
+        for attempt in range(7):
+            response = await client.post(SESSION, json={"name": name, "password": f"g{attempt}"})
+            statuses.append(response.status)
+        answers[name] = statuses
+        clock.advance(timedelta(minutes=16))  # the address's own window starts again
+    assert answers["target"] == [401] * 5 + [429] * 2
+    assert answers["no-such-person"] == answers["target"]

@@ -77,3 +77,15 @@ async def test_production_has_neither(aiohttp_client, tmp_path, monkeypatch):
     assert (await client.post("/sim/clock", json={"advance": "1h"})).status in (404, 405)
     clock = await (await client.get("/sim/clock")).json()
     assert clock["development"] is False and clock["adjustable"] is False
+
+
+async def test_the_simulator_on_in_production_is_said_in_the_log(
+    aiohttp_client, tmp_path, monkeypatch, caplog
+):
+    with caplog.at_level("WARNING", logger="bot.app"):
+        await client_for(aiohttp_client, tmp_path, monkeypatch, env="production")
+    assert any("simulator is on in production" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bot.app"):
+        await client_for(aiohttp_client, tmp_path / "dev", monkeypatch)
+    assert not any("simulator" in r.getMessage() for r in caplog.records)

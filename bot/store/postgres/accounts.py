@@ -173,6 +173,14 @@ class PostgresAccounts:
             [now, account_id],
         )
 
+    def uncount_failure(self, account_id: int, lock_after: int) -> None:
+        self.conn.execute(
+            "UPDATE staff_accounts SET failed_logins = GREATEST(failed_logins - 1, 0), "
+            "locked_until = CASE WHEN failed_logins - 1 < %s THEN NULL ELSE locked_until END "
+            "WHERE id = %s",
+            [lock_after, account_id],
+        )
+
 
 class PostgresSignInLimits:
     """bot.store.console.SignInLimits: failed sign-ins per client address, in a window."""

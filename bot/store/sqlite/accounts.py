@@ -191,6 +191,14 @@ class SqliteAccounts:
             [utc_text(now), account_id],
         )
 
+    def uncount_failure(self, account_id: int, lock_after: int) -> None:
+        self.db.execute(
+            "UPDATE staff_accounts SET failed_logins = MAX(failed_logins - 1, 0), "
+            "locked_until = CASE WHEN failed_logins - 1 < ? THEN NULL ELSE locked_until END "
+            "WHERE id = ?",
+            [lock_after, account_id],
+        )
+
 
 class SqliteSignInLimits:
     """bot.store.base.SignInLimits: failed sign-ins per client address, in a window."""
