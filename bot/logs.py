@@ -93,6 +93,23 @@ class RateLimitFilter(logging.Filter):
         return True
 
 
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (both Content-Length and Transfer-Encoding, a
+    header too long…) as an error with the client's address and a traceback: anyone could
+    write error lines at will. It becomes one warning naming the kind of fault, no address
+    (the edge's metrics count refusals; the provider's real requests are never malformed)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and str(record.msg).startswith("Error handling"):
+            record.msg, record.args = "malformed HTTP request refused: %s", (type(error).__name__,)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -105,3 +122,6 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # access lines carry numbers
     logging.getLogger("transitions").setLevel(logging.WARNING)  # one line per state change
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequestFilter) for f in server.filters):
+        server.addFilter(MalformedRequestFilter())

@@ -50,3 +50,26 @@ def test_a_library_that_sets_its_logger_to_debug_does_not_fill_the_log(capsys) -
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
         chatty.setLevel(saved_chatty)
+
+
+def test_a_malformed_request_is_one_warning_without_the_client_address(capsys) -> None:
+    from aiohttp.http_exceptions import BadHttpMessage
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging()
+        try:
+            raise BadHttpMessage("Content-Length can't be present with Transfer-Encoding")
+        except BadHttpMessage as exc:
+            logging.getLogger("aiohttp.server").error(
+                "Error handling request from %s", "203.0.113.7", exc_info=exc
+            )
+        (line,) = capsys.readouterr().err.splitlines()
+        record = json.loads(line)
+        assert record["level"] == "warning"
+        assert record["event"] == "malformed HTTP request refused: BadHttpMessage"
+        assert "203.0.113.7" not in line and "Traceback" not in line
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
