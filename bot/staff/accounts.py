@@ -128,7 +128,23 @@ def password_problem(name: str, password: str, old: str | None = None) -> str | 
         return "同じ文字の繰り返しが多すぎます。"
     if old is not None and password == old:
         return "今のパスワードと違うものにしてください。"
+    if not hard_to_guess(name, password):
+        return (
+            "推測されやすいパスワードです。よく使われる語や並び（password、1234、qwerty など）を"
+            "避け、単語をいくつかつなげるなどして、推測しにくいものにしてください。"
+        )
     return None
+
+
+def hard_to_guess(name: str, password: str) -> bool:
+    """zxcvbn's estimate (common passwords, words, keyboard runs, dates, the account's name
+    and the city's) at 3 or more: "safely unguessable" against an online attack, and with
+    argon2id hashes a slow offline one. The first 100 characters are judged (its time
+    grows with the length)."""
+    from zxcvbn import zxcvbn
+
+    judged = zxcvbn(password[:100], user_inputs=[name, "sakura", "さくら", "さくら市"])
+    return int(judged["score"]) >= 3
 
 
 # ---- stages of a login ---------------------------------------------------------------------

@@ -442,3 +442,23 @@ async def test_a_name_that_is_no_account_answers_as_an_account_would(client, clo
         clock.advance(timedelta(minutes=16))  # the address's own window starts again
     assert answers["target"] == [401] * 5 + [429] * 2
     assert answers["no-such-person"] == answers["target"]
+
+
+@pytest.mark.parametrize(
+    "guessable",
+    ["password1234", "qwertyuiop12", "123456789012", "sakurasakura2026", "sato12345678"],
+)
+def test_a_guessable_new_password_is_refused_with_the_reason(guessable):
+    from bot.staff.accounts import password_problem
+
+    reason = password_problem("sato", guessable)
+    assert reason is not None and "パスワード" in reason
+
+
+@pytest.mark.parametrize(
+    "good", [NEW_PASSWORD, PASSWORD, "correct horse battery staple", "桜並木の朝に走る2026"]
+)
+def test_a_long_unguessable_password_is_accepted(good):
+    from bot.staff.accounts import password_problem
+
+    assert password_problem("sato", good) is None
