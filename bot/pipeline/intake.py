@@ -23,6 +23,9 @@ def identity_of(provider: str, number: str) -> str:
     return f"sim:{number}" if provider in SIMULATED else number
 
 
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def prepare_inbound(
     inbound: Inbound,
     vault: NumberVault,
@@ -30,8 +33,10 @@ def prepare_inbound(
     max_chars: int = DEFAULT_MAX_CHARS,
     limited: str | None = None,
 ) -> InboundRow:
-    # NULs and lone surrogates (possible in JSON) cannot be stored as UTF-8 text.
+    # NULs and lone surrogates (possible in JSON) cannot be stored as UTF-8 text; bidi
+    # embedding/override/isolate controls would make the text read otherwise for staff.
     text = inbound.text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    text = text.translate(_BIDI_CONTROLS)
     truncated = len(text) > max_chars
     if truncated:
         text = text[:max_chars]
