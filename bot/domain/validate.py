@@ -14,6 +14,7 @@ Who reads what:
 - bulky_rules.yaml bot/domain/bookings.py, calendar.py, fees.py, actions.py, templates
 - office.yaml      bot/domain/calendar.py, flows and templates (data.office)
 - canned_replies.yaml  bot/staff/console_routes.py (the staff console's canned replies)
+- notices.yaml     bot/notices/policy.py (the notice rules; checked by bot/domain/notice_check.py)
 - nlu/words.yaml   bot/nlu/lexicon.py
 - nlu/intents.yaml bot/nlu/rules.py
 """
@@ -30,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from bot.domain.notice_check import check_notices
 from bot.domain.text import fold
 from bot.engine.checks import describe, hint
 from bot.yamlsource import LineDict, LineList, YamlSourceError, load_yaml
@@ -815,6 +817,7 @@ DATA_CHECKS: dict[str, Callable[..., None]] = {
     "bulky_rules": check_bulky_rules,
     "office": check_office,
     "canned_replies": check_canned_replies,
+    "notices": check_notices,
 }
 NLU_CHECKS: dict[str, Callable[..., None]] = {"words": check_words, "intents": check_intents}
 

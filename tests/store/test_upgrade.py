@@ -19,10 +19,12 @@ ALICE, BOB = "a" * 32, "b" * 32
 # Steps added after the seam (the staff console's): an old database gets them on opening.
 AFTER_THE_SEAM = [
     ("pipeline", "inbox by resident"),
+    ("pipeline", "outbox for notices"),
     ("staff", "staff notes by resident"),
     ("accounts", "accounts, sessions and sign-in failures"),
     ("audit", "audit log (hash chain)"),
     ("console", "cases, read marks and reply authors"),
+    ("notices", "notices"),
 ]
 
 

@@ -29,26 +29,45 @@ def _item(row: dict[str, Any]) -> OutboxItem:
         provider_message_id=row["provider_message_id"],
         phone_enc=row["phone_enc"],
         notices_enabled=bool(1 if row["notices_enabled"] is None else row["notices_enabled"]),
+        priority=row["priority"],
+        notice_id=row["notice_id"],
     )
+
+
+# The rows of one group: replies and reminders (notice None), or one staff notice's rows up
+# to a priority (a notice held for quiet hours: its test sends only). Each is a range of the
+# outbox_claim index, so rows of notices not listed are never read.
+Group = tuple[str | None, int]
+
+_SELECT = (
+    "SELECT o.*, r.phone_enc, r.notices_enabled FROM outbox o "
+    "LEFT JOIN residents r ON r.id = o.resident_id "
+    "WHERE o.status = 'pending' AND {notice} AND o.priority <= ? "
+    "AND o.provider IN ({providers}) AND o.next_attempt_at <= ? "
+    "ORDER BY o.priority, o.id LIMIT ?"
+)
 
 
 def claim(
-    db: sqlite_utils.Database, providers: Sequence[str], now: datetime, limit: int
+    db: sqlite_utils.Database,
+    providers: Sequence[str],
+    now: datetime,
+    limit: int,
+    groups: Sequence[Group] = ((None, 1 << 30),),
 ) -> list[OutboxItem]:
-    """Due pending rows for these providers, replies before notices, marked 'sending' (a
-    crash leaves them so; reset_in_flight() puts them back at start-up)."""
+    """Due pending rows of these providers from these groups, by priority (replies first)
+    then age, marked 'sending' (a crash leaves them so; reset_in_flight() puts them back)."""
     if not providers:
         return []
     marks = ",".join("?" for _ in providers)
-    rows = list(
-        db.query(
-            "SELECT o.*, r.phone_enc, r.notices_enabled FROM outbox o "
-            "LEFT JOIN residents r ON r.id = o.resident_id "
-            f"WHERE o.status = 'pending' AND o.provider IN ({marks}) "
-            "AND o.next_attempt_at <= ? ORDER BY (o.kind = 'notice'), o.id LIMIT ?",
-            [*providers, utc_text(now), limit],
-        )
-    )
+    stamp = utc_text(now)
+    found: list[dict[str, Any]] = []
+    for notice_id, bound in groups:
+        where = "o.notice_id IS NULL" if notice_id is None else "o.notice_id = ?"
+        sql = _SELECT.format(notice=where, providers=marks)
+        args = ([] if notice_id is None else [notice_id]) + [bound, *providers, stamp, limit]
+        found += db.query(sql, args)
+    rows = sorted(found, key=lambda row: (row["priority"], row["id"]))[:limit]
     db.conn.executemany(
         "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
         [(row["id"],) for row in rows],
@@ -86,16 +105,24 @@ def stop_notices(db: sqlite_utils.Database, resident_id: str) -> None:
     update_resident(db, resident_id, {"notices_enabled": False})
 
 
-def next_due(db: sqlite_utils.Database, providers: Sequence[str]) -> datetime | None:
+def next_due(
+    db: sqlite_utils.Database, providers: Sequence[str], groups: Sequence[Group] = ((None, 1 << 30),)
+) -> datetime | None:
+    """The earliest due time of a pending row in these groups."""
     if not providers:
         return None
     marks = ",".join("?" for _ in providers)
-    found = db.execute(
-        f"SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending' "
-        f"AND provider IN ({marks})",
-        list(providers),
-    ).fetchone()
-    return from_utc_text(found[0]) if found and found[0] else None
+    due: list[str] = []
+    for notice_id, bound in groups:
+        where = "notice_id IS NULL" if notice_id is None else "notice_id = ?"
+        found = db.execute(
+            f"SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending' AND {where} "
+            f"AND priority <= ? AND provider IN ({marks})",
+            ([] if notice_id is None else [notice_id]) + [bound, *providers],
+        ).fetchone()
+        if found and found[0]:
+            due.append(found[0])
+    return from_utc_text(min(due)) if due else None
 
 
 def stale_rich(db: sqlite_utils.Database, sent_before: datetime, limit: int) -> list[OutboxItem]:

@@ -12,7 +12,7 @@ import itertools
 import logging
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,10 @@ import sqlite_utils
 from bot.store import records as r
 from bot.store.base import AuditSealer, SendBudget, TurnHandler, Wakeups
 from bot.store.services import Conversations, Residents
-from bot.store.sqlite import bookings, delivery, pipeline, staff
+from bot.store.sqlite import bookings, delivery, notices, pipeline, staff
 from bot.store.sqlite.connection import WriteGate, write_transaction
 from bot.store.sqlite.lane import Lane
+from bot.store.sqlite.noticestore import SqliteNotices, SqliteNoticeService, SqliteTurnCases
 from bot.store.sqlite.schema import migrate
 from bot.store.sqlite.staffwork import SqliteConsole, SqliteStaffDesk
 
@@ -58,10 +59,20 @@ class SqliteTurnServices:
         self._residents = _Residents(db)
         self._conversations = _Conversations(db)
         self._bookings = bookings.SqliteBookings(db)
+        self._notices = SqliteNoticeService(db)
+        self._cases = SqliteTurnCases(db)
 
     @property
     def residents(self) -> Residents:
         return self._residents
+
+    @property
+    def notices(self) -> SqliteNoticeService:
+        return self._notices
+
+    @property
+    def cases(self) -> SqliteTurnCases:
+        return self._cases
 
     @property
     def conversations(self) -> Conversations:
@@ -79,9 +90,18 @@ class SqliteDelivery:
         self.lane = lane
 
     async def claim(
-        self, providers: Sequence[str], now: datetime, limit: int
+        self,
+        providers: Sequence[str],
+        now: datetime,
+        limit: int,
+        held: frozenset[int] = frozenset(),
     ) -> list[r.OutboxItem]:
-        return await self.lane.write(delivery.claim, list(providers), now, limit)
+        def write(db: sqlite_utils.Database) -> list[r.OutboxItem]:
+            groups = [(None, 1 << 30), *notices.claim_groups(db, now, held)]
+            items = delivery.claim(db, list(providers), now, limit, groups)
+            return notices.fill_items(db, items, now)
+
+        return await self.lane.write(write)
 
     async def sent(self, marks: Sequence[r.SentMark]) -> None:
         await self.lane.write(delivery.sent, list(marks))
@@ -97,11 +117,22 @@ class SqliteDelivery:
     async def stop_notices(self, resident_id: str) -> None:
         await self.lane.write(delivery.stop_notices, resident_id)
 
-    async def next_due(self, providers: Sequence[str]) -> datetime | None:
-        return await self.lane.read(delivery.next_due, list(providers))
+    async def next_due(
+        self, providers: Sequence[str], held: frozenset[int] = frozenset()
+    ) -> datetime | None:
+        def read(db: sqlite_utils.Database) -> datetime | None:
+            now = datetime.now(UTC)
+            groups = [(None, 1 << 30), *notices.claim_groups(db, now, held)]
+            return delivery.next_due(db, list(providers), groups)
+
+        return await self.lane.read(read)
 
     async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
-        return await self.lane.read(delivery.stale_rich, sent_before, limit)
+        def read(db: sqlite_utils.Database) -> list[r.OutboxItem]:
+            items = delivery.stale_rich(db, sent_before, limit)
+            return notices.fill_items(db, items, sent_before, drop=False)
+
+        return await self.lane.read(read)
 
     async def note(self, outbox_id: int, error: str) -> None:
         await self.lane.write(delivery.note, outbox_id, error)
@@ -136,7 +167,9 @@ class SqliteStore:
         single = single_lane or self.path == ":memory:"
         self._process = self._intake if single else Lane("bot-process", self.path, self.gate)
         self._deliver = self._intake if single else Lane("bot-delivery", self.path, self.gate)
+        self._notices = self._intake if single else Lane("bot-notices", self.path, self.gate)
         self.delivery = SqliteDelivery(self._deliver)
+        self.notices = SqliteNotices(self._notices, audit)
         # Staff's transactions are short: on the intake lane, like the webhooks'.
         self.staff = SqliteStaffDesk(self._intake, audit)
         self.console = SqliteConsole(self._intake, audit)
@@ -146,7 +179,7 @@ class SqliteStore:
 
     def _lanes(self) -> list[Lane]:
         unique: list[Lane] = []
-        for lane in (self._intake, self._process, self._deliver):
+        for lane in (self._intake, self._process, self._deliver, self._notices):
             if lane not in unique:
                 unique.append(lane)
         return unique
@@ -265,10 +298,16 @@ class SqliteStore:
     # ---- reading what was sent -----------------------------------------------------------
 
     async def replies_for(self, inbox_id: int) -> list[r.SentMessage]:
-        return await self._intake.read(pipeline.replies_for, inbox_id)
+        def read(db: sqlite_utils.Database) -> list[r.SentMessage]:
+            return notices.fill_sent(db, pipeline.replies_for(db, inbox_id))
+
+        return await self._intake.read(read)
 
     async def sent_to(self, resident_id: str, after_id: int = 0) -> list[r.SentMessage]:
-        return await self._intake.read(pipeline.sent_to, resident_id, after_id)
+        def read(db: sqlite_utils.Database) -> list[r.SentMessage]:
+            return notices.fill_sent(db, pipeline.sent_to(db, resident_id, after_id))
+
+        return await self._intake.read(read)
 
     async def conversation(self, resident_id: str) -> dict[str, Any] | None:
         return await self._intake.read(pipeline.conversation, resident_id)
