@@ -23,6 +23,7 @@ from bot.delivery.worker import DeliveryDeps, run_delivery
 from bot.edge import EdgeLimits, install_edge, json_response
 from bot.identity import NumberVault
 from bot.metrics import METRICS, Metrics
+from bot.notices.setup import notice_parts
 from bot.pipeline.service import Pipeline
 from bot.simulator import add_simulator_routes
 from bot.staff import add_staff_routes
@@ -112,6 +113,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
             asyncio.create_task(
                 _purge_old_texts(store, clock, settings.retention_days, stop), name="bot-retention"
             ),
+            asyncio.create_task(notices.dispatcher.run(stop), name="bot-notices"),
         ]
         yield
         stop.set()
@@ -128,10 +130,25 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     if settings.simulator:
         add_simulator_routes(app, pipeline, settings)
     channel_settings = add_channel_routes(app, settings, pipeline)
-    delivery = DeliveryDeps(
-        store.delivery, vault, clock, channel_settings, pipeline.outbox_wake, metrics=metrics_
+    notices = notice_parts(
+        store,
+        Path(settings.flows_dir),
+        clock,
+        vault,
+        pipeline.outbox_wake,
+        channel_settings,
+        settings.simulator,
     )
-    add_staff_routes(
+    delivery = DeliveryDeps(
+        store.delivery,
+        vault,
+        clock,
+        channel_settings,
+        pipeline.outbox_wake,
+        metrics=metrics_,
+        held=notices.held,
+    )
+    router = add_staff_routes(
         app,
         settings,
         console=store.console,
@@ -142,6 +159,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         outbox_wake=pipeline.outbox_wake,
         registry=metrics_.registry,
     )
+    notices.add_routes(app, router)
     return app
 
 

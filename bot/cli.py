@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.staff.cli import add_parsers as add_staff_parsers
 
     add_staff_parsers(sub, _Parser)  # bot staff …, bot audit …
+    from bot.notices.cli import add_parsers as add_notice_parsers
+
+    add_notice_parsers(sub, _Parser)  # bot notices …
     return parser
 
 
@@ -317,7 +320,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_notices(args: argparse.Namespace) -> int:
+    from bot.notices.cli import cmd_notices as run
+
+    return run(args, flows_folder())
+
+
 COMMANDS = {
+    "notices": cmd_notices,
     "staff": cmd_staff,
     "audit": cmd_audit,
     "serve": cmd_serve,

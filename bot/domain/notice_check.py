@@ -176,4 +176,6 @@ def _personal(doc: Any, c: Any) -> None:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                c.error(c.line(row, "pattern"), f"{where}.pattern: not a regular expression ({exc})")
+                c.error(
+                    c.line(row, "pattern"), f"{where}.pattern: not a regular expression ({exc})"
+                )

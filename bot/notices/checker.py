@@ -64,7 +64,9 @@ def _link_problem(link: str, policy: NoticePolicy) -> str | None:
         return None
     allowed = "、".join(sorted(policy.allowed_domains))
     if host in policy.shorteners:
-        return f"短縮URL（{host}）は使えません。市のドメイン（{allowed}）のURLをそのまま書いてください"
+        return (
+            f"短縮URL（{host}）は使えません。市のドメイン（{allowed}）のURLをそのまま書いてください"
+        )
     return f"市のドメイン（{allowed}）以外へのリンクは使えません（{host or link}）"
 
 
@@ -184,7 +186,11 @@ def _check_card(c: _Collector, content: NoticeContent) -> None:
             except numbering.InvalidNumber:
                 c.add(f"{where}.dial", "電話番号として読めません", button.dial)
         if button.reply and button.reply not in choices:
-            c.add(f"{where}.reply", "返信ボタンは質問（ask）の選択肢のどれかにしてください", button.reply)
+            c.add(
+                f"{where}.reply",
+                "返信ボタンは質問（ask）の選択肢のどれかにしてください",
+                button.reply,
+            )
 
 
 def _check_ask(c: _Collector, content: NoticeContent) -> None:

@@ -84,9 +84,7 @@ class NoticePolicy:
     def from_data(cls, doc: dict[str, Any]) -> NoticePolicy:
         text, links, rich, ask = doc["text"], doc["links"], doc["rich"], doc["ask"]
         return cls(
-            topics=tuple(
-                Topic(t["id"], t["label"], tuple(t["words"])) for t in doc["topics"]
-            ),
+            topics=tuple(Topic(t["id"], t["label"], tuple(t["words"])) for t in doc["topics"]),
             categories={
                 name: Category(
                     id=name,

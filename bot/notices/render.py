@@ -41,35 +41,6 @@ def render(content: NoticeContent, policy: NoticePolicy) -> NoticeRendering:
     )
 
 
-def card_payload(content: NoticeContent, rendering: NoticeRendering, image_url: str | None):
-    """The +メッセージ card (title, description, image, buttons) or None. Its description
-    carries the whole text, so a resident on +メッセージ gets every fact the SMS gives."""
-    card = content.card
-    if card is None:
-        return None
-    description = rendering.rcs_text
-    if card.description:
-        description = f"{card.description}\n\n{description}"
-    return {
-        "title": card.title,
-        "description": description,
-        "image_url": image_url,
-        "buttons": [
-            {
-                key: value
-                for key, value in (
-                    ("label", b.label),
-                    ("url", b.url),
-                    ("dial", b.dial),
-                    ("reply", b.reply),
-                )
-                if value
-            }
-            for b in card.buttons
-        ],
-    }
-
-
 @dataclass(frozen=True)
 class Cost:
     segments: int

@@ -246,8 +246,20 @@ def _numbers(r: _Reader, path: Path, line: int) -> list[str]:
     except (OSError, UnicodeDecodeError):
         r.error(line, f"audience.list: cannot read {path.name} as UTF-8 text")
         return []
+    numbers, bad = numbers_in(raw.splitlines())
+    for number, reason in bad:
+        r.error(number, f"not a phone number: {reason}", file=str(path))
+    if not numbers and not bad:
+        r.error(line, f"audience.list: {path.name} has no numbers")
+    return numbers
+
+
+def numbers_in(lines: list[str]) -> tuple[list[str], list[tuple[int, str]]]:
+    """The numbers of a list (first column, E.164, each once) and the lines that are not
+    Japanese numbers, with why (never their digits). A header line is skipped."""
     found: dict[str, None] = {}
-    for number, text in enumerate(raw.splitlines(), 1):
+    bad: list[tuple[int, str]] = []
+    for number, text in enumerate(lines, 1):
         cell = text.split(",")[0].strip().strip('"').strip()
         if not cell:
             continue
@@ -256,10 +268,8 @@ def _numbers(r: _Reader, path: Path, line: int) -> list[str]:
         except numbering.InvalidNumber as exc:
             if number == 1 and not any(ch.isdigit() for ch in cell):
                 continue  # a header (電話番号, phone)
-            r.error(number, f"not a phone number: {exc}", file=str(path))
-    if not found and not r.problems:
-        r.error(line, f"audience.list: {path.name} has no numbers")
-    return list(found)
+            bad.append((number, str(exc)))
+    return list(found), bad
 
 
 def _card(
@@ -308,7 +318,10 @@ def _image(r: _Reader, path: Path, line: int, policy: NoticePolicy) -> tuple[str
     try:
         size = path.stat().st_size
         if size > policy.image_max_bytes:
-            r.error(line, f"rich.image: {path.name} is {size:,} bytes (at most {policy.image_max_bytes:,})")
+            r.error(
+                line,
+                f"rich.image: {path.name} is {size:,} bytes (at most {policy.image_max_bytes:,})",
+            )
             return None
         content = path.read_bytes()
     except FileNotFoundError:

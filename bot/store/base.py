@@ -233,8 +233,15 @@ class Notices(Protocol):
         ...
 
     async def set_state(
-        self, notice_id: str, state: str, now: datetime, only_from: Sequence[str]
-    ) -> bool: ...
+        self,
+        notice_id: str,
+        state: str,
+        now: datetime,
+        only_from: Sequence[str],
+        audit: NewAuditEntry | None = None,
+    ) -> bool:
+        """Move it on (only from one of `only_from`); False when it was elsewhere."""
+        ...
 
     async def audience(self, notice_id: str, now: datetime) -> AudienceCount:
         """Who it would reach now, and who in its audience is skipped (stopped, cap)."""
@@ -251,11 +258,13 @@ class Notices(Protocol):
         """Up to `limit` queued rows → `status` (cancelled, expired)."""
         ...
 
-    async def unfinished(self, notice_id: str) -> int: ...
+    async def unfinished(self, notice_id: str) -> bool: ...
 
     async def counts(self, notice_id: str) -> NoticeCounts: ...
 
-    async def record_progress(self, notice_id: str, now: datetime, counts: NoticeCounts) -> None: ...
+    async def record_progress(
+        self, notice_id: str, now: datetime, counts: NoticeCounts
+    ) -> None: ...
 
     async def progress(self, notice_id: str) -> list[ProgressPoint]: ...
 

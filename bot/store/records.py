@@ -183,7 +183,7 @@ class OutboxItem:
     priority: int = 0  # the claim's order: replies 0, then notices by category (1 first)
     notice_id: str | None = None  # a staff notice (its texts are the notice's, filled in)
     sms_text: str | None = None  # the SMS exactly as composed (used when this goes by SMS)
-    card: dict[str, Any] | None = None  # a +メッセージ card (bot.notices.render.card_payload)
+    card: dict[str, Any] | None = None  # a +メッセージ card (bot.delivery.render.card_for)
     expires_at: datetime | None = None  # never sent after this
 
 

@@ -81,8 +81,9 @@ class NoticeService(Protocol):
 class TurnCases(Protocol):
     """Opening a case for staff from a turn (owner "console"): a notice's handoff answer."""
 
-    def open(self, resident_id: str, now: datetime, opened_by: str, urgent: bool = False) -> None:
-        ...
+    def open(
+        self, resident_id: str, now: datetime, opened_by: str, urgent: bool = False
+    ) -> None: ...
 
 
 class TurnServices(Protocol):

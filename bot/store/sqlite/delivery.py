@@ -106,7 +106,9 @@ def stop_notices(db: sqlite_utils.Database, resident_id: str) -> None:
 
 
 def next_due(
-    db: sqlite_utils.Database, providers: Sequence[str], groups: Sequence[Group] = ((None, 1 << 30),)
+    db: sqlite_utils.Database,
+    providers: Sequence[str],
+    groups: Sequence[Group] = ((None, 1 << 30),),
 ) -> datetime | None:
     """The earliest due time of a pending row in these groups."""
     if not providers:

@@ -585,14 +585,15 @@ def drop_rows(db: sqlite_utils.Database, notice_id: str, status: str, limit: int
     ).rowcount
 
 
-def unfinished(db: sqlite_utils.Database, notice_id: str) -> int:
-    """Rows still queued or being sent."""
-    return int(
+def unfinished(db: sqlite_utils.Database, notice_id: str) -> bool:
+    """Are rows still queued or being sent?"""
+    return (
         db.execute(
-            "SELECT count(*) FROM outbox WHERE notice_id = ? AND kind = 'notice' "
-            "AND status IN ('pending', 'sending')",
+            "SELECT 1 FROM outbox WHERE notice_id = ? AND kind = 'notice' "
+            "AND status IN ('pending', 'sending') LIMIT 1",
             [notice_id],
-        ).fetchone()[0]
+        ).fetchone()
+        is not None
     )
 
 
@@ -612,9 +613,7 @@ def claim_groups(
         "'scheduled', 'sending') OR (tested_at IS NOT NULL AND tested_at > ?)",
         [utc_text(now - timedelta(days=1))],
     ).fetchall():
-        live = (
-            state in LIVE and priority not in held and (expires is None or expires > stamp)
-        )
+        live = state in LIVE and priority not in held and (expires is None or expires > stamp)
         groups.append((notice_id, priority if live else 0))
     return groups
 

@@ -100,9 +100,20 @@ class SqliteNotices:
         return await self.lane.write(write, urgent=True)
 
     async def set_state(
-        self, notice_id: str, state: str, now: datetime, only_from: Sequence[str]
+        self,
+        notice_id: str,
+        state: str,
+        now: datetime,
+        only_from: Sequence[str],
+        audit: r.NewAuditEntry | None = None,
     ) -> bool:
-        return await self.lane.write(notices.set_state, notice_id, state, now, list(only_from))
+        def write(db: sqlite_utils.Database) -> bool:
+            done = notices.set_state(db, notice_id, state, now, list(only_from))
+            if done and audit is not None:
+                self._audited(db, audit)
+            return done
+
+        return await self.lane.write(write)
 
     async def audience(self, notice_id: str, now: datetime) -> r.AudienceCount:
         return await self.lane.read(notices.audience_count, notice_id, now)
@@ -115,7 +126,7 @@ class SqliteNotices:
     async def drop_rows(self, notice_id: str, status: str, limit: int) -> int:
         return await self.lane.write(notices.drop_rows, notice_id, status, limit)
 
-    async def unfinished(self, notice_id: str) -> int:
+    async def unfinished(self, notice_id: str) -> bool:
         return await self.lane.read(notices.unfinished, notice_id)
 
     async def counts(self, notice_id: str) -> r.NoticeCounts:

@@ -1,0 +1,67 @@
+"""The notice parts of the server, built once by create_app: the desk (CLI and console
+share it), the dispatcher (a background task), the routes, and what the delivery worker
+asks (which priorities wait now, for quiet hours)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.channels.settings import ChannelSettings
+from bot.clock import Clock
+from bot.identity import NumberVault
+from bot.notices.desk import NoticeDesk
+from bot.notices.dispatch import Dispatcher
+from bot.notices.policy import load_policy
+from bot.notices.routes import add_notice_routes
+from bot.notices.routing import default_route
+from bot.pipeline.turns import LOCAL_PROVIDERS
+from bot.staff.guard import StaffRouter
+from bot.store.base import Store
+
+log = logging.getLogger("bot.notices")
+
+
+@dataclass
+class NoticeParts:
+    desk: NoticeDesk
+    dispatcher: Dispatcher
+
+    def held(self, now: datetime) -> frozenset[int]:
+        """The priorities of notices that wait now (quiet hours). A notices.yaml that cannot
+        be read holds every category that waits at night (better late than at 3 a.m.)."""
+        try:
+            return self.desk.policy.held_priorities(now)
+        except Exception:
+            log.exception("notices.yaml unreadable: holding the categories that may wait")
+            return frozenset(range(2, 10))
+
+    def add_routes(self, app: web.Application, router: StaffRouter) -> None:
+        d = self.dispatcher
+        add_notice_routes(app, router, self.desk, d.kick, d.route, d.local)
+
+
+def notice_parts(
+    store: Store,
+    flows_dir: Path,
+    clock: Clock,
+    vault: NumberVault,
+    outbox_wake: asyncio.Event,
+    channels: ChannelSettings,
+    simulator: bool,
+) -> NoticeParts:
+    desk = NoticeDesk(store, flows_dir, vault)
+    dispatcher = Dispatcher(
+        store.notices,
+        lambda: load_policy(flows_dir),
+        clock,
+        default_route(channels, simulator),
+        LOCAL_PROVIDERS,
+        outbox_wake,
+    )
+    return NoticeParts(desk, dispatcher)
