@@ -93,7 +93,7 @@ def test_replies_first_then_emergency_then_the_rest(world: World) -> None:
     world.dispatch()
     reply = reply_row(world, people[0])
     rows = claim(world)
-    assert [r.id for r in rows][0] == reply
+    assert rows[0].id == reply
     order = [r.notice_id for r in rows[1:]]
     assert order == [urgent] * 3 + [regular] * 3
     assert all(r.text.startswith("【さくら市】") for r in rows[1:])
