@@ -23,6 +23,7 @@ from bot.delivery.worker import DeliveryDeps, run_delivery
 from bot.edge import EdgeLimits, install_edge, json_response
 from bot.identity import NumberVault
 from bot.metrics import METRICS, Metrics
+from bot.notices.answers import notice_answers
 from bot.notices.setup import notice_parts
 from bot.pipeline.service import Pipeline
 from bot.simulator import add_simulator_routes
@@ -94,6 +95,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         texts=texts,
         metrics=metrics_,
         max_chars=settings.max_text_chars,
+        first_look=notice_answers(Path(settings.flows_dir)),
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock

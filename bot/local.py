@@ -14,12 +14,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.audit import AuditChain
 from bot.channels.base import Inbound
 from bot.clock import Clock, FrozenClock
 from bot.identity import NumberVault
+from bot.notices.answers import notice_answers
+from bot.notices.rehearsal import rehearse
 from bot.pipeline.intake import prepare_inbound
 from bot.pipeline.turns import TurnRunner
 from bot.store import open_store
+from bot.store.records import Route
 from bot.system_texts import SystemTexts
 from bot.turn import Responder
 
@@ -35,9 +39,13 @@ class LocalBot:
     ) -> None:
         self.clock = clock
         self.provider = provider
-        self.vault = NumberVault(secrets.token_bytes(32))
-        self.runner = TurnRunner(responder, clock, SystemTexts.load(flows_dir))
-        self.store = open_store(db_path, single_lane=True)
+        self.flows_dir = flows_dir
+        secret = secrets.token_bytes(32)
+        self.vault = NumberVault(secret)
+        self.runner = TurnRunner(
+            responder, clock, SystemTexts.load(flows_dir), first_look=notice_answers(flows_dir)
+        )
+        self.store = open_store(db_path, single_lane=True, audit=AuditChain.from_secret(secret))
         self._loop = asyncio.Runner()
         self._loop.run(self.store.open(serve=True))
         self._ids = itertools.count(1)
@@ -68,6 +76,15 @@ class LocalBot:
         now = self.clock.now()
         self._loop.run(self.store.ingest([prepare_inbound(inbound, self.vault, now)], now))
         self._process()
+        return self.new_messages(sender)
+
+    def notice(self, sender: str, path: Path, channel: str = "sms") -> list[dict[str, Any]]:
+        """A staff notice (a notice file) delivered to this resident now; what they got."""
+        route = Route(self.provider, channel, local=True)
+        now = self.clock.now()
+        self._loop.run(
+            rehearse(self.store, self.vault, self.flows_dir, path, sender, sender, route, now)
+        )
         return self.new_messages(sender)
 
     def _process(self) -> None:

@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.identity import NumberVault
 from bot.metrics import Metrics
 from bot.pipeline.intake import identity_of, prepare_inbound
-from bot.pipeline.turns import TurnRunner
+from bot.pipeline.turns import FirstLook, TurnRunner
 from bot.store.base import Store, Wakeups
 from bot.store.records import InboundRow, Ingested, SentMessage
 from bot.system_texts import SystemTexts
@@ -40,8 +40,10 @@ class Pipeline:
         metrics: Metrics,
         max_chars: int = 2000,
         batch_size: int = 32,
+        first_look: FirstLook | None = None,
     ) -> None:
         self.store = store
+        self.first_look = first_look
         self.clock = clock
         self.vault = vault
         self.texts = texts
@@ -67,7 +69,9 @@ class Pipeline:
         await self.store.open(self.wake, serve=True)
         # Loading Sudachi and the flows takes seconds: off the event loop.
         self.responder = await asyncio.to_thread(self._responder_factory)
-        self._runner = TurnRunner(self.responder, self.clock, self.texts, self.max_chars)
+        self._runner = TurnRunner(
+            self.responder, self.clock, self.texts, self.max_chars, first_look=self.first_look
+        )
         self._tasks = [
             asyncio.create_task(self._intake_loop(), name="bot-intake"),
             asyncio.create_task(self._process_loop(), name="bot-process"),

@@ -293,6 +293,11 @@ class Notices(Protocol):
         """A finished notice's imported numbers are deleted."""
         ...
 
+    async def rehearse(self, notice_id: str, to: ListEntry, route: Route, now: datetime) -> int:
+        """A rehearsal (a conversation test's `notice:` turn, `bot chat`'s /notice): the
+        notice delivered to this one resident at once, as sent (no approval, no channel)."""
+        ...
+
 
 class Store(Protocol):
     """One city's database."""

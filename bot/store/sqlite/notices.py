@@ -361,6 +361,10 @@ def set_state(
     )
 
 
+def priority_of(db: sqlite_utils.Database, notice_id: str) -> int:
+    return int(db.execute("SELECT priority FROM notices WHERE id = ?", [notice_id]).fetchone()[0])
+
+
 def tested(db: sqlite_utils.Database, notice_id: str, now: datetime) -> None:
     db.execute("UPDATE notices SET tested_at = ? WHERE id = ?", [utc_text(now), notice_id])
 

@@ -158,11 +158,7 @@ class SqliteNotices:
     ) -> int:
         def write(db: sqlite_utils.Database) -> int:
             stamp = pipeline.utc_text(now)
-            db.execute(
-                "INSERT OR IGNORE INTO residents (id, phone_enc, last_provider, last_channel, "
-                "created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [to.resident_id, to.phone_enc, route.provider, route.channel, stamp, stamp],
-            )
+            _known(db, to, route, stamp)
             person = pipeline.resident(db, to.resident_id)
             provider = (person.last_provider if person else None) or route.provider
             channel = (person.last_channel if person else None) or route.channel
@@ -189,6 +185,29 @@ class SqliteNotices:
 
     async def forget_list(self, notice_id: str) -> int:
         return await self.lane.write(notices.forget_list, notice_id)
+
+    async def rehearse(self, notice_id: str, to: r.ListEntry, route: r.Route, now: datetime) -> int:
+        def write(db: sqlite_utils.Database) -> int:
+            stamp = pipeline.utc_text(now)
+            _known(db, to, route, stamp)
+            outbox_id = pipeline.add_outbox(
+                db, to.resident_id, route.provider, route.channel, "notice", "", [], None, stamp,
+                "sent", f"n:{notice_id}:{to.resident_id}", priority=notices.priority_of(db, notice_id),
+                notice_id=notice_id,
+            )  # fmt: skip
+            notices.set_state(db, notice_id, "sent", now, notices.OPEN)
+            return outbox_id
+
+        return await self.lane.write(write)
+
+
+def _known(db: sqlite_utils.Database, to: r.ListEntry, route: r.Route, stamp: str) -> None:
+    """A number becomes a resident (hashed and encrypted) if the bot never heard from it."""
+    db.execute(
+        "INSERT OR IGNORE INTO residents (id, phone_enc, last_provider, last_channel, "
+        "created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [to.resident_id, to.phone_enc, route.provider, route.channel, stamp, stamp],
+    )
 
 
 def _with_subject(entry: r.NewAuditEntry, notice_id: str) -> r.NewAuditEntry:
