@@ -2,6 +2,7 @@
 bot serves to +メッセージ providers.
 
 GET  /staff/api/notices                     every notice, newest first (notices.report)
+GET  /staff/api/notices/options             categories, topics, districts, rules (report)
 POST /staff/api/notices/preview             the form checked and rendered, not saved (draft)
 POST /staff/api/notices                     a draft from the form (draft)
 GET  /staff/api/notices/{id}                one notice: content, phone previews, counts (report)
@@ -103,6 +104,40 @@ def add_notice_routes(
 
     async def account(request: web.Request):
         return staff_of(request).account
+
+    @handler
+    async def options(request: web.Request) -> web.StreamResponse:
+        """What the compose form offers: the city's categories, topics, districts, rules."""
+        policy = desk.policy
+        seen: dict[str, str] = {}
+        for label, name in desk.districts().items():
+            if label != name:
+                seen[name] = label
+        return json_response(
+            {
+                "categories": [
+                    {
+                        "id": c.id,
+                        "label": c.label,
+                        "second_person": c.approval == "second_person",
+                        "quiet_hours": c.quiet_hours,
+                        "opt_out_line": c.opt_out_line,
+                        "weekly_cap": c.weekly_cap,
+                    }
+                    for c in policy.categories.values()
+                ],
+                "topics": [{"id": t.id, "label": t.label} for t in policy.topics],
+                "districts": [{"name": n, "label": label} for n, label in seen.items()],
+                "prefix": policy.prefix,
+                "opt_out_line": policy.opt_out_line,
+                "max_chars": policy.max_chars,
+                "max_buttons": policy.max_buttons,
+                "quiet_hours": [
+                    policy.quiet_from.strftime("%H:%M"),
+                    policy.quiet_until.strftime("%H:%M"),
+                ],
+            }
+        )
 
     @handler
     async def listing(request: web.Request) -> web.StreamResponse:
@@ -261,6 +296,7 @@ def add_notice_routes(
 
     base = "/staff/api/notices"
     router.add("GET", base, listing, report)
+    router.add("GET", base + "/options", options, report)
     router.add("POST", base + "/preview", preview, draft)
     router.add("POST", base, create, draft)
     router.add("GET", base + "/{id}", detail, report)

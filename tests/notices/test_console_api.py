@@ -28,7 +28,11 @@ FORM = {
         "description": "南中学校",
         "image": {"name": "shelter.png", "data": base64.b64encode(PNG).decode()},
         "buttons": [
-            {"label": "避難所の一覧", "kind": "url", "value": "https://www.city.sakura.example.jp/bousai/"}
+            {
+                "label": "避難所の一覧",
+                "kind": "url",
+                "value": "https://www.city.sakura.example.jp/bousai/",
+            }
         ],
     },
     "ask": {
