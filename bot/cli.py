@@ -154,7 +154,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
     clock = FrozenClock(real.now() + offset)
     flows = flows_folder()
     bot = LocalBot(build_responder(flows, clock), clock, flows, provider="chat")
-    print("さくら市ボットと会話します。/wait 25h で時間を進め、/quit で終了します。")
+    print(
+        "さくら市ボットと会話します。/wait 25h で時間を進め、/notice FILE でお知らせを受け取り、"
+        "/quit で終了します。"
+    )
     try:
         while True:
             try:
@@ -171,6 +174,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     continue
                 offset += delta
                 sent = bot.advance(args.sender, delta)
+            elif line.startswith("/notice"):  # rehearse a staff notice on this resident
+                clock.set(real.now() + offset)
+                try:
+                    sent = bot.notice(args.sender, Path(line[7:].strip()), args.channel)
+                except BotError as exc:
+                    print(exc)
+                    continue
             else:
                 clock.set(real.now() + offset)
                 if not line.strip():

@@ -61,8 +61,19 @@ def _spread(i: int, n: int) -> int:
     return (i * 2654435761) % n
 
 
+# bot bench --notice: residents subscribed to these topics (ids from flows/data/notices.yaml),
+# a resident to 1, 2 or 3 of them.
+TOPICS = ("bousai", "gomi", "kosodate", "kenko", "shisei")
+
+
 def _chunk(
-    secret: bytes, start: int, stop: int, residents: int, past: list[str], future: list[str]
+    secret: bytes,
+    start: int,
+    stop: int,
+    residents: int,
+    past: list[str],
+    future: list[str],
+    subscribed: bool = False,
 ) -> dict[str, list[tuple]]:
     """Every row for residents start..stop-1 and history rows start..stop-1 (a worker
     process makes them; the parent only inserts)."""
@@ -75,7 +86,7 @@ def _chunk(
     aead = AESGCM(hmac.new(secret, b"resident-number/v1", hashlib.sha256).digest())
     k = len(past)
     texts = all_texts()
-    people, inbox, outbox, conversations, timers = [], [], [], [], []
+    people, inbox, outbox, conversations, timers, topics = [], [], [], [], [], []
     for i in range(start, stop):
         number = f"+8190{i:08d}".encode()
         h = base.copy()
@@ -94,6 +105,9 @@ def _chunk(
         )
         if i % 10 == 0:
             conversations.append((me, CONVERSATION, past[_spread(i, 200)]))
+        if subscribed:
+            for n in range(1 + i % 3):
+                topics.append((me, TOPICS[(i + n) % len(TOPICS)], 1, past[_spread(i + 3, k)]))
         if i % 50 == 3:
             timers.append(
                 (
@@ -138,17 +152,22 @@ def _chunk(
             )
         )
     people.sort()
+    topics.sort()
     return {
         "residents": people,
         "inbox": inbox,
         "outbox": outbox,
         "conversations": conversations,
         "timers": timers,
+        "notice_subscriptions": topics,
     }
 
 
-def seed_database(path: Path, residents: int, secret: bytes, workers: int = 2) -> dict[str, Any]:
-    """Create and fill the database at `path`. Returns counts and seconds taken."""
+def seed_database(
+    path: Path, residents: int, secret: bytes, workers: int = 2, subscribed: bool = False
+) -> dict[str, Any]:
+    """Create and fill the database at `path` (`subscribed`: every resident subscribed to one
+    to three notice topics). Returns counts and seconds taken."""
     started = time.perf_counter()
     now = datetime.now(UTC)
     past = _stamps(now, 365)
@@ -161,7 +180,7 @@ def seed_database(path: Path, residents: int, secret: bytes, workers: int = 2) -
         if vault.decrypt(check[1]) != seeded_number(0):
             raise RuntimeError("the seeder's numbers do not decrypt with NumberVault")
     spans = [(a, min(a + CHUNK, residents)) for a in range(0, residents, CHUNK)]
-    args = [(secret, a, b, residents, past, future) for a, b in spans]
+    args = [(secret, a, b, residents, past, future, subscribed) for a, b in spans]
     with bulk_writer(path) as writer:
         if len(spans) <= 1:  # small: no worker processes
             for item in args:

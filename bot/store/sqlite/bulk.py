@@ -43,6 +43,7 @@ COLUMNS = {
     ),
     "conversations": ("resident_id", "state", "updated_at"),
     "timers": ("resident_id", "name", "due_at", "payload"),
+    "notice_subscriptions": ("resident_id", "topic", "active", "since"),
 }
 _INSERTS = {
     table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
