@@ -234,3 +234,24 @@ def test_quiet_hours_and_default_expiry_come_from_the_file() -> None:
     assert POLICY.expires("emergency", approved, later) == approved + timedelta(hours=6)
     assert POLICY.expires("important", approved, later) == later + timedelta(hours=48)
     assert POLICY.expires("regular", approved, None) == approved + timedelta(days=7)
+
+
+def test_bot_flows_check_checks_the_citys_notice_files(tmp_path) -> None:
+    """Staff's notice templates (flows/notices/) are checked with the flows: file:line."""
+    import shutil
+
+    from bot.city import check_city
+
+    city = tmp_path / "flows"
+    shutil.copytree(FLOWS, city)
+    assert check_city(city) == []
+    path = city / "notices" / "gomi_nenmatsu.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(OPT_OUT, "").replace("【さくら市】", ""),
+        encoding="utf-8",
+    )
+    found = [str(e) for e in check_city(city)]
+    assert found == [
+        f"{path}:6: text: 本文は【さくら市】で始めてください",
+        f"{path}:6: text: この区分の本文は最後を「{OPT_OUT}」で終えてください",
+    ]

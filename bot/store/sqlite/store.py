@@ -115,7 +115,12 @@ class SqliteDelivery:
         await self.lane.write(delivery.failed, outbox_id, error, now, status)
 
     async def stop_notices(self, resident_id: str) -> None:
-        await self.lane.write(delivery.stop_notices, resident_id)
+        def write(db: sqlite_utils.Database) -> None:
+            delivery.stop_notices(db, resident_id)
+            # Kept as evidence like a resident's own 停止 (the provider's opt-out list).
+            notices.consent(db, resident_id, None, "stop", "provider", datetime.now(UTC))
+
+        await self.lane.write(write)
 
     async def next_due(
         self, providers: Sequence[str], held: frozenset[int] = frozenset()
