@@ -140,6 +140,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         pipeline.outbox_wake,
         channel_settings,
         settings.simulator,
+        settings.env_vars,
     )
     delivery = DeliveryDeps(
         store.delivery,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,9 +15,10 @@ from aiohttp import web
 
 from bot.channels.settings import ChannelSettings
 from bot.clock import Clock
+from bot.errors import ConfigError
 from bot.identity import NumberVault
 from bot.notices.desk import NoticeDesk
-from bot.notices.dispatch import Dispatcher
+from bot.notices.dispatch import BATCH, Dispatcher
 from bot.notices.policy import load_policy
 from bot.notices.routes import add_notice_routes
 from bot.notices.routing import default_route
@@ -54,6 +56,7 @@ def notice_parts(
     outbox_wake: asyncio.Event,
     channels: ChannelSettings,
     simulator: bool,
+    env: Mapping[str, str],
 ) -> NoticeParts:
     desk = NoticeDesk(store, flows_dir, vault)
     dispatcher = Dispatcher(
@@ -63,5 +66,16 @@ def notice_parts(
         default_route(channels, simulator),
         LOCAL_PROVIDERS,
         outbox_wake,
+        batch=fanout_batch(env),
     )
     return NoticeParts(desk, dispatcher)
+
+
+def fanout_batch(env: Mapping[str, str]) -> int:
+    """BOT_NOTICE_BATCH: residents per fan-out transaction (default 500: a few ms each)."""
+    raw = env.get("BOT_NOTICE_BATCH", "").strip()
+    if not raw:
+        return BATCH
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise ConfigError(f"BOT_NOTICE_BATCH must be a number from 1 to 100000, not {raw!r}")
+    return int(raw)
