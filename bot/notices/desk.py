@@ -6,6 +6,7 @@ the same transaction as the change itself.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from bot.staff.roles import Permission, may
 from bot.store.base import Store
 from bot.store.console import ConsoleWork
 from bot.store.records import (
+    AudienceCount,
     ListEntry,
     NewAuditEntry,
     NewNotice,
@@ -74,6 +76,9 @@ class NoticeDesk:
         self.notices = store.notices
         self.flows_dir = Path(flows_dir)
         self.vault = vault
+        # Who a draft would reach takes a pass over the audience (seconds for a million):
+        # the console asks every few seconds, so an estimate is kept a little while.
+        self._estimates: dict[tuple[str, datetime], tuple[float, AudienceCount]] = {}
 
     # ---- the city's rules ------------------------------------------------------------
 
@@ -270,6 +275,17 @@ class NoticeDesk:
         notice = await self.get(notice_id)
         return await self.report(notice, now)
 
+    async def _estimate(self, notice: Notice, now: datetime) -> AudienceCount:
+        key = (notice.id, notice.updated_at)
+        kept = self._estimates.get(key)
+        if kept is not None and time.monotonic() - kept[0] < ESTIMATE_SECONDS:
+            return kept[1]
+        estimate = await self.notices.audience(notice.id, now)
+        if len(self._estimates) > 100:
+            self._estimates.clear()
+        self._estimates[key] = (time.monotonic(), estimate)
+        return estimate
+
     async def report(self, notice: Notice, now: datetime) -> dict[str, Any]:
         policy = self.policy
         counts = await self.notices.counts(notice.id)
@@ -278,7 +294,7 @@ class NoticeDesk:
         if started or notice.state in ("cancelled", "expired"):
             recipients = notice.queued_total
         else:
-            estimate = await self.notices.audience(notice.id, now)
+            estimate = await self._estimate(notice, now)
             recipients, stopped, capped = estimate.recipients, estimate.stopped, estimate.weekly_cap
         held = 0
         if notice.state in ("approved", "scheduled", "sending") and policy.held(
@@ -309,6 +325,9 @@ class NoticeDesk:
             "segments_per_sms": notice.rendering.segments,
             "estimated_cost_yen": cost(notice.rendering, policy, recipients).total_yen,
         }
+
+
+ESTIMATE_SECONDS = 20.0
 
 
 STATE_LABELS = {

@@ -405,33 +405,37 @@ class _Audience:
         self.week_ago = utc_text(now - timedelta(days=7))
         self.district_column = _has_column(db, "residents", "district")
 
-    def driver(self) -> tuple[str, list[Any]]:
-        """SELECT rid … WHERE rid > ? ORDER BY rid LIMIT ? (cursor and limit appended)."""
+    def source(self) -> tuple[str, str, list[Any]]:
+        """(FROM … WHERE …, its resident id column, arguments): the residents the audience
+        is driven by, in id order."""
         if self.mode == "list":
-            return (
-                "SELECT resident_id AS rid FROM notice_lists WHERE notice_id = ? "
-                "AND resident_id > ? ORDER BY resident_id LIMIT ?",
-                [self.notice_id],
-            )
+            return "FROM notice_lists WHERE notice_id = ?", "resident_id", [self.notice_id]
         if self.mode == "booked":
             where, args = "", [self.day]
             if self.districts:
                 where = f" AND district IN ({self._marks()})"
                 args += self.districts
             return (
-                "SELECT DISTINCT resident_id AS rid FROM bookings WHERE collection_date = ? "
-                f"AND status IN {ACTIVE_BOOKING}{where} AND resident_id > ? "
-                "ORDER BY resident_id LIMIT ?",
+                f"FROM bookings WHERE collection_date = ? AND status IN {ACTIVE_BOOKING}{where}",
+                "resident_id",
                 args,
             )
         if self.rule == "subscribers":
             return (
-                "SELECT resident_id AS rid FROM notice_subscriptions WHERE topic = ? "
-                "AND active = 1 AND resident_id > ? ORDER BY resident_id LIMIT ?",
+                "FROM notice_subscriptions WHERE topic = ? AND active = 1",
+                "resident_id",
                 [self.topic],
             )
         # subscribers_and_known: every resident the bot knows, subscriber or not.
-        return "SELECT id AS rid FROM residents WHERE id > ? ORDER BY id LIMIT ?", []
+        return "FROM residents WHERE 1", "id", []
+
+    def batch(self) -> tuple[str, list[Any]]:
+        """The next residents after a cursor (cursor and limit appended to the arguments)."""
+        source, key, args = self.source()
+        return (
+            f"SELECT DISTINCT {key} AS rid {source} AND {key} > ? ORDER BY {key} LIMIT ?",
+            args,
+        )
 
     def _marks(self) -> str:
         return ",".join("?" for _ in self.districts)
@@ -472,7 +476,7 @@ def _audience_row(db: sqlite_utils.Database, notice_id: str) -> dict[str, Any]:
 def _batch_ids(
     db: sqlite_utils.Database, audience: _Audience, cursor: str, limit: int
 ) -> list[str]:
-    sql, args = audience.driver()
+    sql, args = audience.batch()
     return [row[0] for row in db.execute(sql, [*args, cursor, limit]).fetchall()]
 
 
@@ -491,27 +495,26 @@ def _counts_for(
     return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
 
-def audience_count(
-    db: sqlite_utils.Database, notice_id: str, now: datetime, chunk: int = 50_000
-) -> AudienceCount:
-    """Who the notice would reach now (staff see it before approving)."""
+def audience_count(db: sqlite_utils.Database, notice_id: str, now: datetime) -> AudienceCount:
+    """Who the notice would reach now (staff see it before approving): one pass."""
     audience = _Audience(db, _audience_row(db, notice_id), now)
-    totals = [0, 0, 0]
-    cursor = ""
-    while ids := _batch_ids(db, audience, cursor, chunk):
-        if audience.mode == "list":
-            known = {
-                row[0]
-                for row in db.execute(
-                    "SELECT id FROM residents WHERE id IN (SELECT value FROM json_each(?))",
-                    [json.dumps(ids)],
-                )
-            }
-            totals[0] += len(ids) - len(known)  # never heard from: nothing stops them
-        for i, value in enumerate(_counts_for(db, audience, ids)):
-            totals[i] += value
-        cursor = ids[-1]
-    return AudienceCount(*totals)
+    source, key, args = audience.source()
+    places, place_args = audience.in_districts()
+    cap, cap_args = audience.over_cap()
+    row = db.execute(
+        f"SELECT sum(r.notices_enabled = 1 AND NOT ({cap})), sum(r.notices_enabled = 0), "
+        f"sum(r.notices_enabled = 1 AND ({cap})) FROM residents r "
+        f"WHERE r.id IN (SELECT {key} {source}) AND {places}",
+        [*cap_args, *cap_args, *args, *place_args],
+    ).fetchone()
+    recipients, stopped, capped = (int(value or 0) for value in row)
+    if audience.mode == "list":  # numbers never heard from: nothing stops them
+        recipients += db.execute(
+            "SELECT count(*) FROM notice_lists l WHERE l.notice_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM residents r WHERE r.id = l.resident_id)",
+            [notice_id],
+        ).fetchone()[0]
+    return AudienceCount(recipients, stopped, capped)
 
 
 def fan_out(
