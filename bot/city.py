@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.domain import build_domain
 from bot.engine import Domain, FlowError, FlowResponder, FlowSet, check_flows, load_flowset
-from bot.engine.loader import flows_folder
+from bot.engine.loader import flows_folder, flows_report
 from bot.turn import Responder
 
 PROBLEM = re.compile(r"^(.*?):(\d+): (.*)$", re.S)
@@ -48,6 +48,11 @@ def check_notice_files(flows_dir: Path) -> list[FlowError]:
                 if where:
                     errors.append(FlowError(where[1], int(where[2]), where[3]))
     return errors
+
+
+def city_report(path: Path | str) -> tuple[list[FlowError], list[FlowError]]:
+    """`bot flows check`: (errors, warnings) for the folder of `path` (bot/engine/reach.py)."""
+    return flows_report(Path(path), _domain(Path(path)))
 
 
 def load_city_flows(path: Path | str) -> FlowSet:

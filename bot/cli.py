@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     give_back = handoff_sub.add_parser("return", help="hand a conversation back to the bot")
     give_back.add_argument("ref", help="the reference shown by `bot handoff list`")
 
+    faq = sub.add_parser("faq", help="the city FAQ: questions it could not answer")
+    faq.add_argument("--db", type=Path)
+    faq_sub = faq.add_subparsers(dest="faq_command", required=True, parser_class=_Parser)
+    misses = faq_sub.add_parser("misses", help="unanswered questions, most frequent first")
+    misses.add_argument("--limit", type=int, default=50)
+    misses.add_argument("--json", action="store_true")
     from bot.staff.cli import add_parsers as add_staff_parsers
 
     add_staff_parsers(sub, _Parser)  # bot staff …, bot audit …
@@ -258,24 +264,24 @@ def cmd_nlu(args: argparse.Namespace) -> int:
         from bot.nlu.cli import run_nlu
     except ImportError as exc:
         raise UsageError(f"the NLU is not installed ({exc})") from None
-    return run_nlu(args.texts, args.now, args.json)
+    return run_nlu(args.texts, args.now, args.json, flows_folder())
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
-    from bot.city import check_city, load_city_flows
+    from bot.city import city_report, load_city_flows
     from bot.engine import mermaid
 
     if args.flows_command == "check":
         path = Path(args.path)
         if not path.exists():
             raise FileNotFoundError(args.path)
-        errors = check_city(path)
-        for error in errors:
-            print(error)
+        errors, warnings = city_report(path)
+        for problem in [*errors, *warnings]:
+            print(problem)
         if errors:
             print(f"{len(errors)} error(s)", file=sys.stderr)
             return 1
-        print("flows OK")
+        print(f"flows OK ({len(warnings)} warning(s))" if warnings else "flows OK")
         return 0
     flowset = load_city_flows(Path(args.flows))
     try:
@@ -336,6 +342,36 @@ def cmd_notices(args: argparse.Namespace) -> int:
     return run(args, flows_folder())
 
 
+def cmd_faq(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.config import load_settings
+
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    settings = load_settings(db_path=args.db)
+    return asyncio.run(_faq_misses(args, settings.db_path))
+
+
+async def _faq_misses(args: argparse.Namespace, db: Path) -> int:
+    from bot.store import open_store
+
+    store = open_store(db, single_lane=True)
+    await store.open()
+    try:
+        rows = await store.faq.most_frequent(args.limit)
+    finally:
+        await store.close()
+    for row in rows:
+        if args.json:
+            print(json.dumps(row.as_dict(), ensure_ascii=False))
+        else:
+            print(f"{row.count:>5}  {row.text}")
+    if not rows and not args.json:
+        print("答えられなかった質問はありません。")
+    return 0
+
+
 COMMANDS = {
     "notices": cmd_notices,
     "staff": cmd_staff,
@@ -346,6 +382,7 @@ COMMANDS = {
     "nlu": cmd_nlu,
     "flows": cmd_flows,
     "handoff": cmd_handoff,
+    "faq": cmd_faq,
 }
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ number is never cut out of a longer run (see _candidates). Dates, phone numbers
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -244,3 +245,16 @@ def redact(text: str) -> tuple[str, list[str]]:
         last = end
     pieces.append(text[last:])
     return "".join(pieces), sorted({kind for _, _, kind in found})
+
+
+STAFF_TEXT_LIMIT = 200
+# Phone numbers, postcodes, account numbers…: 4 digits or more (hyphens allowed).
+_LONG_NUMBER = re.compile(r"\d[\d\-‐－ー]{3,}\d")
+
+
+def for_staff(text: str, limit: int = STAFF_TEXT_LIMIT) -> str:
+    """A resident's text as staff may see it out of its conversation (the FAQ's unanswered
+    questions): sensitive numbers and any long number masked, one line, capped."""
+    masked, _ = redact(unicodedata.normalize("NFKC", text))
+    masked = _LONG_NUMBER.sub("＊＊＊", masked)
+    return " ".join(masked.split())[:limit]

@@ -53,6 +53,9 @@ class ResidentContext:
     resident: str
     notices_enabled: bool = True
     handoff: bool = False
+    # The 地区 and 町名 the resident gave once (ごみの収集日), never the address.
+    district: str | None = None
+    town: str | None = None
 
 
 @dataclass
@@ -65,6 +68,8 @@ class TurnResult:
     resident_updates: dict[str, Any] = field(default_factory=dict)
     # Free-form facts for staff (handoff notes, left messages); stored for `bot handoff list`.
     staff_notes: list[str] = field(default_factory=list)
+    # Questions the city FAQ could not answer (counted for staff: `bot faq misses`).
+    faq_misses: list[str] = field(default_factory=list)
 
 
 class Responder(Protocol):

@@ -15,13 +15,26 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bot.domain import actions, actions_notices, actions_people, data
+from bot.domain import (
+    actions,
+    actions_faq,
+    actions_garbage,
+    actions_notices,
+    actions_people,
+    data,
+)
 from bot.domain.validate import validate_folder
 from bot.engine.actions import Action, ActionList, ActionRegistry, Domain
 from bot.engine.errors import FlowError
 
 # Every module that declares actions (a module-level `ACTIONS = ActionList()`).
-ACTION_MODULES: tuple[ModuleType, ...] = (actions, actions_people, actions_notices)
+ACTION_MODULES: tuple[ModuleType, ...] = (
+    actions,
+    actions_people,
+    actions_garbage,
+    actions_faq,
+    actions_notices,
+)
 
 
 def _in_city(folder: Path, fn: Action) -> Action:
@@ -45,11 +58,23 @@ def build_domain(flows_dir: Path | str) -> Domain:
     for collected in action_lists():
         for declared in collected.declared:
             registry.add(declared.name, _in_city(folder, declared.fn), declared.returns)
-    return Domain(actions=registry, check=check_city_files)
+    return Domain(actions=registry, check=check_city_files, starts=flows_started_by_data)
 
 
-def check_city_files(folder: Path, flow_ids: set[str]) -> list[FlowError]:
-    return [FlowError(p.file, p.line, p.message) for p in validate_folder(folder, flow_ids)]
+def check_city_files(folder: Path, flow_ids: set[str], intents: set[str]) -> list[FlowError]:
+    return [
+        FlowError(p.file, p.line, p.message) for p in validate_folder(folder, flow_ids, intents)
+    ]
+
+
+def flows_started_by_data(folder: Path) -> set[str]:
+    """The flows the city's FAQ entries lead into (their `flow`), for `bot flows check`'s
+    reachability warnings; an unreadable file names none (the data check reports it)."""
+    try:
+        entries = data.load("faq", folder / "data").get("entries") or []
+    except (data.DataInvalid, OSError):  # reported by check_city_files
+        return set()
+    return {str(row["flow"]) for row in entries if isinstance(row, dict) and row.get("flow")}
 
 
 @contextlib.contextmanager

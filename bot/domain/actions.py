@@ -59,14 +59,21 @@ def _merge(basket: list[dict[str, Any]], name: str, quantity: int, variant: str 
     basket.append({"name": name, "quantity": quantity, "variant": variant})
 
 
-@register_action("bulky_sort_items", returns=("refused", "added", "limit", "count", "basket"))
+@register_action(
+    "bulky_sort_items", returns=("refused", "added", "removed", "limit", "count", "basket")
+)
 def sort_items(ctx: Any) -> dict[str, Any]:
-    """Add the accepted items of the last answer to `basket`; report refused ones with
-    where they go. Over the per-booking limits, the new items are not added."""
+    """Add the accepted items of the last answer to `basket` and take out the ones it
+    removes (「掃除機はやめて」); report refused ones with where they go. Over the
+    per-booking limits, the new items are not added."""
     catalogue = _catalogue()
     basket = [dict(row) for row in ctx.slots.get("basket") or []]
     refused, added = [], []
-    mentioned = ctx.slots.get("items") or []
+    everything = ctx.slots.get("items") or []
+    taken_out = {m["name"] for m in everything if m.get("removed")}
+    removed = [row["name"] for row in basket if row["name"] in taken_out]
+    basket = [row for row in basket if row["name"] not in taken_out]
+    mentioned = [m for m in everything if not m.get("removed")]
     needing = [
         m
         for m in mentioned
@@ -92,7 +99,10 @@ def sort_items(ctx: Any) -> dict[str, Any]:
         added.append(
             {"name": item.name, "quantity": int(mention.get("quantity") or 1), "variant": variant}
         )
-    candidate = [dict(row) for row in basket]
+    more = any(m.get("more") for m in mentioned)
+    # Named again without 「あと」「も」: the count given corrects the earlier one.
+    again = set() if more else {row["name"] for row in added}
+    candidate = [dict(row) for row in basket if row["name"] not in again]
     for row in added:
         _merge(candidate, row["name"], row["quantity"], row["variant"])
     error = _limit_error(candidate) if added else None
@@ -102,6 +112,7 @@ def sort_items(ctx: Any) -> dict[str, Any]:
     return {
         "refused": refused,
         "added": len(added),
+        "removed": removed,
         "limit": error,
         "count": sum(r["quantity"] for r in basket),
         "basket": len(basket),
@@ -139,6 +150,10 @@ def apply_variant(ctx: Any) -> bool:
     item = catalogue.item(pending["name"])
     answer = str(ctx.slots.get("variant_answer") or "")
     variant = catalogue.match_variant(item, answer, answer=True) if item else None
+    if variant is None and item is not None and ctx.said is not None:
+        # 「1メートルあります」「6畳です」: the size picks the variant (catalogue `range`).
+        sized = {v for name, v in ctx.said.sized if name == item.name}
+        variant = item.variant(sized.pop()) if len(sized) == 1 else None
     quantity = basket[pending["index"]]["quantity"]
     if variant is not None:
         chosen = [(variant.name, quantity)]

@@ -281,9 +281,27 @@ def handoff(ctx: Any) -> None:
         ctx.timer(HANDOFF_EXPIRY, closing, {"back": back})
 
 
+# A yes or no longer than this is a message that starts with one (「はい、明日電話ください」).
+LEAVE_ANSWER_MAX = 12
+
+
 @register_action("leave_message")
 def leave_message(ctx: Any) -> None:
     ctx.note_for_staff(f"伝言: {ctx.slots.get('message')}")
+
+
+@register_action("read_leave_reply")
+def read_leave_reply(ctx: Any) -> str:
+    """The reply to 「伝言を残しますか？」: "yes", "no", or "message" when the resident
+    wrote the message itself instead (kept as `message`, whatever it says)."""
+    said = ctx.said
+    reply = str(ctx.slots.get("leave_reply") or "")
+    if said is not None and said.yes_no is None and said.choice in (1, 2):
+        return "yes" if said.choice == 1 else "no"  # SMS: 1. はい 2. いいえ
+    if said is not None and said.yes_no is not None and len(said.key) <= LEAVE_ANSWER_MAX:
+        return str(said.yes_no)
+    ctx.slots["message"] = reply
+    return "message"
 
 
 @register_action("set_notices")

@@ -13,285 +13,79 @@ Who reads what:
 - allowance.yaml   bot/domain/allowance.py, flows and templates (data.allowance)
 - bulky_rules.yaml bot/domain/bookings.py, calendar.py, fees.py, actions.py, templates
 - office.yaml      bot/domain/calendar.py, flows and templates (data.office)
+- garbage.yaml     bot/domain/garbage.py, bot/nlu/lexicon.py, templates (data.garbage);
+                   checked in bot/domain/validate_garbage.py
+- faq.yaml         bot/nlu/faq.py, bot/domain/actions_faq.py (bot/domain/validate_faq.py)
 - canned_replies.yaml  bot/staff/console_routes.py (the staff console's canned replies)
 - notices.yaml     bot/notices/policy.py (the notice rules; checked by bot/domain/notice_check.py)
 - nlu/words.yaml   bot/nlu/lexicon.py
-- nlu/intents.yaml bot/nlu/rules.py
+- nlu/intents.yaml bot/nlu/rules.py (and any other nlu/*.yaml: a city's added rules)
 """
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot.domain.checker import (
+    _MISSING,
+    MONTH_RE,
+    NO_PLACES,
+    Checker,
+    Problem,
+    _top,
+)
 from bot.domain.notice_check import check_notices
-from bot.domain.text import fold
+from bot.domain.validate_faq import check_faq
+from bot.domain.validate_garbage import catalogue_words, check_garbage
 from bot.engine.checks import describe, hint
-from bot.yamlsource import LineDict, LineList, YamlSourceError, load_yaml
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
-
-
-_MISSING = object()
-HHMM_RE = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
-MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$")
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-NO_PLACES = ("–", "-", "—", "ー", "－")  # a nursery that does not take this age
-
-
-class Checker:
-    """Reads one parsed file (LineDict/LineList from bot.yamlsource) and collects problems."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.problems: list[Problem] = []
-
-    def error(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.file, line, message))
-
-    # ---- lines and access ----------------------------------------------------------------
-
-    @staticmethod
-    def line(container: Any, key: Any = None) -> int:
-        if isinstance(container, LineDict):
-            return (
-                container.key_lines.get(key, container.line) if key is not None else container.line
-            )
-        if isinstance(container, LineList):
-            if isinstance(key, int) and 0 <= key < len(container.item_lines):
-                return container.item_lines[key]
-            return container.line
-        return 1
-
-    def value(self, d: Any, key: Any, where: str, required: bool) -> Any:
-        """d[key], or _MISSING (reported when required)."""
-        if isinstance(d, LineList):
-            return d[key]
-        if not isinstance(d, dict) or key not in d:
-            if required:
-                self.error(self.line(d), f"{where}: missing required key `{key}`")
-            return _MISSING
-        return d[key]
-
-    # ---- shapes --------------------------------------------------------------------------
-
-    def mapping(
-        self, d: Any, key: Any, where: str, required: bool = True, empty_ok: bool = False
-    ) -> LineDict | None:
-        value = self.value(d, key, where, required)
-        if value is _MISSING or (value is None and (empty_ok or not required)):
-            return None
-        if not isinstance(value, LineDict):
-            self.error(
-                self.line(d, key),
-                f"{where}: expected a mapping (key: value), got {describe(value)}",
-            )
-            return None
-        return value
-
-    def seq(
-        self, d: Any, key: Any, where: str, required: bool = True, nonempty: bool = False
-    ) -> LineList | None:
-        value = self.value(d, key, where, required)
-        if value is _MISSING or (value is None and not required):
-            return None
-        if not isinstance(value, LineList):
-            self.error(self.line(d, key), f"{where}: expected a list, got {describe(value)}")
-            return None
-        if nonempty and not value:
-            self.error(self.line(d, key), f"{where}: the list must not be empty")
-        return value
-
-    def records(self, d: Any, key: Any, where: str, required: bool = True, nonempty: bool = True):
-        """(index, mapping) for each item of a list of mappings; others are reported."""
-        items = self.seq(d, key, where, required, nonempty)
-        for i, item in enumerate(items or []):
-            if isinstance(item, LineDict):
-                yield i, item
-            else:
-                self.error(
-                    self.line(items, i),
-                    f"{where}[{i + 1}]: expected a mapping, got {describe(item)}",
-                )
-
-    def keys(self, d: LineDict, allowed: Iterable[str], where: str) -> None:
-        allowed = list(allowed)
-        for key in d:
-            if key not in allowed:
-                self.error(self.line(d, key), f"{where}: unknown key `{key}`{hint(key, allowed)}")
-
-    # ---- scalars -------------------------------------------------------------------------
-
-    def text(self, d: Any, key: Any, where: str, required: bool = True) -> str | None:
-        value = self.value(d, key, where, required)
-        if value is _MISSING:
-            return None
-        line = self.line(d, key)
-        if isinstance(value, str):
-            if not value.strip():
-                self.error(line, f"{where}: must not be empty")
-                return None
-            return value
-        if value is None:
-            if required:
-                self.error(line, f"{where}: must not be empty")
-            return None
-        if isinstance(value, bool):
-            self.error(
-                line,
-                f"{where}: YAML read this as a yes/no value, not text "
-                "(unquoted yes/no/on/off/true/false); write it in quotes",
-            )
-        elif isinstance(value, (int, float, date)):
-            self.error(
-                line,
-                f"{where}: YAML read this as {describe(value)}, not text "
-                '(e.g. a phone number, 8:30 or 0120…); write it in quotes: "…"',
-            )
-        else:
-            self.error(line, f"{where}: expected text, got {describe(value)}")
-        return None
-
-    def texts(
-        self, d: Any, key: Any, where: str, required: bool = False, nonempty: bool = False
-    ) -> list[str]:
-        items = self.seq(d, key, where, required, nonempty)
-        out = []
-        for i in range(len(items or [])):
-            word = self.text(items, i, f"{where}[{i + 1}]")
-            if word is not None:
-                out.append(word)
-        return out
-
-    def integer(
-        self,
-        d: Any,
-        key: Any,
-        where: str,
-        required: bool = True,
-        low: int | None = None,
-        high: int | None = None,
-        what: str = "a whole number (e.g. 3)",
-    ) -> int | None:
-        value = self.value(d, key, where, required)
-        if value is _MISSING:
-            return None
-        line = self.line(d, key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.error(line, f"{where}: expected {what}, got {describe(value)}")
-            return None
-        if low is not None and value < low:
-            self.error(line, f"{where}: must be at least {low}, got {value}")
-            return None
-        if high is not None and value > high:
-            self.error(line, f"{where}: must be at most {high}, got {value}")
-            return None
-        return value
-
-    def boolean(self, d: Any, key: Any, where: str, required: bool = True) -> bool | None:
-        value = self.value(d, key, where, required)
-        if value is _MISSING:
-            return None
-        if not isinstance(value, bool):
-            self.error(self.line(d, key), f"{where}: expected true or false, got {describe(value)}")
-            return None
-        return value
-
-    def hhmm(self, d: Any, key: Any, where: str, required: bool = True) -> str | None:
-        value = self.text(d, key, where, required)
-        if value is not None and not HHMM_RE.match(value.strip()):
-            self.error(self.line(d, key), f'{where}: expected a time like "17:00", got `{value}`')
-            return None
-        return value
-
-    def month_day(self, d: Any, key: Any, where: str) -> tuple[int, int] | None:
-        value = self.text(d, key, where)
-        if value is None:
-            return None
-        m = MONTH_DAY_RE.match(value.strip())
-        if not m or not (1 <= int(m[1]) <= 12 and 1 <= int(m[2]) <= 31):
-            self.error(
-                self.line(d, key), f'{where}: expected a month-day like "12-29", got `{value}`'
-            )
-            return None
-        return int(m[1]), int(m[2])
-
-    def a_date(self, d: Any, key: Any, where: str) -> date | None:
-        value = self.value(d, key, where, True)
-        if value is _MISSING:
-            return None
-        if isinstance(value, date):
-            return value
-        if isinstance(value, str):
-            try:
-                return date.fromisoformat(value.strip())
-            except ValueError:
-                pass
-        self.error(
-            self.line(d, key), f"{where}: expected a date like 2026-10-01, got {describe(value)}"
-        )
-        return None
-
-    def closed_periods(self, d: LineDict, where: str) -> None:
-        for i, row in self.records(d, "closed_periods", f"{where}closed_periods", False, False):
-            w = f"{where}closed_periods[{i + 1}]"
-            self.keys(row, ("from", "to"), w)
-            self.month_day(row, "from", f"{w}.from")
-            self.month_day(row, "to", f"{w}.to")
-
-    def unique(self, seen: dict[str, int], word: str, line: int, what: str) -> None:
-        key = fold(word)
-        if key in seen:
-            self.error(line, f"{what} `{word}` is listed twice (also on line {seen[key]})")
-        else:
-            seen[key] = line
-
-    def owned(self, seen: dict[str, tuple[str, int]], word: str, owner: str, line: int) -> None:
-        """A word may mean one item only (the same word twice for one item is harmless)."""
-        key = fold(word)
-        if key in seen and seen[key][0] != owner:
-            other, at = seen[key]
-            self.error(
-                line, f"`{word}` already means `{other}` (line {at}); a word can name one item only"
-            )
-        else:
-            seen.setdefault(key, (owner, line))
-
+from bot.yamlsource import LineDict, YamlSourceError, load_yaml
 
 # ---- one function per file -------------------------------------------------------------
 
 ITEM_KEYS = ("name", "synonyms", "fee", "variants", "unit", "note")
-OPTION_KEYS = ("name", "fee", "aliases")
+OPTION_KEYS = ("name", "fee", "aliases", "range")
 REFUSED_KEYS = ("name", "synonyms")
 
 
-def _top(c: Checker, doc: Any, what: str) -> LineDict | None:
-    if not isinstance(doc, LineDict):
+def _range(c: Checker, opt: Any, where: str, units: dict[str, Any] | None) -> None:
+    """A variant's size: one of below / from / up_to / over and a size in known units."""
+    from bot.nlu.measures import RANGE_KINDS, MeasureReader
+
+    spec = c.mapping(opt, "range", where)
+    if spec is None:
+        return
+    if len(spec) != 1 or next(iter(spec)) not in RANGE_KINDS:
         c.error(
-            Checker.line(doc),
-            f"{what} must be a mapping (key: value) at the top, got {describe(doc)}",
+            c.line(opt, "range"),
+            f"{where}: give one of {', '.join(RANGE_KINDS)} (e.g. {{from: 1m}})",
         )
+        return
+    kind = next(iter(spec))
+    value = c.text(spec, kind, f"{where}.{kind}")
+    if value is not None and units is not None and MeasureReader(units).parse(value) is None:
+        c.error(
+            c.line(spec, kind),
+            f"{where}.{kind}: `{value}` is not a size in the units of nlu/words.yaml measures",
+        )
+
+
+def _units(directory: Path) -> dict[str, Any] | None:
+    """The `measures` of nlu/words.yaml next to data/ (None if unreadable)."""
+    try:
+        doc = load_yaml(directory.parent / "nlu" / "words.yaml")
+    except (YamlSourceError, OSError):
         return None
-    return doc
+    return doc.get("measures") if isinstance(doc, dict) else None
 
 
-def check_catalogue(doc: Any, c: Checker) -> None:
-    """Accepted items (fee or variants), not_accepted groups, small_items."""
+def check_catalogue(doc: Any, c: Checker, units: dict[str, Any] | None = None) -> None:
+    """Accepted items (fee or variants), not_accepted groups, small_items. `units`: the
+    sizes of nlu/words.yaml (for variant ranges)."""
     doc = _top(c, doc, "catalogue.yaml")
     if doc is None:
         return
@@ -334,6 +128,8 @@ def check_catalogue(doc: Any, c: Checker) -> None:
                         what="a fee in yen (a whole number, e.g. 500)",
                     )
                     c.texts(opt, "aliases", f"{wo} aliases")
+                    if "range" in opt:
+                        _range(c, opt, f"{wo} range", units)
     groups: dict[str, int] = {}
     for i, group in c.records(doc, "not_accepted", "not_accepted", required=False, nonempty=False):
         w = f"not_accepted[{i + 1}]"
@@ -699,7 +495,20 @@ def check_words(doc: Any, c: Checker) -> None:
         return
     c.keys(
         doc,
-        ("affirmative", "negative", "fillers", "counters", "item_heads", "smalltalk"),
+        (
+            "affirmative",
+            "negative",
+            "fillers",
+            "counters",
+            "item_heads",
+            "removal",
+            "containers",
+            "measures",
+            "first_choice",
+            "last_choice",
+            "additions",
+            "smalltalk",
+        ),
         "words.yaml",
     )
     for side in ("affirmative", "negative"):
@@ -711,6 +520,19 @@ def check_words(doc: Any, c: Checker) -> None:
     c.texts(doc, "fillers", "fillers")
     c.texts(doc, "counters", "counters")
     c.texts(doc, "item_heads", "item_heads")
+    c.texts(doc, "removal", "removal")
+    c.texts(doc, "containers", "containers")
+    for key in ("first_choice", "last_choice", "additions"):
+        c.texts(doc, key, key)
+    measures = c.mapping(doc, "measures", "measures", required=False)
+    for dimension in measures or {}:
+        table = c.mapping(measures, dimension, f"measures.{dimension}")
+        for unit, value in (table or {}).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                c.error(
+                    c.line(table, unit),
+                    f"measures.{dimension}.{unit}: expected a size above 0, got `{value}`",
+                )
     smalltalk = c.mapping(doc, "smalltalk", "smalltalk", required=False, empty_ok=True)
     if smalltalk is not None:
         c.keys(smalltalk, ("thanks", "greeting"), "smalltalk")
@@ -718,7 +540,17 @@ def check_words(doc: Any, c: Checker) -> None:
             c.texts(smalltalk, kind, f"smalltalk.{kind}")
 
 
-RULE_KEYS = ("id", "intent", "priority", "all", "none", "context", "max_chars")
+RULE_KEYS = (
+    "id",
+    "intent",
+    "priority",
+    "all",
+    "none",
+    "context",
+    "after",
+    "outside_flows",
+    "max_chars",
+)
 BUILTINS = ("$item", "$date")  # when bot.nlu cannot be imported; else bot.nlu.rules
 
 
@@ -728,17 +560,22 @@ def check_intents(
     intents: Iterable[str] | None = None,
     flows: Iterable[str] | None = None,
     builtins: Iterable[str] = BUILTINS,
+    shared: Iterable[str] = (),
 ) -> None:
-    """NLU intent rules: concepts (word lists) and rules over them."""
-    doc = _top(c, doc, "intents.yaml")
+    """NLU intent rules: concepts (word lists), rules over them, and `intents` (ids the bot
+    recognises before a flow enters on them). `intents`: every id a rule may give (the
+    flows' entry intents, the global intents and the declared ones); `shared`: concepts
+    defined in the folder's other rule files."""
+    doc = _top(c, doc, Path(c.file).name)
     if doc is None:
         return
-    c.keys(doc, ("concepts", "rules"), "intents.yaml")
-    concepts = c.mapping(doc, "concepts", "concepts")
-    names = set()
+    c.keys(doc, ("concepts", "rules", "intents"), Path(c.file).name)
+    concepts = c.mapping(doc, "concepts", "concepts", required=False)
+    names = set(shared)
     for name in concepts or {}:
         names.add(str(name))
         c.texts(concepts, name, f"concept `{name}`", required=True, nonempty=True)
+    c.texts(doc, "intents", "intents")
     known_intents = set(intents) if intents is not None else None
     known_flows = set(flows) if flows is not None else None
     seen: dict[str, int] = {}
@@ -758,16 +595,20 @@ def check_intents(
             if intent and known_intents is not None and intent not in known_intents:
                 c.error(
                     c.line(rule, "intent"),
-                    f"{w}: unknown intent `{intent}`{hint(intent, known_intents)}",
+                    f"{w}: unknown intent `{intent}`{hint(intent, known_intents)}: no flow "
+                    "enters on it and it is not a global intent (list it under `intents:` "
+                    "to recognise it before its flow exists)",
                 )
         c.integer(rule, "priority", f"{w}: priority", required=False)
+        if "outside_flows" in rule:
+            c.boolean(rule, "outside_flows", f"{w}: outside_flows")
         if "max_chars" in rule and rule["max_chars"] is not None:
             c.integer(rule, "max_chars", f"{w}: max_chars", low=1)
         for key in ("all", "none"):
             entries = c.seq(rule, key, f"{w}: {key}", required=key == "all", nonempty=key == "all")
             for j in range(len(entries or [])):
                 entry = c.text(entries, j, f"{w}: {key}[{j + 1}]")
-                if entry is None or concepts is None:
+                if entry is None:
                     continue
                 for part in (p.strip() for p in entry.split("|")):
                     if part not in names and part not in builtins:
@@ -775,12 +616,14 @@ def check_intents(
                             c.line(entries, j),
                             f"{w}: unknown concept `{part}`{hint(part, [*names, *builtins])}",
                         )
-        if "context" in rule and rule["context"] is not None:
-            for j, flow in enumerate(c.texts(rule, "context", f"{w}: context", nonempty=True)):
+        for key in ("context", "after"):
+            if key not in rule or rule[key] is None:
+                continue
+            for j, flow in enumerate(c.texts(rule, key, f"{w}: {key}", nonempty=True)):
                 if known_flows is not None and flow not in known_flows:
                     c.error(
-                        c.line(rule["context"], j),
-                        f"{w}: context `{flow}` is not a flow id{hint(flow, known_flows)}",
+                        c.line(rule[key], j),
+                        f"{w}: {key} `{flow}` is not a flow id{hint(flow, known_flows)}",
                     )
 
 
@@ -816,6 +659,8 @@ DATA_CHECKS: dict[str, Callable[..., None]] = {
     "allowance": check_allowance,
     "bulky_rules": check_bulky_rules,
     "office": check_office,
+    "garbage": check_garbage,
+    "faq": check_faq,
     "canned_replies": check_canned_replies,
     "notices": check_notices,
 }
@@ -857,6 +702,22 @@ def _bad_value(path: Path, text: str | None) -> tuple[int, str]:
     return 1, "a value in this file cannot be read"
 
 
+def _catalogue_words(directory: Path) -> dict[str, str] | None:
+    """Every word of catalogue.yaml next to garbage.yaml (None if unreadable)."""
+    try:
+        doc = load_yaml(directory / "catalogue.yaml")
+    except YamlSourceError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    rows = list(doc.get("items") or [])
+    for group in doc.get("not_accepted") or []:
+        rows += (group.get("items") or []) if isinstance(group, dict) else []
+    small = doc.get("small_items")
+    rows += (small.get("items") or []) if isinstance(small, dict) else []
+    return catalogue_words(rows)
+
+
 def _district_names(directory: Path) -> set[str] | None:
     """District names from districts.yaml next to nurseries.yaml (None if unreadable)."""
     try:
@@ -871,19 +732,43 @@ def _district_names(directory: Path) -> set[str] | None:
     }
 
 
-def _nlu_names() -> tuple[set[str] | None, tuple[str, ...]]:
-    """The NLU's intent ids and built-in concepts (its own lists, so the two agree)."""
+def _nlu_builtins() -> tuple[str, ...]:
+    """The NLU's built-in concepts (its own list, so the two agree)."""
     try:
-        from bot.nlu.engine import INTENTS
         from bot.nlu.rules import BUILTINS as NLU_BUILTINS
-    except ImportError:  # the NLU is not installed: skip the intent-id check
-        return None, BUILTINS
-    return set(INTENTS), tuple(NLU_BUILTINS)
+    except ImportError:
+        return BUILTINS
+    return tuple(NLU_BUILTINS)
 
 
-def validate_data_file(path: Path | str, text: str | None = None) -> list[Problem]:
+def _rule_files(nlu_dir: Path) -> list[Path]:
+    return sorted(p for p in [*nlu_dir.glob("*.yaml"), *nlu_dir.glob("*.yml")] if p.stem != "words")
+
+
+def _shared_rule_names(path: Path) -> tuple[set[str], set[str]]:
+    """Concepts and declared intents of the rule files next to `path` (itself excluded)."""
+    concepts: set[str] = set()
+    declared: set[str] = set()
+    for other in _rule_files(path.parent):
+        try:
+            doc = yaml.safe_load(other.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, ValueError):
+            continue
+        if not isinstance(doc, dict):
+            continue
+        if isinstance(doc.get("intents"), list):
+            declared.update(str(x) for x in doc["intents"])
+        if other.resolve() != path.resolve() and isinstance(doc.get("concepts"), dict):
+            concepts.update(str(name) for name in doc["concepts"])
+    return concepts, declared
+
+
+def validate_data_file(
+    path: Path | str, text: str | None = None, flows: Iterable[str] | None = None
+) -> list[Problem]:
     """Problems in one flows/data/*.yaml file (syntax for any file; keys and types for
-    the files the city's code reads). `text`: the content already read, if any."""
+    the files the city's code reads). `text`: the content already read, if any;
+    `flows`: the flow ids (faq.yaml names flows)."""
     path = Path(path)
     c = Checker(str(path))
     doc = _parse(path, c, text)
@@ -892,23 +777,33 @@ def validate_data_file(path: Path | str, text: str | None = None) -> list[Proble
     check = DATA_CHECKS.get(path.stem)
     if check is check_nurseries:
         check_nurseries(doc, c, _district_names(path.parent))
+    elif check is check_catalogue:
+        check_catalogue(doc, c, _units(path.parent))
+    elif check is check_garbage:
+        check_garbage(doc, c, _district_names(path.parent), _catalogue_words(path.parent))
+    elif check is check_faq:
+        check_faq(doc, c, None if flows is None else set(flows))
     elif check is not None:
         check(doc, c)
     return sorted(set(c.problems))
 
 
-def validate_nlu_file(path: Path | str, flows: Iterable[str] | None = None) -> list[Problem]:
-    """Problems in one flows/nlu/*.yaml file. `flows`: the flow ids (for rule contexts)."""
+def validate_nlu_file(
+    path: Path | str, flows: Iterable[str] | None = None, intents: Iterable[str] | None = None
+) -> list[Problem]:
+    """Problems in one flows/nlu/*.yaml file. `flows`: the flow ids (for rule contexts);
+    `intents`: the ids flows enter on and the global intents (None: not checked)."""
     path = Path(path)
     c = Checker(str(path))
     doc = _parse(path, c)
     if doc is _MISSING:
         return c.problems
-    if path.stem == "intents":
-        intents, builtins = _nlu_names()
-        check_intents(doc, c, intents, flows, builtins)
-    elif path.stem in NLU_CHECKS:
+    if path.stem in NLU_CHECKS and path.stem != "intents":
         NLU_CHECKS[path.stem](doc, c)
+    else:  # intents.yaml, or a rule file a city added
+        shared, declared = _shared_rule_names(path)
+        known = None if intents is None else {*intents, *declared}
+        check_intents(doc, c, known, flows, _nlu_builtins(), shared)
     return sorted(set(c.problems))
 
 
@@ -919,7 +814,11 @@ def city_files(flows_dir: Path) -> list[Path]:
     ]
 
 
-def validate_folder(flows_dir: Path | str, flows: Iterable[str] | None = None) -> list[Problem]:
+def validate_folder(
+    flows_dir: Path | str,
+    flows: Iterable[str] | None = None,
+    intents: Iterable[str] | None = None,
+) -> list[Problem]:
     """Every problem in flows_dir/data/*.yaml and flows_dir/nlu/*.yaml. When the folder
     holds the city's files at all, each one the code reads must be there."""
     flows_dir = Path(flows_dir)
@@ -930,9 +829,9 @@ def validate_folder(flows_dir: Path | str, flows: Iterable[str] | None = None) -
             continue
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
             if validate is not None:
-                problems += validate(path)
+                problems += validate(path, flows=flows)
             else:
-                problems += validate_nlu_file(path, flows)
+                problems += validate_nlu_file(path, flows, intents)
     expected = city_files(flows_dir)
     if any(path.is_file() for path in expected):
         for path in expected:

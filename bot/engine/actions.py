@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.engine.errors import FlowError
+from bot.nlu.understanding import Understanding
 from bot.store.services import TurnServices
 from bot.turn import Reply, ResidentContext, TimerRequest, Turn
 
@@ -89,7 +90,12 @@ class Domain:
     files (data/, nlu/) that `bot flows check` and every reload run with the flows'."""
 
     actions: ActionRegistry
-    check: Callable[[Path, set[str]], list[FlowError]] = lambda folder, flow_ids: []
+    # (city folder, flow ids, intents the flows handle) -> the problems in its files.
+    check: Callable[[Path, set[str], set[str]], list[FlowError]] = (
+        lambda folder, flow_ids, intents: []
+    )
+    # city folder -> the flows its data starts (`start_from`: a FAQ entry's `flow`).
+    starts: Callable[[Path], set[str]] = lambda folder: set()
 
 
 @dataclass
@@ -101,6 +107,7 @@ class Effects:
     cancel_timers: list[str] = field(default_factory=list)
     resident_updates: dict[str, Any] = field(default_factory=dict)
     staff_notes: list[str] = field(default_factory=list)
+    faq_misses: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -117,6 +124,9 @@ class ActionContext:
     flow_id: str
     state: str
     effects: Effects
+    # What the NLU understood of this turn's message (None for a timer): actions that
+    # read an answer use it instead of parsing the text again.
+    said: Understanding | None = None
 
     @property
     def today(self) -> date:
@@ -144,3 +154,7 @@ class ActionContext:
 
     def note_for_staff(self, text: str) -> None:
         self.effects.staff_notes.append(text)
+
+    def note_faq_miss(self, text: str) -> None:
+        """A question the city FAQ could not answer (stored redacted, without who asked)."""
+        self.effects.faq_misses.append(text)

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from bot.engine.model import Option, Slot
+from bot.nlu.understanding import Understanding
 
 NO_ANSWER = object()
 MIN_CONTAINED = 2  # shorter labels/aliases (「超」) would match inside unrelated words
@@ -33,13 +34,15 @@ def _label(item: Any) -> str:
 
 
 def match_option(
-    options: list[Option], und: Any, text: str, key: Callable[[str], str]
+    options: list[Option], und: Understanding | None, text: str, key: Callable[[str], str]
 ) -> int | None:
     """Index of the option the resident picked: by number, then by label/value/alias."""
-    choice = getattr(und, "choice", None)
-    if isinstance(choice, int) and 1 <= choice <= len(options):
+    choice = und.choice if und is not None else None
+    if choice == -1 and options:  # 「最後のでいい」
+        return len(options) - 1
+    if choice is not None and 1 <= choice <= len(options):
         return choice - 1
-    said = getattr(und, "key", None) or key(text)
+    said = (und.key if und is not None else "") or key(text)
     if not said:
         return None
     for i, opt in enumerate(options):
@@ -49,12 +52,12 @@ def match_option(
 
 
 def _match_in_sentence(
-    options: list[Option], und: Any, said: str, key: Callable[[str], str]
+    options: list[Option], und: Understanding | None, said: str, key: Callable[[str], str]
 ) -> int | None:
     """Answers inside a sentence: 「12月4日でお願いします」 picks the option whose value is
     that date; 「2人掛けです」 picks the one option whose label or alias it contains.
     Two candidates (「1人掛けじゃなくて2人掛け」) pick nothing: the question is asked again."""
-    named = {d.isoformat() for d in getattr(und, "dates", None) or []}
+    named = {d.isoformat() for d in und.dates} if und is not None else set()
     if named:
         hits = {i for i, opt in enumerate(options) if opt.value in named}
         if len(hits) == 1:
@@ -80,7 +83,9 @@ def _is_date(value: str) -> bool:
     return True
 
 
-def read(slot: Slot, und: Any, text: str, options: list[Option], key: Callable[[str], str]) -> Any:
+def read(
+    slot: Slot, und: Understanding, text: str, options: list[Option], key: Callable[[str], str]
+) -> Any:
     """The slot value from the message, or NO_ANSWER."""
     t = slot.type
     if t == "text":
@@ -92,31 +97,28 @@ def read(slot: Slot, und: Any, text: str, options: list[Option], key: Callable[[
         i = match_option(options, und, text, key)
         return options[i].value if i is not None else NO_ANSWER
     if t == "yes_no":
-        yn = getattr(und, "yes_no", None)
-        return {"yes": True, "no": False}.get(yn or "", NO_ANSWER)
+        return {"yes": True, "no": False}.get(und.yes_no or "", NO_ANSWER)
     if t == "date":
-        dates = getattr(und, "dates", None) or []
-        return dates[0].isoformat() if dates else NO_ANSWER
+        return und.dates[0].isoformat() if und.dates else NO_ANSWER
     if t == "number":
-        numbers = getattr(und, "numbers", None) or []
-        return int(numbers[0]) if numbers else NO_ANSWER
+        return und.numbers[0] if und.numbers else NO_ANSWER
     if t == "items":
-        items = getattr(und, "items", None) or []
-        if not items:
+        if not und.items:
             return NO_ANSWER
         return [
             {
-                "name": getattr(i, "name", None),
-                "quantity": getattr(i, "quantity", 1),
-                "kind": getattr(i, "kind", "accepted"),
-                "group": getattr(i, "group", None),
-                "variant": getattr(i, "variant", None),
+                "name": i.name,
+                "quantity": i.quantity,
+                "kind": i.kind,
+                "group": i.group,
+                "variant": i.variant,
+                "removed": i.removed,
+                "more": i.more,
             }
-            for i in items
+            for i in und.items
         ]
     if t == "district":
-        district = getattr(und, "district", None)
-        return district if district else NO_ANSWER
+        return und.district or NO_ANSWER
     return NO_ANSWER
 
 

@@ -30,8 +30,8 @@ from bot.yamlsource import load_yaml as load_source
 
 GLOBAL_FILE = "_global.yaml"
 MESSAGE_KEYS = ("text", "sms", "rcs", "template", "suggestions")
-TRANSITION_KEYS = ("if", "say", "do", "goto", "start", "intent")
-TARGET_KEYS = ("goto", "start", "intent")
+TRANSITION_KEYS = ("if", "say", "do", "goto", "start", "start_from", "intent")
+TARGET_KEYS = ("goto", "start", "start_from", "intent")
 IDLE_KEYS = ("remind_after", "reminder", "expire_after", "expired")
 GLOBAL_KEYS = (
     "fallback",
@@ -45,6 +45,7 @@ GLOBAL_KEYS = (
     "ask_change",
     "error",
     "smalltalk",
+    "follow_up",
 )
 SMALLTALK_KINDS = ("thanks", "greeting")
 CHANNELS = ("sms", "rcs")
@@ -59,6 +60,7 @@ class Elements:
         self.errors = errors
         self.env = make_env()
         self.raw: dict[str, tuple[Path, LDict, str]] = {}  # flow id -> (path, doc, digest)
+        self.gdoc: Any = None  # _global.yaml as read
         self.data_cache: dict[str, Any] = {}
         self.intent_flows: dict[str, str] = {}  # intent -> the flow it starts
         self.global_intents: set[str] = set()
@@ -238,6 +240,7 @@ class Elements:
             else None,
             error=self.message(rep, doc, "error", names, {}, "error") if "error" in doc else None,
             smalltalk=smalltalk,
+            follow_up=rep.duration(doc, "follow_up", "follow_up") if "follow_up" in doc else None,
         )
 
     # ---- pieces shared by flows and the global file -----------------------------------
@@ -472,7 +475,14 @@ class Elements:
         )
 
     def target(
-        self, rep: Reporter, d: LDict, where: str, states: set[str], need: bool
+        self,
+        rep: Reporter,
+        d: LDict,
+        where: str,
+        states: set[str],
+        need: bool,
+        names: set[str] | None = None,
+        data: dict[str, Any] | None = None,
     ) -> Target | None:
         given = [k for k in TARGET_KEYS if k in d]
         if len(given) > 1:
@@ -489,6 +499,12 @@ class Elements:
                 return None
             return Target(None)
         kind = given[0]
+        if kind == "start_from":
+            if names is None:  # only transitions may name their flow by an expression
+                rep.error(line_of(d, kind), f"{where}: start_from is only for transitions")
+                return None
+            flow_from = self.expr(rep, d, kind, names, data or {}, f"{where}: start_from")
+            return Target(kind, None, flow_from) if flow_from is not None else None
         name = rep.ident(d, kind, where)
         if name is None:
             return None
@@ -561,7 +577,7 @@ class Elements:
             return None
         allowed = TRANSITION_KEYS if allow_if else tuple(k for k in TRANSITION_KEYS if k != "if")
         rep.keys(d, allowed, f"{source}: {kind}")
-        target = self.target(rep, d, f"{source}: {kind}", states, need_target)
+        target = self.target(rep, d, f"{source}: {kind}", states, need_target, names, data)
         if target is None:
             return None
         cond = self.expr(rep, d, "if", names, data, f"{source}: if") if "if" in d else None

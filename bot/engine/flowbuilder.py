@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.engine.checks import Reporter, hint
+from bot.engine.errors import FlowError
 from bot.engine.model import (
     BUILTIN_NAMES,
     SLOT_TYPES,
@@ -572,28 +574,64 @@ class FlowBuilder:
         return out
 
     def _reachability(self, states: dict[str, State], start: str) -> None:
+        """Report states the start cannot reach. A state cut off only by a misspelt
+        `goto` (already reported, with its `did you mean`) is not reported again: the
+        typo is one root cause, and its message says how many states hang on it."""
+        strict = self._reached(states, start, repair=False)
+        repaired = self._reached(states, start, repair=True)
+        for name, st in states.items():
+            if name not in repaired:
+                self.rep.error(
+                    st.line, f"state `{name}` is unreachable from the start state `{start}`"
+                )
+        behind = len(repaired) - len(strict)
+        if behind:
+            self._note_follow_ons(states, behind)
+
+    def _reached(self, states: dict[str, State], start: str, *, repair: bool) -> set[str]:
+        """States reachable from `start`; with `repair`, a goto to a missing state counts
+        as going to the state its `did you mean` names."""
         seen = {start}
         todo = [start]
         while todo:
             st = states.get(todo.pop())
             if st is None:
                 continue
-            edges = list(st.next)
-            if st.escalate:
-                edges.append(st.escalate)
-            if st.confirm:
-                edges.append(st.confirm.confirmed)
-                edges.extend(c.transition for c in st.confirm.change)
-            edges.extend(ov.transition for ov in st.intents.values() if ov.transition)
-            for t in edges:
-                if t.target.kind == "goto" and t.target.name not in seen:
-                    seen.add(t.target.name)  # type: ignore[arg-type]
-                    todo.append(t.target.name)  # type: ignore[arg-type]
-        for name, st in states.items():
-            if name not in seen:
-                self.rep.error(
-                    st.line, f"state `{name}` is unreachable from the start state `{start}`"
-                )
+            for t in _edges(st):
+                if t.target.kind != "goto":
+                    continue
+                name = t.target.name or ""
+                if name not in states and repair:
+                    close = difflib.get_close_matches(name, list(states), n=1, cutoff=0.6)
+                    name = close[0] if close else name
+                if name not in seen:
+                    seen.add(name)
+                    todo.append(name)
+        return seen
+
+    def _note_follow_ons(self, states: dict[str, State], behind: int) -> None:
+        """Append to the first misspelt-goto error how many states it cuts off."""
+        sink = self.rep.sink
+        for i, error in enumerate(sink):
+            if (
+                error.file == self.rep.file
+                and ": no such state (did you mean" in error.message
+                and "goto `" in error.message
+            ):
+                note = f"; {behind} state(s) after it cannot be reached until this is fixed"
+                sink[i] = FlowError(error.file, error.line, error.message + note)
+                return
+
+
+def _edges(st: State) -> list[Transition]:
+    edges = list(st.next)
+    if st.escalate:
+        edges.append(st.escalate)
+    if st.confirm:
+        edges.append(st.confirm.confirmed)
+        edges.extend(c.transition for c in st.confirm.change)
+    edges.extend(ov.transition for ov in st.intents.values() if ov.transition)
+    return edges
 
 
 def _goto(name: str | None) -> Any:

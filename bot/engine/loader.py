@@ -11,6 +11,7 @@ from bot.engine.elements import GLOBAL_FILE, Elements
 from bot.engine.errors import FlowError, FlowsInvalid, NotAFlowsFolder
 from bot.engine.flowbuilder import FlowBuilder
 from bot.engine.model import FlowSet
+from bot.engine.reach import reach_warnings, rule_intents
 from bot.engine.yamlloc import LDict, line_of
 
 FOLDER_HINT = (
@@ -23,14 +24,26 @@ def check_flows(path: str | Path, domain: Domain) -> list[FlowError]:
     """Every error in the flows folder (or the flows folder of a given file), sorted:
     flows, templates, the city's data files (flows/data) and NLU files (flows/nlu).
     Raises NotAFlowsFolder (bad usage) when `path` is not in a flows folder."""
-    _, errors = load(Path(path), domain)
-    return errors
+    return flows_report(path, domain)[0]
+
+
+def flows_report(path: str | Path, domain: Domain) -> tuple[list[FlowError], list[FlowError]]:
+    """(errors, warnings) for the flows folder: warnings name a flow nothing can start
+    and an intent no rule gives (bot/engine/reach.py); they do not fail the check."""
+    _, errors, warnings = _load(Path(path), domain)
+    return errors, warnings
+
+
+def load(path: Path, domain: Domain) -> tuple[FlowSet | None, list[FlowError]]:
+    """The flows under `path` with the city's actions and data checks (`domain`)."""
+    flowset, errors, _ = _load(path, domain)
+    return flowset, errors
 
 
 def load_flowset(path: str | Path, domain: Domain) -> FlowSet:
     """The checked flows; raises FlowsInvalid (with .errors) when the check fails, and
     NotAFlowsFolder when `path` is not a flows folder."""
-    flowset, errors = load(Path(path), domain)
+    flowset, errors, _ = _load(Path(path), domain)
     if errors or flowset is None:
         raise FlowsInvalid(errors)
     return flowset
@@ -69,29 +82,40 @@ def _one_line(error: FlowError) -> FlowError:
     return error if message == error.message else FlowError(error.file, error.line, message)
 
 
-def load(path: Path, domain: Domain) -> tuple[FlowSet | None, list[FlowError]]:
-    """The flows under `path` with the city's actions and data checks (`domain`)."""
+def _load(path: Path, domain: Domain) -> tuple[FlowSet | None, list[FlowError], list[FlowError]]:
+    """(flows, errors, warnings) for the folder of `path`."""
     from bot.engine.compiler import compile_flow
 
     directory = flows_folder(path)
     errors: list[FlowError] = []
     elements = Elements(directory, errors, domain.actions)
     flowset = _build(elements)
-    errors += domain.check(directory, set(elements.raw))
+    known_intents = set(elements.intent_flows) | elements.global_intents
+    errors += domain.check(directory, set(elements.raw), known_intents)
     if errors:
         unique = {_one_line(e) for e in errors}
-        return None, sorted(unique, key=lambda e: (e.file, e.line, e.message))
+        return None, sorted(unique, key=lambda e: (e.file, e.line, e.message)), []
     assert flowset is not None
     for flow in flowset.flows.values():
         flow.machine = compile_flow(flow)
         flow.all_slots = flow.slot_names()
-    return flowset, []
+    raw = dict(elements.raw)
+    if isinstance(elements.gdoc, LDict):
+        raw["_global"] = (directory / GLOBAL_FILE, elements.gdoc, "")
+    # Without rule files (a folder of flows alone) nothing says which intents exist.
+    nlu = directory / "nlu"
+    warnings = (
+        reach_warnings(flowset, rule_intents(nlu), raw, domain.starts(directory))
+        if nlu.is_dir()
+        else []
+    )
+    return flowset, [], warnings
 
 
 def _build(self: Elements) -> FlowSet | None:
     """Every flow file of the folder, each built by a FlowBuilder; None on a broken _global."""
     gpath = self.dir / GLOBAL_FILE
-    gdoc = self._read(gpath) if gpath.exists() else None
+    gdoc = self.gdoc = self._read(gpath) if gpath.exists() else None
     if not gpath.exists():
         self.errors.append(
             FlowError(str(gpath), 1, f"missing {GLOBAL_FILE} (global intents and fallback)")

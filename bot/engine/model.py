@@ -62,10 +62,15 @@ class ActionCall:
 
 @dataclass
 class Target:
-    kind: str | None  # "goto" | "start" | "intent" | None (stay)
+    kind: str | None  # "goto" | "start" | "start_from" | "intent" | None (stay)
     name: str | None = None
+    # start_from: the flow id is the value of this expression when the transition fires
+    # (a FAQ entry's `flow`: data names the flow, the data check makes sure it exists).
+    flow_from: Expr | None = None
 
     def label(self) -> str:
+        if self.kind == "start_from" and self.flow_from is not None:
+            return f"start:{self.flow_from.source}"
         return (self.name or "") if self.kind == "goto" else f"{self.kind}:{self.name}"
 
 
@@ -201,6 +206,8 @@ class GlobalConfig:
     ask_change: Message | None
     error: Message | None
     smalltalk: dict[str, Message] = field(default_factory=dict)  # thanks / greeting replies
+    # After a flow ends, how long a message may still follow up on its topic.
+    follow_up: timedelta | None = None
 
 
 @dataclass

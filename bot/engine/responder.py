@@ -13,6 +13,7 @@ from bot.engine.errors import FlowError, FlowsInvalid, NotAFlowsFolder
 from bot.engine.loader import load, load_flowset
 from bot.engine.model import Flow, FlowSet
 from bot.engine.runner import Run
+from bot.nlu import refreshed
 from bot.store.services import TurnServices
 from bot.turn import ResidentContext, Turn, TurnResult
 
@@ -84,6 +85,7 @@ class FlowResponder:
             return errors
         self._remember(flowset)
         self.flowset = flowset
+        self.nlu = refreshed(self.nlu)  # the NLU reads flows/nlu and flows/data too
         log.info(
             "flows reloaded: %s", ", ".join(f"{f.id} v{f.version}" for f in flowset.flows.values())
         )

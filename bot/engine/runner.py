@@ -2,21 +2,27 @@
 
 A conversation is a stack of frames (top = the active flow). The stored dict is the top
 frame's fields plus `stack` (suspended/calling frames, bottom first) and `seq`.
+
+Here: the run loop (a message, a timer), frames, states and transitions, intents, and what
+is said. Reading a message as the answer to the question asked is bot.engine.reading;
+follow-ups and going back to an earlier question are bot.engine.followups.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Protocol
 
 from bot.clock import Clock
+from bot.engine import followups, reading
 from bot.engine.actions import ActionContext, Domain, Effects
-from bot.engine.answers import NO_ANSWER, as_options, auto_suggestions, match_option, read
+from bot.engine.answers import as_options, auto_suggestions
 from bot.engine.compiler import ConversationModel, fire
-from bot.engine.model import Flow, FlowSet, Idle, Option, Slot, State, Transition
+from bot.engine.frames import loaded_frame
+from bot.engine.model import Flow, FlowSet, Idle, Option, State, Transition
 from bot.engine.templates import Message
+from bot.engine.volunteered import stash
+from bot.nlu.understanding import Understanding
 from bot.store.services import TurnServices
 from bot.turn import ResidentContext, TimerRequest, Turn, TurnResult
 
@@ -26,76 +32,21 @@ REMIND, EXPIRE = "flow_idle_remind", "flow_idle_expire"
 MAX_FRAMES = 5
 MAX_STEPS = 50
 DEFAULT_ERROR = "申し訳ありません。うまく処理できませんでした。"
-DEFAULT_ASK_CHANGE = "どこを変更しますか？"
-# Slot types an opening message may answer: entities, never free text or yes/no (the
-# request itself would be taken as the answer).
-OPENING_SLOT_TYPES = {"items", "district", "date"}
 
 
-def _stash(und: Any) -> dict[str, Any]:
+def _stash(und: Understanding) -> dict[str, Any]:
     """What of the opening message later questions may use (JSON-able, kept in the frame)."""
     stash: dict[str, Any] = {}
-    dates = [d.isoformat() for d in getattr(und, "dates", None) or []]
+    dates = [d.isoformat() for d in und.dates]
     if dates:
         stash["dates"] = dates
-    if getattr(und, "district", None):
+    if und.district:
         stash["district"] = und.district
     return stash
 
 
-@dataclass
-class _Stashed:
-    """An answer rebuilt from the stash, shaped like the NLU's Understanding."""
-
-    dates: list[date]
-    district: str | None
-    key: str = "\x00stash"  # matches no option by text: only the date can pick
-    choice: int | None = None
-    items: list[Any] = field(default_factory=list)
-    numbers: list[int] = field(default_factory=list)
-    yes_no: str | None = None
-    town: str | None = None
-    intent: str | None = None
-
-
 class _Loop(Exception):
     pass
-
-
-class _Content:
-    """An understanding with its content only (items, town, dates): no choice number and no
-    text to match option labels against."""
-
-    choice = None
-    key = "\x00content"  # matches no option by text: only a date can pick one
-    yes_no = None
-
-    def __init__(self, und: Any) -> None:
-        self._und = und
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._und, name)
-
-
-def _loaded_frame(stored: dict[str, Any], bottom: bool) -> dict[str, Any]:
-    """A stored frame with every field the engine reads present and of the right kind.
-    Stored conversations are data: written by hand, by tools (the bench seeds residents
-    mid-flow) or before a field existed, they must still resume, not fail every turn."""
-    frame = {
-        "pending": None,
-        "return_to": None,
-        "save_as": None,
-        "result": None,
-        "outcome": None,
-        **stored,
-    }
-    if not isinstance(frame.get("slots"), dict):
-        frame["slots"] = {}
-    if not isinstance(frame.get("misses"), int):
-        frame["misses"] = 0
-    if frame.get("mode") not in ("root", "interrupt", "call"):
-        frame["mode"] = "root" if bottom else "interrupt"
-    return frame
 
 
 class Host(Protocol):
@@ -133,14 +84,21 @@ class Run:
         self.steps = 0
         self.seq = 0
         self.frames: list[dict[str, Any]] = []
-        self._opening: tuple[Any, str] | None = None  # the message that may start a flow
-        self._heard: tuple[Any, str] | None = None  # this turn's message (`said`)
+        self._opening: tuple[Understanding, str] | None = None  # the message that may start a flow
+        self._heard: tuple[Understanding, str] | None = None  # this turn's message (`said`)
         self._said_value: dict[str, Any] | None = None
-        self._carried: tuple[Any, str] | None = None  # it answers the next question reached
-        if conversation:
+        # The message that answers the next question reached (a change, a correction).
+        self._carried: tuple[Understanding, str] | None = None
+        # A flow that ended a short while ago (its topic is still the subject): stored as
+        # the whole conversation, {"recent": {...}, "seq": n}, while no flow is active.
+        self.recent: dict[str, Any] | None = None
+        if conversation and "flow" not in conversation:
+            self.recent = conversation.get("recent")
+            self.seq = int(conversation.get("seq", 0))
+        elif conversation:
             top = {k: v for k, v in conversation.items() if k not in ("stack", "seq")}
             stored = [*conversation.get("stack", []), top]
-            self.frames = [_loaded_frame(f, bottom=i == 0) for i, f in enumerate(stored)]
+            self.frames = [loaded_frame(f, bottom=i == 0) for i, f in enumerate(stored)]
             self.seq = int(conversation.get("seq", 0))
 
     # ---- entry points -----------------------------------------------------------------
@@ -164,57 +122,61 @@ class Run:
     def _message(self) -> None:
         text = self.turn.postback or self.turn.text or ""
         top = self._top()
-        und = self.r.nlu.understand(text, self.now, context=self._nlu_context(top))
+        recent = followups.recent_flow(self) if top is None else None
+        und = self.r.nlu.understand(
+            text, self.now, context=self._nlu_context(top), recent=recent.id if recent else None
+        )
         self._opening = (und, text)
         self._heard = (und, text)
-        intent = getattr(und, "intent", None)
-        if self._small_talk(und, top):
+        intent = und.intent
+        if reading.small_talk(self, und, top):
             return
         if top is None:
-            self._no_flow(intent, getattr(und, "rule", None))
+            if recent is not None and followups.follow_up(self, recent, und, text):
+                return
+            self._no_flow(intent, und.rule)
             return
         frame, flow, st = top
         ov = st.intents.get(intent or "")
         if ov is not None and not ov.ignore:
             self._override(frame, flow, ov)
             return
-        if intent in self.cfg.intents and ov is None:
-            self._global(intent, replace=False)
+        gi = self.cfg.intents.get(intent or "") if ov is None else None
+        # Stopping or restarting throws answers away: it wins over reading the message as
+        # an answer only when the message says nothing else (「やめます」, not 「2人掛け以上
+        # です」 nor 「掃除機はやめて」).
+        if gi is not None and (gi.do not in ("cancel", "restart") or und.standalone):
+            self._global(intent, replace=False)  # type: ignore[arg-type]
             return
+        slot = flow.slots.get(st.ask or "")
         other = None if ov is not None else self.fs.flow_for_intent(intent)
-        if other is not None and other.id != flow.id and self._yields(flow, st):
-            self._interrupt(other)  # a clear request, not an answer to a free-text question
+        # At a free-text question, a request for another flow goes there, unless the
+        # message also carries answers (「1月から入れたいです。0歳の子です」 is the month);
+        # a question the city FAQ answers goes there too (the flow resumes after).
+        carries = bool(und.dates or und.numbers or und.items or und.district)
+        # A question the city FAQ answers about this flow's topic (a `during` entry) is a
+        # side question, whatever it carries.
+        side = intent == "faq" and und.faq_confident and und.faq[0].topical
+        clear = und.standalone or not carries or side
+        if other is not None and other.id != flow.id and clear and reading.yields(self, flow, st):
+            self._interrupt(other)
             return
-        if self._answer(frame, flow, st, und, text):
+        stash(frame, None if st.confirm else slot, und)
+        free_text = slot is not None and slot.type == "text" and not st.confirm
+        if followups.back_to_earlier(self, frame, flow, st, und, text, removals_only=True):
+            return
+        if reading.answer(self, frame, flow, st, und, text):
+            return
+        if not free_text and followups.back_to_earlier(
+            self, frame, flow, st, und, text, removals_only=False
+        ):
             return
         if other is not None and other.id != flow.id:
             self._interrupt(other)
             return
-        if self._corrects_district(frame, flow, st, und, text):
-            return
-        self._miss(frame, flow, st)
+        reading.miss(self, frame, flow, st)
 
-    def _corrects_district(
-        self, frame: dict[str, Any], flow: Flow, st: State, und: Any, text: str
-    ) -> bool:
-        """「あ、間違えました。住所は松原です」 while a later question is asked: a town for the
-        district already answered goes back to that question, answered with it, and the
-        flow runs on from there (the days offered are then the new district's)."""
-        district = getattr(und, "district", None)
-        # Only at a choice question (the days offered for the district): at an items or a
-        # free-text question a town is part of the answer (「港町の実家の分です」).
-        if not district or not st.ask or flow.slots[st.ask].type != "choice":
-            return False
-        for name, state in flow.states.items():
-            slot = flow.slots.get(state.ask or "")
-            if slot is None or slot.type != "district" or state.confirm:
-                continue
-            if frame["slots"].get(slot.name) in (None, district):
-                return False  # not answered yet, or the same district: nothing to correct
-            self._carried = (und, text)
-            self._enter(frame, flow, name)
-            return True
-        return False
+    # ---- follow-ups ---------------------------------------------------------------------
 
     def _action_timer(self) -> bool:
         """A timer named `ACTION:key` (set by an action, e.g. a booking's reminder) runs that
@@ -249,6 +211,7 @@ class Run:
             cancel_timers=list(fx.cancel_timers),
             resident_updates=fx.resident_updates,
             staff_notes=fx.staff_notes,
+            faq_misses=fx.faq_misses,
         )
 
     def _timer(self) -> bool:
@@ -283,7 +246,7 @@ class Run:
 
     def _pack(self) -> dict[str, Any] | None:
         if not self.frames:
-            return None
+            return {"recent": self.recent, "seq": self.seq} if self.recent else None
         conv = dict(self.frames[-1])
         conv["stack"] = self.frames[:-1]
         conv["seq"] = self.seq
@@ -311,6 +274,7 @@ class Run:
             cancel_timers=cancel,
             resident_updates=fx.resident_updates,
             staff_notes=fx.staff_notes,
+            faq_misses=fx.faq_misses,
         )
 
     def _idle(self, flow: Flow, st: State) -> Idle:
@@ -337,6 +301,11 @@ class Run:
             "result": None,
             "outcome": None,
         }
+        if self.recent and flow.on_interrupt == "abandon":
+            # An answer or a menu on the way (a FAQ side question) does not end the topic
+            # of the flow before it: kept to be restored when this one ends.
+            frame["topic"] = self.recent
+        self.recent = None
         self.frames.append(frame)
         if len(self.frames) > MAX_FRAMES:
             del self.frames[0]
@@ -345,83 +314,22 @@ class Run:
             stash = _stash(self._opening[0])
             if stash:
                 frame["opening"] = stash
-        if mode != "call" and self._answer_from_opening(frame, flow):
+            # The message that raised the topic: a flow this one hands over to (「粗大ごみの
+            # 収集を申し込みますか？」「はい」) reads it as its own opening message.
+            frame["opening_text"] = self._opening[1]
+        if mode != "call" and reading.answer_from_opening(self, frame, flow):
             return
         self._enter(frame, flow, flow.start)
 
-    def _answer_from_opening(self, frame: dict[str, Any], flow: Flow) -> bool:
-        """「ソファー2つ捨てたい」 starts bulky_waste *and* answers its first question: when
-        the start state only asks for an entity the opening message already carries, take
-        it instead of asking. Used once per turn, only for the message that started it."""
-        opening, self._opening = self._opening, None
-        st = flow.states[flow.start]
-        if opening is None or not st.ask or st.do or st.confirm:
-            return False
-        slot = flow.slots[st.ask]
-        if slot.type not in OPENING_SLOT_TYPES:
-            return False
-        und, text = opening
-        options = self._options(frame, flow, st)
-        if read(slot, und, text, options, self.r.key) is NO_ANSWER:
-            return False
-        self.steps += 1
-        frame.update(state=flow.start, misses=0, pending=None)
-        return self._answer(frame, flow, st, und, text)
-
-    def _yields(self, flow: Flow, st: State) -> bool:
-        """A `text` question takes any words as its answer; a clear request for another flow
-        goes to that flow instead, unless the slot is `free_text` (a message for staff)."""
-        if not st.ask or st.confirm:
-            return False
-        slot = flow.slots[st.ask]
-        return slot.type == "text" and not slot.free_text
-
-    def _small_talk(self, und: Any, top: tuple[dict[str, Any], Flow, State] | None) -> bool:
-        """「ありがとうございました」 after a booking, 「こんにちは」 to start: answered politely
-        (`smalltalk` in _global.yaml), not as a misunderstanding. Only outside a procedure
-        (or in a menu): mid-flow the same words are answers to the question."""
-        kind = getattr(und, "smalltalk", None)
-        said = self.cfg.smalltalk.get(kind or "")
-        if said is None or getattr(und, "intent", None):
-            return False
-        if top is not None and top[1].on_interrupt != "abandon":
-            return False
-        self.frames.clear()
-        self._say(said, None, None)
-        return True
-
-    def _answer_from_stash(self, frame: dict[str, Any], flow: Flow, st: State) -> bool:
-        """A later question the opening message already answered (「来週の金曜に…」 picks that
-        collection day when it is offered). Each stashed date/district is used once; a value
-        that is not among the options is ignored and the question is asked as usual."""
-        stash = frame.get("opening")
-        if not stash or not st.ask or st.confirm or st.ask in frame["slots"]:
-            return False
-        slot = flow.slots[st.ask]
-        dates = stash.get("dates") or []
-        options = self._options(frame, flow, st)
-        value: Any = NO_ANSWER
-        if slot.type == "choice":
-            hits = [o.value for o in options if o.value in dates]
-            value = hits[0] if len(hits) == 1 else NO_ANSWER
-        elif slot.type == "date" and dates:
-            value = dates[0]
-        elif slot.type == "district" and stash.get("district"):
-            value = stash["district"]
-        if value is NO_ANSWER:
-            return False
-        if slot.type == "district":
-            stash.pop("district", None)
-        else:
-            stash["dates"] = [d for d in dates if d != value]
-        und = _Stashed(
-            dates=[date.fromisoformat(value)] if slot.type in ("date", "choice") else [],
-            district=value if slot.type == "district" else None,
-        )
-        return self._answer(frame, flow, st, und, "")
-
     def _replace(self, flow: Flow) -> None:
         old = self.frames.pop()
+        carried = old.get("opening_text")
+        opening = self._opening[0] if self._opening else None
+        if carried and (
+            opening is None or not (opening.items or opening.dates or opening.district)
+        ):
+            und = self.r.nlu.understand(carried, self.now, context=flow.id)
+            self._opening = (und, carried)
         self._start(flow, old["mode"], save_as=old.get("save_as"))
 
     def _interrupt(self, flow: Flow) -> None:
@@ -440,7 +348,9 @@ class Run:
         frame.update(state=name, misses=0, pending=None)
         st = flow.states[name]
         self._actions(frame, flow, st.do)
-        if self._answer_from_stash(frame, flow, st) or self._answer_carried(frame, flow, st):
+        if reading.answer_from_stash(self, frame, flow, st) or reading.answer_carried(
+            self, frame, flow, st
+        ):
             return
         if st.say:
             self._prompt(frame, flow, st)
@@ -472,8 +382,23 @@ class Run:
             self._enter(frame, flow, name)  # type: ignore[arg-type]
         elif kind == "start":
             self._replace(self.fs.flows[name])  # type: ignore[index]
+        elif kind == "start_from":
+            self._start_from(frame, flow, t)
         elif kind == "intent":
             self._intent_target(name)  # type: ignore[arg-type]
+
+    def _start_from(self, frame: dict[str, Any], flow: Flow, t: Transition) -> None:
+        """Start the flow whose id the transition's expression gives now (a FAQ entry's
+        `flow`). A name that is no flow (the data changed under a running conversation)
+        ends this flow instead of stopping the resident in it."""
+        assert t.target.flow_from is not None
+        name = t.target.flow_from.evaluate(self._names(frame, flow))
+        target = self.fs.flows.get(str(name)) if name else None
+        if target is None:
+            log.error("%s.%s: start_from gave %r, not a flow", flow.id, frame["state"], name)
+            self._finish(frame, "done")
+            return
+        self._replace(target)
 
     def _intent_target(self, intent: str) -> None:
         if intent in self.cfg.intents:
@@ -489,8 +414,25 @@ class Run:
     def _finish(self, frame: dict[str, Any], outcome: str) -> None:
         if self.frames and self.frames[-1] is frame:
             self.frames.pop()
+        if self.fx.resident_updates.get("handoff"):
+            # Handed to staff: the bot asks nothing more (no suspended flow resumes).
+            self.frames.clear()
+            return
         parent_top = self._top()
         if parent_top is None:
+            if frame.get("mode") != "call" and self.cfg.follow_up:
+                until = (self.now + self.cfg.follow_up).isoformat()
+                earlier = frame.get("topic")
+                self.recent = (
+                    {**earlier, "until": until}
+                    if earlier
+                    else {
+                        "flow": frame["flow"],
+                        "version": frame["version"],
+                        "slots": frame["slots"],
+                        "until": until,
+                    }
+                )
             return
         parent, pflow, pst = parent_top
         if frame.get("mode") == "call":
@@ -502,7 +444,7 @@ class Run:
             if self.cfg.resume:
                 self._say(self.cfg.resume, parent, pflow)
             if parent.get("pending") == "change":
-                self._ask_change(parent, pflow, pst)
+                reading.ask_change(self, parent, pflow, pst)
             else:
                 self._prompt(parent, pflow, pst)
 
@@ -518,6 +460,7 @@ class Run:
                 flow.id,
                 frame["state"],
                 self.fx,
+                said=self._heard[0] if self._heard else None,
             )
             result = self.actions[call.name](ctx, **call.args)
             frame["result"] = result
@@ -576,171 +519,6 @@ class Run:
 
     # ---- answers ----------------------------------------------------------------------
 
-    def _answer(self, frame: dict[str, Any], flow: Flow, st: State, und: Any, text: str) -> bool:
-        if st.confirm:
-            return self._answer_confirm(frame, flow, st, und, text)
-        if not st.ask:
-            return False
-        slot = flow.slots[st.ask]
-        options = self._options(frame, flow, st)
-        if (
-            slot.type == "yes_no"
-            and getattr(und, "choice", None) in (1, 2)
-            and not getattr(und, "yes_no", None)
-        ):
-            value: Any = und.choice == 1  # 「1」 picks はい on SMS's numbered choices
-        else:
-            value = read(slot, und, text, options, self.r.key)
-        if value is NO_ANSWER:
-            return False
-        names = self._names(frame, flow)
-        names["value"] = value
-        for check in slot.validate:
-            if not check.cond.test(names):
-                self._miss(frame, flow, st, error=check.error, names=names)
-                return True
-        previous = frame["slots"].get(slot.name, NO_ANSWER)
-        frame["slots"][slot.name] = value
-        back = frame.get("return_to")
-        if back and back in flow.states:
-            frame["return_to"] = None
-            fire(flow.machine, ConversationModel(lambda: names), frame["state"], f"back_{back}")
-            self._enter(frame, flow, back)
-            return True
-        if not self._fire(frame, flow, "next"):
-            if previous is NO_ANSWER:
-                frame["slots"].pop(slot.name, None)
-            else:
-                frame["slots"][slot.name] = previous
-            self._miss(frame, flow, st)
-        return True
-
-    def _change_options(self, st: State) -> list[Option]:
-        assert st.confirm is not None
-        return [Option(str(i), c.label, c.aliases) for i, c in enumerate(st.confirm.change)]
-
-    def _answer_confirm(
-        self, frame: dict[str, Any], flow: Flow, st: State, und: Any, text: str
-    ) -> bool:
-        options = self._change_options(st)
-        if frame.get("pending") == "change":
-            i = match_option(options, und, text, self.r.key)
-        else:
-            yn = getattr(und, "yes_no", None)
-            choice = getattr(und, "choice", None)
-            if yn == "yes" or (yn is None and choice == 1):
-                return self._fire(frame, flow, "confirmed")
-            if yn == "no" or (yn is None and choice == 2):
-                frame["pending"] = "change"
-                self._ask_change(frame, flow, st)
-                return True
-            i = match_option(options, None, text, self.r.key)  # the part named directly
-        if i is None:
-            # 「住所は松原です」「12月10日にしたい」: the new value itself says what to change.
-            i = self._change_by_content(flow, st, und)
-        if i is None:
-            return False
-        change = st.confirm.change[i]  # type: ignore[union-attr]
-        frame["pending"] = None
-        if change.back:
-            frame["return_to"] = st.name
-        # 「住所は松原です」 also answers the question the change leads to — by its content
-        # only: 「2」 picked the second change, it does not pick the second day too.
-        self._carried = (_Content(und), "")
-        return self._fire(frame, flow, f"change_{i}")
-
-    def _change_by_content(self, flow: Flow, st: State, und: Any) -> int | None:
-        """The one change whose question the message answers by its content: a town for a
-        district question, a day for a date question or a choice computed from data (the
-        collection days)."""
-        # Items are left out: 「あと自転車も」「椅子はいくら？」 name items without replacing them.
-        carries = set()
-        if getattr(und, "district", None):
-            carries.add("district")
-        if getattr(und, "dates", None):
-            carries.add("date")
-        if not carries or st.confirm is None:
-            return None
-        hits = []
-        for i, change in enumerate(st.confirm.change):
-            target = change.transition.target
-            slot = self._asked_after(flow, target.name) if target.kind == "goto" else None
-            if slot is None:
-                continue
-            kind = slot.type
-            if kind == "choice" and slot.options_from is not None:
-                kind = "date"
-            if kind in carries:
-                hits.append(i)
-        return hits[0] if len(hits) == 1 else None
-
-    @staticmethod
-    def _asked_after(flow: Flow, name: str | None) -> Slot | None:
-        """The slot of the first question reached from state `name` by its default way."""
-        seen: set[str] = set()
-        while name and name not in seen and len(seen) < 8:
-            seen.add(name)
-            st = flow.states.get(name)
-            if st is None or st.confirm is not None:
-                return None
-            if st.ask:
-                return flow.slots.get(st.ask)
-            gotos = [t for t in st.next if t.target.kind == "goto"]
-            default = next((t for t in gotos if t.cond is None), gotos[0] if gotos else None)
-            name = default.target.name if default else None
-        return None
-
-    def _answer_carried(self, frame: dict[str, Any], flow: Flow, st: State) -> bool:
-        """The message that chose a change answers the first question the change reaches."""
-        if self._carried is None or not st.ask or st.confirm:
-            return False
-        (und, text), self._carried = self._carried, None  # tried at one question only
-        slot = flow.slots[st.ask]
-        value = read(slot, und, text, self._options(frame, flow, st), self.r.key)
-        if value is NO_ANSWER or value == frame["slots"].get(slot.name):
-            return False  # nothing new (「27日は都合が悪い」 names the day being changed)
-        return self._answer(frame, flow, st, und, text)
-
-    def _ask_change(self, frame: dict[str, Any], flow: Flow, st: State) -> None:
-        labels = [o.label for o in self._change_options(st)]
-        msg = (st.confirm.ask_change if st.confirm else None) or self.cfg.ask_change
-        if msg:
-            self._say(msg, frame, flow, suggestions=labels)
-        else:
-            self._say_text(DEFAULT_ASK_CHANGE, labels)
-
-    def _miss(
-        self,
-        frame: dict[str, Any],
-        flow: Flow,
-        st: State,
-        error: Message | None = None,
-        names: dict[str, Any] | None = None,
-    ) -> None:
-        frame["misses"] = frame.get("misses", 0) + 1
-        n = frame["misses"]
-        ladder = st.retry or self.cfg.retry
-        suggestions = self._suggestions(frame, flow, st)
-        if n <= len(ladder):
-            if error is not None:
-                self._say(error, frame, flow, suggestions=suggestions, names=names)
-            elif st.retry:
-                self._say(st.retry[n - 1], frame, flow, suggestions=suggestions)
-            else:
-                self._say(self.cfg.retry[n - 1], frame, flow)
-                if frame.get("pending") == "change":
-                    self._ask_change(frame, flow, st)
-                else:
-                    self._prompt(frame, flow, st)
-            return
-        frame["misses"] = 0
-        if st.escalate is not None:
-            self._fire(frame, flow, "escalate")
-        elif self.cfg.escalate is not None:
-            self._follow(frame, flow, self.cfg.escalate)
-        else:
-            self._prompt(frame, flow, st)
-
     # ---- saying things ----------------------------------------------------------------
 
     def _options(self, frame: dict[str, Any], flow: Flow, st: State) -> list[Option]:
@@ -758,7 +536,7 @@ class Run:
     def _suggestions(self, frame: dict[str, Any], flow: Flow, st: State) -> list[str]:
         if st.confirm:
             if frame.get("pending") == "change":
-                return [o.label for o in self._change_options(st)]
+                return [o.label for o in reading.change_options(self, st)]
             return ["はい", "いいえ"]
         return auto_suggestions(flow.slots.get(st.ask or ""), self._options(frame, flow, st))
 
@@ -787,7 +565,7 @@ class Run:
             return None
         if self._said_value is None:  # built once per turn: _names is called often
             und, text = self._heard
-            dates = getattr(und, "dates", None) or []
+            dates = und.dates
             self._said_value = {"text": text, "dates": [d.isoformat() for d in dates]}
         return self._said_value
 

@@ -10,23 +10,31 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from bot.nlu.engine import INTENTS, Nlu
+from bot.nlu.engine import Nlu
 from bot.nlu.understanding import ItemMention, Understanding
 
-__all__ = ["INTENTS", "ItemMention", "Nlu", "Understanding", "load_nlu", "understand"]
+__all__ = ["ItemMention", "Nlu", "Understanding", "load_nlu", "understand"]
 
 _cache: dict[Path, Nlu] = {}
 _lock = threading.Lock()
 
 
 def load_nlu(flows_dir: Path | str = "flows") -> Nlu:
-    """The Nlu for a flows directory, built once per path (and per process)."""
+    """The Nlu for a flows directory, built once per path and again when one of the files
+    it reads changed (staff edited the FAQ, the catalogue or the rules)."""
     path = Path(flows_dir).resolve()
     with _lock:
         nlu = _cache.get(path)
-        if nlu is None:
+        if nlu is None or nlu.stale():
             nlu = _cache[path] = Nlu(path)
         return nlu
+
+
+def refreshed(nlu: object) -> object:
+    """`nlu` itself, or a new Nlu when the files it was built from changed."""
+    if isinstance(nlu, Nlu) and nlu.stale():
+        return load_nlu(nlu.flows_dir)
+    return nlu
 
 
 def understand(text: str, now: datetime | None = None, context: str | None = None) -> Understanding:

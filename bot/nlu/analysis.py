@@ -15,6 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 import sudachipy
 
@@ -58,6 +59,9 @@ class Analysis:
     # Surface-view offsets of the short-unit (split mode A) boundaries inside katakana
     # compounds: シングル|ベッド, ガス|レンジ.
     subwords: frozenset[int] = frozenset()
+    # Tokens that carry no content of their own: particles, auxiliaries, symbols,
+    # interjections, adverbs and dependent verbs (して|ください, いい|です).
+    light: list[bool] = field(default_factory=list)
 
 
 def _view(pieces: list[str]) -> View:
@@ -95,6 +99,8 @@ def _pieces(surface: str, normal: str, reading: str) -> tuple[str, str, str]:
     return _piece(surface, False), _piece(normal, True), _piece(reading, False)
 
 
+LIGHT_POS = frozenset({"助詞", "助動詞", "補助記号", "空白", "感動詞", "接続詞", "副詞"})
+
 _KANJI_COUNT = re.compile(r"^([一二三四五六七八九十]+)(.+)$")
 
 
@@ -115,56 +121,109 @@ def _subword_ends(morpheme) -> list[int]:
     return ends
 
 
+class _Token(NamedTuple):
+    """What analyse() makes of one morpheme, the same wherever it occurs (cached)."""
+
+    surface: str
+    normal: str
+    reading: str
+    pos: str
+    light: bool
+    katakana: bool
+    subword_ends: tuple[int, ...]  # inside a katakana compound (シングル|ベッド)
+    kana_numeral: bool  # ひと, ふた…: a count only before つ (read per occurrence)
+
+
+TOKEN_CACHE_SIZE = 50_000
+TokenCache = dict[tuple[Any, ...], _Token]  # (surface, normalized, reading, POS id) -> token
+
+
+def _token(
+    morpheme: Any,
+    pos_cache: dict[int, tuple[str, ...]],
+    counters: frozenset[str],
+) -> _Token:
+    part = _pos(morpheme, pos_cache)
+    raw = morpheme.surface()
+    surface, normal, reading = _pieces(raw, morpheme.normalized_form(), morpheme.reading_form())
+    written = unicodedata.normalize("NFKC", raw)
+    is_katakana = _katakana(written)
+    subword_ends: tuple[int, ...] = ()
+    kana_numeral = False
+    if part[0] == "補助記号" or part[0] == "空白":
+        normal = _piece(surface, True)
+        reading = normal
+    elif part[1] == "数詞":
+        if is_kana(surface):  # よやく → よ|やく: kana count only before つ (ふたつ)
+            kana_numeral = True
+        else:
+            value = parse_int(morpheme.normalized_form())
+            if value is not None:
+                surface = normal = reading = str(value)
+    elif is_katakana:
+        if len(surface) >= 4:
+            subword_ends = tuple(_subword_ends(morpheme))
+    elif counters and part[0] == "名詞" and written and written[0] in "一二三四五六七八九十":
+        counted = _KANJI_COUNT.match(written)
+        if counted and counted.group(2) in counters:
+            value = parse_int(counted.group(1))
+            if value is not None:
+                surface = normal = reading = f"{value}{counted.group(2)}"
+    light = part[0] in LIGHT_POS or part[1] == "非自立可能"
+    return _Token(surface, normal, reading, part[0], light, is_katakana, subword_ends, kana_numeral)
+
+
 def analyse(
     morphemes,
     pos_cache: dict[int, tuple[str, ...]] | None = None,
     counters: frozenset[str] = frozenset(),
+    token_cache: TokenCache | None = None,
 ) -> Analysis:
     """Analyse a sudachipy MorphemeList; `pos_cache` (per dictionary) maps POS ids.
 
     `counters`: a noun written as a kanji numeral and a counter (三脚, 二棹) is
     read as the count it is (3脚), the way 3脚 and 三 脚 already are.
+    `token_cache`: what each distinct morpheme gives (per dictionary and `counters`):
+    most of a message's words were seen before, so only their boundaries are new.
     """
     if pos_cache is None:
         pos_cache = {}
+    if token_cache is None:
+        token_cache = {}
+    elif len(token_cache) > TOKEN_CACHE_SIZE:
+        token_cache.clear()
     surfaces: list[str] = []
     normals: list[str] = []
     readings: list[str] = []
     pos: list[str] = []
+    light: list[bool] = []
     katakana: list[bool] = []
     subwords: list[int] = []
     offset = 0
     items = list(morphemes)
     for index, morpheme in enumerate(items):
-        part = _pos(morpheme, pos_cache)
-        raw = morpheme.surface()
-        surface, normal, reading = _pieces(raw, morpheme.normalized_form(), morpheme.reading_form())
-        written = unicodedata.normalize("NFKC", raw)
-        is_katakana = _katakana(written)
-        if part[0] == "補助記号" or part[0] == "空白":
-            normal = _piece(surface, True)
-            reading = normal
-        elif part[1] == "数詞":
-            if is_kana(surface):  # よやく → よ|やく: kana count only before つ (ふたつ)
-                value = _kana_number(reading, items, index)
-            else:
-                value = parse_int(morpheme.normalized_form())
+        cache_key = (
+            morpheme.surface(),
+            morpheme.normalized_form(),
+            morpheme.reading_form(),
+            morpheme.part_of_speech_id(),
+        )
+        token = token_cache.get(cache_key)
+        if token is None:
+            token = token_cache[cache_key] = _token(morpheme, pos_cache, counters)
+        surface, normal, reading = token.surface, token.normal, token.reading
+        if token.kana_numeral:
+            value = _kana_number(reading, items, index)
             if value is not None:
                 surface = normal = reading = str(value)
-        elif is_katakana:
-            if len(surface) >= 4:
-                subwords += [offset + end for end in _subword_ends(morpheme)]
-        elif counters and part[0] == "名詞" and written[0] in "一二三四五六七八九十":
-            counted = _KANJI_COUNT.match(written)
-            if counted and counted.group(2) in counters:
-                value = parse_int(counted.group(1))
-                if value is not None:
-                    surface = normal = reading = f"{value}{counted.group(2)}"
+        if token.subword_ends:
+            subwords += [offset + end for end in token.subword_ends]
         surfaces.append(surface)
         normals.append(normal)
         readings.append(reading)
-        pos.append(part[0])
-        katakana.append(is_katakana)
+        pos.append(token.pos)
+        light.append(token.light)
+        katakana.append(token.katakana)
         offset += len(surface)
     return Analysis(
         _view(surfaces),
@@ -174,6 +233,7 @@ def analyse(
         len(items),
         katakana,
         frozenset(subwords),
+        light,
     )
 
 

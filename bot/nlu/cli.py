@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from pathlib import Path
 
 from bot.nlu import load_nlu
 from bot.nlu.understanding import Understanding
@@ -34,10 +35,12 @@ def explain(understanding: Understanding) -> str:
     return "\n".join(lines)
 
 
-def run_nlu(texts: list[str], now: datetime | None, as_json: bool) -> int:
+def run_nlu(
+    texts: list[str], now: datetime | None, as_json: bool, flows: Path | str = "flows"
+) -> int:
     """Print what the NLU understands of each text; return the exit code."""
     try:
-        nlu = load_nlu("flows")
+        nlu = load_nlu(flows)
     except (UserDictError, ValueError, OSError) as error:
         print(f"bot nlu: {error}", file=sys.stderr)
         return 2

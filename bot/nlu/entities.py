@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from bot.nlu.analysis import Analysis
 from bot.nlu.gazetteer import Match, longest
-from bot.nlu.lexicon import ItemInfo, TownInfo, VariantInfo
+from bot.nlu.lexicon import GarbageInfo, ItemInfo, KindInfo, TownInfo, VariantInfo
 from bot.nlu.textkey import corrects_itself, key, parse_int
 from bot.nlu.understanding import ItemMention
 
@@ -92,33 +92,84 @@ def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
 _LIST_JOINERS = frozenset({"と", "や", "、", ",", "・", "/", "とか", "も", "に", "and", "+", "&"})
 
 
+Things = tuple[frozenset[int], frozenset[int]]  # token indices where item words start, end
+NO_THINGS: Things = (frozenset(), frozenset())
+
+
 class ItemWords:
     """Words around an item name that change what it names (from flows/nlu/words.yaml)."""
 
-    def __init__(self, counters: list[str], heads: list[str]) -> None:
+    def __init__(
+        self, counters: list[str], heads: list[str], containers: list[str] | None = None
+    ) -> None:
         self.counters = frozenset(key(word) for word in counters)
         self.heads = frozenset(key(word) for word in heads)
+        self.containers = frozenset(key(word) for word in containers or [])
 
-    def is_item(self, analysis: Analysis, match: Match) -> bool:
-        """False for a counter after a number (1棹 is not 竿) and for an item that only
-        qualifies the next word (テレビ台, かがみもち, ソファーカバー are not the item)."""
+    def is_counter(self, analysis: Analysis, match: Match) -> bool:
+        """A counter or a unit after a number (1棹 is not 竿, 8畳 is not a 畳)."""
         surface = analysis.surface
-        if not isinstance(match.payload, ItemInfo):
-            return True
         start, end = surface.spans[match.first][0], surface.spans[match.last][1]
-        if (
+        return (
             match.first == match.last
             and start > 0
             and surface.text[start - 1].isdigit()
             and surface.text[start:end] in self.counters
-        ):
+        )
+
+    def is_item(self, analysis: Analysis, match: Match, things: Things = NO_THINGS) -> bool:
+        """False for a counter after a number (1棹 is not 竿), for an item that only
+        qualifies the next word (テレビ台, かがみもち, ソファーカバー are not the item) and
+        for one that qualifies another thing through の (カセットコンロのガス缶 is a ガス缶).
+        `things`: where the item words found start and end (token indices)."""
+        if not isinstance(match.payload, (ItemInfo, GarbageInfo)):
+            return True
+        if self.is_counter(analysis, match):
             return False
         following = match.last + 1
-        if following < analysis.count:
-            next_start, next_end = surface.spans[following]
-            if surface.text[next_start:next_end] in self.heads:
-                return False
-        return True
+        if following < analysis.count and self._token(analysis, following) in self.heads:
+            return False
+        return not self.describes(analysis, match, things)
+
+    def _token(self, analysis: Analysis, index: int) -> str:
+        start, end = analysis.surface.spans[index]
+        return analysis.surface.text[start:end]
+
+    def describes(self, analysis: Analysis, match: Match, things: Things) -> bool:
+        """「AのB」 names B (カセットコンロのガス缶 is a ガス缶), unless B is only A's
+        container (ヘアスプレーの缶 is hair spray): True when `match` is such an A or B."""
+        starts, ends = things
+        after = match.last + 1
+        if (
+            after + 1 < analysis.count
+            and after + 1 in starts
+            and self._token(analysis, after) == "の"
+        ):
+            return self._token(analysis, after + 1) not in self.containers
+        before = match.first - 1
+        return (
+            before > 0
+            and self._token(analysis, before) == "の"
+            and before - 1 in ends
+            and match.first == match.last
+            and self._token(analysis, match.first) in self.containers
+        )
+
+
+class Removals:
+    """Words right after an item that take it out (「掃除機はやめて」「椅子じゃなくて机」),
+    from flows/nlu/words.yaml `removal`."""
+
+    def __init__(self, words: list[str]) -> None:
+        alternatives = "|".join(
+            sorted(map(re.escape, (key(w) for w in words)), key=len, reverse=True)
+        )
+        self._after = (
+            re.compile(rf"^(?:は|を|も|が|の方は|のほうは)?(?:{alternatives})") if words else None
+        )
+
+    def follows(self, text: str) -> bool:
+        return bool(self._after and self._after.match(key(text)))
 
 
 def items_and_places(
@@ -127,12 +178,16 @@ def items_and_places(
     quantities: QuantityReader,
     date_spans: list[tuple[int, int]],
     words: ItemWords | None = None,
+    removals: Removals | None = None,
+    things: Things | None = None,
 ) -> tuple[list[ItemMention], TownInfo | None]:
+    """`things`: thing_starts(matches), when the caller has it already."""
+    things = things if things is not None else thing_starts(matches)
     entity_matches = longest(
         matches,
         lambda m: (
             isinstance(m.payload, (ItemInfo, TownInfo))
-            and (words is None or words.is_item(analysis, m))
+            and (words is None or words.is_item(analysis, m, things))
         ),
     )
     variant_matches = [m for m in matches if isinstance(m.payload, VariantInfo)]
@@ -188,6 +243,9 @@ def items_and_places(
         mention = ItemMention(info.name, quantity, info.kind, info.group, variant)  # type: ignore[arg-type]
         word = normal.text[normal.spans[match.first][0] : normal.spans[match.last][1]]
         previous = mentions.get(info.name)
+        if removals is not None and removals.follows(surface.text[end:window_end]):
+            mention = replace(mention, removed=True)
+            previous = None  # taken out: whatever was said of it before no longer counts
         if previous is not None:
             # Named twice: two counted mentions add up (本箱2個と書棚1個), and so do two
             # different words for it (敷布団と掛け布団; 布団と掛け布団 when listed with と);
@@ -213,6 +271,44 @@ def items_and_places(
         written[info.name] = word
     corrected = corrects_itself(surface.text)
     return _split_by_variant(list(mentions.values()), named_variants, per_mention, corrected), place
+
+
+_GARBAGE_WORDS = (ItemInfo, TownInfo, GarbageInfo, KindInfo)
+
+
+def thing_starts(matches: list[Match]) -> Things:
+    """Where catalogue and garbage item words start and end (for 「AのB」)."""
+    found = [m for m in matches if isinstance(m.payload, (ItemInfo, GarbageInfo))]
+    return frozenset(m.first for m in found), frozenset(m.last for m in found)
+
+
+def garbage(
+    analysis: Analysis,
+    matches: list[Match],
+    words: ItemWords | None = None,
+    things: Things | None = None,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The garbage.yaml items and kinds named, in text order. They compete with catalogue
+    items and towns for the same words (キャリーバッグ is a catalogue item, not a バッグ),
+    and a thing named with の before another (ペットボトルのキャップ → the cap) is the
+    last of them only when both are known as one phrase."""
+    things = things if things is not None else thing_starts(matches)
+    chosen = longest(
+        matches,
+        lambda m: (
+            isinstance(m.payload, _GARBAGE_WORDS)
+            and (words is None or words.is_item(analysis, m, things))
+        ),
+    )
+    items: list[str] = []
+    kinds: list[str] = []
+    for match in chosen:
+        payload = match.payload
+        if isinstance(payload, GarbageInfo) and payload.name not in items:
+            items.append(payload.name)
+        elif isinstance(payload, KindInfo) and payload.name not in kinds:
+            kinds.append(payload.name)
+    return tuple(items), tuple(kinds)
 
 
 def _split_by_variant(

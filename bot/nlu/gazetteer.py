@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import ahocorasick
+
 from bot.nlu.analysis import Analysis, View
 from bot.nlu.textkey import is_kana
 
@@ -39,10 +41,7 @@ class Match(NamedTuple):
     last: int  # last token index (inclusive)
     length: int  # matched characters (for longest-match resolution)
     view: str
-
-    @property
-    def payload(self) -> Any:
-        return self.term.payload
+    payload: Any  # the term's (a field, not a property: it is read very often)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +54,14 @@ class _Form:
 
 
 class Gazetteer:
+    """Every view's forms in one Aho–Corasick automaton (pyahocorasick): a text is read
+    once per view and every occurrence of every form comes out, instead of trying each
+    form length at each position."""
+
     def __init__(self, terms: Iterable[Term], analyse: Callable[[str], Analysis]) -> None:
-        # view -> first two characters -> (lengths, longest first; exact string -> forms)
-        self._index: dict[str, dict[str, tuple[list[int], dict[str, list[_Form]]]]] = {
-            SURFACE: {},
-            NORMAL: {},
-            READING: {},
-        }
+        # view -> form characters -> the forms written so
+        self._forms: dict[str, dict[str, list[_Form]]] = {SURFACE: {}, NORMAL: {}, READING: {}}
+        self._automata: dict[str, Any] = {}  # built on first use after a change
         self.terms: list[Term] = []
         for term in terms:
             self.add(term, analyse(term.text))
@@ -83,14 +83,23 @@ class Gazetteer:
     def _put(self, view: str, chars: str, term: Term) -> None:
         if not chars:
             return
-        lengths, forms = self._index[view].setdefault(chars[:2], ([], {}))
         written = unicodedata.normalize("NFKC", term.text)
         katakana_word = all("\u30a1" <= ch <= "\u30fc" for ch in written)
         kanji = all("\u4e00" <= ch <= "\u9fff" for ch in chars)
-        forms.setdefault(chars, []).append(_Form(chars, term, is_kana(chars), katakana_word, kanji))
-        if len(chars) not in lengths:
-            lengths.append(len(chars))
-            lengths.sort(reverse=True)
+        forms = self._forms[view].setdefault(chars, [])
+        forms.append(_Form(chars, term, is_kana(chars), katakana_word, kanji))
+        self._automata.pop(view, None)
+
+    def _automaton(self, view: str) -> Any:
+        automaton = self._automata.get(view)
+        if automaton is None:
+            automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+            for chars, forms in self._forms[view].items():
+                automaton.add_word(chars, (len(chars), forms))
+            if len(automaton):
+                automaton.make_automaton()
+            self._automata[view] = automaton
+        return automaton
 
     def find(self, analysis: Analysis) -> list[Match]:
         """All matches (overlapping ones included), in no particular order."""
@@ -101,60 +110,57 @@ class Gazetteer:
         return list(found.values())
 
     def _scan(self, view: View, name: str, found: dict, analysis: Analysis, *, loose: bool) -> None:
-        index = self._index[name]
-        text = view.text
+        automaton = self._automaton(name)
+        if not len(automaton):
+            return
         starts, ends = view.starts, view.ends
-        positions = range(len(text)) if loose else view.ordered_starts
-        for position in positions:
+        hits = []
+        for last, (size, forms) in automaton.iter(view.text):
+            position = last + 1 - size
             aligned = position in starts
-            entry = index.get(text[position : position + 2])
-            if aligned and position + 1 in ends:
-                single = index.get(text[position])
-                if single is not None:
-                    self._check(single, text, position, aligned, name, found, view, analysis)
-            if entry is not None:
-                self._check(entry, text, position, aligned, name, found, view, analysis)
+            if not (loose or aligned):
+                continue  # the normalized and reading views match from token starts only
+            if size == 1 and not (aligned and last + 1 in ends):
+                continue  # one character: a whole token or nothing
+            hits.append((position, size, forms, aligned))
+        # Position order, a one-character token first, then longer forms first: the
+        # longest match of a term on a span wins.
+        hits.sort(key=lambda hit: (hit[0], hit[1] != 1, -hit[1]))
+        for position, size, forms, aligned in hits:
+            self._check(forms, position, size, aligned, name, found, view, analysis)
 
     @staticmethod
     def _check(
-        entry: tuple[list[int], dict[str, list[_Form]]],
-        text: str,
+        forms: list[_Form],
         position: int,
+        size: int,
         aligned: bool,
         name: str,
         found: dict,
         view: View,
         analysis: Analysis,
     ) -> None:
-        lengths, table = entry
-        room = len(text) - position
-        for size in lengths:
-            if size > room:
-                continue
-            forms = table.get(text[position : position + size])
-            if forms is None:
-                continue
-            end = position + size
-            whole = aligned and end in view.ends
-            if not whole and not _word_edges(analysis, view, name, position, end, aligned):
-                continue
-            for form in forms:
-                if not whole:
-                    if name == READING:
-                        continue
-                    if aligned and size < 3 and not (name == NORMAL and form.kanji and size == 2):
-                        continue
-                    if (
-                        not aligned
-                        and not (form.kana and size >= 4)
-                        and not (form.katakana_word and size >= 3 and end in view.ends)
-                    ):
-                        continue
-                first, last = view.token_at[position], view.token_at[end - 1]
-                marker = (id(form.term), first, last)
-                previous = found.get(marker)
-                if previous is None or previous.length < size:
-                    found[marker] = Match(form.term, first, last, size, name)
+        end = position + size
+        whole = aligned and end in view.ends
+        if name == READING and (not whole or _homophone(analysis, view, position, end)):
+            return  # readings match whole words only, and never all-kanji ones (homophones)
+        if not whole and not _word_edges(analysis, view, name, position, end, aligned):
+            return
+        for form in forms:
+            if not whole:
+                if aligned and size < 3 and not (name == NORMAL and form.kanji and size == 2):
+                    continue
+                if (
+                    not aligned
+                    and not (form.kana and size >= 4)
+                    and not (form.katakana_word and size >= 3 and end in view.ends)
+                ):
+                    continue
+            first, last = view.token_at[position], view.token_at[end - 1]
+            marker = (id(form.term), first, last)
+            previous = found.get(marker)
+            if previous is None or previous.length < size:
+                found[marker] = Match(form.term, first, last, size, name, form.term.payload)
 
 
 def _word_edges(
@@ -173,6 +179,17 @@ def _word_edges(
     # so the first word of a compound Sudachi keeps as one token is not the item. (A
     # compound written as a catalogue word, ソファーベッド, still matches whole.)
     return not (inner_end and katakana[view.token_at[end - 1]])
+
+
+def _homophone(analysis: Analysis, view: View, start: int, end: int) -> bool:
+    """A reading match on words written all in kanji is a homophone (証明 is not 照明):
+    the reading view is for mixed writing (れいぞう庫), where some kana stay."""
+    surface = analysis.surface
+    for token in range(view.token_at[start], view.token_at[end - 1] + 1):
+        first, last = surface.spans[token]
+        if any(not ("\u4e00" <= ch <= "\u9fff" or ch == "々") for ch in surface.text[first:last]):
+            return False
+    return True
 
 
 def longest(matches: list[Match], accept: Callable[[Match], bool] | None = None) -> list[Match]:

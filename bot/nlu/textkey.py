@@ -40,7 +40,16 @@ def _keep(char: str, keep_symbols: bool) -> bool:
 
 def key(text: str, *, keep_symbols: bool = False) -> str:
     """The matching key of a whole text (for comparing free text to choice aliases)."""
+    return _kept(fold(text), keep_symbols)
+
+
+def keys(text: str) -> tuple[str, str]:
+    """(key(text), key(text, keep_symbols=True)), folding the text once."""
     folded = fold(text)
+    return _kept(folded, False), _kept(folded, True)
+
+
+def _kept(folded: str, keep_symbols: bool) -> str:
     if folded.isalnum():  # the common case: nothing to drop
         return folded
     return "".join([ch for ch in folded if _keep(ch, keep_symbols)])

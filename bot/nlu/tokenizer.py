@@ -16,7 +16,9 @@ _lock = threading.Lock()
 
 def truncate(text: str, limit: int = MAX_INPUT_BYTES) -> str:
     """Cut `text` to at most `limit` UTF-8 bytes, on a character boundary."""
-    encoded = text.encode("utf-8")
+    # surrogatepass: a lone surrogate (an undecodable byte in a command-line argument)
+    # is counted, not an error; normalise_input replaces it before Sudachi reads it.
+    encoded = text.encode("utf-8", errors="surrogatepass")
     if len(encoded) <= limit:
         return text
     return encoded[:limit].decode("utf-8", errors="ignore")

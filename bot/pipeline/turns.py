@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from bot.clock import TOKYO, Clock
-from bot.store.records import Claimed, Completion, NewOutbox, ResidentRow, Timer
+from bot.store.records import Claimed, Completion, FaqMiss, NewOutbox, ResidentRow, Timer
 from bot.store.services import TurnServices
 from bot.system_texts import SystemTexts
 from bot.turn import Reply, ResidentContext, Responder, Turn, TurnResult
@@ -25,6 +25,7 @@ DEFAULT_HANDOFF_HOURS = 72.0
 LOCAL_PROVIDERS = frozenset({"sim", "replay", "chat"})
 
 _NOBODY = ResidentRow(id="")
+RESIDENT_TEXTS = frozenset({"district", "town"})
 
 
 class Answer(Protocol):
@@ -87,6 +88,8 @@ class TurnRunner:
             resident=item.resident_id,
             notices_enabled=person.notices_enabled,
             handoff=person.handoff,
+            district=person.district,
+            town=person.town,
         )
         turn = _turn(item)
         done = Completion()
@@ -200,10 +203,13 @@ class TurnRunner:
     @staticmethod
     def _apply(outcome: TurnResult, done: Completion) -> None:
         done.save_conversation, done.conversation = True, outcome.conversation
-        done.resident.update({k: bool(v) for k, v in outcome.resident_updates.items()})
+        for key, value in outcome.resident_updates.items():
+            # Flags are stored as such; the district and town the resident gave as text.
+            done.resident[key] = value if key in RESIDENT_TEXTS else bool(value)
         done.cancel_timers += outcome.cancel_timers
         done.timers += [Timer(t.name, t.due_at, t.payload) for t in outcome.timers]
         done.staff_notes += [("note", note) for note in outcome.staff_notes]
+        done.faq_misses += [m for m in map(FaqMiss.of, outcome.faq_misses) if m is not None]
 
     @staticmethod
     def _write_replies(

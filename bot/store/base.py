@@ -34,6 +34,7 @@ from bot.store.records import (
     Claimed,
     Completion,
     FanOutStep,
+    FaqMissCount,
     InboundRow,
     Ingested,
     ListEntry,
@@ -296,6 +297,13 @@ class Notices(Protocol):
     async def rehearse(self, notice_id: str, to: ListEntry, route: Route, now: datetime) -> int:
         """A rehearsal (a conversation test's `notice:` turn, `bot chat`'s /notice): the
         notice delivered to this one resident at once, as sent (no approval, no channel)."""
+
+
+class FaqMisses(Protocol):
+    """Questions the city FAQ could not answer (turns record them with their Completion)."""
+
+    async def most_frequent(self, limit: int) -> list[FaqMissCount]:
+        """The most asked first, then the most recent."""
         ...
 
 
@@ -313,6 +321,9 @@ class Store(Protocol):
 
     @property
     def notices(self) -> Notices: ...
+
+    @property
+    def faq(self) -> FaqMisses: ...
 
     async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
         """Upgrade the schema (every owner's migrations). `serve`: this process processes

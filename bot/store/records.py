@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from bot.redact import for_staff
+
 # The order the delivery claim takes rows in: residents' replies first; a turn's own
 # notices (reminders) after emergency notices (categories' priorities: flows/data/notices.yaml).
 REPLY_PRIORITY = 0
@@ -69,6 +71,9 @@ class ResidentRow:
     last_provider: str | None = None
     last_channel: str | None = None
     failed_turns: int = 0
+    # The 地区 and 町名 the resident gave once (ごみの収集日), never an address.
+    district: str | None = None
+    town: str | None = None
 
 
 @dataclass
@@ -121,12 +126,14 @@ class Completion:
     status: str = "done"  # done | failed
     save_conversation: bool = False
     conversation: dict[str, Any] | None = None  # None with save_conversation: forget it
-    resident: dict[str, bool] = field(default_factory=dict)  # notices_enabled, handoff
+    # notices_enabled, handoff (flags); district, town (texts, None to forget them)
+    resident: dict[str, bool | str | None] = field(default_factory=dict)
     failed_turns: int | None = None
     cancel_timers: list[str] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)  # after the cancels: set wins
     staff_notes: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
     outbox: list[NewOutbox] = field(default_factory=list)
+    faq_misses: list[FaqMiss] = field(default_factory=list)  # counted for staff
 
 
 @dataclass
@@ -630,3 +637,37 @@ class Subscription:
     topic: str
     active: bool
     since: datetime  # the consent (or the stop, when not active)
+
+
+# ---- the city FAQ -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaqMiss:
+    """A question the city FAQ could not answer, as staff may see it: redacted, never who
+    asked. `key` makes the same question written the same way one counted row."""
+
+    key: str  # the text folded: NFKC, lower case, no spaces
+    text: str
+
+    @classmethod
+    def of(cls, question: str) -> FaqMiss | None:
+        shown = for_staff(question)
+        key = "".join(shown.lower().split())
+        return cls(key, shown) if key else None
+
+
+@dataclass(frozen=True)
+class FaqMissCount:
+    text: str
+    count: int
+    first_at: datetime
+    last_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "count": self.count,
+            "first_at": self.first_at.isoformat(),
+            "last_at": self.last_at.isoformat(),
+        }

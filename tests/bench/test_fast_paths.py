@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -106,12 +107,13 @@ def test_remembered_understanding_follows_the_day(nlu):
     )
 
 
-def test_callers_copy_is_their_own(nlu):
+def test_a_remembered_understanding_cannot_be_changed_by_a_caller(nlu):
+    """The cache hands out the same value to every caller: it is frozen (tuples inside)."""
     day = datetime(2026, 12, 1, 9, tzinfo=TOKYO)
     got = nlu.understand("ソファー2つと12月3日", day)
-    got.items.clear()
-    got.dates.clear()
-    got.intent = "changed"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.intent = "changed"
+    assert isinstance(got.items, tuple) and isinstance(got.dates, tuple)
     again = nlu.understand("ソファー2つと12月3日", day)
     assert again == nlu._understand("ソファー2つと12月3日", day, None)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -13,6 +12,7 @@ import pytest
 
 from bot.clock import FrozenClock, parse_instant
 from bot.engine import FlowResponder
+from bot.nlu.understanding import ItemMention, Understanding
 from bot.store.services import TurnServices
 from bot.turn import ResidentContext, Turn, TurnResult
 from tests.engine.city import flow_responder, register_action
@@ -30,58 +30,40 @@ INTENTS = {
 }
 
 
-@dataclass
-class Item:
-    name: str
-    quantity: int = 1
-    kind: str = "accepted"
-    group: str | None = None
-    variant: str | None = None
-
-
-@dataclass
-class Und:
-    text: str
-    key: str
-    intent: str | None = None
-    dates: list[date] = field(default_factory=list)
-    items: list[Item] = field(default_factory=list)
-    numbers: list[int] = field(default_factory=list)
-    yes_no: str | None = None
-    district: str | None = None
-    town: str | None = None
-    choice: int | None = None
-    rule: str | None = None
-
-
 class FakeNlu:
-    """Just enough understanding for the test flows."""
+    """Just enough understanding for the test flows (the engine's typed input, filled by
+    fixed rules instead of Sudachi)."""
 
     def key(self, text: str) -> str:
         return text.strip().lower()
 
-    def understand(self, text: str, now: datetime, context: str | None = None) -> Und:
-        u = Und(text, self.key(text))
-        for word, intent in INTENTS.items():
+    def understand(
+        self, text: str, now: datetime, context: str | None = None, recent: str | None = None
+    ) -> Understanding:
+        intent = None
+        for word, name in INTENTS.items():
             if word in text:
-                u.intent = intent
-        u.yes_no = (
-            "yes" if text in ("はい", "うん") else "no" if text in ("いいえ", "いや") else None
-        )
-        if re.fullmatch(r"\d", text):
-            u.choice = int(text)
-        u.numbers = [int(n) for n in re.findall(r"\d+", text)]
+                intent = name
         m = re.search(r"(\d+)/(\d+)/(\d+)", text)
-        if m:
-            u.dates = [date(int(m[1]), int(m[2]), int(m[3]))]
-        for name in ("ソファー", "椅子", "机", "箪笥"):
-            if name in text:
-                u.items.append(Item(name))
+        items = [ItemMention(name) for name in ("ソファー", "椅子", "机", "箪笥") if name in text]
         if "テレビ" in text:
-            u.items.append(Item("テレビ", kind="not_accepted"))
-        if "桜台" in text:
-            u.district = "桜台"
-        return u
+            items.append(ItemMention("テレビ", kind="not_accepted"))
+        return Understanding(
+            text=text,
+            key=self.key(text),
+            intent=intent,
+            yes_no="yes"
+            if text in ("はい", "うん")
+            else "no"
+            if text in ("いいえ", "いや")
+            else None,
+            choice=int(text) if re.fullmatch(r"\d", text) else None,
+            numbers=tuple(int(n) for n in re.findall(r"\d+", text)),
+            dates=(date(int(m[1]), int(m[2]), int(m[3])),) if m else (),
+            items=tuple(items),
+            district="桜台" if "桜台" in text else None,
+            standalone=text.strip() in INTENTS,  # the intent word and nothing else
+        )
 
 
 @register_action("test_find_days")

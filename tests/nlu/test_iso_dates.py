@@ -27,5 +27,5 @@ def nlu():
 )
 def test_iso_dates(nlu, text, dates, numbers):
     understood = nlu.understand(text, NOW)
-    assert understood.dates == dates
-    assert understood.numbers == numbers
+    assert list(understood.dates) == dates
+    assert list(understood.numbers) == numbers

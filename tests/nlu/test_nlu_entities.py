@@ -37,18 +37,18 @@ SUNDAY = datetime(2026, 11, 22, 9, 0, tzinfo=TOKYO)
     ],
 )
 def test_dates(nlu: Nlu, text: str, expected: date) -> None:
-    assert nlu.understand(text, NOW).dates == [expected]
+    assert nlu.understand(text, NOW).dates == (expected,)
 
 
 def test_next_week_is_the_next_calendar_week(nlu: Nlu) -> None:
     # From a Sunday, 来週 is the week starting tomorrow (weeks start on Monday).
-    assert nlu.understand("来週の火曜", SUNDAY).dates == [date(2026, 11, 24)]
-    assert nlu.understand("火曜", SUNDAY).dates == [date(2026, 11, 24)]
+    assert nlu.understand("来週の火曜", SUNDAY).dates == (date(2026, 11, 24),)
+    assert nlu.understand("火曜", SUNDAY).dates == (date(2026, 11, 24),)
 
 
 def test_date_numbers_are_not_numbers(nlu: Nlu) -> None:
     result = nlu.understand("12月3日にタンス2つ", NOW)
-    assert result.numbers == [2]
+    assert result.numbers == (2,)
     assert [(i.name, i.quantity) for i in result.items] == [("タンス", 2)]
 
 
@@ -57,7 +57,7 @@ def test_date_numbers_are_not_numbers(nlu: Nlu) -> None:
     [("二つ", [2]), ("ふたつ", [2]), ("３脚", [3]), ("十五", [15]), ("よやく", [])],
 )
 def test_numbers(nlu: Nlu, text: str, numbers: list[int]) -> None:
-    assert nlu.understand(text, NOW).numbers == numbers
+    assert list(nlu.understand(text, NOW).numbers) == numbers
 
 
 @pytest.mark.parametrize(

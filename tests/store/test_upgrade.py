@@ -16,14 +16,17 @@ from tests.foundation.helpers import RecordingResponder, StoreHarness
 
 BEFORE = Path(__file__).parent / "fixtures" / "before_seam.sql"
 ALICE, BOB = "a" * 32, "b" * 32
-# Steps added after the seam (the staff console's): an old database gets them on opening.
+# Steps added after the seam (the staff console's, the understanding's): an old database
+# gets them on opening.
 AFTER_THE_SEAM = [
     ("pipeline", "inbox by resident"),
+    ("pipeline", "residents.district_town"),
     ("pipeline", "outbox for notices"),
     ("staff", "staff notes by resident"),
     ("accounts", "accounts, sessions and sign-in failures"),
     ("audit", "audit log (hash chain)"),
     ("console", "cases, read marks and reply authors"),
+    ("faq", "faq misses"),
     ("notices", "notices"),
 ]
 

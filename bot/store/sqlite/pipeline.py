@@ -25,7 +25,7 @@ from bot.store.records import (
     SentMessage,
     Timer,
 )
-from bot.store.sqlite import staff
+from bot.store.sqlite import faq, staff
 from bot.store.sqlite.migrations import MigrationSet, run_script
 
 MIGRATIONS = MigrationSet("pipeline")
@@ -126,6 +126,13 @@ def _inbox_by_resident(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX inbox_by_resident ON inbox (resident_id, received_at)")
 
 
+@MIGRATIONS.step("residents.district_town")
+def _resident_place(db: sqlite_utils.Database) -> None:
+    # The 地区 and 町名 a resident gave once (ごみの収集日), so they are not asked again.
+    db.execute("ALTER TABLE residents ADD COLUMN district TEXT")
+    db.execute("ALTER TABLE residents ADD COLUMN town TEXT")
+
+
 @MIGRATIONS.step("outbox for notices")
 def _outbox_for_notices(db: sqlite_utils.Database) -> None:
     # A staff notice is one outbox row per resident (its text is the notice's: nothing
@@ -187,6 +194,8 @@ def _resident(row: dict[str, Any]) -> ResidentRow:
         last_provider=row["last_provider"],
         last_channel=row["last_channel"],
         failed_turns=int(row["failed_turns"] or 0),
+        district=row["district"],
+        town=row["town"],
     )
 
 
@@ -198,8 +207,8 @@ def residents(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, Reside
     return {
         row["id"]: _resident(row)
         for row in db.query(
-            "SELECT id, notices_enabled, handoff, last_provider, last_channel, failed_turns "
-            f"FROM residents WHERE id IN ({marks})",
+            "SELECT id, notices_enabled, handoff, last_provider, last_channel, failed_turns, "
+            f"district, town FROM residents WHERE id IN ({marks})",
             list(ids),
         )
     }
@@ -220,11 +229,19 @@ def known_residents(db: sqlite_utils.Database, ids: Sequence[str]) -> list[str]:
     return list(residents(db, ids))
 
 
+RESIDENT_FLAGS = ("notices_enabled", "handoff")
+RESIDENT_TEXTS = ("district", "town")  # the 地区 and 町名 a resident gave (never an address)
+
+
 def update_resident(db: sqlite_utils.Database, resident_id: str, changes: dict[str, Any]) -> None:
     for key, value in changes.items():
-        if key not in ("notices_enabled", "handoff"):
+        if key in RESIDENT_FLAGS:
+            value = int(bool(value))
+        elif key in RESIDENT_TEXTS:
+            value = None if value is None else str(value)
+        else:
             raise ValueError(f"unknown resident field {key!r}")
-        db.execute(f"UPDATE residents SET {key} = ? WHERE id = ?", [int(bool(value)), resident_id])
+        db.execute(f"UPDATE residents SET {key} = ? WHERE id = ?", [value, resident_id])
 
 
 # ---- inbox ---------------------------------------------------------------------------------
@@ -366,6 +383,8 @@ def complete(
         set_timer(db, resident_id, timer)
     for kind, text in done.staff_notes:
         staff.add_note(db, resident_id, kind, text, stamp)
+    for miss in done.faq_misses:
+        faq.record(db, miss, stamp)
     for out in done.outbox:
         add_outbox(
             db,

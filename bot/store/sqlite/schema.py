@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from bot.store.sqlite import accounts, audit, bookings, console, notices, pipeline, staff
+from bot.store.sqlite import accounts, audit, bookings, console, faq, notices, pipeline, staff
 from bot.store.sqlite.migrations import MigrationSet, apply
 
 OWNERS: list[MigrationSet] = [
@@ -15,6 +15,7 @@ OWNERS: list[MigrationSet] = [
     accounts.MIGRATIONS,
     audit.MIGRATIONS,
     console.MIGRATIONS,  # refers to staff_accounts
+    faq.MIGRATIONS,
     notices.MIGRATIONS,
 ]
 

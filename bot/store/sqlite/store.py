@@ -21,7 +21,7 @@ import sqlite_utils
 from bot.store import records as r
 from bot.store.base import AuditSealer, SendBudget, TurnHandler, Wakeups
 from bot.store.services import Conversations, Residents
-from bot.store.sqlite import bookings, delivery, notices, pipeline, staff
+from bot.store.sqlite import bookings, delivery, faq, notices, pipeline, staff
 from bot.store.sqlite.connection import WriteGate, write_transaction
 from bot.store.sqlite.lane import Lane
 from bot.store.sqlite.noticestore import SqliteNotices, SqliteNoticeService, SqliteTurnCases
@@ -158,6 +158,16 @@ class SqliteDelivery:
         return None  # one process sends: its own limiter is the whole budget
 
 
+class SqliteFaqMisses:
+    """bot.store.base.FaqMisses: read on the intake lane (the turns write them)."""
+
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+
+    async def most_frequent(self, limit: int) -> list[r.FaqMissCount]:
+        return await self.lane.read(faq.most_frequent, limit)
+
+
 class SqliteStore:
     """bot.store.base.Store on the SQLite file at `path` (":memory:" for a throwaway one).
     `single_lane`: one connection and thread for everything (replay, chat, CLI).
@@ -178,6 +188,7 @@ class SqliteStore:
         # Staff's transactions are short: on the intake lane, like the webhooks'.
         self.staff = SqliteStaffDesk(self._intake, audit)
         self.console = SqliteConsole(self._intake, audit)
+        self.faq = SqliteFaqMisses(self._intake)
         self.wake = Wakeups()
         self._batches: itertools.count[int] = itertools.count(1)
         self._services: SqliteTurnServices | None = None
