@@ -114,6 +114,7 @@ class World:
         topics: tuple[str, ...] = (),
         district: str | None = None,
         booked_on: date | None = None,
+        known_by_booking: bool = False,
         stopped: bool = False,
         provider: str = "twilio",
         channel: str = "sms",

@@ -52,7 +52,7 @@ def test_a_topic_stopped_is_not_a_subscription(world: World) -> None:
 
 def test_districts_narrow_the_audience(world: World) -> None:
     south = world.resident(topics=("gomi",), district="南")
-    east = world.resident(topics=("gomi",), district="東")
+    east = world.resident(topics=("gomi",), district="東", known_by_booking=True)
     world.resident(topics=("gomi",), district="北")
     world.resident(topics=("gomi",))  # nowhere known
     notice = world.draft(content(districts=("南", "東")))
@@ -63,13 +63,14 @@ def test_districts_narrow_the_audience(world: World) -> None:
 
 def test_emergency_reaches_subscribers_and_everyone_known_unless_stopped(world: World) -> None:
     subscriber = world.resident(topics=("bousai",), district="南")
-    known = world.resident(district="南")  # a booking there: known, never subscribed
+    told = world.resident(district="南")  # gave the 地区 once (ごみの収集日): known there
+    booked = world.resident(district="南", known_by_booking=True)  # a booking there
     elsewhere = world.resident(district="北")
     stopped = world.resident(district="南", stopped=True)
     notice = world.draft(emergency(districts=("南",)))
     world.approve(notice, by="sato")
     world.dispatch()
-    assert world.recipients(notice) == {subscriber, known}
+    assert world.recipients(notice) == {subscriber, told, booked}
     assert elsewhere not in world.recipients(notice)
     assert stopped not in world.recipients(notice)
     assert world.status(notice)["skipped"]["stopped"] == 1

@@ -384,10 +384,6 @@ def forget_list(db: sqlite_utils.Database, notice_id: str) -> int:
 # ---- the audience -------------------------------------------------------------------------
 
 
-def _has_column(db: sqlite_utils.Database, table: str, column: str) -> bool:
-    return any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})"))
-
-
 class _Audience:
     """SQL for one notice's audience: the residents it is driven by (in id order, so a
     batch continues after the last id) and the conditions each must meet."""
@@ -403,7 +399,6 @@ class _Audience:
         self.cap = row["weekly_cap"]
         self.category = row["category"]
         self.week_ago = utc_text(now - timedelta(days=7))
-        self.district_column = _has_column(db, "residents", "district")
 
     def source(self) -> tuple[str, str, list[Any]]:
         """(FROM … WHERE …, its resident id column, arguments): the residents the audience
@@ -446,11 +441,10 @@ class _Audience:
         if not self.districts or self.mode != "category":
             return "1", []
         marks = self._marks()
-        given = f"r.district IN ({marks}) OR " if self.district_column else ""
         return (
-            f"({given}EXISTS (SELECT 1 FROM bookings b WHERE b.resident_id = r.id "
-            f"AND b.district IN ({marks})))",
-            ([*self.districts] if self.district_column else []) + self.districts,
+            f"(r.district IN ({marks}) OR EXISTS (SELECT 1 FROM bookings b "
+            f"WHERE b.resident_id = r.id AND b.district IN ({marks})))",
+            [*self.districts, *self.districts],
         )
 
     def over_cap(self) -> tuple[str, list[Any]]:
