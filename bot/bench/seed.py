@@ -64,6 +64,8 @@ def _spread(i: int, n: int) -> int:
 # bot bench --notice: residents subscribed to these topics (ids from flows/data/notices.yaml),
 # a resident to 1, 2 or 3 of them.
 TOPICS = ("bousai", "gomi", "kosodate", "kenko", "shisei")
+# Residents live across the sample city's districts (flows/data/districts.yaml).
+DISTRICTS = ("北", "南", "東", "西", "中央", "桜台")
 
 
 def _chunk(
@@ -101,6 +103,7 @@ def _chunk(
                 "rcs" if i % 5 == 0 else "sms",
                 past[_spread(i, k)],
                 past[_spread(i + 1, k)],
+                DISTRICTS[_spread(i, len(DISTRICTS))],
             )
         )
         if i % 10 == 0:

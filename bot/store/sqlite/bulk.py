@@ -13,7 +13,15 @@ from bot.store.sqlite.connection import open_database
 from bot.store.sqlite.schema import migrate
 
 COLUMNS = {
-    "residents": ("id", "phone_enc", "last_provider", "last_channel", "created_at", "last_seen_at"),
+    "residents": (
+        "id",
+        "phone_enc",
+        "last_provider",
+        "last_channel",
+        "created_at",
+        "last_seen_at",
+        "district",
+    ),
     "inbox": (
         "id",
         "provider",
