@@ -47,7 +47,10 @@ PIPELINE = web.AppKey("pipeline", Pipeline)
 
 
 def make_clock(settings: Settings) -> Clock:
-    return OffsetClock(parse_instant(settings.clock_start)) if settings.clock_start else Clock()
+    if settings.clock_start:
+        return OffsetClock(parse_instant(settings.clock_start))
+    # In development the simulator's clock control may move time on; production's is real.
+    return Clock() if settings.production else OffsetClock(Clock().now())
 
 
 def edge_limits(settings: Settings) -> EdgeLimits:
@@ -91,7 +94,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         store=store,
         clock=clock,
         vault=vault,
-        responder_factory=lambda: build_responder(Path(settings.flows_dir), clock),
+        responder_factory=lambda: build_responder(
+            Path(settings.flows_dir), clock, dictionaries=settings.dictionaries_dir
+        ),
         texts=texts,
         metrics=metrics_,
         max_chars=settings.max_text_chars,

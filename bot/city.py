@@ -30,9 +30,8 @@ def check_city(path: Path | str) -> list[FlowError]:
 
 
 def check_notice_files(flows_dir: Path) -> list[FlowError]:
-    from bot.notices.desk import city_districts
     from bot.notices.policy import load_policy
-    from bot.notices.spec import NoticeFileError, parse_notice_file
+    from bot.notices.spec import NoticeFileError, city_districts, parse_notice_file
 
     folder = flows_dir / "notices"
     if not folder.is_dir():
@@ -59,10 +58,12 @@ def load_city_flows(path: Path | str) -> FlowSet:
     return load_flowset(Path(path), _domain(Path(path)))
 
 
-def build_responder(flows_dir: Path, clock: Clock) -> Responder:
-    """The responder the pipeline calls for every turn: the flow engine over the NLU."""
+def build_responder(flows_dir: Path, clock: Clock, dictionaries: Path | None = None) -> Responder:
+    """The responder the pipeline calls for every turn: the flow engine over the NLU
+    (the Sudachi word lists from `dictionaries`, default beside the flows folder)."""
     # Imported here: loading Sudachi is the slow part of start-up, and only the processes
     # that answer residents need it.
     from bot.nlu import load_nlu
 
-    return FlowResponder(flows_dir, load_nlu(flows_dir), clock, build_domain(flows_dir))
+    nlu = load_nlu(flows_dir, dictionaries)
+    return FlowResponder(flows_dir, nlu, clock, build_domain(flows_dir))

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -14,11 +13,15 @@ from bot.clock import Clock, FrozenClock, parse_instant
 from bot.errors import BotError
 
 if TYPE_CHECKING:
+    from bot.cityfolder import CityFolder
     from bot.config import Settings
 
 
 class UsageError(BotError):
     pass
+
+
+CHAT_NUMBER = "+819000000000"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,44 +36,108 @@ def _instant(value: str):
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("sakura-bot")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def _city_option(parser: argparse.ArgumentParser) -> None:
+    """--flows on a command: where the city lives (bot.cityfolder; every command has it)."""
+    parser.add_argument(
+        "--flows",
+        metavar="DIR",
+        help="the city's flows folder (default: $BOT_FLOWS, else ./flows); its Sudachi "
+        "dictionaries are DIR/../dictionaries (default) or $BOT_DICTIONARIES",
+    )
+
+
+def _db_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--db", type=Path, help=f"{what} (default: $BOT_DB, else var/bot.db, as `bot serve`)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bot", description="さくら市 SMS / +メッセージ chatbot")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = sub.add_parser("serve", help="run the webhook server")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--db", type=Path)
-    serve.add_argument("--clock", type=_instant, help="start the clock at this instant")
+    serve.add_argument("--host", help="listen address (default: $BOT_HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default: $BOT_PORT, else 8080)")
+    _db_option(serve, "the SQLite database")
+    serve.add_argument(
+        "--clock",
+        type=_instant,
+        help="start the clock at this ISO 8601 instant and let it run (default: real time)",
+    )
+    _city_option(serve)
 
     chat = sub.add_parser("chat", help="chat with the bot in the terminal")
-    chat.add_argument("--channel", choices=["sms", "rcs"], default="sms")
-    chat.add_argument("--from", dest="sender", default="+819000000000")
-    chat.add_argument("--clock", type=_instant)
+    chat.add_argument(
+        "--channel", choices=["sms", "rcs"], default="sms", help="the channel (default: sms)"
+    )
+    chat.add_argument(
+        "--from",
+        dest="sender",
+        default=CHAT_NUMBER,
+        help=f"your number, a simulated resident (default: {CHAT_NUMBER})",
+    )
+    chat.add_argument(
+        "--clock", type=_instant, help="start at this ISO 8601 instant (default: real time)"
+    )
+    _db_option(chat, "the database; `:memory:` for a throw-away one")
+    _city_option(chat)
 
     replay = sub.add_parser("replay", help="run conversation tests")
-    replay.add_argument("paths", nargs="*", default=["tests/conversations"])
-    replay.add_argument("--json", action="store_true")
-    replay.add_argument("--coverage", action="store_true")
+    replay.add_argument(
+        "paths",
+        nargs="*",
+        help="files or folders (default: tests/conversations, else the city's own "
+        "DIR/../tests/conversations)",
+    )
+    replay.add_argument(
+        "--json", action="store_true", help="one JSON object per file (default: text)"
+    )
+    replay.add_argument(
+        "--coverage",
+        action="store_true",
+        help="which flow transitions the files took (default: off)",
+    )
+    _city_option(replay)
 
     nlu = sub.add_parser("nlu", help="show what the bot understands of each text")
-    nlu.add_argument("--now", type=_instant)
-    nlu.add_argument("--json", action="store_true")
+    nlu.add_argument(
+        "--now", type=_instant, help="resolve dates against this instant (default: now, JST)"
+    )
+    nlu.add_argument("--json", action="store_true", help="one JSON object per text (default: text)")
     nlu.add_argument("texts", nargs="+")
+    _city_option(nlu)
 
     flows = sub.add_parser("flows", help="check or draw flows")
     flows_sub = flows.add_subparsers(dest="flows_command", required=True, parser_class=_Parser)
     check = flows_sub.add_parser("check", help="validate flows, templates and data")
-    check.add_argument("path", nargs="?", default="flows")
+    check.add_argument(
+        "path", nargs="?", help="a flows folder or a file in one (default: the --flows folder)"
+    )
+    _city_option(check)
     graph = flows_sub.add_parser("graph", help="a flow as a Mermaid stateDiagram-v2")
     graph.add_argument("flow_id")
-    graph.add_argument("--flows", default="flows")
+    _city_option(graph)
 
     # `bot bench ...` is handed whole to bot.bench (its own options); listed here for --help.
     sub.add_parser("bench", help="measure the whole path end to end (bot bench --help)")
 
+    init = sub.add_parser("init", help="write the sample city into a folder")
+    init.add_argument("dir", help="where: DIR/flows, DIR/dictionaries, DIR/tests/conversations")
+
     handoff = sub.add_parser("handoff", help="conversations handed to staff")
-    handoff.add_argument("--db", type=Path)
+    _db_option(handoff, "the database")
+    _city_option(handoff)
     handoff_sub = handoff.add_subparsers(
         dest="handoff_command", required=True, parser_class=_Parser
     )
@@ -79,28 +146,36 @@ def build_parser() -> argparse.ArgumentParser:
     give_back.add_argument("ref", help="the reference shown by `bot handoff list`")
 
     faq = sub.add_parser("faq", help="the city FAQ: questions it could not answer")
-    faq.add_argument("--db", type=Path)
+    _db_option(faq, "the database")
+    _city_option(faq)
     faq_sub = faq.add_subparsers(dest="faq_command", required=True, parser_class=_Parser)
     misses = faq_sub.add_parser("misses", help="unanswered questions, most frequent first")
-    misses.add_argument("--limit", type=int, default=50)
-    misses.add_argument("--json", action="store_true")
+    misses.add_argument(
+        "--limit", type=int, default=50, help="at most this many questions (default: 50)"
+    )
+    misses.add_argument(
+        "--json", action="store_true", help="one JSON object per question (default: text)"
+    )
+
     from bot.staff.cli import add_parsers as add_staff_parsers
 
     add_staff_parsers(sub, _Parser)  # bot staff …, bot audit …
     from bot.notices.cli import add_parsers as add_notice_parsers
 
     add_notice_parsers(sub, _Parser)  # bot notices …
+    for name in ("staff", "audit", "notices"):
+        _city_option(sub.choices[name])
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:
-        from bot.bench import main as bench_main
-
-        return bench_main(argv[1:])
-    args = build_parser().parse_args(argv)
     try:
+        if argv[:1] == ["bench"]:
+            from bot.bench import main as bench_main
+
+            return bench_main(argv[1:])
+        args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return 130
@@ -116,29 +191,61 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-def flows_folder() -> Path:
-    """The flows folder staff edit: BOT_FLOWS, else ./flows (as `bot serve` uses)."""
-    return Path(os.environ.get("BOT_FLOWS", "flows"))
+def city_of(args: argparse.Namespace, require: bool = True) -> CityFolder:
+    """The city a command works on (--flows, BOT_FLOWS, ./flows); checked unless asked not
+    to, so a wrong folder is one line saying how to fix it, before anything is written."""
+    from bot.cityfolder import CityFolder
+
+    city = CityFolder.locate(getattr(args, "flows", None))
+    return city.require() if require else city
+
+
+def _checked_settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    """Settings for a command that answers residents: the city folder, its flows and its
+    dictionaries are checked before anything is written (the database, the dev key)."""
+    from bot.city import check_city
+    from bot.config import ensure_secret, load_settings
+    from bot.nlu.userdict import UserDictError, ensure_user_dic
+
+    city = city_of(args)
+    settings = load_settings(
+        None,
+        db_path=args.db,
+        flows_dir=city.flows,
+        dictionaries_dir=city.dictionaries,
+        clock_start=args.clock.isoformat() if args.clock else None,
+        **overrides,
+    )
+    errors = check_city(city.flows)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        raise UsageError(
+            f"the city in {city.flows} has {len(errors)} error(s) (above); fix them, "
+            f"then `bot flows check --flows {city.flows}` says when it is right"
+        )
+    try:
+        ensure_user_dic(city.dictionaries)  # validated (and built once) before serving
+    except UserDictError as exc:
+        print(exc, file=sys.stderr)
+        raise UsageError(f"the dictionaries in {city.dictionaries} are not valid (above)") from None
+    if str(settings.db_path) == ":memory:":
+        return settings  # a throw-away database keeps no key either
+    return ensure_secret(settings)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.app import create_app, edge_limits
-    from bot.config import load_settings
     from bot.logs import setup_logging
     from bot.server import serve
 
-    settings = load_settings(
-        host=args.host,
-        port=args.port,
-        db_path=args.db,
-        clock_start=args.clock.isoformat() if args.clock else None,
-    )
+    settings = _checked_settings(args, host=args.host, port=args.port)
     setup_logging()
     app = create_app(settings)
     base = f"http://{settings.host}:{settings.port}"
-    print(f"さくら市ボット listening on {base}", flush=True)
+    print(f"さくら市ボット listening on {base} (city: {settings.flows_dir})", flush=True)
     if settings.simulator:
         print(f"  simulator:     {base}/sim/", flush=True)
     from bot.staff.cli import console_hint
@@ -149,57 +256,64 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.city import build_responder
-    from bot.local import LocalBot
-    from bot.replay.runner import render_sent
-    from bot.replay.spec import parse_wait
+CHAT_HELP = """\
+/help        この説明
+/now         ボットの時計の今の時刻
+/wait 25h    時計を進めて、その間に期限の来たリマインダーなどを届けます（s, m, h, d）
+/notice FILE お知らせのファイルを、いまこの番号に届けます（リハーサル。質問への回答を試せます）
+/quit        終了（Ctrl-D でも）
+空のまま Enter  担当者からの返信など、新しいメッセージを確認します"""
 
-    real = Clock()
-    offset = (args.clock - real.now()) if args.clock else timedelta()
-    clock = FrozenClock(real.now() + offset)
-    flows = flows_folder()
-    bot = LocalBot(build_responder(flows, clock), clock, flows, provider="chat")
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.chat import Chat
+
+    settings = _checked_settings(args)
+    chat = Chat(settings, args.sender, args.channel, args.clock)
     print(
-        "さくら市ボットと会話します。/wait 25h で時間を進め、/notice FILE でお知らせを受け取り、"
-        "/quit で終了します。"
+        "さくら市ボットと会話します。コマンド: /help 使い方  /now 時刻  /wait 25h 時計を進める  /quit 終了"
     )
+    print(f"データベース: {settings.db_path}  あなたの番号: {args.sender}  時刻: {chat.now()}")
     try:
         while True:
             try:
                 line = input("あなた> ")
             except EOFError:
                 break
-            if line.strip() in {"/quit", "/exit"}:
+            command = line.strip()
+            if command in {"/quit", "/exit"}:
                 break
-            if line.startswith("/wait"):
+            if command in {"/help", "/?"}:
+                print(CHAT_HELP)
+                continue
+            if command == "/now":
+                print(f"時刻: {chat.now()}")
+                continue
+            if command.startswith("/wait"):
                 try:
-                    delta = parse_wait("chat", 1, line[5:].strip())
+                    sent = chat.wait(command[5:].strip())
                 except BotError as exc:
                     print(exc)
                     continue
-                offset += delta
-                sent = bot.advance(args.sender, delta)
-            elif line.startswith("/notice"):  # rehearse a staff notice on this resident
-                clock.set(real.now() + offset)
+                print(f"時刻: {chat.now()}")
+            elif command.startswith("/notice"):
                 try:
-                    sent = bot.notice(args.sender, Path(line[7:].strip()), args.channel)
+                    sent = chat.notice(Path(command[7:].strip()))
                 except BotError as exc:
                     print(exc)
+                    continue
+            elif command.startswith("/"):
+                print(f"{command.split()[0]} は使えません。/help で使い方を表示します。")
+                continue
+            elif not command:
+                sent = chat.check()
+                if not sent:
                     continue
             else:
-                clock.set(real.now() + offset)
-                if not line.strip():
-                    continue
-                sent = bot.send(args.sender, line, args.channel)
-            text = render_sent(sent, args.channel)
-            print(f"さくら市> {text}" if text else "（返信なし）")
-            if args.channel == "rcs":
-                chips = [s for m in sent for s in m.get("suggestions", [])]
-                if chips:
-                    print("  [" + "] [".join(chips) + "]")
+                sent = chat.say(line)
+            print(chat.render(sent))
     finally:
-        bot.close()
+        chat.close()
     return 0
 
 
@@ -207,15 +321,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from bot.city import build_responder
     from bot.replay.runner import collect_files, run_files
 
-    flows = flows_folder()
-    files = collect_files(args.paths)
+    city = city_of(args)
+    flows = city.flows
+    paths = args.paths or [_default_conversations(city)]
+    files = collect_files(paths)
     if not files:
         print("bot: no conversation files found", file=sys.stderr)
         return 2
     holder: dict = {}
 
     def factory(clock: FrozenClock):
-        holder["responder"] = build_responder(flows, clock)
+        holder["responder"] = build_responder(flows, clock, dictionaries=city.dictionaries)
         return holder["responder"]
 
     results = run_files(files, factory, flows)
@@ -242,6 +358,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if failed == 0 and coverage_ok else 1
 
 
+def _default_conversations(city: CityFolder) -> str:
+    """tests/conversations here (the contract's default), else the city's own."""
+    here = Path("tests/conversations")
+    if here.exists():
+        return str(here)
+    return str(city.root / "tests" / "conversations")
+
+
 def _print_coverage(responder, to_stderr: bool) -> bool:
     out = sys.stderr if to_stderr else sys.stdout
     if responder is None or not hasattr(responder, "fired"):
@@ -264,16 +388,19 @@ def cmd_nlu(args: argparse.Namespace) -> int:
         from bot.nlu.cli import run_nlu
     except ImportError as exc:
         raise UsageError(f"the NLU is not installed ({exc})") from None
-    return run_nlu(args.texts, args.now, args.json, flows_folder())
+    city = city_of(args)
+    return run_nlu(args.texts, args.now, args.json, city.flows, city.dictionaries)
 
 
 def cmd_flows(args: argparse.Namespace) -> int:
     from bot.city import city_report, load_city_flows
     from bot.engine import mermaid
 
+    # Not checked here: `flows check` reports what is wrong with the folder itself.
+    city = city_of(args, require=False)
     if args.flows_command == "check":
-        path = Path(args.path)
-        if not path.exists():
+        path = Path(args.path) if args.path else city.flows
+        if not path.exists() and args.path:
             raise FileNotFoundError(args.path)
         errors, warnings = city_report(path)
         for problem in [*errors, *warnings]:
@@ -283,7 +410,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
             return 1
         print(f"flows OK ({len(warnings)} warning(s))" if warnings else "flows OK")
         return 0
-    flowset = load_city_flows(Path(args.flows))
+    flowset = load_city_flows(city.flows)
     try:
         print(mermaid(flowset, args.flow_id))
     except KeyError:
@@ -294,9 +421,9 @@ def cmd_flows(args: argparse.Namespace) -> int:
 def cmd_handoff(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.config import load_settings
+    from bot.config import database_settings
 
-    settings = load_settings(db_path=args.db)
+    settings = database_settings(args.db, create=False)
     return asyncio.run(_handoff(args, settings))
 
 
@@ -339,17 +466,29 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_notices(args: argparse.Namespace) -> int:
     from bot.notices.cli import cmd_notices as run
 
-    return run(args, flows_folder())
+    return run(args, city_of(args).flows)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from bot.sample import write_sample_city
+
+    target = Path(args.dir)
+    written = write_sample_city(target)
+    print(f"wrote the sample city to {target}/: " + ", ".join(f"{p}/" for p in written))
+    print(f"  run it:     bot serve --flows {target / 'flows'}   (or: cd {target} && bot serve)")
+    print(f"  check it:   bot flows check --flows {target / 'flows'}")
+    print(f"  test it:    cd {target} && bot replay")
+    return 0
 
 
 def cmd_faq(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bot.config import load_settings
+    from bot.config import database_settings
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    settings = load_settings(db_path=args.db)
+    settings = database_settings(args.db, create=False)
     return asyncio.run(_faq_misses(args, settings.db_path))
 
 
@@ -382,6 +521,7 @@ COMMANDS = {
     "nlu": cmd_nlu,
     "flows": cmd_flows,
     "handoff": cmd_handoff,
+    "init": cmd_init,
     "faq": cmd_faq,
 }
 

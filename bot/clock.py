@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -27,6 +28,15 @@ class Clock:
         return time.monotonic()
 
 
+@runtime_checkable
+class Adjustable(Protocol):
+    """A clock that can be moved on (OffsetClock, FrozenClock)."""
+
+    def now(self) -> datetime: ...
+
+    def advance(self, delta: timedelta) -> None: ...
+
+
 class OffsetClock(Clock):
     """Starts at a given instant and runs on in real time (`bot serve --clock`)."""
 
@@ -35,6 +45,10 @@ class OffsetClock(Clock):
 
     def now(self) -> datetime:
         return datetime.now(TOKYO) + self._offset
+
+    def advance(self, delta: timedelta) -> None:
+        """Move on at once (the simulator's clock control, in development)."""
+        self._offset += delta
 
 
 class FrozenClock(Clock):

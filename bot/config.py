@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bot.cityfolder import DICTIONARIES_VARIABLE, CityFolder, beside
 from bot.errors import ConfigError
 
 DEV_KEY_FILE = "secret.key"
@@ -21,6 +22,7 @@ class Settings:
     port: int = 8080
     db_path: Path = Path("var/bot.db")
     flows_dir: Path = Path("flows")
+    dictionaries_dir: Path | None = None  # BOT_DICTIONARIES; None: beside the flows folder
     secret_key: bytes = b""
     public_url: str = ""
     simulator: bool = True
@@ -39,6 +41,17 @@ class Settings:
     def production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def city(self) -> CityFolder:
+        """The city's flows and dictionaries folders (bot.cityfolder)."""
+        words = self.dictionaries_dir or beside(self.flows_dir)
+        return CityFolder(self.flows_dir, words)
+
+    @property
+    def dev_key_file(self) -> Path:
+        """Development's generated key, kept beside the database."""
+        return self.db_path.parent / DEV_KEY_FILE
+
     def with_overrides(self, **changes: object) -> Settings:
         kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
         return replace(self, **kept)
@@ -51,7 +64,9 @@ def _flag(value: str | None, default: bool) -> bool:
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Read BOT_* variables; CLI overrides win. Production refuses to run without a key."""
+    """Read BOT_* variables; CLI overrides win. Production refuses to run without a key.
+    Writes nothing: development's key is made by `ensure_secret`, once the rest is known
+    to be valid."""
     env = dict(os.environ if env is None else env)
     mode = env.get("BOT_ENV", "development").strip() or "development"
     if mode not in {"development", "production"}:
@@ -75,7 +90,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         host=env.get("BOT_HOST", "127.0.0.1"),
         port=port,
         db_path=Path(env.get("BOT_DB", "var/bot.db")),
-        flows_dir=Path(env.get("BOT_FLOWS", "flows")),
+        flows_dir=Path(env.get("BOT_FLOWS", "").strip() or "flows"),
+        dictionaries_dir=Path(env[DICTIONARIES_VARIABLE].strip())
+        if env.get(DICTIONARIES_VARIABLE, "").strip()
+        else None,
         public_url=env.get("BOT_PUBLIC_URL", "").rstrip("/"),
         simulator=_flag(env.get("BOT_SIMULATOR"), default=(mode == "development")),
         sim_wait_seconds=sim_wait,
@@ -105,6 +123,8 @@ def _positive(env: Mapping[str, str], key: str, default: float, zero_ok: bool = 
 
 
 def _secret_key(env: Mapping[str, str], settings: Settings) -> bytes:
+    """BOT_SECRET_KEY, or development's key file if there is one (else empty: see
+    ensure_secret)."""
     raw = env.get("BOT_SECRET_KEY", "").strip()
     if raw:
         if len(raw) < 32:
@@ -112,13 +132,41 @@ def _secret_key(env: Mapping[str, str], settings: Settings) -> bytes:
         return raw.encode()
     if settings.production:
         raise ConfigError("BOT_SECRET_KEY is required when BOT_ENV=production")
-    # Development: a key generated once and kept beside the database.
-    key_file = settings.db_path.parent / DEV_KEY_FILE
-    if key_file.exists():
+    key_file = settings.dev_key_file
+    if key_file.is_file():
         return key_file.read_text().strip().encode()
+    return b""
+
+
+def database_settings(db_path: Path | None = None, *, create: bool) -> Settings:
+    """Settings for a command that opens the database (--db, else BOT_DB). One that writes
+    (`create`) may make it and development's key; a read command needs an existing one and
+    never leaves an empty database behind."""
+    settings = load_settings(db_path=db_path)
+    if create:
+        return ensure_secret(settings)
+    path = settings.db_path
+    if str(path) != ":memory:" and not path.exists():
+        raise ConfigError(
+            f"no database at {path}: `bot serve` creates it; run this where the bot runs, "
+            f"or pass --db / set BOT_DB"
+        )
+    return settings
+
+
+def ensure_secret(settings: Settings) -> Settings:
+    """Development without BOT_SECRET_KEY: generate a key once, beside the database (0600).
+    Called by the commands that write, after the configuration was checked, so a wrong
+    folder or setting leaves nothing behind."""
+    if settings.secret_key:
+        return settings
+    key_file = settings.dev_key_file
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return replace(settings, secret_key=key_file.read_text().strip().encode())
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
-    return key.encode()
+    return replace(settings, secret_key=key.encode())

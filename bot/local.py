@@ -20,7 +20,7 @@ from bot.clock import Clock, FrozenClock
 from bot.identity import NumberVault
 from bot.notices.answers import notice_answers
 from bot.notices.rehearsal import rehearse
-from bot.pipeline.intake import prepare_inbound
+from bot.pipeline.intake import identity_of, prepare_inbound
 from bot.pipeline.turns import TurnRunner
 from bot.store import open_store
 from bot.store.records import Route
@@ -36,18 +36,25 @@ class LocalBot:
         flows_dir: Path,
         db_path: Path | str = ":memory:",
         provider: str = "replay",
+        secret_key: bytes | None = None,
+        shared: bool = False,
     ) -> None:
+        """`secret_key`: the server's, to share its residents (`bot chat`); default a key of
+        its own. `shared`: a database a running `bot serve` may use at the same time, so
+        this process neither resets its deliveries nor assumes it processes every row."""
         self.clock = clock
         self.provider = provider
+        self.shared = shared
         self.flows_dir = flows_dir
-        secret = secrets.token_bytes(32)
+        secret = secret_key or secrets.token_bytes(32)
         self.vault = NumberVault(secret)
         self.runner = TurnRunner(
             responder, clock, SystemTexts.load(flows_dir), first_look=notice_answers(flows_dir)
         )
+        # The server's key links audit entries into the server's chain (a shared database).
         self.store = open_store(db_path, single_lane=True, audit=AuditChain.from_secret(secret))
         self._loop = asyncio.Runner()
-        self._loop.run(self.store.open(serve=True))
+        self._loop.run(self.store.open(serve=not shared))
         self._ids = itertools.count(1)
         # Unique per instance: a second LocalBot on the same database must not look like a
         # provider retrying the first one's messages.
@@ -74,8 +81,10 @@ class LocalBot:
             postback=postback,
         )
         now = self.clock.now()
-        self._loop.run(self.store.ingest([prepare_inbound(inbound, self.vault, now)], now))
+        stored = self._loop.run(self.store.ingest([prepare_inbound(inbound, self.vault, now)], now))
         self._process()
+        if self.shared:  # a server on the same database may have taken the message
+            self._loop.run(self._until_processed(stored[0].inbox_id))
         return self.new_messages(sender)
 
     def notice(self, sender: str, path: Path, channel: str = "sms") -> list[dict[str, Any]]:
@@ -83,9 +92,27 @@ class LocalBot:
         route = Route(self.provider, channel, local=True)
         now = self.clock.now()
         self._loop.run(
-            rehearse(self.store, self.vault, self.flows_dir, path, sender, sender, route, now)
+            rehearse(
+                self.store,
+                self.vault,
+                self.flows_dir,
+                path,
+                sender,
+                identity_of(self.provider, sender),
+                route,
+                now,
+            )
         )
         return self.new_messages(sender)
+
+    async def _until_processed(self, inbox_id: int, timeout: float = 10.0) -> None:
+        waited = 0.0
+        while await self.store.inbox_status(inbox_id) not in {"done", "failed"}:
+            if waited >= timeout:
+                return  # shown later: `bot chat` checks for new messages on every line
+            await asyncio.sleep(0.05)
+            waited += 0.05
+            await self._drain()
 
     def _process(self) -> None:
         """Process until nothing is pending."""
@@ -113,7 +140,7 @@ class LocalBot:
         return self.new_messages(sender)
 
     def new_messages(self, sender: str) -> list[dict[str, Any]]:
-        resident_id = self.vault.resident_id(sender)
+        resident_id = self._resident(sender)
         after = self._last_outbox.get(resident_id, 0)
         rows = self._loop.run(self.store.sent_to(resident_id, after))
         if rows:
@@ -121,4 +148,7 @@ class LocalBot:
         return [row.as_dict() for row in rows]
 
     def conversation(self, sender: str) -> dict[str, Any] | None:
-        return self._loop.run(self.store.conversation(self.vault.resident_id(sender)))
+        return self._loop.run(self.store.conversation(self._resident(sender)))
+
+    def _resident(self, sender: str) -> str:
+        return self.vault.resident_id(identity_of(self.provider, sender))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,10 @@ from bot.yamlsource import YamlSourceError
 ROOT = Path(__file__).resolve().parent.parent
 CONVERSATIONS = ROOT / "tests" / "conversations"
 FLOWS = ROOT / "flows"
+
+# One built user dictionary for every test, whatever folder a test runs in (tests of the
+# city folder run commands in empty temporary folders).
+os.environ.setdefault("BOT_CACHE_DIR", str(ROOT / "var" / "cache"))
 
 
 class _SharedResponder:

@@ -17,6 +17,7 @@ from typing import Any
 from bot.bench.procs import REPO, LoadGenerator, Server, free_port
 from bot.bench.report import markdown, targets
 from bot.bench.seed import seed_database
+from bot.cityfolder import CityFolder
 
 SECRET = "bench-secret-key-not-for-production-0123456789abcdef"
 
@@ -58,6 +59,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=float,
         help="time limit of each measured closed-loop run (default 15, quick 5)",
     )
+    p.add_argument(
+        "--flows",
+        metavar="DIR",
+        help="the city's flows folder the server runs (default: $BOT_FLOWS, else ./flows; "
+        "the bench's texts are written for the sample city)",
+    )
     p.add_argument("--out", type=Path, default=Path("bench-results/latest.json"))
     p.add_argument("--keep", action="store_true", help="keep the databases and logs")
     p.add_argument(
@@ -66,6 +73,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="wrap the server command, e.g. 'py-spy record -o prof.svg --'",
     )
     args = p.parse_args(argv)
+    args.city = CityFolder.locate(args.flows).require()
     quick = args.quick
     args.messages = args.messages or (1500 if quick else 20000)
     args.residents = [
@@ -102,14 +110,18 @@ def machine() -> dict[str, Any]:
     }
 
 
-def server_env(db: Path, port: int, twilio_port: int, hello: dict[str, Any]) -> dict[str, str]:
+def server_env(
+    db: Path, port: int, twilio_port: int, hello: dict[str, Any], city: CityFolder | None = None
+) -> dict[str, str]:
+    city = city or CityFolder(REPO / "flows", REPO / "dictionaries")
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
     env.update({
         "BOT_ENV": "development",
         "BOT_SIMULATOR": "1",
         "BOT_SECRET_KEY": SECRET,
         "BOT_DB": str(db),
-        "BOT_FLOWS": str(REPO / "flows"),
+        "BOT_FLOWS": str(city.flows.resolve()),
+        "BOT_DICTIONARIES": str(city.dictionaries.resolve()),
         "BOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "BOT_TWILIO_ACCOUNT_SID": hello["account_sid"],
         "BOT_TWILIO_AUTH_TOKEN": hello["auth_token"],
@@ -193,7 +205,7 @@ def run_scenario(
     hello = gen.hello
     server = Server(
         server_cmd(port, args.server_prefix),
-        server_env(db, port, hello["twilio_port"], hello),
+        server_env(db, port, hello["twilio_port"], hello, args.city),
         port,
         work / f"server-{residents}.log",
     )
@@ -268,7 +280,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine(),
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "options": {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "city"
+        },
+        "city": {"flows": str(args.city.flows), "dictionaries": str(args.city.dictionaries)},
     }
     work = Path(tempfile.mkdtemp(prefix="bot-bench-"))
     gen = LoadGenerator(work / "loadgen.log")

@@ -15,8 +15,9 @@ from bot.engine.reach import reach_warnings, rule_intents
 from bot.engine.yamlloc import LDict, line_of
 
 FOLDER_HINT = (
-    "run from the project folder, or pass the flows folder: "
-    "`bot flows check PATH`, `bot flows graph --flows PATH`"
+    "run from the city's folder, or pass the flows folder: "
+    "`bot flows check PATH`, `--flows PATH` or BOT_FLOWS; "
+    "`bot init city` writes a sample city"
 )
 
 

@@ -36,11 +36,15 @@ def explain(understanding: Understanding) -> str:
 
 
 def run_nlu(
-    texts: list[str], now: datetime | None, as_json: bool, flows: Path | str = "flows"
+    texts: list[str],
+    now: datetime | None,
+    as_json: bool,
+    flows: Path = Path("flows"),
+    dictionaries: Path | None = None,
 ) -> int:
     """Print what the NLU understands of each text; return the exit code."""
     try:
-        nlu = load_nlu(flows)
+        nlu = load_nlu(flows, dictionaries)
     except (UserDictError, ValueError, OSError) as error:
         print(f"bot nlu: {error}", file=sys.stderr)
         return 2

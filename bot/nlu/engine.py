@@ -49,6 +49,7 @@ class Nlu:
             if dictionaries_dir is not None
             else flows.resolve().parent / "dictionaries"
         )
+        self.dictionaries_dir = dictionaries
         self.user_dic = ensure_user_dic(dictionaries)
         self._tokenizer = Tokenizer(self.user_dic)
         self._pos_cache: dict[int, tuple[str, ...]] = {}

@@ -170,7 +170,15 @@ def build(files: list[Path], output: Path) -> None:
 
 
 def ensure_user_dic(dictionaries_dir: Path) -> Path | None:
-    """Validate the city CSVs and return the compiled dictionary (building it if needed)."""
+    """Validate the city CSVs and return the compiled dictionary (building it if needed).
+    A missing folder is an error: without the city's words the bot misreads residents
+    quietly (None only for a folder the city left empty on purpose)."""
+    if not dictionaries_dir.is_dir():
+        raise UserDictError(
+            f"no dictionaries folder at {dictionaries_dir} (the city's Sudachi word lists, "
+            f"*.csv): put the city's dictionaries/ beside its flows folder, or set "
+            f"BOT_DICTIONARIES to it"
+        )
     files = csv_files(dictionaries_dir)
     if not files:
         return None

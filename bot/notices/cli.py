@@ -17,23 +17,24 @@ from typing import Any
 
 from bot.channels.settings import channel_settings_from_env
 from bot.clock import TOKYO, Clock
-from bot.config import Settings, load_settings
+from bot.config import Settings, database_settings
 from bot.identity import NumberVault
 from bot.notices.desk import (
     STATE_LABELS,
     ContentRefused,
     NoticeDesk,
     NoticeRefused,
-    city_districts,
     draft_from_file,
 )
 from bot.notices.policy import load_policy
 from bot.notices.report import counts_csv
 from bot.notices.routing import default_route
-from bot.notices.spec import NoticeFileError, parse_notice_file
+from bot.notices.spec import NoticeFileError, city_districts, parse_notice_file
 from bot.numbering import InvalidNumber, parse
 from bot.pipeline.turns import LOCAL_PROVIDERS
 from bot.staff.cli import opened
+
+READS = ("status", "list", "export")
 
 
 def add_parsers(sub: argparse._SubParsersAction, parser_class: type) -> None:
@@ -63,7 +64,8 @@ def add_parsers(sub: argparse._SubParsersAction, parser_class: type) -> None:
 
 
 def cmd_notices(args: argparse.Namespace, flows_dir: Path) -> int:
-    settings = load_settings(db_path=args.db)
+    # Reading needs an existing database; a draft may be the first thing written to one.
+    settings = database_settings(args.db, create=args.notices_command not in READS)
     try:
         return asyncio.run(_run(args, settings, flows_dir, Clock().now()))
     except NoticeFileError as error:

@@ -12,13 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.domain import data
 from bot.errors import BotError, InputError
 from bot.identity import NumberVault
 from bot.notices.checker import NoticeProblem, check_content
 from bot.notices.policy import NoticePolicy, load_policy
 from bot.notices.render import cost, render
-from bot.notices.spec import ParsedNotice, district_names
+from bot.notices.spec import ParsedNotice, city_districts
 from bot.staff.roles import Permission, may
 from bot.store.base import Store
 from bot.store.console import ConsoleWork
@@ -351,11 +350,6 @@ def _detail(content: NoticeContent, listed: int) -> dict[str, Any]:
     if content.list_file:
         detail["list_numbers"] = listed
     return detail
-
-
-def city_districts(flows_dir: Path) -> dict[str, str]:
-    """What staff may write for each 地区 of the city (南, 南地区) → its name."""
-    return district_names(data.load("districts", Path(flows_dir) / "data")["districts"])
 
 
 def draft_from_file(parsed: ParsedNotice) -> Draft:

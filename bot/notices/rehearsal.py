@@ -8,10 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.identity import NumberVault
-from bot.notices.desk import city_districts
 from bot.notices.policy import load_policy
 from bot.notices.render import render
-from bot.notices.spec import parse_notice_file
+from bot.notices.spec import city_districts, parse_notice_file
 from bot.store.base import Store
 from bot.store.records import ListEntry, NewAuditEntry, NewNotice, NoticeRule, Route
 

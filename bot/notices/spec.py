@@ -16,6 +16,7 @@ from typing import Any
 
 from bot import numbering
 from bot.clock import TOKYO, parse_instant
+from bot.domain import data
 from bot.errors import InputError
 from bot.notices.checker import NoticeProblem, check_content
 from bot.notices.policy import NoticePolicy
@@ -64,6 +65,11 @@ class ParsedNotice:
 
 def image_type(data: bytes) -> str | None:
     return next((kind for magic, kind in IMAGE_TYPES if data.startswith(magic)), None)
+
+
+def city_districts(flows_dir: Path) -> dict[str, str]:
+    """What staff may write for each 地区 of the city (南, 南地区) → its name."""
+    return district_names(data.load("districts", Path(flows_dir) / "data")["districts"])
 
 
 def district_names(rows: list[dict[str, Any]]) -> dict[str, str]:

@@ -13,9 +13,10 @@ from bot.store.records import InboundRow
 DEFAULT_MAX_CHARS = 2000
 
 
-# The simulator is a test channel: its numbers are a namespace of their own, so typing a
-# real resident's number into it can never reach that resident's bookings or replies.
-SIMULATED = {"sim"}
+# The simulator and `bot chat` are test channels: their numbers are a namespace of their
+# own (shared by both), so typing a real resident's number into either can never reach that
+# resident's bookings or replies, even on the production database.
+SIMULATED = {"sim", "chat"}
 
 
 def identity_of(provider: str, number: str) -> str:

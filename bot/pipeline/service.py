@@ -11,10 +11,11 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from bot.channels.base import Inbound, StatusEvent
-from bot.clock import Clock
+from bot.clock import Adjustable, Clock
 from bot.identity import NumberVault
 from bot.metrics import Metrics
 from bot.pipeline.intake import identity_of, prepare_inbound
@@ -131,29 +132,62 @@ class Pipeline:
     # ---- processing ----------------------------------------------------------------
 
     async def _process_loop(self) -> None:
-        assert self._runner is not None
-        runner = self._runner
         while not self._stopping:
             try:
-                started = self.clock.monotonic()
-                async with self._turns:
-                    batch = await self.store.process_batch(runner, self.batch_size)
+                done = await self._run_batch()
             except Exception as exc:  # keep serving; the rows stay pending and are retried
                 log.error("processing batch failed", extra={"error": type(exc).__name__})
                 await asyncio.sleep(1.0)
                 continue
-            if batch.inbox_ids:
-                self.metrics.processed.inc(len(batch.inbox_ids))
-                self.metrics.failed.inc(len(batch.failed))
-                self.metrics.batch_seconds.observe(self.clock.monotonic() - started)
-                if batch.outbox_rows:
-                    self.wake.outbox.set()
-                for inbox_id in batch.inbox_ids:
-                    for future in self._waiters.pop(inbox_id, []):
-                        if not future.done():
-                            future.set_result(None)
+            if done:
                 continue  # more may be pending
             await self._sleep_until_work()
+
+    async def _run_batch(self) -> int:
+        """One batch of turns; wakes delivery and whoever waits for these rows."""
+        assert self._runner is not None
+        started = self.clock.monotonic()
+        async with self._turns:
+            batch = await self.store.process_batch(self._runner, self.batch_size)
+        if batch.inbox_ids:
+            self.metrics.processed.inc(len(batch.inbox_ids))
+            self.metrics.failed.inc(len(batch.failed))
+            self.metrics.batch_seconds.observe(self.clock.monotonic() - started)
+            if batch.outbox_rows:
+                self.wake.outbox.set()
+            for inbox_id in batch.inbox_ids:
+                for future in self._waiters.pop(inbox_id, []):
+                    if not future.done():
+                        future.set_result(None)
+        return len(batch.inbox_ids)
+
+    async def advance_clock(self, delta: timedelta, limit: int = 10_000) -> int:
+        """Move an adjustable clock on, firing every timer that falls due on the way, each at
+        its own time and in order (as `bot chat /wait`); returns the turns that ran."""
+        clock = self.clock
+        if not isinstance(clock, Adjustable):
+            raise TypeError("this clock cannot be moved")
+        target = clock.now() + delta
+        turns = 0
+        for _ in range(limit):
+            due = await self.store.next_timer_due()
+            if due is None or due > target:
+                break
+            if due > clock.now():
+                clock.advance(due - clock.now())
+            ran = await self._drain()
+            turns += ran
+            if not ran and await self.store.next_timer_due() == due:
+                break  # nothing can take it now; never spin
+        if target > clock.now():
+            clock.advance(target - clock.now())
+        return turns + await self._drain()
+
+    async def _drain(self) -> int:
+        turns = 0
+        while done := await self._run_batch():
+            turns += done
+        return turns
 
     async def _sleep_until_work(self) -> None:
         next_due = await self.store.next_timer_due()
@@ -195,8 +229,14 @@ class Pipeline:
 
     async def messages_for(self, number: str, after_id: int) -> list[SentMessage]:
         """What the simulator sent to a simulated number (never a real resident's)."""
-        resident_id = self.vault.resident_id(identity_of("sim", number))
-        return await self.store.sent_to(resident_id, after_id)
+        return await self.store.sent_to(self._simulated(number), after_id)
+
+    async def simulated_conversation(self, number: str) -> dict | None:
+        """A simulated resident's stored conversation (the simulator's staff panel)."""
+        return await self.store.conversation(self._simulated(number))
+
+    def _simulated(self, number: str) -> str:
+        return self.vault.resident_id(identity_of("sim", number))
 
     async def record_status(self, event: StatusEvent) -> bool:
         return await self.store.record_status(

@@ -19,7 +19,7 @@ from pathlib import Path
 from bot import audit as audit_log
 from bot.audit import Audit, AuditChain
 from bot.clock import TOKYO, Clock
-from bot.config import Settings, load_settings
+from bot.config import Settings, database_settings
 from bot.errors import BotError
 from bot.staff import accounts
 from bot.staff.accounts import AccountError, Credentials
@@ -33,16 +33,27 @@ class StaffCommandError(BotError):
     """Bad input to a staff command (exit 2, one line)."""
 
 
+DB_HELP = "the database (default: $BOT_DB, else var/bot.db, as `bot serve`)"
+
+
 def add_parsers(sub: argparse._SubParsersAction, parser_class: type) -> None:
     roles = "|".join(role.value for role in ROLE_ORDER)
     staff = sub.add_parser("staff", help="staff accounts of the console")
-    staff.add_argument("--db", type=Path)
+    staff.add_argument("--db", type=Path, help=DB_HELP)
     commands = staff.add_subparsers(dest="staff_command", required=True, parser_class=parser_class)
     add = commands.add_parser("add", help="create an account; prints a one-time password")
     add.add_argument("name")
-    add.add_argument("--role", required=True, metavar=roles, choices=[r.value for r in ROLE_ORDER])
+    add.add_argument(
+        "--role",
+        required=True,
+        metavar=roles,
+        choices=[r.value for r in ROLE_ORDER],
+        help="what the account may do (required; no default)",
+    )
     listing = commands.add_parser("list", help="accounts and their roles")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument(
+        "--json", action="store_true", help="one JSON object per account (default: a table)"
+    )
     for name, text in (
         ("disable", "switch an account off (its sessions end at once)"),
         ("enable", "switch an account on again"),
@@ -52,14 +63,18 @@ def add_parsers(sub: argparse._SubParsersAction, parser_class: type) -> None:
         command.add_argument("name")
 
     audit = sub.add_parser("audit", help="the audit log of staff actions")
-    audit.add_argument("--db", type=Path)
+    audit.add_argument("--db", type=Path, help=DB_HELP)
     audit_commands = audit.add_subparsers(
         dest="audit_command", required=True, parser_class=parser_class
     )
     audit_commands.add_parser("verify", help="check the chain: exit 1 if anything was changed")
     export = audit_commands.add_parser("export", help="CSV of the log on stdout")
-    export.add_argument("--since", type=date.fromisoformat, help="YYYY-MM-DD (JST), inclusive")
-    export.add_argument("--until", type=date.fromisoformat, help="YYYY-MM-DD (JST), inclusive")
+    export.add_argument(
+        "--since", type=date.fromisoformat, help="YYYY-MM-DD (JST), inclusive (default: the first)"
+    )
+    export.add_argument(
+        "--until", type=date.fromisoformat, help="YYYY-MM-DD (JST), inclusive (default: today)"
+    )
 
 
 def actor() -> str:
@@ -83,7 +98,8 @@ async def opened(settings: Settings) -> AsyncIterator[Store]:
 
 
 def cmd_staff(args: argparse.Namespace) -> int:
-    settings = load_settings(db_path=args.db)
+    # Only `add` may start a database (the first account); the others need the bot's own.
+    settings = database_settings(args.db, create=args.staff_command == "add")
     config = StaffConfig.from_settings(settings)
     try:
         return asyncio.run(_staff(args, settings, config, Clock().now()))
@@ -192,7 +208,7 @@ def _account_json(account: StaffAccount, now: datetime) -> dict:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    settings = load_settings(db_path=args.db)
+    settings = database_settings(args.db, create=False)
     return asyncio.run(_audit(args, settings, Clock().now()))
 
 

@@ -155,6 +155,7 @@ class SentMessage:
     channel: str
     inbox_id: int | None
     notice_id: str | None = None  # a staff notice (its text filled in from the notice)
+    at: datetime | None = None  # when the bot wrote it (the bot's clock)
 
     def as_dict(self) -> dict[str, Any]:
         return {

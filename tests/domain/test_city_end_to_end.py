@@ -148,6 +148,7 @@ def test_reminder_action_says_a_notice_only_for_a_standing_booking(tmp_path):
 def city_copy(tmp_path, monkeypatch):
     """A copy of flows/ that a test edits like staff would; the bot runs on it."""
     shutil.copytree(ROOT / "flows", tmp_path / "flows")
+    shutil.copytree(ROOT / "dictionaries", tmp_path / "dictionaries")  # beside, as in a city
     monkeypatch.chdir(tmp_path)
     return tmp_path / "flows" / "data"
 
@@ -223,6 +224,7 @@ def test_the_city_folder_from_bot_flows_is_the_one_whose_data_is_read(
 
     other = tmp_path / "other-city"
     shutil.copytree(ROOT / "flows", other)
+    shutil.copytree(ROOT / "dictionaries", tmp_path / "dictionaries")  # beside, as in a city
 
     def desk_1000(raw):
         next(item for item in raw["items"] if item["name"] == "机")["fee"] = 1000

@@ -4,7 +4,7 @@ import stat
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from bot.config import load_settings
+from bot.config import ensure_secret, load_settings
 from bot.errors import ConfigError
 from bot.identity import NumberVault
 
@@ -47,11 +47,14 @@ def test_short_key_rejected(tmp_path):
 
 def test_development_key_generated_once_and_private(tmp_path):
     env = {"BOT_DB": str(tmp_path / "var" / "bot.db")}
-    first = load_settings(env)
+    unchecked = load_settings(env)
+    assert unchecked.secret_key == b"" and not (tmp_path / "var").exists()  # reads only
+    first = ensure_secret(unchecked)
     key_file = tmp_path / "var" / "secret.key"
     assert key_file.exists()
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     assert load_settings(env).secret_key == first.secret_key
+    assert ensure_secret(load_settings(env)).secret_key == first.secret_key
     assert len(first.secret_key) >= 32
 
 

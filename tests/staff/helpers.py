@@ -41,7 +41,7 @@ def fresh_clock(start: datetime = MONDAY_10) -> FrozenClock:
     return SHARED_CLOCK
 
 
-def _shared_responder(flows_dir: Path, clock: Clock) -> Responder:
+def _shared_responder(flows_dir: Path, clock: Clock, dictionaries: Path | None = None) -> Responder:
     assert clock is SHARED_CLOCK, "staff tests run on SHARED_CLOCK (fresh_clock())"
     if not _responder:
         _responder.append(build_responder(flows_dir, SHARED_CLOCK))

@@ -74,13 +74,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def serve(tmp_path, monkeypatch):
-    """start(responder=None, **settings) runs create_app on 127.0.0.1, a free port."""
+    """start(responder=None, clock=None, **settings) runs create_app on 127.0.0.1, a free
+    port."""
     runners: list[web.AppRunner] = []
 
-    async def start(responder=None, **changes) -> Server:
+    async def start(responder=None, clock=None, **changes) -> Server:
         if responder is not None:
-            monkeypatch.setattr(bot.app, "build_responder", lambda flows_dir, clock: responder)
-        app = create_app(settings_for(tmp_path, **changes))
+            monkeypatch.setattr(bot.app, "build_responder", lambda flows_dir, clock, **_: responder)
+        app = create_app(settings_for(tmp_path, **changes), clock)
         runner = web.AppRunner(app, shutdown_timeout=1.0)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()

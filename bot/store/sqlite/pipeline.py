@@ -468,6 +468,7 @@ def _sent(row: dict[str, Any]) -> SentMessage:
         channel=row["channel"],
         inbox_id=row["inbox_id"],
         notice_id=row["notice_id"],
+        at=from_utc_text(row["created_at"]) if row.get("created_at") else None,
     )
 
 
@@ -475,7 +476,7 @@ def replies_for(db: sqlite_utils.Database, inbox_id: int) -> list[SentMessage]:
     return [
         _sent(row)
         for row in db.query(
-            "SELECT id, text, suggestions, kind, channel, inbox_id, notice_id FROM outbox "
+            "SELECT id, text, suggestions, kind, channel, inbox_id, notice_id, created_at FROM outbox "
             "WHERE inbox_id = ? AND status != 'suppressed' ORDER BY id",
             [inbox_id],
         )
@@ -486,7 +487,7 @@ def sent_to(db: sqlite_utils.Database, resident_id: str, after_id: int) -> list[
     return [
         _sent(row)
         for row in db.query(
-            "SELECT id, text, suggestions, kind, inbox_id, channel, notice_id FROM outbox "
+            "SELECT id, text, suggestions, kind, inbox_id, channel, notice_id, created_at FROM outbox "
             f"WHERE resident_id = ? AND id > ? AND {_SHOWN} ORDER BY id",
             [resident_id, after_id],
         )
