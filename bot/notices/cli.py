@@ -35,30 +35,54 @@ from bot.pipeline.turns import LOCAL_PROVIDERS
 from bot.staff.cli import opened
 
 READS = ("status", "list", "export")
+BY_HELP = "the staff account acting (required; no default)"
 
 
 def add_parsers(sub: argparse._SubParsersAction, parser_class: type) -> None:
     notices = sub.add_parser("notices", help="staff notices: draft, approve, cancel, report")
-    notices.add_argument("--db", type=Path, help="the database (default: BOT_DB or var/bot.db)")
+    notices.add_argument(
+        "--db", type=Path, help="the database (default: $BOT_DB, else var/bot.db, as `bot serve`)"
+    )
     commands = notices.add_subparsers(
         dest="notices_command", required=True, parser_class=parser_class
     )
     create = commands.add_parser("create", help="a draft from a notice file; prints its id")
     create.add_argument("file", type=Path)
-    create.add_argument("--by", required=True, metavar="NAME", help="the staff account")
+    create.add_argument(
+        "--by",
+        required=True,
+        metavar="NAME",
+        help="the staff account acting (required; no default)",
+    )
     for name, text in (("approve", "approve a draft"), ("cancel", "stop a notice")):
         command = commands.add_parser(name, help=text)
         command.add_argument("id")
-        command.add_argument("--by", required=True, metavar="NAME", help="the staff account")
+        command.add_argument(
+            "--by",
+            required=True,
+            metavar="NAME",
+            help="the staff account acting (required; no default)",
+        )
     status = commands.add_parser("status", help="a notice's state and counts")
     status.add_argument("id")
-    status.add_argument("--json", action="store_true", help="one JSON object (the contract's)")
+    status.add_argument(
+        "--json", action="store_true", help="one JSON object, the contract's (default: text)"
+    )
     listing = commands.add_parser("list", help="all notices, newest first")
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.add_argument(
+        "--json", action="store_true", help="one JSON object per line (default: text)"
+    )
     test = commands.add_parser("test", help="send a notice to one staff phone first")
     test.add_argument("id")
-    test.add_argument("--to", required=True, metavar="NUMBER", help="090-… or +8190…")
-    test.add_argument("--by", required=True, metavar="NAME", help="the staff account")
+    test.add_argument(
+        "--to", required=True, metavar="NUMBER", help="a staff phone, 090-… or +8190… (no default)"
+    )
+    test.add_argument(
+        "--by",
+        required=True,
+        metavar="NAME",
+        help="the staff account acting (required; no default)",
+    )
     export = commands.add_parser("export", help="the counts as CSV (never numbers)")
     export.add_argument("id")
 
