@@ -126,8 +126,16 @@ def run_notice_bench(args: argparse.Namespace) -> dict[str, Any]:
                 cli_env, "notices", "create", str(notice_file), "--by", "bench-approver"
             ).strip()
             approved = time.monotonic()
+            threads0 = server.thread_cpu()
             _cli(cli_env, "notices", "approve", notice_id, "--by", "bench-approver")
             results["during_send"] = _probe(gen, target, args.probe_rate, args.probe_seconds)
+            spent = time.monotonic() - approved
+            # Which thread used the core during the send (share of one core each).
+            results["thread_cpu_share"] = {
+                name: round((seconds - threads0.get(name, 0.0)) / spent, 3)
+                for name, seconds in sorted(server.thread_cpu().items())
+                if seconds - threads0.get(name, 0.0) > 0.01 * spent
+            }
             while (fanout := _logged_fanout(log, notice_id)) is None:
                 if time.monotonic() - approved > args.timeout:
                     raise RuntimeError("the fan-out did not finish in time")
@@ -194,7 +202,7 @@ def markdown(r: dict[str, Any]) -> str:
 
     def lat(block: dict, key: str) -> str:
         s = block.get(key) or {}
-        return f"{s.get('p50_ms')} / {s.get('p99_ms')}"
+        return f"{s.get('p50_ms')} / {s.get('p95_ms')} / {s.get('p99_ms')}"
 
     d = r.get("delivery", {})
     rows = [
@@ -208,11 +216,15 @@ def markdown(r: dict[str, Any]) -> str:
         ),
         ("the same notice twice to one number", d.get("repeats")),
         ("server peak RSS (MB)", r.get("memory", {}).get("peak_rss_mb")),
-        ("webhook ack p50 / p99 idle (ms)", lat(idle, "ack")),
-        ("webhook ack p50 / p99 during the send (ms)", lat(busy, "ack")),
-        ("reply latency p50 / p99 idle (ms)", lat(idle, "reply")),
-        ("reply latency p50 / p99 during the send (ms)", lat(busy, "reply")),
+        ("webhook ack p50 / p95 / p99 idle (ms)", lat(idle, "ack")),
+        ("webhook ack p50 / p95 / p99 during the send (ms)", lat(busy, "ack")),
+        ("reply latency p50 / p95 / p99 idle (ms)", lat(idle, "reply")),
+        ("reply latency p50 / p95 / p99 during the send (ms)", lat(busy, "reply")),
         ("replies not answered during the send", busy.get("no_reply")),
+        (
+            "server CPU during the send (share of a core, by thread)",
+            ", ".join(f"{k} {v}" for k, v in r.get("thread_cpu_share", {}).items()),
+        ),
         ("notices still queued when measured", r.get("status_before_cancel", {}).get("queued")),
         (
             "sends after `bot notices cancel` returned",

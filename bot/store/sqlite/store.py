@@ -217,6 +217,12 @@ class SqliteStore:
         self._batches = itertools.count(last + 1)
         for lane in self._lanes()[1:]:
             await lane.thread.run(lane.open)
+        if len(self._lanes()) > 1:
+            # A commit that crosses the WAL's checkpoint threshold runs the checkpoint itself,
+            # before it returns: a webhook waiting for its intake commit would wait for a
+            # checkpoint of the other lanes' pages too (a notice's fan-out writes many). The
+            # other lanes checkpoint; intake never does.
+            await self._intake.read(lambda db: db.execute("PRAGMA wal_autocheckpoint=0"))
         process_db = self._process.db
         assert process_db is not None
         self._services = SqliteTurnServices(process_db)
