@@ -114,7 +114,11 @@ async def _run(args: argparse.Namespace, settings: Settings, flows: Path, now: d
         desk = NoticeDesk(store, flows, vault)
         if command == "create":
             account = await desk.account(args.by)
-            print(await desk.create(draft_from_file(parsed), account, now))
+            notice_id = await desk.create(draft_from_file(parsed), account, now)
+            print(notice_id)  # stdout: the id alone (scripts); stderr: what staff check
+            report = await desk.status(notice_id, now)
+            notice = await desk.get(notice_id)
+            print(_preview(notice, report), file=sys.stderr)
             return 0
         if command == "approve":
             notice = await desk.approve(args.id, await desk.account(args.by), now)
@@ -145,6 +149,7 @@ async def _run(args: argparse.Namespace, settings: Settings, flows: Path, now: d
                 print(json.dumps(report, ensure_ascii=False))
             else:
                 _print_status(report)
+                print(_preview(await desk.get(args.id), report))
             return 0
         if command == "export":
             notice = await desk.get(args.id)
@@ -163,6 +168,16 @@ async def _run(args: argparse.Namespace, settings: Settings, flows: Path, now: d
         if not rows and not args.json:
             print("no notices yet (bot notices create FILE --by NAME)")
         return 0
+
+
+def _preview(notice: Any, report: dict[str, Any]) -> str:
+    """The SMS exactly as phones will show it, with what it costs."""
+    sms = notice.rendering.sms_text
+    return (
+        f"--- SMS ({len(sms)} characters, {report['segments_per_sms']} segment(s); "
+        f"{report['recipients']} recipient(s) now, about {report['estimated_cost_yen']:,} yen)\n"
+        f"{sms}\n---"
+    )
 
 
 def _local(instant: datetime) -> str:
