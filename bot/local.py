@@ -89,7 +89,7 @@ class LocalBot:
 
     def notice(self, sender: str, path: Path, channel: str = "sms") -> list[dict[str, Any]]:
         """A staff notice (a notice file) delivered to this resident now; what they got."""
-        route = Route(self.provider, channel, local=True)
+        route = Route(self.provider, channel)
         now = self.clock.now()
         self._loop.run(
             rehearse(

@@ -53,8 +53,7 @@ class Dispatcher:
         self.kick = asyncio.Event()  # set when staff approve or cancel: look at once
         self._progress_at: dict[str, datetime] = {}
         self._drained: set[str] = set()
-        self._began: dict[str, float] = {}
-        self.fanout_seconds: dict[str, float] = {}  # notice → seconds to queue everyone
+        self._began: dict[str, float] = {}  # notice → when its fan-out began (monotonic)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -135,7 +134,7 @@ class Dispatcher:
             if step.queued and self.outbox_wake is not None:
                 self.outbox_wake.set()
             if step.done:
-                seconds = self.fanout_seconds[notice_id] = self.clock.monotonic() - began
+                seconds = self.clock.monotonic() - began
                 log.info(
                     "notice queued for everyone",
                     extra={"notice": notice_id, "seconds": round(seconds, 3)},

@@ -332,6 +332,7 @@ def _summary(notice: Notice) -> dict[str, Any]:
         "expires_at": when(notice.expires_at or notice.content.expires_at),
         "cancelled_by": notice.cancelled_by,
         "recipients": notice.queued_total,
+        "list_count": notice.list_count,
     }
 
 

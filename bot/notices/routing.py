@@ -15,4 +15,4 @@ def default_route(settings: ChannelSettings, simulator: bool) -> Route:
         return Route("twilio", "sms")
     if settings.gateway is not None:
         return Route("gateway", "sms")
-    return Route("sim", "sms", local=True) if simulator else Route("twilio", "sms")
+    return Route("sim", "sms") if simulator else Route("twilio", "sms")

@@ -278,7 +278,10 @@
   }
 
   function audience(content) {
-    if (content.list) return `市の名簿「${content.list}」`;
+    if (content.list) {
+      const n = state.notice ? state.notice.notice.list_count : 0;
+      return `市の名簿「${content.list}」（${n.toLocaleString()}件）`;
+    }
     const parts = [];
     if (content.districts.length) parts.push(content.districts.join("・") + "地区");
     if (content.booked_on) parts.push(`${content.booked_on} に粗大ごみの予約のある方`);

@@ -560,16 +560,11 @@ class Notice:
     cancelled_by: str | None = None
     finished_at: datetime | None = None
     fanout_done: bool = False
-    has_list: bool = False
-    list_count: int = 0
+    list_count: int = 0  # numbers imported from the city's list
     has_image: bool = False
     queued_total: int = 0  # outbox rows made by fan-out
     skipped_stopped: int = 0
     skipped_cap: int = 0
-
-    @property
-    def priority_key(self) -> tuple[datetime, str]:
-        return (self.send_at or self.created_at, self.id)
 
 
 @dataclass(frozen=True)
@@ -617,7 +612,6 @@ class Route:
 
     provider: str
     channel: str
-    local: bool = False  # answered in-process (simulator, replay): stored as sent
 
 
 @dataclass(frozen=True)

@@ -282,7 +282,6 @@ def _notice(row: dict[str, Any]) -> Notice:
         cancelled_by=row["cancelled_by"],
         finished_at=_time(row["finished_at"]),
         fanout_done=bool(row["fanout_done"]),
-        has_list=row["audience"] == "list",
         list_count=row["list_count"],
         has_image=bool(row["has_image"]),
         queued_total=row["queued_total"],
