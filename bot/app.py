@@ -88,7 +88,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     install_edge(app, metrics_, edge_limits(settings))
     texts = SystemTexts.load(Path(settings.flows_dir))
     audit_chain = AuditChain.from_secret(settings.secret_key)
-    store = open_store(settings.db_path, audit=audit_chain)
+    store = open_store(settings.database, audit=audit_chain)
     vault = NumberVault(settings.secret_key)
     pipeline = Pipeline(
         store=store,

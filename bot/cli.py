@@ -56,9 +56,7 @@ def _city_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _db_option(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument(
-        "--db", type=Path, help=f"{what} (default: $BOT_DB, else var/bot.db, as `bot serve`)"
-    )
+    parser.add_argument("--db", help=f"{what} (default: $BOT_DB, else var/bot.db, as `bot serve`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,13 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the webhook server")
     serve.add_argument("--host", help="listen address (default: $BOT_HOST, else 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default: $BOT_PORT, else 8080)")
-    _db_option(serve, "the SQLite database")
+    _db_option(serve, "the database: a SQLite file or a postgresql:// URL")
     serve.add_argument(
         "--clock",
         type=_instant,
         help="start the clock at this ISO 8601 instant and let it run (default: real time)",
     )
     _city_option(serve)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on the port (default: 1; more need PostgreSQL)",
+    )
 
     chat = sub.add_parser("chat", help="chat with the bot in the terminal")
     chat.add_argument(
@@ -131,6 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     # `bot bench ...` is handed whole to bot.bench (its own options); listed here for --help.
     sub.add_parser("bench", help="measure the whole path end to end (bot bench --help)")
+
+    migrate = sub.add_parser(
+        "migrate",
+        help="bring the database's schema up to date, or move a city to PostgreSQL",
+    )
+    _db_option(migrate, "the database to upgrade")
+    migrate.add_argument(
+        "--from", dest="source", help="a SQLite file to move (with --to; default: none)"
+    )
+    migrate.add_argument(
+        "--to", dest="target", help="an empty PostgreSQL database's URL (default: none)"
+    )
 
     init = sub.add_parser("init", help="write the sample city into a folder")
     init.add_argument("dir", help="where: DIR/flows, DIR/dictionaries, DIR/tests/conversations")
@@ -234,6 +250,9 @@ def _checked_settings(args: argparse.Namespace, **overrides: object) -> Settings
     return ensure_secret(settings)
 
 
+WORKER_VARIABLE = "BOT_SERVE_WORKER"  # set by `bot serve --workers N` for its children
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -243,17 +262,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _checked_settings(args, host=args.host, port=args.port)
     setup_logging()
-    app = create_app(settings)
+    if args.workers < 1:
+        raise UsageError("--workers must be 1 or more")
+    if args.workers > 1 and not settings.db_url:
+        raise UsageError(
+            "--workers needs PostgreSQL (BOT_DB=postgresql://…): "
+            "a SQLite database is served by one process"
+        )
+    limits = edge_limits(settings)
+    if os.environ.get(WORKER_VARIABLE) == "1":  # one of --workers N: the parent printed the banner
+        asyncio.run(serve(create_app(settings), settings.host, settings.port, limits, True))
+        return 0
     base = f"http://{settings.host}:{settings.port}"
-    print(f"さくら市ボット listening on {base} (city: {settings.flows_dir})", flush=True)
+    if args.workers > 1:
+        from bot.store.migrate import upgrade
+        from bot.workers import run_workers
+
+        upgrade(settings.database)  # once, before the children start
+        _banner(settings, f"{base} ({args.workers} processes)")
+        child = ["serve", "--host", settings.host, "--port", str(settings.port)]
+        if args.db:
+            child += ["--db", str(args.db)]
+        if args.clock:
+            child += ["--clock", args.clock.isoformat()]
+        if args.flows:
+            child += ["--flows", str(args.flows)]
+        return run_workers(child, args.workers, {WORKER_VARIABLE: "1"})
+    app = create_app(settings)
+    _banner(settings, base)
+    asyncio.run(serve(app, settings.host, settings.port, limits))
+    return 0
+
+
+def _banner(settings: Settings, where: str) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"さくら市ボット listening on {where} (city: {settings.flows_dir})", flush=True)
     if settings.simulator:
         print(f"  simulator:     {base}/sim/", flush=True)
     from bot.staff.cli import console_hint
 
     print(f"  staff console: {base}/staff/{console_hint(settings)}", flush=True)
     print(f"  health:        {base}/healthz   metrics: {base}/metrics", flush=True)
-    asyncio.run(serve(app, settings.host, settings.port, edge_limits(settings)))
-    return 0
 
 
 CHAT_HELP = """\
@@ -469,6 +518,26 @@ def cmd_notices(args: argparse.Namespace) -> int:
     return run(args, city_of(args).flows)
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from bot.config import load_settings
+    from bot.store.migrate import move_to_postgres, upgrade
+
+    if bool(args.source) != bool(args.target):
+        raise UsageError("--from and --to go together (a SQLite file and a PostgreSQL URL)")
+    if args.source:
+        moved = move_to_postgres(Path(args.source), args.target)
+        for table, count in moved.rows.items():
+            print(f"{table}: {count} rows")
+        print(f"moved {sum(moved.rows.values())} rows to PostgreSQL")
+        return 0
+    settings = load_settings(db_path=args.db)
+    applied = upgrade(settings.database)
+    for step in applied:
+        print(f"applied {step}")
+    print("schema up to date" if not applied else f"{len(applied)} migration(s) applied")
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     from bot.sample import write_sample_city
 
@@ -489,10 +558,10 @@ def cmd_faq(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     settings = database_settings(args.db, create=False)
-    return asyncio.run(_faq_misses(args, settings.db_path))
+    return asyncio.run(_faq_misses(args, settings.database))
 
 
-async def _faq_misses(args: argparse.Namespace, db: Path) -> int:
+async def _faq_misses(args: argparse.Namespace, db: Path | str) -> int:
     from bot.store import open_store
 
     store = open_store(db, single_lane=True)
@@ -513,6 +582,7 @@ async def _faq_misses(args: argparse.Namespace, db: Path) -> int:
 
 COMMANDS = {
     "notices": cmd_notices,
+    "migrate": cmd_migrate,
     "staff": cmd_staff,
     "audit": cmd_audit,
     "serve": cmd_serve,

@@ -21,6 +21,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     db_path: Path = Path("var/bot.db")
+    db_url: str = ""  # BOT_DB as a postgresql:// URL (then db_path is unused)
     flows_dir: Path = Path("flows")
     dictionaries_dir: Path | None = None  # BOT_DICTIONARIES; None: beside the flows folder
     secret_key: bytes = b""
@@ -40,6 +41,11 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def database(self) -> Path | str:
+        """Where the store is: the PostgreSQL URL, else the SQLite file."""
+        return self.db_url or self.db_path
 
     @property
     def city(self) -> CityFolder:
@@ -63,11 +69,24 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def is_db_url(location: object) -> bool:
+    """A PostgreSQL URL (else BOT_DB / --db is a SQLite file)."""
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
+def _database(location: str) -> dict[str, Any]:
+    """BOT_DB / --db as Settings fields: a postgresql:// URL, or a file path (SQLite)."""
+    return {"db_url": location} if is_db_url(location) else {"db_path": Path(location)}
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Read BOT_* variables; CLI overrides win. Production refuses to run without a key.
     Writes nothing: development's key is made by `ensure_secret`, once the rest is known
     to be valid."""
     env = dict(os.environ if env is None else env)
+    if overrides.get("db_path") is not None:  # --db: a path or a URL, like BOT_DB
+        overrides = {**overrides, "db_path": None, **_database(str(overrides["db_path"]))}
+        env.pop("BOT_DB", None)
     mode = env.get("BOT_ENV", "development").strip() or "development"
     if mode not in {"development", "production"}:
         raise ConfigError(f"BOT_ENV must be 'development' or 'production', not {mode!r}")
@@ -89,7 +108,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         env=mode,
         host=env.get("BOT_HOST", "127.0.0.1"),
         port=port,
-        db_path=Path(env.get("BOT_DB", "var/bot.db")),
+        **_database(env.get("BOT_DB", "var/bot.db")),
         flows_dir=Path(env.get("BOT_FLOWS", "").strip() or "flows"),
         dictionaries_dir=Path(env[DICTIONARIES_VARIABLE].strip())
         if env.get(DICTIONARIES_VARIABLE, "").strip()
@@ -138,15 +157,15 @@ def _secret_key(env: Mapping[str, str], settings: Settings) -> bytes:
     return b""
 
 
-def database_settings(db_path: Path | None = None, *, create: bool) -> Settings:
-    """Settings for a command that opens the database (--db, else BOT_DB). One that writes
-    (`create`) may make it and development's key; a read command needs an existing one and
-    never leaves an empty database behind."""
+def database_settings(db_path: Path | str | None = None, *, create: bool) -> Settings:
+    """Settings for a command that opens the database (--db, else BOT_DB: a file or a
+    PostgreSQL URL). One that writes (`create`) may make it and development's key; a read
+    command needs an existing SQLite file and never leaves an empty one behind."""
     settings = load_settings(db_path=db_path)
     if create:
         return ensure_secret(settings)
     path = settings.db_path
-    if str(path) != ":memory:" and not path.exists():
+    if not settings.db_url and str(path) != ":memory:" and not path.exists():
         raise ConfigError(
             f"no database at {path}: `bot serve` creates it; run this where the bot runs, "
             f"or pass --db / set BOT_DB"

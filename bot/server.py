@@ -245,9 +245,15 @@ class RunningServer:
 
 
 async def start(
-    app: web.Application, host: str, port: int, limits: EdgeLimits, backlog: int = BACKLOG
+    app: web.Application,
+    host: str,
+    port: int,
+    limits: EdgeLimits,
+    backlog: int = BACKLOG,
+    reuse_port: bool = False,
 ) -> RunningServer:
-    """Start serving `app` behind the guard (port 0: any free port)."""
+    """Start serving `app` behind the guard (port 0: any free port). `reuse_port`: other
+    processes listen on the same port (`bot serve --workers N`, SO_REUSEPORT)."""
     runner = web.AppRunner(
         app, access_log=None, keepalive_timeout=limits.keepalive_timeout, handle_signals=False
     )
@@ -256,21 +262,25 @@ async def start(
     assert runner.server is not None
     guard = ConnectionGuard(runner.server, limits, app.get(METRICS), loop)
     try:
-        server = await loop.create_server(guard, host, port, backlog=backlog, reuse_address=True)
+        server = await loop.create_server(
+            guard, host, port, backlog=backlog, reuse_address=True, reuse_port=reuse_port or None
+        )
     except BaseException:
         await runner.cleanup()
         raise
     return RunningServer(runner, server, guard)
 
 
-async def serve(app: web.Application, host: str, port: int, limits: EdgeLimits) -> None:
+async def serve(
+    app: web.Application, host: str, port: int, limits: EdgeLimits, reuse_port: bool = False
+) -> None:
     """Serve until SIGINT or SIGTERM, then shut down gracefully (in-flight requests finish)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    running = await start(app, host, port, limits)
+    running = await start(app, host, port, limits, reuse_port=reuse_port)
     try:
         await stop.wait()
     finally:

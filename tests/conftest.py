@@ -78,3 +78,21 @@ def pytest_collect_file(parent, file_path: Path):
 @pytest.fixture
 def flows_dir() -> Path:
     return FLOWS
+
+
+# ---- PostgreSQL (tests/support/postgres.py) ---------------------------------------------------
+
+from tests.support.postgres import pg_server, pg_url  # noqa: E402, F401 - fixtures
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say it plainly when the PostgreSQL tests did not run."""
+    from tests.support.postgres import SKIP_REASON
+
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if SKIP_REASON in str(getattr(report, "longrepr", ""))
+    ]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} {SKIP_REASON}", yellow=True, bold=True)

@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -15,7 +16,10 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from bot.cityfolder import CityFolder
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+SECRET = "bench-secret-key-not-for-production-0123456789abcdef"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -213,3 +217,61 @@ class LoadGenerator:
             if pipe is not None:
                 pipe.close()
         self._log.close()
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return {
+        "cpu": model or platform.processor(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_at_start": [round(x, 2) for x in load],
+    }
+
+
+def server_env(
+    db: Path | str,
+    port: int,
+    twilio_port: int,
+    hello: dict[str, Any],
+    city: CityFolder | None = None,
+) -> dict[str, str]:
+    city = city or CityFolder(REPO / "flows", REPO / "dictionaries")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
+    env.update({
+        "BOT_ENV": "development",
+        "BOT_SIMULATOR": "1",
+        "BOT_SECRET_KEY": SECRET,
+        "BOT_DB": str(db),
+        "BOT_FLOWS": str(city.flows.resolve()),
+        "BOT_DICTIONARIES": str(city.dictionaries.resolve()),
+        "BOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "BOT_TWILIO_ACCOUNT_SID": hello["account_sid"],
+        "BOT_TWILIO_AUTH_TOKEN": hello["auth_token"],
+        "BOT_TWILIO_FROM": hello["from"],
+        "BOT_TWILIO_API_BASE": f"http://127.0.0.1:{twilio_port}",
+        # Capacity, not policy, is measured: the per-number and global inbound limits, the
+        # per-channel send rate and the loop guard would otherwise cap or drop bench traffic.
+        "BOT_SEND_RATE": "1000000",
+        "BOT_INBOUND_PER_MINUTE": "1000000",
+        "BOT_INBOUND_PER_HOUR": "1000000",
+        "BOT_INBOUND_GLOBAL_PER_MINUTE": "100000000",
+        "BOT_LOOP_LIMIT": "1000000",
+        "BOT_SIM_WAIT_SECONDS": "30",
+    })  # fmt: skip
+    return env
+
+
+def server_cmd(port: int, prefix: str) -> list[str]:
+    script = Path(sys.executable).parent / "bot"
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+    return [*prefix.split(), *base, "serve", "--host", "127.0.0.1", "--port", str(port)]

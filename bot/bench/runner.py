@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -14,12 +13,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.bench.procs import REPO, LoadGenerator, Server, free_port
+from bot.bench.backends import markdown_backends, run_backends
+from bot.bench.procs import (
+    SECRET,
+    LoadGenerator,
+    Server,
+    free_port,
+    machine,
+    server_cmd,
+    server_env,
+)
 from bot.bench.report import markdown, targets
 from bot.bench.seed import seed_database
 from bot.cityfolder import CityFolder
-
-SECRET = "bench-secret-key-not-for-production-0123456789abcdef"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -60,6 +66,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="time limit of each measured closed-loop run (default 15, quick 5)",
     )
     p.add_argument(
+        "--db",
+        help="a PostgreSQL server (postgresql://role@host/db, a role that may create "
+        "databases): compare SQLite, PostgreSQL and PostgreSQL with --workers processes",
+    )
+    p.add_argument("--workers", type=int, default=2, help="processes for the last run (--db)")
+    p.add_argument(
         "--flows",
         metavar="DIR",
         help="the city's flows folder the server runs (default: $BOT_FLOWS, else ./flows; "
@@ -89,60 +101,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.budget = args.budget if args.budget is not None else (55.0 if quick else 165.0)
     args.closed_seconds = args.closed_seconds or (5.0 if quick else 15.0)
     return args
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
-    return {
-        "cpu": model or platform.processor(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "loadavg_at_start": [round(x, 2) for x in load],
-    }
-
-
-def server_env(
-    db: Path, port: int, twilio_port: int, hello: dict[str, Any], city: CityFolder | None = None
-) -> dict[str, str]:
-    city = city or CityFolder(REPO / "flows", REPO / "dictionaries")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOT_")}
-    env.update({
-        "BOT_ENV": "development",
-        "BOT_SIMULATOR": "1",
-        "BOT_SECRET_KEY": SECRET,
-        "BOT_DB": str(db),
-        "BOT_FLOWS": str(city.flows.resolve()),
-        "BOT_DICTIONARIES": str(city.dictionaries.resolve()),
-        "BOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "BOT_TWILIO_ACCOUNT_SID": hello["account_sid"],
-        "BOT_TWILIO_AUTH_TOKEN": hello["auth_token"],
-        "BOT_TWILIO_FROM": hello["from"],
-        "BOT_TWILIO_API_BASE": f"http://127.0.0.1:{twilio_port}",
-        # Capacity, not policy, is measured: the per-number and global inbound limits, the
-        # per-channel send rate and the loop guard would otherwise cap or drop bench traffic.
-        "BOT_SEND_RATE": "1000000",
-        "BOT_INBOUND_PER_MINUTE": "1000000",
-        "BOT_INBOUND_PER_HOUR": "1000000",
-        "BOT_INBOUND_GLOBAL_PER_MINUTE": "100000000",
-        "BOT_LOOP_LIMIT": "1000000",
-        "BOT_SIM_WAIT_SECONDS": "30",
-    })  # fmt: skip
-    return env
-
-
-def server_cmd(port: int, prefix: str) -> list[str]:
-    script = Path(sys.executable).parent / "bot"
-    base = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
-    return [*prefix.split(), *base, "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
 def per_message(before: dict[str, float], after: dict[str, float], messages: int) -> dict:
@@ -318,9 +276,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
-    results = run(args)
+    if args.db:
+        results = run_backends(args)
+        table = markdown_backends(results)
+    else:
+        results = run(args)
+        table = markdown(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
-    print(markdown(results))
+    print(table)
     print(f"\nfull results: {args.out}")
     return 0

@@ -2,8 +2,8 @@
 
 In proportion to N: every resident (numbers +8190xxxxxxxx, hashed and encrypted as the bot
 does), a stored conversation for 1 in 10, one old inbox row and one delivered outbox row
-per resident, a pending reminder timer (due in weeks) for 1 in 50, written by the SQLite
-backend's bulk loader (bot.store.sqlite.bulk: rows are tuples in its COLUMNS order);
+per resident, a pending reminder timer (due in weeks) for 1 in 50, written by the
+backend's bulk loader (bot.store.seeding: rows are tuples in its COLUMNS order);
 rows go in key order where the key allows it.
 """
 
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bot.bench.loadgen import seeded_number
 from bot.bench.texts import all_texts
 from bot.identity import NumberVault
-from bot.store.sqlite.bulk import bulk_writer
+from bot.store import bulk_writer
 
 CHUNK = 100_000
 CONVERSATION = json.dumps(
@@ -167,10 +167,11 @@ def _chunk(
 
 
 def seed_database(
-    path: Path, residents: int, secret: bytes, workers: int = 2, subscribed: bool = False
+    path: Path | str, residents: int, secret: bytes, workers: int = 2, subscribed: bool = False
 ) -> dict[str, Any]:
-    """Create and fill the database at `path` (`subscribed`: every resident subscribed to one
-    to three notice topics). Returns counts and seconds taken."""
+    """Create and fill the database at `path` (a SQLite file, or an empty PostgreSQL
+    database's URL; `subscribed`: every resident subscribed to one to three notice topics,
+    SQLite only). Returns counts and seconds taken."""
     started = time.perf_counter()
     now = datetime.now(UTC)
     past = _stamps(now, 365)
@@ -194,7 +195,7 @@ def seed_database(
                 for rows in pool.map(_chunk, *zip(*args, strict=True)):
                     writer.write(rows)
         counts = writer.counts
-    size = Path(path).stat().st_size
+    size = 0 if str(path).startswith("postgres") else Path(path).stat().st_size
     return {
         **counts,
         "seconds": round(time.perf_counter() - started, 2),

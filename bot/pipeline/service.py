@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -56,7 +56,7 @@ class Pipeline:
         self._runner: TurnRunner | None = None
         self._pending: list[tuple[InboundRow, asyncio.Future[Ingested]]] = []
         self._intake_wake = asyncio.Event()
-        self.wake = Wakeups()
+        self.wake = Wakeups(processed=self._processed)
         self.outbox_wake = self.wake.outbox  # the delivery worker waits on this
         self._waiters: dict[int, list[asyncio.Future[None]]] = defaultdict(list)
         self._turns = asyncio.Lock()  # a batch, or a flow reload: never both at once
@@ -155,11 +155,15 @@ class Pipeline:
             self.metrics.batch_seconds.observe(self.clock.monotonic() - started)
             if batch.outbox_rows:
                 self.wake.outbox.set()
-            for inbox_id in batch.inbox_ids:
-                for future in self._waiters.pop(inbox_id, []):
-                    if not future.done():
-                        future.set_result(None)
+            self._processed(batch.inbox_ids)
         return len(batch.inbox_ids)
+
+    def _processed(self, inbox_ids: Sequence[int]) -> None:
+        """These rows are done (by this process, or another sharing the database)."""
+        for inbox_id in inbox_ids:
+            for future in self._waiters.pop(inbox_id, []):
+                if not future.done():
+                    future.set_result(None)
 
     async def advance_clock(self, delta: timedelta, limit: int = 10_000) -> int:
         """Move an adjustable clock on, firing every timer that falls due on the way, each at

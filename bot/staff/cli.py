@@ -33,13 +33,13 @@ class StaffCommandError(BotError):
     """Bad input to a staff command (exit 2, one line)."""
 
 
-DB_HELP = "the database (default: $BOT_DB, else var/bot.db, as `bot serve`)"
+DB_HELP = "the database: a file or a postgresql:// URL (default: $BOT_DB, else var/bot.db, as `bot serve`)"
 
 
 def add_parsers(sub: argparse._SubParsersAction, parser_class: type) -> None:
     roles = "|".join(role.value for role in ROLE_ORDER)
     staff = sub.add_parser("staff", help="staff accounts of the console")
-    staff.add_argument("--db", type=Path, help=DB_HELP)
+    staff.add_argument("--db", help=DB_HELP)
     commands = staff.add_subparsers(dest="staff_command", required=True, parser_class=parser_class)
     add = commands.add_parser("add", help="create an account; prints a one-time password")
     add.add_argument("name")
@@ -63,7 +63,7 @@ def add_parsers(sub: argparse._SubParsersAction, parser_class: type) -> None:
         command.add_argument("name")
 
     audit = sub.add_parser("audit", help="the audit log of staff actions")
-    audit.add_argument("--db", type=Path, help=DB_HELP)
+    audit.add_argument("--db", help=DB_HELP)
     audit_commands = audit.add_subparsers(
         dest="audit_command", required=True, parser_class=parser_class
     )
@@ -88,7 +88,7 @@ def actor() -> str:
 async def opened(settings: Settings) -> AsyncIterator[Store]:
     """The store of BOT_DB / --db, upgraded, with the audit chain of BOT_SECRET_KEY."""
     store = open_store(
-        settings.db_path, single_lane=True, audit=AuditChain.from_secret(settings.secret_key)
+        settings.database, single_lane=True, audit=AuditChain.from_secret(settings.secret_key)
     )
     await store.open()
     try:
@@ -261,7 +261,7 @@ def record_views(work: ConsoleWork, now: datetime, resident_ids: list[str]) -> N
 def console_hint(settings: Settings) -> str:
     """For `bot serve`: how to make the first account when there is none yet."""
     path = Path(settings.db_path)
-    if str(path) != ":memory:" and path.exists():
+    if settings.db_url or (str(path) != ":memory:" and path.exists()):
 
         async def count() -> int:
             async with opened(settings) as store:

@@ -60,6 +60,10 @@ class StoreUnavailable(BotError):
     caller answers 503 and the provider retries. Nothing was half-written."""
 
 
+class NoticesUnavailable(BotError):
+    """This backend does not keep staff notices (yet): said, never silently ignored."""
+
+
 @dataclass
 class Wakeups:
     """Events the store sets when work may be waiting (another process's commit included:
@@ -67,6 +71,10 @@ class Wakeups:
 
     inbox: asyncio.Event = field(default_factory=asyncio.Event)
     outbox: asyncio.Event = field(default_factory=asyncio.Event)
+    # Called (in the event loop) with the inbox ids another process just finished, so a
+    # request waiting for its message's reply (the simulator) learns of it. One process
+    # (SQLite) never calls it: its own batches resolve its waiters.
+    processed: Callable[[Sequence[int]], None] | None = None
 
 
 class TurnHandler(Protocol):

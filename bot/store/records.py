@@ -204,6 +204,8 @@ class SentMark:
 
 # ---- the staff desk (handoff) ------------------------------------------------------------------
 
+STAFF_KEY_PREFIX = "staff-"  # outbox idempotency keys of staff replies (author = staff)
+
 
 @dataclass(frozen=True)
 class StaffNote:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import subprocess
 import time
 from collections import Counter
 from datetime import datetime
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -19,16 +17,24 @@ from bot.delivery.render import idempotency_key
 from bot.store.records import OutboxItem
 from tests.fakes import twilio as ftw
 from tests.fakes.twilio import FakeTwilio
+from tests.support.db import Peek
 from tests.support.server import free_port, start_server, wait_healthy
 
 pytestmark = pytest.mark.slow
 PUBLIC = "https://bot.city.example.jp"
 
 
-def _start(tmp_path: Path, port: int, api_base: str) -> subprocess.Popen:
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request, tmp_path):
+    if request.param == "sqlite":
+        return str(tmp_path / "bot.db")
+    return request.getfixturevalue("pg_url")
+
+
+def _start(database: str, port: int, api_base: str) -> subprocess.Popen:
     return start_server(
         port,
-        BOT_DB=str(tmp_path / "bot.db"),
+        BOT_DB=database,
         BOT_SECRET_KEY="k" * 40,
         BOT_PUBLIC_URL=PUBLIC,
         BOT_TWILIO_ACCOUNT_SID=ftw.ACCOUNT_SID,
@@ -40,13 +46,14 @@ def _start(tmp_path: Path, port: int, api_base: str) -> subprocess.Popen:
     )
 
 
-def _rows(db_path: Path, sql: str) -> list[tuple]:
-    db = sqlite3.connect(db_path)
-    db.row_factory = sqlite3.Row
+def _rows(database: str, sql: str) -> list[dict]:
+    peek = Peek(database)
     try:
-        return [dict(r) for r in db.execute(sql).fetchall()]
+        cur = peek.conn.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     finally:
-        db.close()
+        peek.close()
 
 
 def _item(row: dict) -> OutboxItem:
@@ -59,17 +66,19 @@ def _item(row: dict) -> OutboxItem:
         kind=row["kind"],
         text=row["text"],
         suggestions=[],
-        created_at=datetime.fromisoformat(row["created_at"]),
+        created_at=row["created_at"]
+        if isinstance(row["created_at"], datetime)
+        else datetime.fromisoformat(row["created_at"]),
         attempts=row["attempts"],
         idempotency_key=row["idempotency_key"],
     )
 
 
-async def test_no_acknowledged_message_lost_on_sigkill(tmp_path: Path) -> None:
+async def test_no_acknowledged_message_lost_on_sigkill(database: str) -> None:
     fake = await FakeTwilio().start()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = _start(tmp_path, port, fake.url)
+    server = _start(database, port, fake.url)
     acked: set[str] = set()
     try:
         async with aiohttp.ClientSession() as session:
@@ -107,10 +116,10 @@ async def test_no_acknowledged_message_lost_on_sigkill(tmp_path: Path) -> None:
             )
             server.wait(timeout=10)
             sends_before_restart = len(fake.delivered())
-            server = _start(tmp_path, port, fake.url)
+            server = _start(database, port, fake.url)
             await wait_healthy(base)
 
-            db_path = tmp_path / "bot.db"
+            db_path = database
 
             def settled() -> bool:
                 pending = _rows(db_path, "SELECT id FROM inbox WHERE status = 'pending'")

@@ -16,3 +16,19 @@ def bookings_schema(db: sqlite_utils.Database) -> None:
 def bookings_store(db: sqlite_utils.Database) -> SqliteBookings:
     bookings_schema(db)
     return SqliteBookings(db)
+
+
+def postgres_bookings(url: str):
+    """PostgresBookings inside an open transaction on a schema of its own (rolled back)."""
+    from bot.store.postgres import bookings as pg_bookings
+    from bot.store.postgres.connection import connect
+    from bot.store.postgres.migrations import apply as pg_apply
+
+    conn = connect(url)
+    try:
+        pg_apply(conn, [pg_bookings.MIGRATIONS])
+        conn.execute("BEGIN")  # the pipeline's transaction
+        yield pg_bookings.PostgresBookings(conn)
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()

@@ -51,25 +51,29 @@ def settings_for(tmp_path: Path, **changes) -> Settings:
 
 
 class StoreHarness:
-    """The SQLite store and the turn runner, driven synchronously (as LocalBot drives them),
-    with a second, autocommit connection to the same file for the tests' own reads."""
+    """A store (SQLite file or PostgreSQL URL) and the turn runner, driven synchronously (as
+    LocalBot drives them), with `sql` for the tests' own reads and writes beside it
+    (tests.support.db: the same SQL on either backend)."""
 
-    def __init__(self, path: Path, responder, clock) -> None:
+    def __init__(self, location, responder, clock) -> None:
         import asyncio
-        import sqlite3
 
-        import sqlite_utils
-
+        from bot.audit import AuditChain
         from bot.pipeline.turns import TurnRunner
-        from bot.store.sqlite import SqliteStore
+        from bot.store import open_store
         from bot.system_texts import SystemTexts
+        from tests.support.db import Peek
 
         self.clock = clock
+        self.location = location
         self.runner = TurnRunner(responder, clock, SystemTexts.load(ROOT / "flows"))
-        self.store = SqliteStore(path, single_lane=True)
+        self.store = open_store(location, single_lane=True, audit=AuditChain.from_secret(SECRET))
         self.loop = asyncio.Runner()
         self.loop.run(self.store.open(serve=True))
-        self.db = sqlite_utils.Database(sqlite3.connect(str(path), isolation_level=None))
+        self.sql = Peek(location)
+
+    def run(self, coroutine):
+        return self.loop.run(coroutine)
 
     def ingest(self, rows):
         return self.loop.run(self.store.ingest(rows, self.clock.now()))
@@ -87,6 +91,6 @@ class StoreHarness:
         return self.loop.run(self.store.sent_to(resident_id))
 
     def close(self) -> None:
-        self.db.close()
+        self.sql.close()
         self.loop.run(self.store.close())
         self.loop.close()

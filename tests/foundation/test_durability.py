@@ -5,32 +5,38 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import subprocess
 import time
-from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.support.db import Peek
 from tests.support.server import free_port, start_server, wait_healthy
 
 pytestmark = pytest.mark.slow
 
 
-def _start(tmp_path: Path, port: int) -> subprocess.Popen:
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "bot.db")
+    return request.getfixturevalue("pg_url")
+
+
+def _start(database: str, port: int) -> subprocess.Popen:
     return start_server(
         port,
-        BOT_DB=str(tmp_path / "bot.db"),
+        BOT_DB=database,
         BOT_SECRET_KEY="k" * 40,
         BOT_SIM_WAIT_SECONDS="0",  # acknowledge as soon as the message is stored
     )
 
 
-async def test_no_acknowledged_message_is_lost_on_sigkill(tmp_path):
+async def test_no_acknowledged_message_is_lost_on_sigkill(database):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = _start(tmp_path, port)
+    server = _start(database, port)
     try:
         await wait_healthy(base)
         acked: set[str] = set()
@@ -64,20 +70,17 @@ async def test_no_acknowledged_message_is_lost_on_sigkill(tmp_path):
         server.wait(timeout=10)
         assert len(acked) >= 150
 
-        server = _start(tmp_path, port)
+        server = _start(database, port)
         await wait_healthy(base)
-        db = sqlite3.connect(tmp_path / "bot.db")
+        db = Peek(database)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            pending = db.execute("SELECT count(*) FROM inbox WHERE status = 'pending'").fetchone()[
-                0
-            ]
-            if pending == 0:
+            if db.one("SELECT count(*) FROM inbox WHERE status = 'pending'") == 0:
                 break
             await asyncio.sleep(0.1)
         rows = {
             message_id: (status, replies)
-            for message_id, status, replies in db.execute(
+            for message_id, status, replies in db(
                 "SELECT provider_message_id, status, "
                 "(SELECT count(*) FROM outbox o WHERE o.inbox_id = i.id) FROM inbox i"
             )

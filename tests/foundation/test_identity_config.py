@@ -61,3 +61,16 @@ def test_development_key_generated_once_and_private(tmp_path):
 def test_unknown_env_mode_is_an_error():
     with pytest.raises(ConfigError, match="BOT_ENV"):
         load_settings({"BOT_ENV": "staging"})
+
+
+def test_bot_db_and_db_take_a_file_or_a_postgresql_url(tmp_path):
+    url = "postgresql://bot:secret@db.internal:5432/sakura?sslmode=require"
+    key = {"BOT_SECRET_KEY": "k" * 40}
+    from_env = load_settings({**key, "BOT_DB": url})
+    assert from_env.db_url == url and from_env.database == url  # not mangled into a path
+    flag = load_settings({**key, "BOT_DB": str(tmp_path / "a.db")}, db_path=url)
+    assert flag.database == url
+    back = load_settings({**key, "BOT_DB": url}, db_path=str(tmp_path / "b.db"))
+    assert back.db_url == "" and back.database == tmp_path / "b.db"
+    default = load_settings(key)
+    assert default.db_url == "" and str(default.database) == "var/bot.db"

@@ -90,7 +90,7 @@ def test_an_old_database_keeps_its_data_and_serves(tmp_path: Path) -> None:
     harness = StoreHarness(path, RecordingResponder(), clock)
     try:
         # The reply that was being sent when the old process stopped goes out again.
-        assert harness.db.execute("SELECT status FROM outbox").fetchall() == [("pending",)]
+        assert harness.sql("SELECT status FROM outbox") == [("pending",)]
         # The pending message is processed, after the one already done, with its state.
         assert harness.process_all() == [2]
         assert [m.text for m in harness.sent_to(ALICE)][-1] == "echo 1: 机"
@@ -110,11 +110,9 @@ def test_an_old_database_keeps_its_data_and_serves(tmp_path: Path) -> None:
         assert conversation == {"count": 1}  # the RecordingResponder's state replaced it
         assert [case.resident_id for case, _ in cases] == [BOB]
         assert cases[0][1][0].text == "伝言です"
-        booked = harness.db.execute(
-            "SELECT receipt, collection_date, item_count FROM bookings"
-        ).fetchall()
+        booked = harness.sql("SELECT receipt, collection_date, item_count FROM bookings")
         assert booked == [("H9BSMXPZ", date(2026, 12, 4).isoformat(), 2)]
-        timers = harness.db.execute("SELECT name FROM timers").fetchall()
+        timers = harness.sql("SELECT name FROM timers")
         assert timers == [("bulky_reminder:ABCDEFGH",)]
     finally:
         harness.close()

@@ -1,6 +1,6 @@
 """Bulk loading for the benchmark's seed (bot.bench.seed): plain executemany in big
 transactions with durability off (a seed needs none; the server reopens the file with its
-own FULL settings). Rows are tuples in the column order of COLUMNS."""
+own FULL settings). Rows are tuples in the column order of bot.store.seeding.COLUMNS."""
 
 from __future__ import annotations
 
@@ -9,60 +9,22 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.store.seeding import COLUMNS
 from bot.store.sqlite.connection import open_database
 from bot.store.sqlite.schema import migrate
 
-COLUMNS = {
-    "residents": (
-        "id",
-        "phone_enc",
-        "last_provider",
-        "last_channel",
-        "created_at",
-        "last_seen_at",
-        "district",
-    ),
-    "inbox": (
-        "id",
-        "provider",
-        "provider_message_id",
-        "resident_id",
-        "channel",
-        "text",
-        "received_at",
-        "status",
-        "processed_at",
-        "batch",
-    ),
-    "outbox": (
-        "id",
-        "resident_id",
-        "provider",
-        "channel",
-        "text",
-        "inbox_id",
-        "created_at",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "provider_message_id",
-        "idempotency_key",
-        "status_at",
-    ),
-    "conversations": ("resident_id", "state", "updated_at"),
-    "timers": ("resident_id", "name", "due_at", "payload"),
-    "notice_subscriptions": ("resident_id", "topic", "active", "since"),
-}
+# Tables only the SQLite seed fills (bot bench --notice: residents' notice topics).
+SQLITE_COLUMNS = {**COLUMNS, "notice_subscriptions": ("resident_id", "topic", "active", "since")}
 _INSERTS = {
     table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
-    for table, cols in COLUMNS.items()
+    for table, cols in SQLITE_COLUMNS.items()
 }
 
 
 class BulkWriter:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.counts = dict.fromkeys(COLUMNS, 0)
+        self.counts = dict.fromkeys(SQLITE_COLUMNS, 0)
 
     def write(self, rows: dict[str, list[tuple]]) -> None:
         """One transaction for every table's rows (tables in COLUMNS order)."""

@@ -14,7 +14,15 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.store.records import Case, CaseState, Cursor, StaffNote, TranscriptEntry, TranscriptPage
+from bot.store.records import (
+    STAFF_KEY_PREFIX,
+    Case,
+    CaseState,
+    Cursor,
+    StaffNote,
+    TranscriptEntry,
+    TranscriptPage,
+)
 from bot.store.sqlite import staff
 from bot.store.sqlite.migrations import MigrationSet, run_script
 from bot.store.sqlite.pipeline import from_utc_text, utc_text
@@ -57,7 +65,7 @@ _OPEN_IDS = """
     UNION SELECT resident_id FROM staff_cases WHERE closed_at IS NULL
 """
 
-_PREFIX = staff.STAFF_KEY_PREFIX
+_PREFIX = STAFF_KEY_PREFIX
 _TRANSCRIPT = f"""
     SELECT * FROM (
         SELECT 'resident' AS who, i.received_at AS k1, i.id AS k2, 0 AS k3, i.text AS text,

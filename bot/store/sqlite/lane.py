@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from bot.store.base import StoreUnavailable
+from bot.store.dbthread import DbThread
 from bot.store.sqlite.connection import WriteGate, open_database, write_transaction
-from bot.store.sqlite.dbthread import DbThread
 
 T = TypeVar("T")
 

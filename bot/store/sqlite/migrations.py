@@ -14,12 +14,11 @@ shipped: add a new one. Sets are applied in the order bot.store.sqlite.schema li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
 import sqlite_utils
 
-Step = Callable[[sqlite_utils.Database], None]
+from bot.store import migration_sets
 
 LEDGER = "store_migrations"
 # Databases made before the migration sets kept one numbered list in `schema_migrations`:
@@ -31,19 +30,8 @@ LEGACY = {
 }
 
 
-@dataclass
-class MigrationSet:
-    owner: str
-    steps: list[tuple[str, Step]] = field(default_factory=list)
-
-    def step(self, name: str) -> Callable[[Step], Step]:
-        def add(fn: Step) -> Step:
-            if any(existing == name for existing, _ in self.steps):
-                raise ValueError(f"{self.owner}: migration {name!r} declared twice")
-            self.steps.append((name, fn))
-            return fn
-
-        return add
+class MigrationSet(migration_sets.MigrationSet[sqlite_utils.Database]):
+    """An owner's steps on a SQLite database (bot.store.migration_sets)."""
 
 
 def run_script(db: sqlite_utils.Database, script: str) -> None:

@@ -100,14 +100,14 @@ def _create(db: sqlite_utils.Database) -> None:
             resident_id TEXT NOT NULL,
             phone_enc BLOB NOT NULL,
             PRIMARY KEY (notice_id, resident_id)
-        ) WITHOUT ROWID;
+        );
         CREATE TABLE notice_subscriptions (
             resident_id TEXT NOT NULL,
             topic TEXT NOT NULL,
             active INTEGER NOT NULL,
             since TEXT NOT NULL,                   -- the consent, or the stop
             PRIMARY KEY (resident_id, topic)
-        ) WITHOUT ROWID;
+        );
         CREATE INDEX notice_subscribers ON notice_subscriptions (topic, resident_id)
             WHERE active = 1;
         -- Evidence of consent: each subscribe, stop and resume with its time and how it
@@ -128,7 +128,7 @@ def _create(db: sqlite_utils.Database) -> None:
             choice TEXT NOT NULL,
             at TEXT NOT NULL,
             PRIMARY KEY (notice_id, resident_id)
-        ) WITHOUT ROWID;
+        );
         CREATE TABLE notice_progress (
             notice_id TEXT NOT NULL,
             at TEXT NOT NULL,
@@ -138,7 +138,7 @@ def _create(db: sqlite_utils.Database) -> None:
             read INTEGER NOT NULL,
             failed INTEGER NOT NULL,
             PRIMARY KEY (notice_id, at)
-        ) WITHOUT ROWID
+        )
         """,
     )
 

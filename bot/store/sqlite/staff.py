@@ -16,8 +16,6 @@ from bot.store.sqlite.migrations import MigrationSet
 
 MIGRATIONS = MigrationSet("staff")
 
-STAFF_KEY_PREFIX = "staff-"  # outbox idempotency keys of staff replies (author = staff)
-
 
 @MIGRATIONS.step("staff notes")
 def _staff_notes(db: sqlite_utils.Database) -> None:

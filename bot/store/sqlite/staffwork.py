@@ -14,7 +14,7 @@ import sqlite_utils
 
 from bot.store.base import AuditSealer
 from bot.store.console import ConsoleWork
-from bot.store.records import NewAuditEntry, ResidentRow, StaffNote, Timer
+from bot.store.records import STAFF_KEY_PREFIX, NewAuditEntry, ResidentRow, StaffNote, Timer
 from bot.store.sqlite import audit as audit_log
 from bot.store.sqlite import bookings, pipeline, staff
 from bot.store.sqlite.accounts import SqliteAccounts, SqliteSessions, SqliteSignInLimits
@@ -54,7 +54,7 @@ class SqliteHandoffs:
             None,
             pipeline.utc_text(now),
             "sent" if provider in local_providers else "pending",
-            f"{staff.STAFF_KEY_PREFIX}{uuid.uuid4().hex}",
+            f"{STAFF_KEY_PREFIX}{uuid.uuid4().hex}",
         )
         if take_over:
             staff.set_handoff(self.db, resident_id, True)

@@ -1,4 +1,4 @@
-"""A database connection owned by one thread; coroutines hand it work and await the result."""
+"""A thread that owns a database connection (either backend); coroutines hand it work and await the result."""
 
 from __future__ import annotations
 

@@ -1,0 +1,329 @@
+"""The delivery worker's bookkeeping on the outbox (PostgreSQL), shared by many processes
+(owner "delivery": process leases and the shared send budget).
+
+- A claim marks rows 'sending' with the claiming process's id and commits (sends take
+  network time; no transaction stays open across them). Claims are serialised by one
+  transaction-scoped advisory lock (they take a millisecond), so a resident whose row is
+  being sent by one process gets no second row sent by another meanwhile: a resident's
+  replies go out in order wherever they are sent from.
+- Each serving process holds a lease (`store_leases`) it renews every second. A 'sending'
+  row whose process's lease ran out (the process died or hung) is put back to pending by
+  any survivor (`reclaim`) and sent again: at least once, and the provider's idempotency
+  key makes the resident see it once.
+- The send rate is one budget for all processes: a token bucket row per provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.store import records as r
+from bot.store.base import SendBudget
+from bot.store.postgres.connection import Conn, Lane
+from bot.store.postgres.migrations import MigrationSet
+from bot.store.postgres.pipeline import update_resident
+from bot.store.records import OutboxItem, SentMark
+
+MIGRATIONS = MigrationSet("delivery")
+MIGRATIONS.ddl(
+    "leases and send budget",
+    """
+    CREATE TABLE store_leases (
+        owner text PRIMARY KEY,              -- a serving process (host, pid, random part)
+        started_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+    );
+    CREATE TABLE send_budget (
+        provider text PRIMARY KEY,
+        tokens double precision NOT NULL,    -- may go below 0: sends reserved ahead
+        stamp timestamptz NOT NULL
+    );
+    """,
+)
+
+CLAIM_LOCK = 7_410_020
+LEASE_SECONDS = 5.0
+
+
+def _item(row: dict[str, Any]) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        resident_id=row["resident_id"],
+        provider=row["provider"],
+        channel=row["channel"],
+        kind=row["kind"],
+        text=row["text"],
+        suggestions=row["suggestions"],
+        created_at=row["created_at"],
+        attempts=row["attempts"],
+        idempotency_key=row["idempotency_key"],
+        provider_message_id=row["provider_message_id"],
+        phone_enc=bytes(row["phone_enc"]) if row["phone_enc"] is not None else None,
+        notices_enabled=bool(True if row["notices_enabled"] is None else row["notices_enabled"]),
+    )
+
+
+def claim(
+    conn: Conn, owner: str, providers: Sequence[str], now: datetime, limit: int
+) -> list[OutboxItem]:
+    """Due pending rows for these providers, replies before notices, of residents with no
+    row being sent by anyone, marked 'sending' by `owner`."""
+    if not providers:
+        return []
+    with conn.pipeline():  # the lock and the claim: one round trip
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+        claimed = conn.execute(
+            "UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, claimed_by = %s "
+            "FROM (SELECT c.id, c.resident_id FROM outbox c WHERE c.status = 'pending' "
+            "      AND c.provider = ANY(%s) AND c.next_attempt_at <= %s "
+            "      AND NOT EXISTS (SELECT 1 FROM outbox s WHERE s.status = 'sending' "
+            "                      AND s.resident_id = c.resident_id) "
+            "      ORDER BY (c.kind = 'notice'), c.id LIMIT %s) pick "
+            "LEFT JOIN residents r ON r.id = pick.resident_id "
+            "WHERE o.id = pick.id "
+            "RETURNING o.*, r.phone_enc, r.notices_enabled",
+            [owner, list(providers), now, limit],
+        )
+    rows = claimed.fetchall()
+    rows.sort(key=lambda row: (row["kind"] == "notice", row["id"]))
+    return [_item(row) for row in rows]
+
+
+def sent(conn: Conn, marks: Sequence[SentMark]) -> None:
+    """One statement for a batch's sends."""
+    if not marks:
+        return
+    conn.execute(
+        "UPDATE outbox o SET status = 'sent', provider_message_id = m.pid, status_at = m.at, "
+        "error = NULL FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) "
+        "AS m(id, pid, at) WHERE o.id = m.id AND o.status IN ('pending', 'sending')",
+        [
+            [mark.outbox_id for mark in marks],
+            [mark.provider_message_id for mark in marks],
+            [mark.at for mark in marks],
+        ],
+    )
+
+
+def retry(conn: Conn, outbox_id: int, next_at: datetime, error: str) -> None:
+    conn.execute(
+        "UPDATE outbox SET status = 'pending', next_attempt_at = %s, error = %s WHERE id = %s",
+        [next_at, error, outbox_id],
+    )
+
+
+def failed(conn: Conn, outbox_id: int, error: str, now: datetime, status: str) -> None:
+    conn.execute(
+        "UPDATE outbox SET status = %s, error = %s, status_at = %s WHERE id = %s",
+        [status, error, now, outbox_id],
+    )
+
+
+def stop_notices(conn: Conn, resident_id: str) -> None:
+    update_resident(conn, resident_id, {"notices_enabled": False})
+
+
+def next_due(conn: Conn, providers: Sequence[str]) -> datetime | None:
+    if not providers:
+        return None
+    found = conn.execute(
+        "SELECT min(next_attempt_at) AS due FROM outbox WHERE status = 'pending' "
+        "AND provider = ANY(%s)",
+        [list(providers)],
+    ).fetchone()
+    return found["due"] if found else None
+
+
+def stale_rich(conn: Conn, sent_before: datetime, limit: int) -> list[OutboxItem]:
+    """Rich messages sent but not delivered in time (no DELIVERED/READ receipt yet)."""
+    return [
+        _item(row)
+        for row in conn.execute(
+            "SELECT o.*, r.phone_enc, r.notices_enabled FROM outbox o "
+            "JOIN residents r ON r.id = o.resident_id "
+            "WHERE o.provider = 'rcs' AND o.channel = 'rcs' AND o.status = 'sent' "
+            "AND o.status_at <= %s AND coalesce(o.error, '') NOT LIKE 'rcs_revoke%%' "
+            "ORDER BY o.id LIMIT %s",
+            [sent_before, limit],
+        ).fetchall()
+    ]
+
+
+def note(conn: Conn, outbox_id: int, error: str) -> None:
+    conn.execute("UPDATE outbox SET error = %s WHERE id = %s", [error, outbox_id])
+
+
+def switch_to_sms(
+    conn: Conn,
+    outbox_id: int,
+    provider: str,
+    provider_message_id: str | None,
+    now: datetime,
+    why: str,
+) -> None:
+    """The rich message went by SMS instead: receipts now come from the SMS provider."""
+    conn.execute(
+        "UPDATE outbox SET provider = %s, channel = 'sms', provider_message_id = %s, "
+        "status = 'sent', status_at = %s, error = %s WHERE id = %s",
+        [provider, provider_message_id, now, why, outbox_id],
+    )
+
+
+# ---- leases ----------------------------------------------------------------------------------
+
+
+def renew_lease(conn: Conn, owner: str) -> int:
+    """Renew `owner`'s lease, and hand back to pending what processes whose lease ran out
+    were sending (how many rows)."""
+    conn.execute(
+        "INSERT INTO store_leases (owner, expires_at) VALUES (%s, now() + %s * interval '1 s') "
+        "ON CONFLICT (owner) DO UPDATE SET expires_at = excluded.expires_at",
+        [owner, LEASE_SECONDS],
+    )
+    dead = [
+        row["owner"]
+        for row in conn.execute(
+            "DELETE FROM store_leases WHERE expires_at < now() RETURNING owner"
+        ).fetchall()
+    ]
+    return conn.execute(
+        "UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE status = 'sending' "
+        "AND (claimed_by = ANY(%s) OR claimed_by IS NULL OR NOT EXISTS "
+        "(SELECT 1 FROM store_leases l WHERE l.owner = outbox.claimed_by))",
+        [dead],
+    ).rowcount
+
+
+def end_lease(conn: Conn, owner: str) -> None:
+    """A clean stop: what this process was still sending goes back to pending now."""
+    conn.execute(
+        "UPDATE outbox SET status = 'pending', claimed_by = NULL "
+        "WHERE status = 'sending' AND claimed_by = %s",
+        [owner],
+    )
+    conn.execute("DELETE FROM store_leases WHERE owner = %s", [owner])
+
+
+# ---- the shared send budget ----------------------------------------------------------------
+
+
+def take_tokens(conn: Conn, provider: str, rate: float, burst: float, count: int) -> float:
+    """Take `count` sends from the provider's bucket (refilled at `rate`/s up to `burst`).
+    Returns the seconds to wait before the last of them may go (0: at once)."""
+    found = conn.execute(
+        "INSERT INTO send_budget AS b (provider, tokens, stamp) "
+        "VALUES (%(p)s, %(burst)s - %(n)s, clock_timestamp()) "
+        "ON CONFLICT (provider) DO UPDATE SET "
+        "tokens = least(%(burst)s, b.tokens + %(rate)s * extract(epoch FROM "
+        "clock_timestamp() - b.stamp)) - %(n)s, stamp = clock_timestamp() "
+        "RETURNING tokens",
+        {"p": provider, "burst": burst, "n": count, "rate": rate},
+    ).fetchone()
+    assert found is not None
+    tokens = float(found["tokens"])
+    return 0.0 if tokens >= 0 else -tokens / rate
+
+
+# ---- the store's side of delivery ------------------------------------------------------------
+
+
+class PostgresSendBudget:
+    """A provider's send rate shared by every process: sends are taken from one token
+    bucket row (take_tokens), a block at a time (about 50 ms of the rate) so a busy
+    sender does not pay a round trip per message. A waiting reply goes before a notice
+    within the process."""
+
+    def __init__(self, lane: Lane, provider: str, rate: float) -> None:
+        self.lane, self.provider, self.rate = lane, provider, rate
+        self.burst = max(1.0, rate)
+        self.block = max(1, min(50, int(rate * 0.05)))
+        self._left = 0
+        self._lock = asyncio.Lock()
+        self._replies = 0
+        self._no_replies = asyncio.Event()
+        self._no_replies.set()
+
+    async def acquire(self, kind: str = "reply") -> None:
+        reply = kind == "reply"
+        if reply:
+            self._replies += 1
+            self._no_replies.clear()
+        try:
+            while not reply and self._replies:
+                await self._no_replies.wait()
+            async with self._lock:
+                if self._left == 0:
+                    wait = await self.lane.run(
+                        take_tokens, self.provider, self.rate, self.burst, self.block
+                    )
+                    self._left = self.block
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                self._left -= 1
+        finally:
+            if reply:
+                self._replies -= 1
+                if not self._replies:
+                    self._no_replies.set()
+
+    async def close(self) -> None:
+        return None
+
+
+class PostgresDelivery:
+    """bot.store.base.DeliveryStore on the delivery lane."""
+
+    def __init__(self, lane: Lane, owner: str) -> None:
+        self.lane = lane
+        self.owner = owner
+
+    async def claim(
+        self,
+        providers: Sequence[str],
+        now: datetime,
+        limit: int,
+        held: frozenset[int] = frozenset(),
+    ) -> list[r.OutboxItem]:
+        # `held`: staff notices' priorities in quiet hours — none exist here yet (notices.py).
+        return await self.lane.run(claim, self.owner, list(providers), now, limit)
+
+    async def sent(self, marks: Sequence[r.SentMark]) -> None:
+        await self.lane.run(sent, list(marks))
+
+    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None:
+        await self.lane.run(retry, outbox_id, next_at, error)
+
+    async def failed(
+        self, outbox_id: int, error: str, now: datetime, status: str = "failed"
+    ) -> None:
+        await self.lane.run(failed, outbox_id, error, now, status)
+
+    async def stop_notices(self, resident_id: str) -> None:
+        await self.lane.run(stop_notices, resident_id)
+
+    async def next_due(
+        self, providers: Sequence[str], held: frozenset[int] = frozenset()
+    ) -> datetime | None:
+        return await self.lane.run(next_due, list(providers))
+
+    async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
+        return await self.lane.run(stale_rich, sent_before, limit)
+
+    async def note(self, outbox_id: int, error: str) -> None:
+        await self.lane.run(note, outbox_id, error)
+
+    async def switch_to_sms(
+        self,
+        outbox_id: int,
+        provider: str,
+        provider_message_id: str | None,
+        now: datetime,
+        why: str,
+    ) -> None:
+        await self.lane.run(switch_to_sms, outbox_id, provider, provider_message_id, now, why)
+
+    def send_budget(self, provider: str, rate: float) -> SendBudget | None:
+        return PostgresSendBudget(self.lane, provider, rate)

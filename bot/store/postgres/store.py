@@ -1,0 +1,411 @@
+"""PostgresStore: bot.store.base.Store on one PostgreSQL database, shared by any number of
+`bot serve` processes on one machine or many.
+
+Lanes (a thread each, on one connection pool) as in the SQLite backend: intake (webhooks
+wait for its commits; reads), staff (the console and the handoff desk), processing (turns),
+delivery (outbox bookkeeping) and upkeep (the process's lease). Across processes:
+
+- intake NOTIFYs `bot_inbox` with its commit; a batch NOTIFYs `bot_batch` (whether it
+  queued replies, which inbox rows it finished); every process LISTENs and sets its
+  Wakeups (its own notifications are ignored: it woke itself already). The pipeline's
+  one-second safety poll covers a lost notification (a listener reconnecting).
+- per-resident order and each row processed once: queue.claim_pending (a resident is
+  locked for the transaction that runs its turn; a dead process's session ends and its
+  locks and uncommitted work with it: the row is pending again for the survivors);
+- each outbox row sent once per claim, and a dead process's claims taken over once its
+  lease (renewed every second) runs out: bot.store.postgres.delivery;
+- the send rate is one budget in the database (PostgresSendBudget).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import PoolTimeout
+
+from bot.store import records as r
+from bot.store.base import AuditSealer, StoreUnavailable, TurnHandler, Wakeups
+from bot.store.postgres import delivery, pipeline, queue, staff
+from bot.store.postgres.bookings import PostgresBookings
+from bot.store.postgres.connection import (
+    BATCH_CHANNEL,
+    CONNECT_KWARGS,
+    INBOX_CHANNEL,
+    RETRIES,
+    Conn,
+    Lane,
+    conninfo,
+    lost,
+    make_pool,
+    unavailable,
+)
+from bot.store.postgres.delivery import PostgresDelivery
+from bot.store.postgres.faq import PostgresFaqMisses
+from bot.store.postgres.notices import (
+    PostgresNotices,
+    PostgresNoticeService,
+    PostgresTurnCases,
+)
+from bot.store.postgres.schema import migrate
+from bot.store.postgres.staffwork import PostgresConsole, PostgresStaffDesk
+from bot.store.services import Conversations, Residents
+
+log = logging.getLogger("bot.store")
+
+UPKEEP_EVERY = 1.0  # seconds between lease renewals (the lease lasts delivery.LEASE_SECONDS)
+_FATAL = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class _CompleteOneByOne(Exception):
+    """The batch's completions could not be written together: run it again, carefully."""
+
+
+class _Residents:
+    def __init__(self, services: PostgresTurnServices) -> None:
+        self.services = services
+
+    def get(self, resident_id: str) -> r.ResidentRow | None:
+        self.services.savepoint()
+        return pipeline.resident(self.services.conn, resident_id)
+
+
+class _Conversations:
+    def __init__(self, services: PostgresTurnServices) -> None:
+        self.services = services
+
+    def get(self, resident_id: str) -> dict[str, Any] | None:
+        self.services.savepoint()
+        return pipeline.conversation(self.services.conn, resident_id)
+
+
+class PostgresTurnServices:
+    """bot.store.services.TurnServices on the connection of the turn's transaction. Each
+    turn runs in a savepoint, made before its first statement (`saved`), so a failing turn
+    is rolled back alone, its reads' errors included."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.saved = False
+        self._residents = _Residents(self)
+        self._conversations = _Conversations(self)
+        self._bookings = PostgresBookings(conn, self.savepoint)
+        self._notices = PostgresNoticeService(conn, self.savepoint)
+        self._cases = PostgresTurnCases(conn, self.savepoint)
+
+    def savepoint(self) -> None:
+        if not self.saved:
+            self.conn.execute("SAVEPOINT turn")
+            self.saved = True
+
+    def undo(self) -> None:
+        """Roll back what the turn wrote (nothing, if it wrote nothing)."""
+        if self.saved:
+            self.conn.execute("ROLLBACK TO SAVEPOINT turn")
+            self.saved = False
+
+    @property
+    def residents(self) -> Residents:
+        return self._residents
+
+    @property
+    def conversations(self) -> Conversations:
+        return self._conversations
+
+    @property
+    def bookings(self) -> PostgresBookings:
+        return self._bookings
+
+    @property
+    def notices(self) -> PostgresNoticeService:
+        return self._notices
+
+    @property
+    def cases(self) -> PostgresTurnCases:
+        return self._cases
+
+
+def process_owner() -> str:
+    """This process's name in claims and leases: host, pid and a random part (pids repeat)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class PostgresStore:
+    """bot.store.base.Store on the PostgreSQL database at `url`."""
+
+    def __init__(self, url: str, audit: AuditSealer | None = None) -> None:
+        self.url = url
+        self.owner = process_owner()
+        self.pool = make_pool(url, size=5)
+        self._intake = Lane("bot-intake", self.pool)
+        # Staff's work has a lane of its own: an audit export or a verification of the
+        # whole log must not hold webhooks' commits back (SQLite has one writer anyway).
+        self._staff = Lane("bot-staff", self.pool)
+        self._process = Lane("bot-process", self.pool)
+        self._deliver = Lane("bot-delivery", self.pool)
+        self._upkeep = Lane("bot-upkeep", self.pool)
+        self.delivery = PostgresDelivery(self._deliver, self.owner)
+        self.staff = PostgresStaffDesk(self._staff, audit)
+        self.console = PostgresConsole(self._staff, audit)
+        self.faq = PostgresFaqMisses(self._intake)
+        self.notices = PostgresNotices()
+        self.wake = Wakeups()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._serving = False
+
+    # ---- life cycle ------------------------------------------------------------------
+
+    async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
+        self.wake = wake or self.wake
+
+        def first() -> None:
+            try:
+                self.pool.open(wait=True, timeout=15)
+            except PoolTimeout as exc:
+                self.pool.close()
+                raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+            with self.pool.connection() as conn:
+                migrate(conn)
+
+        await self._intake.call(first)
+        if serve:
+            # No start-up reset (other processes' work is theirs): leases hand over rows of
+            # processes that died, including a previous run of this one.
+            self._serving = True
+            await self._renew()
+            self._tasks = [
+                asyncio.create_task(self._listen(), name="bot-store-listen"),
+                asyncio.create_task(self._keep_lease(), name="bot-store-lease"),
+            ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._serving:
+            with contextlib.suppress(StoreUnavailable):
+                await self._upkeep.run(delivery.end_lease, self.owner)
+            self._serving = False
+        for lane in (self._intake, self._staff, self._process, self._deliver, self._upkeep):
+            lane.close()
+        await asyncio.to_thread(self.pool.close)
+
+    async def _renew(self) -> None:
+        reclaimed = await self._upkeep.run(delivery.renew_lease, self.owner)
+        if reclaimed:
+            log.warning(
+                "took over replies a stopped process was sending", extra={"rows": reclaimed}
+            )
+            self.wake.outbox.set()
+
+    async def _keep_lease(self) -> None:
+        while True:
+            await asyncio.sleep(UPKEEP_EVERY)
+            try:
+                await self._renew()
+            except StoreUnavailable as exc:
+                log.error("lease renewal failed", extra={"error": type(exc.__cause__).__name__})
+
+    async def _listen(self) -> None:
+        """Wake on other processes' commits. Reconnects; after a reconnect both queues are
+        looked at once (a notification may have gone by meanwhile)."""
+        kwargs = {k: v for k, v in CONNECT_KWARGS.items() if k != "row_factory"}
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(conninfo(self.url), **kwargs)
+                async with conn:
+                    await conn.execute(f"LISTEN {INBOX_CHANNEL}; LISTEN {BATCH_CHANNEL}")
+                    self.wake.inbox.set()
+                    self.wake.outbox.set()
+                    async for note in conn.notifies():
+                        self._heard(note.channel, note.payload)
+            except psycopg.Error as exc:
+                log.warning("listener reconnecting", extra={"error": type(exc).__name__})
+                await asyncio.sleep(1.0)
+
+    def _heard(self, channel: str, payload: str) -> None:
+        owner, _, rest = payload.partition("|")
+        if owner == self.owner:
+            return  # this process woke itself already
+        if channel == INBOX_CHANNEL:
+            self.wake.inbox.set()
+            return
+        replies, _, ids = rest.partition("|")
+        if replies == "1":
+            self.wake.outbox.set()
+        if ids and self.wake.processed is not None:
+            self.wake.processed([int(x) for x in ids.split(",")])
+
+    # ---- intake ------------------------------------------------------------------------
+
+    async def ingest(self, rows: Sequence[r.InboundRow], now: datetime) -> list[r.Ingested]:
+        return await self._intake.run(self._ingest, list(rows), now)
+
+    def _ingest(self, conn: Conn, rows: list[r.InboundRow], now: datetime) -> list[r.Ingested]:
+        with conn.pipeline():  # one round trip (the NOTIFY is sent at commit, if at all)
+            pipeline.touch_residents(conn, rows, now)
+            inserted = pipeline.insert_inbox(conn, rows)
+            conn.execute("SELECT pg_notify(%s, %s)", [INBOX_CHANNEL, self.owner])
+        new = inserted()
+        keys = [(row.provider, row.provider_message_id) for row in rows]
+        old = pipeline.find_inbox_ids(conn, [k for k in keys if k not in new])
+        results, seen = [], set()
+        for key in keys:
+            if key in new and key not in seen:
+                results.append(r.Ingested(new[key], False))
+            else:
+                results.append(r.Ingested(new.get(key) or old.get(key) or 0, True))
+            seen.add(key)
+        return results
+
+    async def record_status(
+        self,
+        provider: str,
+        provider_message_id: str,
+        status: str,
+        error_code: str | None,
+        now: datetime,
+    ) -> bool:
+        return await self._intake.run(
+            pipeline.record_status, provider, provider_message_id, status, error_code, now
+        )
+
+    # ---- processing --------------------------------------------------------------------
+
+    async def process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
+        return await self._process.call(self._process_batch, handler, limit)
+
+    def _process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
+        """The oldest pending row of up to `limit` residents, in one transaction. The turns'
+        completions are written together at the end (one round trip); should that write be
+        refused, the batch is rolled back and run again turn by turn, each completion in
+        its turn's savepoint (a turn whose completion cannot be stored is stored failed)."""
+        try:
+            with self.pool.connection() as conn:
+                try:
+                    return self._batch(conn, handler, limit, careful=False)
+                except _CompleteOneByOne as exc:
+                    log.warning("batch written turn by turn", extra={"error": str(exc.__cause__)})
+                    return self._batch(conn, handler, limit, careful=True)
+        except (*_FATAL, PoolTimeout) as exc:
+            lost(self.pool)
+            raise unavailable(exc, "batch") from exc
+        except psycopg.DatabaseError as exc:
+            raise unavailable(exc, "batch") from exc
+
+    def _batch(self, conn: Conn, handler: TurnHandler, limit: int, careful: bool) -> r.BatchResult:
+        result = r.BatchResult()
+        with conn.transaction():
+            now = handler.now()
+            items, batch = queue.claim_pending(conn, limit, now)
+            if not items:
+                return result
+            services = PostgresTurnServices(conn)
+            finished: list[tuple[r.Claimed, r.Completion]] = []
+            # Resident order: rows of residents are locked in the order intake locks them.
+            for item in sorted(items, key=lambda item: item.resident_id):
+                done, failed = self._turn(conn, handler, services, item, now, batch, careful)
+                finished.append((item, done))
+                if failed:
+                    result.failed.append(item.id)
+                result.outbox_rows += len(done.outbox)
+                result.inbox_ids.append(item.id)
+                result.residents.add(item.resident_id)
+            done_ids = ",".join(map(str, result.inbox_ids))
+            replies = "1" if result.outbox_rows else "0"
+            try:
+                with conn.transaction(), conn.pipeline():
+                    if not careful:
+                        queue.complete_all(conn, finished, now, batch)
+                    conn.execute(
+                        "SELECT pg_notify(%s, %s)",
+                        [BATCH_CHANNEL, f"{self.owner}|{replies}|{done_ids}"],
+                    )
+            except _FATAL:
+                raise
+            except psycopg.DatabaseError as exc:
+                raise _CompleteOneByOne() from exc
+        return result
+
+    @staticmethod
+    def _turn(
+        conn: Conn,
+        handler: TurnHandler,
+        services: PostgresTurnServices,
+        item: r.Claimed,
+        now: datetime,
+        batch: int,
+        careful: bool,
+    ) -> tuple[r.Completion, bool]:
+        """One turn; what it stored through its services is in a savepoint of its own. Run
+        again when the server chose it as a deadlock's victim (its locks were let go).
+        `careful`: its completion is written in the savepoint too, at once."""
+        error: BaseException | None = None
+        for _ in range(RETRIES):
+            services.saved = False
+            try:
+                done = handler.handle(item, services, now)
+                if careful:
+                    with conn.pipeline():
+                        services.savepoint()
+                        queue.complete_all(conn, [(item, done)], now, batch)
+                        conn.execute("RELEASE SAVEPOINT turn")
+                elif services.saved:
+                    conn.execute("RELEASE SAVEPOINT turn")
+                return done, False
+            except errors.TransactionRollback as exc:
+                services.undo()
+                error = exc
+                time.sleep(0.001)
+            except _FATAL:
+                raise  # the connection is gone: the batch is not committed
+            except Exception as exc:  # a bug must not lose the message or stall the queue
+                services.undo()
+                error = exc
+                break
+        assert error is not None
+        done = handler.failed(item, error, now)
+        if careful:
+            with conn.pipeline():
+                queue.complete_all(conn, [(item, done)], now, batch)
+        return done, True
+
+    async def next_timer_due(self) -> datetime | None:
+        return await self._process.run(queue.next_timer_due)
+
+    async def inbox_status(self, inbox_id: int) -> str | None:
+        return await self._intake.run(pipeline.inbox_status, inbox_id)
+
+    # ---- reading what was sent -----------------------------------------------------------
+
+    async def replies_for(self, inbox_id: int) -> list[r.SentMessage]:
+        return await self._intake.run(pipeline.replies_for, inbox_id)
+
+    async def sent_to(self, resident_id: str, after_id: int = 0) -> list[r.SentMessage]:
+        return await self._intake.run(pipeline.sent_to, resident_id, after_id)
+
+    async def conversation(self, resident_id: str) -> dict[str, Any] | None:
+        return await self._intake.run(pipeline.conversation, resident_id)
+
+    # ---- upkeep ----------------------------------------------------------------------------
+
+    async def purge_old(self, before: datetime) -> dict[str, int]:
+        def write(conn: Conn) -> dict[str, int]:
+            counts = pipeline.purge_old(conn, before)
+            counts.update(staff.purge_old(conn, before))
+            return counts
+
+        return await self._intake.run(write)
