@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -388,6 +388,7 @@ class _Audience:
     batch continues after the last id) and the conditions each must meet."""
 
     def __init__(self, db: sqlite_utils.Database, row: dict[str, Any], now: datetime) -> None:
+        self.db = db
         content = NoticeContent.from_json(json.loads(row["content"]))
         self.notice_id = row["id"]
         self.mode = row["audience"]
@@ -423,13 +424,20 @@ class _Audience:
         # subscribers_and_known: every resident the bot knows, subscriber or not.
         return "FROM residents WHERE 1", "id", []
 
-    def batch(self) -> tuple[str, list[Any]]:
-        """The next residents after a cursor (cursor and limit appended to the arguments)."""
+    def until(self, cursor: str, count: int) -> str | None:
+        """The id `count` residents after `cursor` (fewer when the audience ends there)."""
         source, key, args = self.source()
-        return (
-            f"SELECT DISTINCT {key} AS rid {source} AND {key} > ? ORDER BY {key} LIMIT ?",
-            args,
-        )
+        return self.db.execute(
+            f"SELECT max(rid) FROM (SELECT DISTINCT {key} AS rid {source} AND {key} > ? "
+            f"ORDER BY {key} LIMIT ?)",
+            [*args, cursor, count],
+        ).fetchone()[0]
+
+    def between(self) -> tuple[str, list[Any]]:
+        """The audience's residents in a range (the range's two ends appended): as ids, not a
+        Python list, so a batch is SQL start to end (other threads keep the GIL)."""
+        source, key, args = self.source()
+        return f"SELECT {key} {source} AND {key} > ? AND {key} <= ?", args
 
     def _marks(self) -> str:
         return ",".join("?" for _ in self.districts)
@@ -466,26 +474,17 @@ def _audience_row(db: sqlite_utils.Database, notice_id: str) -> dict[str, Any]:
     return rows[0]
 
 
-def _batch_ids(
-    db: sqlite_utils.Database, audience: _Audience, cursor: str, limit: int
-) -> list[str]:
-    sql, args = audience.batch()
-    return [row[0] for row in db.execute(sql, [*args, cursor, limit]).fetchall()]
-
-
-def _counts_for(
-    db: sqlite_utils.Database, audience: _Audience, ids: list[str]
-) -> tuple[int, int, int]:
-    """(would receive, stopped, over the cap) among `ids` (known residents only)."""
+def _skipped(db: sqlite_utils.Database, audience: _Audience, lo: str, hi: str) -> tuple[int, int]:
+    """(stopped, over the cap) among the audience's residents in (lo, hi]."""
+    members, args = audience.between()
     places, place_args = audience.in_districts()
     cap, cap_args = audience.over_cap()
     row = db.execute(
-        f"SELECT sum(r.notices_enabled = 1 AND NOT ({cap})), sum(r.notices_enabled = 0), "
-        f"sum(r.notices_enabled = 1 AND ({cap})) FROM residents r "
-        f"WHERE r.id IN (SELECT value FROM json_each(?)) AND {places}",
-        [*cap_args, *cap_args, json.dumps(ids), *place_args],
+        f"SELECT sum(r.notices_enabled = 0), sum(r.notices_enabled = 1 AND ({cap})) "
+        f"FROM residents r WHERE r.id IN ({members}) AND {places}",
+        [*cap_args, *args, lo, hi, *place_args],
     ).fetchone()
-    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def audience_count(db: sqlite_utils.Database, notice_id: str, now: datetime) -> AudienceCount:
@@ -510,6 +509,11 @@ def audience_count(db: sqlite_utils.Database, notice_id: str, now: datetime) -> 
     return AudienceCount(recipients, stopped, capped)
 
 
+# Residents per statement inside a fan-out batch: between two, the batch commits early when
+# another writer waits (a webhook's commit, a turn, a delivery claim): fan-out is background.
+CHUNK = 100
+
+
 def fan_out(
     db: sqlite_utils.Database,
     notice_id: str,
@@ -517,31 +521,64 @@ def fan_out(
     local: frozenset[str],
     limit: int,
     now: datetime,
+    give_way: Callable[[], bool] = lambda: False,
 ) -> FanOutStep:
-    """The next `limit` residents of the audience → one outbox row each (unique per notice
-    and resident: a batch run twice adds nothing), counts and the cursor in the same
-    transaction, so a crash at any point resumes where the last commit left off."""
+    """The next `limit` residents of the audience (fewer when `give_way` says another
+    writer waits) → one outbox row each (unique per notice and resident: a batch run twice
+    adds nothing), counts and the cursor in the same transaction, so a crash at any point
+    resumes where the last commit left off."""
     row = _audience_row(db, notice_id)
     if row["fanout_done"]:
         return FanOutStep(0, 0, 0, True)
     audience = _Audience(db, row, now)
-    ids = _batch_ids(db, audience, row["fanout_cursor"], limit)
-    if not ids:
+    cursor = row["fanout_cursor"]
+    totals = [0, 0, 0]
+    chunk = max(1, min(CHUNK, limit))
+    for _ in range(-(-limit // chunk)):
+        until = audience.until(cursor, chunk)
+        if until is None:
+            break
+        for i, n in enumerate(_fan_out_chunk(db, audience, row, cursor, until, route, local, now)):
+            totals[i] += n
+        cursor = until
+        if give_way():
+            break
+    if cursor == row["fanout_cursor"]:
         db.execute("UPDATE notices SET fanout_done = 1 WHERE id = ?", [notice_id])
         return FanOutStep(0, 0, 0, True)
+    queued, stopped, capped = totals
+    db.execute(
+        "UPDATE notices SET fanout_cursor = ?, queued_total = queued_total + ?, "
+        "skipped_stopped = skipped_stopped + ?, skipped_cap = skipped_cap + ? WHERE id = ?",
+        [cursor, queued, stopped, capped, notice_id],
+    )
+    return FanOutStep(queued, stopped, capped, False)
+
+
+def _fan_out_chunk(
+    db: sqlite_utils.Database,
+    audience: _Audience,
+    row: dict[str, Any],
+    lo: str,
+    hi: str,
+    route: Route,
+    local: frozenset[str],
+    now: datetime,
+) -> tuple[int, int, int]:
+    """(queued, stopped, over the cap) for the audience's residents in (lo, hi]."""
+    notice_id = audience.notice_id
     stamp = utc_text(now)
-    batch = json.dumps(ids)
     if audience.mode == "list":
         # Numbers the bot has never heard from become residents (hashed and encrypted, as
         # imported), reached by the default route.
         db.execute(
             "INSERT OR IGNORE INTO residents (id, phone_enc, last_provider, last_channel, "
             "created_at, last_seen_at) SELECT resident_id, phone_enc, ?, ?, ?, ? "
-            "FROM notice_lists WHERE notice_id = ? AND resident_id IN "
-            "(SELECT value FROM json_each(?))",
-            [route.provider, route.channel, stamp, stamp, notice_id, batch],
+            "FROM notice_lists WHERE notice_id = ? AND resident_id > ? AND resident_id <= ?",
+            [route.provider, route.channel, stamp, stamp, notice_id, lo, hi],
         )
-    _, stopped, capped = _counts_for(db, audience, ids)  # before this batch's rows exist
+    stopped, capped = _skipped(db, audience, lo, hi)  # before this batch's rows exist
+    members, member_args = audience.between()
     places, place_args = audience.in_districts()
     cap, cap_args = audience.over_cap()
     local_marks = ",".join("?" for _ in local) or "''"
@@ -551,7 +588,7 @@ def fan_out(
         "SELECT r.id, coalesce(r.last_provider, ?), coalesce(r.last_channel, ?), 'notice', '', "
         f"'[]', ?, CASE WHEN coalesce(r.last_provider, ?) IN ({local_marks}) THEN 'sent' "
         "ELSE 'pending' END, ?, 'n:' || ? || ':' || r.id, ?, ? FROM residents r "
-        f"WHERE r.id IN (SELECT value FROM json_each(?)) AND r.notices_enabled = 1 "
+        f"WHERE r.id IN ({members}) AND r.notices_enabled = 1 "
         f"AND {places} AND NOT ({cap}) ORDER BY r.id",
         [
             route.provider,
@@ -563,17 +600,14 @@ def fan_out(
             notice_id,
             notice_id,
             row["priority"],
-            batch,
+            *member_args,
+            lo,
+            hi,
             *place_args,
             *cap_args,
         ],
     ).rowcount
-    db.execute(
-        "UPDATE notices SET fanout_cursor = ?, queued_total = queued_total + ?, "
-        "skipped_stopped = skipped_stopped + ?, skipped_cap = skipped_cap + ? WHERE id = ?",
-        [ids[-1], queued, stopped, capped, notice_id],
-    )
-    return FanOutStep(queued, stopped, capped, False)
+    return queued, stopped, capped
 
 
 def drop_rows(db: sqlite_utils.Database, notice_id: str, status: str, limit: int) -> int:

@@ -4,6 +4,7 @@ webhooks' commits, nor they behind it for longer than one short batch)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -20,8 +21,14 @@ from bot.store.sqlite.lane import Lane
 
 
 class SqliteNotices:
-    def __init__(self, lane: Lane, sealer: AuditSealer | None) -> None:
+    """`lane`: staff's changes and the reports (every commit fsync'd). `fanout`: the
+    fan-out's batches and dropping a finished notice's rows — work the dispatcher redoes
+    from its cursor, so that lane's commits are not fsync'd one by one (see
+    SqliteStore.open): a webhook's commit never waits for a fan-out's fsync."""
+
+    def __init__(self, lane: Lane, sealer: AuditSealer | None, fanout: Lane | None = None) -> None:
         self.lane = lane
+        self.fanout = fanout or lane
         self.sealer = sealer
 
     def _audited(self, db: sqlite_utils.Database, entry: r.NewAuditEntry) -> None:
@@ -121,10 +128,21 @@ class SqliteNotices:
     async def fan_out(
         self, notice_id: str, route: r.Route, local: frozenset[str], limit: int, now: datetime
     ) -> r.FanOutStep:
-        return await self.lane.write(notices.fan_out, notice_id, route, local, limit, now)
+        gate = self.fanout.gate
+
+        def give_way() -> bool:
+            return gate.waiting > 0
+
+        step = await self.fanout.write(
+            notices.fan_out, notice_id, route, local, limit, now, give_way
+        )
+        # The batch's WAL pages to disk now, with no lock held: else the next fsync'd commit
+        # — a webhook's — would wait for them (one file: its fsync flushes every page).
+        await self.fanout.thread.run(sync_wal, self.fanout.path)
+        return step
 
     async def drop_rows(self, notice_id: str, status: str, limit: int) -> int:
-        return await self.lane.write(notices.drop_rows, notice_id, status, limit)
+        return await self.fanout.write(notices.drop_rows, notice_id, status, limit)
 
     async def unfinished(self, notice_id: str) -> bool:
         return await self.lane.read(notices.unfinished, notice_id)
@@ -208,6 +226,18 @@ def _known(db: sqlite_utils.Database, to: r.ListEntry, route: r.Route, stamp: st
         "created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
         [to.resident_id, to.phone_enc, route.provider, route.channel, stamp, stamp],
     )
+
+
+def sync_wal(path: str) -> None:
+    """fsync the database's write-ahead log (the fan-out's commits are not fsync'd)."""
+    try:
+        fd = os.open(f"{path}-wal", os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _with_subject(entry: r.NewAuditEntry, notice_id: str) -> r.NewAuditEntry:

@@ -8,6 +8,8 @@ in-memory database has one lane for everything (connections would not share it).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -29,6 +31,13 @@ from bot.store.sqlite.schema import migrate
 from bot.store.sqlite.staffwork import SqliteConsole, SqliteStaffDesk
 
 log = logging.getLogger("bot.store")
+
+CHECKPOINT_EVERY = 0.5  # seconds between looks at the WAL (a checkpoint when it has grown)
+
+
+def checkpoint(db: sqlite_utils.Database) -> None:
+    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
 
 # A batch gives way to a waiting intake commit once it has run this long (seconds): long
 # enough that processing still moves several rows per commit under a stream of webhooks,
@@ -183,19 +192,21 @@ class SqliteStore:
         self._process = self._intake if single else Lane("bot-process", self.path, self.gate)
         self._deliver = self._intake if single else Lane("bot-delivery", self.path, self.gate)
         self._notices = self._intake if single else Lane("bot-notices", self.path, self.gate)
+        self._fanout = self._intake if single else Lane("bot-fanout", self.path, self.gate)
         self.delivery = SqliteDelivery(self._deliver)
-        self.notices = SqliteNotices(self._notices, audit)
+        self.notices = SqliteNotices(self._notices, audit, self._fanout)
         # Staff's transactions are short: on the intake lane, like the webhooks'.
         self.staff = SqliteStaffDesk(self._intake, audit)
         self.console = SqliteConsole(self._intake, audit)
         self.faq = SqliteFaqMisses(self._intake)
         self.wake = Wakeups()
         self._batches: itertools.count[int] = itertools.count(1)
+        self._checkpointer: asyncio.Task[None] | None = None
         self._services: SqliteTurnServices | None = None
 
     def _lanes(self) -> list[Lane]:
         unique: list[Lane] = []
-        for lane in (self._intake, self._process, self._deliver, self._notices):
+        for lane in (self._intake, self._process, self._deliver, self._notices, self._fanout):
             if lane not in unique:
                 unique.append(lane)
         return unique
@@ -218,16 +229,40 @@ class SqliteStore:
         for lane in self._lanes()[1:]:
             await lane.thread.run(lane.open)
         if len(self._lanes()) > 1:
-            # A commit that crosses the WAL's checkpoint threshold runs the checkpoint itself,
-            # before it returns: a webhook waiting for its intake commit would wait for a
-            # checkpoint of the other lanes' pages too (a notice's fan-out writes many). The
-            # other lanes checkpoint; intake never does.
-            await self._intake.read(lambda db: db.execute("PRAGMA wal_autocheckpoint=0"))
+            # A commit that crosses the WAL's checkpoint threshold runs the checkpoint itself
+            # before it returns, with the write gate held: every other writer — a webhook
+            # waiting for its intake commit — would wait for it (a notice's fan-out writes a
+            # lot of WAL). No lane checkpoints on commit; `_checkpoints` does, beside them.
+            for lane in self._lanes():
+                await lane.read(lambda db: db.execute("PRAGMA wal_autocheckpoint=0"))
+            self._checkpointer = asyncio.create_task(self._checkpoints(), name="bot-checkpoint")
+            # The fan-out's commits are not fsync'd each (synchronous=NORMAL, WAL): a crash
+            # of the process loses nothing (the WAL is in the file), and a power cut loses
+            # at most its last batches — rows and cursor together, since a batch is one
+            # transaction — which the dispatcher makes again. Anything recorded after them
+            # (a send, by another lane, fsync'd) makes them durable too: one WAL, in order.
+            await self._fanout.read(lambda db: db.execute("PRAGMA synchronous=NORMAL"))
         process_db = self._process.db
         assert process_db is not None
         self._services = SqliteTurnServices(process_db)
 
+    async def _checkpoints(self) -> None:
+        """PASSIVE checkpoints outside the write gate (writers go on appending meanwhile),
+        on the fan-out lane's thread, whenever the WAL has grown."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY)
+            try:
+                await self._fanout.read(checkpoint)
+            except Exception:  # the next round tries again; a growing WAL is no fault yet
+                log.exception("WAL checkpoint failed")
+
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
+            await self._fanout.read(checkpoint)
         for lane in self._lanes():
             lane.close()
 
