@@ -114,7 +114,7 @@ class NoticeDesk:
     def _needs(account: StaffAccount, permission: Permission, what: str) -> None:
         if not may(account.role, permission):
             raise NoticeRefused(
-                "forbidden", f"{account.name}（{account.role}）には{what}の権限がありません"
+                "forbidden", f"{account.name}（{account.role}）には{what}権限がありません"
             )
 
     async def get(self, notice_id: str) -> Notice:

@@ -95,6 +95,29 @@ def test_the_contracts_file_makes_a_draft_and_its_status(city: Path, capsys) -> 
     assert status["segments_per_sms"] == 2
 
 
+def test_the_status_object_has_the_contracts_types(city: Path, capsys) -> None:
+    """Every count an integer (never null or a string), states from the contract's list,
+    the cost the segments times the recipients times the yen per segment."""
+    path = write(city, "r.yaml", REGULAR)
+    notice_id = run(capsys, "notices", "create", str(path), "--by", "tanaka")[1].strip()
+    for step in (None, ("approve", "sato"), ("cancel", "suzuki")):
+        if step:
+            assert run(capsys, "notices", step[0], notice_id, "--by", step[1])[0] == 0
+        code, out, _ = run(capsys, "notices", "status", notice_id.lower(), "--json")
+        assert code == 0 and len(out.splitlines()) == 1
+        status = json.loads(out)
+        assert list(status) == STATUS_KEYS and status["id"] == notice_id
+        assert status["state"] in {
+            "draft", "approved", "scheduled", "sending", "sent", "cancelled", "expired"
+        }  # fmt: skip
+        counts = {k: v for k, v in status.items() if k not in ("id", "state", "category", "topic")}
+        counts.update({f"skipped.{k}": v for k, v in counts.pop("skipped").items()})
+        counts.update({f"answers.{k}": v for k, v in counts.pop("answers").items()})
+        assert all(type(v) is int and v >= 0 for v in counts.values()), counts
+        assert status["estimated_cost_yen"] == 3 * status["segments_per_sms"] * status["recipients"]
+    assert status["state"] == "cancelled"
+
+
 def test_an_emergency_may_be_approved_by_one_approver(city: Path, capsys) -> None:
     _, out, _ = run(
         capsys, "notices", "create", str(write(city, "n.yaml", CONTRACT_FILE)), "--by", "sato"
@@ -153,7 +176,7 @@ def test_list_newest_first(city: Path, capsys) -> None:
         )
     _, out, _ = run(capsys, "notices", "list", "--json")
     rows = [json.loads(line) for line in out.splitlines()]
-    assert {r["id"] for r in rows} == set(ids)
+    assert [r["id"] for r in rows] == ids[::-1]  # newest first
     assert all(r["state"] == "draft" and r["created_by"] == "tanaka" for r in rows)
     _, out, _ = run(capsys, "notices", "list")
     assert all(i in out for i in ids)
