@@ -11,14 +11,25 @@ from here (`fill_items`, `fill_sent`).
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
+from bot.store.noticerows import (
+    DONE,
+    LIVE,
+    OPEN,
+    SENT,
+    Card,
+    candidate_id,
+    counts_from,
+    drop_error,
+    sent_with_notice,
+    why_dropped,
+    with_notice,
+)
 from bot.store.records import (
     AudienceCount,
     FanOutStep,
@@ -39,13 +50,6 @@ from bot.store.sqlite.pipeline import from_utc_text, utc_text
 
 MIGRATIONS = MigrationSet("notices")
 
-ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
-LIVE = ("approved", "scheduled", "sending")
-OPEN = ("draft", *LIVE)  # may still be cancelled
-DONE = ("sent", "cancelled", "expired")
-# Outbox statuses of a notice row, as the report counts them.
-_SENT = ("sent", "delivered", "read", "failed", "undelivered", "queued")
-_FAILED = ("failed", "undelivered")
 ACTIVE_BOOKING = "('booked', 'changed')"
 
 
@@ -148,7 +152,7 @@ def _create(db: sqlite_utils.Database) -> None:
 
 def _new_id(db: sqlite_utils.Database) -> str:
     while True:
-        candidate = "N" + "".join(secrets.choice(ID_ALPHABET) for _ in range(7))
+        candidate = candidate_id()
         if db.execute("SELECT 1 FROM notices WHERE id = ?", [candidate]).fetchone() is None:
             return candidate
 
@@ -652,10 +656,10 @@ def claim_groups(
     return groups
 
 
-def _cards(db: sqlite_utils.Database, ids: set[str]) -> dict[str, dict[str, Any]]:
+def _cards(db: sqlite_utils.Database, ids: set[str]) -> dict[str, Card]:
     marks = ",".join("?" for _ in ids)
     return {
-        row["id"]: row
+        row["id"]: Card.from_row(row, _time(row["expires_at"]))
         for row in db.query(
             "SELECT n.id, n.state, n.audience, n.audience_rule, n.topic, n.sms_text, n.rcs_text, "
             "n.suggestions, n.content, n.expires_at, EXISTS (SELECT 1 FROM notice_images i "
@@ -674,62 +678,24 @@ def fill_items(
     ids = {item.notice_id for item in items if item.notice_id}
     if not ids:
         return items
-    notices = _cards(db, ids)
+    cards = _cards(db, ids)
     stopped = _stopped_topics(db, [i for i in items if i.notice_id and i.kind == "notice"])
     kept: list[OutboxItem] = []
     stamp = utc_text(now)
     for item in items:
-        notice = notices.get(item.notice_id or "")
-        if notice is None:
+        card = cards.get(item.notice_id or "")
+        if card is None:
             kept.append(item)
             continue
-        why = None
-        if item.kind == "notice" and drop:
-            if notice["state"] == "cancelled":
-                why = "cancelled"
-            elif notice["state"] == "expired" or (
-                notice["expires_at"] and notice["expires_at"] <= stamp
-            ):
-                why = "expired"
-            elif (
-                notice["audience"] == "category"
-                and notice["audience_rule"] == "subscribers"
-                and (item.resident_id, notice["topic"]) in stopped
-            ):
-                why = "suppressed"
+        why = why_dropped(item, card, stopped, now) if drop else None
         if why:
-            error = "topic_stopped" if why == "suppressed" else f"notice_{why}"
             db.execute(
                 "UPDATE outbox SET status = ?, error = ?, status_at = ? WHERE id = ?",
-                [why, error, stamp, item.id],
+                [why, drop_error(why), stamp, item.id],
             )
             continue
-        kept.append(_with_notice(item, notice))
+        kept.append(with_notice(item, card))
     return kept
-
-
-def _with_notice(item: OutboxItem, notice: dict[str, Any]) -> OutboxItem:
-    rich = item.channel == "rcs"
-    content = NoticeContent.from_json(json.loads(notice["content"]))
-    card = None
-    if rich and content.card is not None:
-        card = {
-            "notice_id": notice["id"],
-            "title": content.card.title,
-            "description": content.card.description,
-            "image": bool(notice["has_image"]),
-            "buttons": [
-                {k: v for k, v in vars(b).items() if v is not None} for b in content.card.buttons
-            ],
-        }
-    return replace(
-        item,
-        text=notice["rcs_text"] if rich else notice["sms_text"],
-        suggestions=json.loads(notice["suggestions"]) if rich else [],
-        sms_text=notice["sms_text"],
-        card=card,
-        expires_at=_time(notice["expires_at"]),
-    )
 
 
 def _stopped_topics(db: sqlite_utils.Database, items: list[OutboxItem]) -> set[tuple[str, str]]:
@@ -750,22 +716,7 @@ def fill_sent(db: sqlite_utils.Database, messages: list[SentMessage]) -> list[Se
     ids = {m.notice_id for m in messages if m.notice_id and not m.text}
     if not ids:
         return messages
-    notices = _cards(db, ids)
-    out = []
-    for message in messages:
-        notice = notices.get(message.notice_id or "")
-        if notice is None or message.text:
-            out.append(message)
-            continue
-        rich = message.channel == "rcs"
-        out.append(
-            replace(
-                message,
-                text=notice["rcs_text"] if rich else notice["sms_text"],
-                suggestions=json.loads(notice["suggestions"]) if rich else [],
-            )
-        )
-    return out
+    return sent_with_notice(messages, _cards(db, ids))
 
 
 # ---- reports -------------------------------------------------------------------------------
@@ -779,17 +730,7 @@ def counts(db: sqlite_utils.Database, notice_id: str) -> NoticeCounts:
             [notice_id],
         ).fetchall()
     )
-    total = sum(by_status.get(s, 0) for s in _SENT)
-    return NoticeCounts(
-        queued=by_status.get("pending", 0) + by_status.get("sending", 0),
-        sent=total,
-        delivered=by_status.get("delivered", 0) + by_status.get("read", 0),
-        read=by_status.get("read", 0),
-        failed=sum(by_status.get(s, 0) for s in _FAILED),
-        suppressed=by_status.get("suppressed", 0),
-        expired=by_status.get("expired", 0),
-        cancelled=by_status.get("cancelled", 0),
-    )
+    return counts_from(by_status)
 
 
 def record_progress(
@@ -832,7 +773,7 @@ def stopped_after(db: sqlite_utils.Database, notice_id: str, hours: float = 24) 
             "AND (c.topic IS NULL OR c.topic = n.topic) "
             "AND c.at >= coalesce(o.status_at, o.created_at) "
             "AND julianday(c.at) <= julianday(coalesce(o.status_at, o.created_at), ?) "
-            f"WHERE o.notice_id = ? AND o.kind = 'notice' AND o.status IN {_SENT}",
+            f"WHERE o.notice_id = ? AND o.kind = 'notice' AND o.status IN {SENT}",
             [span, notice_id],
         ).fetchone()[0]
     )
@@ -902,7 +843,7 @@ def open_ask(
             "SELECT o.id AS outbox_id, coalesce(o.status_at, o.created_at) AS at, n.id, n.title, "
             "n.topic, n.content FROM outbox o JOIN notices n ON n.id = o.notice_id "
             "WHERE o.resident_id = ? AND o.notice_id IS NOT NULL AND n.suggestions != '[]' "
-            f"AND o.status IN {_SENT} AND o.created_at >= ? ORDER BY o.id DESC LIMIT 1",
+            f"AND o.status IN {SENT} AND o.created_at >= ? ORDER BY o.id DESC LIMIT 1",
             [resident_id, since],
         )
     )
