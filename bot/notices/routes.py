@@ -42,7 +42,6 @@ from bot.notices.report import counts_csv
 from bot.numbering import InvalidNumber, parse
 from bot.staff.guard import StaffRouter, needs, problem, staff_of
 from bot.staff.roles import Permission, may
-from bot.store.base import NoticesUnavailable
 from bot.store.console import ConsoleWork
 from bot.store.records import Notice, Route
 
@@ -89,8 +88,6 @@ def add_notice_routes(
                 )
             except NoticeRefused as error:
                 return problem(error.status, error.code, error.reason)
-            except NoticesUnavailable as error:
-                return problem(503, "notices unavailable", str(error))
 
         run.__name__ = fn.__name__
         return run

@@ -60,10 +60,6 @@ class StoreUnavailable(BotError):
     caller answers 503 and the provider retries. Nothing was half-written."""
 
 
-class NoticesUnavailable(BotError):
-    """This backend does not keep staff notices (yet): said, never silently ignored."""
-
-
 @dataclass
 class Wakeups:
     """Events the store sets when work may be waiting (another process's commit included:

@@ -1,17 +1,16 @@
-"""A small world for notice tests: the real SQLite store on a temp file, the desk (the same
-one the CLI and the console use), staff accounts, and residents made the way the bot makes
-them (numbers hashed and encrypted; subscriptions and bookings through the owners' code)."""
+"""A small world for notice tests: the real store — a SQLite file or a PostgreSQL schema of
+the test's own (`location`) — the desk (the same one the CLI and the console use), staff
+accounts, and residents made the way the bot makes them (numbers hashed and encrypted).
+`sql` looks into the database beside the store, the same SQL on either backend."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import json
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import sqlite_utils
 
 from bot.audit import AuditChain
 from bot.clock import TOKYO, FrozenClock
@@ -19,17 +18,11 @@ from bot.identity import NumberVault
 from bot.notices.desk import Draft, NoticeDesk
 from bot.notices.dispatch import Dispatcher
 from bot.notices.policy import load_policy
-from bot.store.records import (
-    NewBooking,
-    NoticeAsk,
-    NoticeContent,
-    Route,
-    StaffAccount,
-)
-from bot.store.sqlite import SqliteStore, pipeline
-from bot.store.sqlite import notices as notice_sql
-from bot.store.sqlite.bookings import SqliteBookings
+from bot.store import open_store
+from bot.store.records import NoticeAsk, NoticeContent, Route, StaffAccount
+from bot.store.sqlite import pipeline
 from tests.foundation.helpers import ROOT, SECRET
+from tests.support.db import Peek
 
 FLOWS = ROOT / "flows"
 MONDAY_10 = datetime(2026, 12, 7, 10, 0, tzinfo=TOKYO)  # a weekday morning, outside quiet hours
@@ -64,26 +57,31 @@ ASK = NoticeAsk(
 
 
 class World:
-    def __init__(self, tmp_path: Path, now: datetime = MONDAY_10, single_lane: bool = True) -> None:
-        self.path = tmp_path / "bot.db"
+    def __init__(
+        self, location: Path | str, now: datetime = MONDAY_10, single_lane: bool = True
+    ) -> None:
+        self.location = location
         self.clock = FrozenClock(now)
         self.vault = NumberVault(SECRET)
-        self.store = SqliteStore(
-            self.path, single_lane=single_lane, audit=AuditChain.from_secret(SECRET)
+        self.store = open_store(
+            location, single_lane=single_lane, audit=AuditChain.from_secret(SECRET)
         )
         self.loop = asyncio.Runner()
         self.loop.run(self.store.open(serve=True))
         self.desk = NoticeDesk(self.store, FLOWS, self.vault)
-        self.db = sqlite_utils.Database(
-            sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-        )
+        self.sql = Peek(location)
         self.staff: dict[str, StaffAccount] = {}
         self._numbers = 0
+        self._receipts = 0
 
     def close(self) -> None:
-        self.db.close()
+        self.sql.close()
         self.loop.run(self.store.close())
         self.loop.close()
+
+    def stamp(self, instant: datetime) -> Any:
+        """A time as the backend stores it (SQLite: text; PostgreSQL: timestamptz)."""
+        return instant if self.sql.postgres else pipeline.utc_text(instant)
 
     def run(self, coroutine: Any) -> Any:
         return self.loop.run(coroutine)
@@ -122,41 +120,62 @@ class World:
         """A resident who texted the bot once (on `provider`), with what they chose."""
         number = number or self.number()
         rid = self.vault.resident_id(number)
-        stamp = pipeline.utc_text(self.now)
-        with self.db.conn:
-            self.db.execute(
-                "INSERT INTO residents (id, phone_enc, last_provider, last_channel, created_at, "
-                "last_seen_at, notices_enabled) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        stamp = self.stamp(self.now)
+        self.sql(
+            "INSERT INTO residents (id, phone_enc, last_provider, last_channel, created_at, "
+            "last_seen_at, notices_enabled) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [rid, self.vault.encrypt(number), provider, channel, stamp, stamp, not stopped],
+        )
+        if topics:
+            self.set_topics(rid, topics, True)
+        if district and booked_on is None:
+            booked_on = self.now.date() - timedelta(days=30)  # an old booking: known there
+        if booked_on is not None:
+            self._receipts += 1
+            self.sql(
+                "INSERT INTO bookings (receipt, resident_id, district, collection_date, items, "
+                "item_count, fee_total, status, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, 1, 500, 'booked', ?, ?)",
                 [
+                    f"R{self._receipts:07d}",
                     rid,
-                    self.vault.encrypt(number),
-                    provider,
-                    channel,
-                    stamp,
-                    stamp,
-                    int(not stopped),
+                    district or "中央",
+                    booked_on.isoformat(),
+                    json.dumps([{"name": "ソファー"}], ensure_ascii=False),
+                    self.now.isoformat(),
+                    self.now.isoformat(),
                 ],
             )
-            if topics:
-                notice_sql.set_topics(self.db, rid, topics, True, "sms", self.now)
-            if district and booked_on is None:
-                booked_on = self.now.date() - timedelta(days=30)  # an old booking: known there
-            if booked_on is not None:
-                SqliteBookings(self.db).add(
-                    NewBooking(
-                        receipt=f"R{self._numbers:07d}",
-                        resident_id=rid,
-                        district=district or "中央",
-                        town=None,
-                        collection_date=booked_on,
-                        items=({"name": "ソファー"},),
-                        item_count=1,
-                        fee_total=500,
-                        at=self.now,
-                    ),
-                    capacity=1000,
-                )
         return rid
+
+    def set_topics(self, resident_id: str, topics: tuple[str, ...], active: bool) -> None:
+        """Subscribe to (or stop) topics as the resident's own text would, with the consent."""
+        for topic in topics:
+            self.sql(
+                "INSERT INTO notice_subscriptions (resident_id, topic, active, since) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (resident_id, topic) DO UPDATE SET "
+                "active = excluded.active, since = excluded.since",
+                [resident_id, topic, int(active), self.stamp(self.now)],
+            )
+            self.sql(
+                "INSERT INTO notice_consents (resident_id, topic, action, via, at) "
+                "VALUES (?, ?, ?, 'sms', ?)",
+                [resident_id, topic, "subscribe" if active else "stop", self.stamp(self.now)],
+            )
+
+    def stop_all(self, resident_id: str) -> None:
+        self.sql("UPDATE residents SET notices_enabled = ? WHERE id = ?", [False, resident_id])
+
+    def reply(self, resident_id: str, text: str) -> int:
+        """A reply to the resident queued now (as a turn would write it)."""
+        stamp = self.stamp(self.now)
+        rows = self.sql(
+            "INSERT INTO outbox (resident_id, provider, channel, kind, text, suggestions, "
+            "created_at, status, idempotency_key, next_attempt_at, priority) "
+            "VALUES (?, 'twilio', 'sms', 'reply', ?, '[]', ?, 'pending', ?, ?, 0) RETURNING id",
+            [resident_id, text, stamp, f"reply-{resident_id}-{text}", stamp],
+        )
+        return int(rows[0][0])
 
     # ---- notices -----------------------------------------------------------------------
 
@@ -193,11 +212,9 @@ class World:
         return dispatcher
 
     def rows(self, notice_id: str) -> list[dict[str, Any]]:
-        return list(
-            self.db.query(
-                "SELECT * FROM outbox WHERE notice_id = ? AND kind = 'notice' ORDER BY id",
-                [notice_id],
-            )
+        return self.sql.dicts(
+            "SELECT * FROM outbox WHERE notice_id = ? AND kind = 'notice' ORDER BY id",
+            [notice_id],
         )
 
     def recipients(self, notice_id: str) -> set[str]:

@@ -5,16 +5,22 @@ counted, the weekly cap for regular notices."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.store.records import Route
-from tests.notices.helpers import OPT_OUT, World, content, emergency
+from tests.notices.helpers import (
+    OPT_OUT,
+    World,
+    content,
+    emergency,
+)
 
 
 @pytest.fixture
-def world(tmp_path):
-    w = World(tmp_path)
+def world(location):
+    w = World(location)
     w.account("tanaka", "editor")
     w.account("sato", "approver")
     yield w
@@ -40,10 +46,7 @@ def test_important_reaches_the_topics_subscribers_only(world: World) -> None:
 def test_a_topic_stopped_is_not_a_subscription(world: World) -> None:
     kept = world.resident(topics=("gomi", "bousai"))
     left = world.resident(topics=("gomi", "bousai"))
-    from bot.store.sqlite import notices as notice_sql
-
-    with world.db.conn:
-        notice_sql.set_topics(world.db, left, ["gomi"], False, "sms", world.now)
+    world.set_topics(left, ("gomi",), False)
     notice = world.draft(content())
     world.approve(notice)
     world.dispatch()
@@ -117,11 +120,12 @@ def test_a_list_reaches_its_numbers_less_those_who_stopped(world: World) -> None
     # The new number became a resident, encrypted like every number, reached by the default route.
     row = next(r for r in world.rows(notice) if r["resident_id"] == world.vault.resident_id(fresh))
     assert (row["provider"], row["channel"]) == ("rcs", "rcs")
-    stored = world.db.execute(
+    stored = world.sql.one(
         "SELECT phone_enc FROM residents WHERE id = ?", [world.vault.resident_id(fresh)]
-    ).fetchone()[0]
-    assert world.vault.decrypt(stored) == fresh
-    assert fresh.encode() not in world.path.read_bytes()
+    )
+    assert world.vault.decrypt(bytes(stored)) == fresh
+    if isinstance(world.location, Path):
+        assert fresh.encode() not in world.location.read_bytes()
     assert world.status(notice)["skipped"]["stopped"] == 1
 
 
@@ -130,11 +134,11 @@ def test_the_list_is_forgotten_once_the_notice_is_sent(world: World) -> None:
     notice = world.draft(content(list_file="list.csv"), numbers=numbers)
     world.approve(notice)
     world.dispatch()
-    assert world.db.execute("SELECT count(*) FROM notice_lists").fetchone()[0] == 2
-    world.db.execute("UPDATE outbox SET status = 'delivered' WHERE notice_id = ?", [notice])
+    assert world.sql.one("SELECT count(*) FROM notice_lists") == 2
+    world.sql("UPDATE outbox SET status = 'delivered' WHERE notice_id = ?", [notice])
     world.dispatch()
     assert world.status(notice)["state"] == "sent"
-    assert world.db.execute("SELECT count(*) FROM notice_lists").fetchone()[0] == 0
+    assert world.sql.one("SELECT count(*) FROM notice_lists") == 0
 
 
 def test_regular_notices_stop_at_the_weekly_cap(world: World) -> None:
@@ -167,9 +171,7 @@ def test_each_resident_gets_one_row_however_often_the_fanout_runs(world: World) 
     world.dispatch(world.dispatcher(batch=7))
     assert world.recipients(notice) == people
     # As if a crash had lost the cursor: the same batches again add nothing.
-    world.db.execute(
-        "UPDATE notices SET fanout_cursor = '', fanout_done = 0 WHERE id = ?", [notice]
-    )
+    world.sql("UPDATE notices SET fanout_cursor = '', fanout_done = 0 WHERE id = ?", [notice])
     world.dispatch(world.dispatcher(batch=7))
     assert len(world.rows(notice)) == 30
     keys = [r["idempotency_key"] for r in world.rows(notice)]

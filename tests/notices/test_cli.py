@@ -1,6 +1,7 @@
 """`bot notices` as the contract has it: create (prints the id; a bad file → exit 2 with
 file:line), approve (a second person; exit 1 when refused, with the reason), cancel,
-status [--json] (the contract's object, exactly), list [--json]; the audit log names who."""
+status [--json] (the contract's object, exactly), list [--json]; the audit log names who.
+Each test on each backend (BOT_DB a SQLite file, then a PostgreSQL URL)."""
 
 from __future__ import annotations
 
@@ -54,8 +55,9 @@ STATUS_KEYS = [
 
 
 @pytest.fixture
-def city(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> Path:
-    monkeypatch.setenv("BOT_DB", str(tmp_path / "bot.db"))
+def city(tmp_path: Path, location, monkeypatch: pytest.MonkeyPatch, capsys) -> Path:
+    """The notice files' folder; the database is `location` (each backend in turn)."""
+    monkeypatch.setenv("BOT_DB", str(location))
     monkeypatch.setenv("BOT_SECRET_KEY", KEY)
     monkeypatch.setenv("BOT_FLOWS", str(ROOT / "flows"))
     monkeypatch.setattr(accounts, "HASH_PROFILE", argon2.profiles.CHEAPEST)
@@ -225,8 +227,9 @@ def test_a_list_with_a_bad_line_is_refused_without_echoing_it(city: Path, capsys
     )
     code, out, err = run(capsys, "notices", "create", str(path), "--by", "tanaka")
     assert code == 0, err
-    db = (city / "bot.db").read_bytes()
-    assert b"12345678" not in db and b"1234-5678" not in db
+    if (city / "bot.db").exists():  # SQLite: no number in the file, in any form
+        db = (city / "bot.db").read_bytes()
+        assert b"12345678" not in db and b"1234-5678" not in db
     _, out2, _ = run(capsys, "notices", "status", out.strip(), "--json")
     assert json.loads(out2)["recipients"] == 3
 

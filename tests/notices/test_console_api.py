@@ -1,19 +1,23 @@
 """Notices through the console's API and the simulator, on the real app over loopback HTTP:
 compose (refusals by field), the phone preview, approval by a second person, the dispatcher
 sending to simulator residents (`GET /sim/messages` with kind notice), answers tallied, a
-handoff answer opening an urgent case, the report and its CSV, every role's access."""
+handoff answer opening an urgent case, the report and its CSV, every role's access — on
+each backend."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from bot.config import is_db_url
 from bot.staff.roles import Role
 from tests.notices.helpers import OPT_OUT
-from tests.staff.helpers import MONDAY_20, fresh_clock, make_account, on_db, sign_in, staff_app
+from tests.staff.helpers import MONDAY_20, fresh_clock, make_account, sign_in, staff_app
+from tests.support.db import Peek
 
 RESIDENT = "+819012345678"
 OTHER = "+818011112222"
@@ -44,9 +48,12 @@ FORM = {
 
 
 @pytest.fixture
-async def client(aiohttp_client, tmp_path, monkeypatch):
+async def client(aiohttp_client, tmp_path, location, monkeypatch):
+    """The app on `location`: a SQLite file, then a PostgreSQL schema."""
     clock = fresh_clock(MONDAY_20)  # after office hours: a handoff answer still goes to staff
-    return await aiohttp_client(staff_app(tmp_path, monkeypatch, clock))
+    where = str(location)
+    database = {"db_url": where} if is_db_url(where) else {"db_path": Path(where)}
+    return await aiohttp_client(staff_app(tmp_path, monkeypatch, clock, **database))
 
 
 async def say(client, text: str, number: str = RESIDENT) -> list[str]:
@@ -81,7 +88,7 @@ async def _other(client):
     return other
 
 
-async def test_compose_approve_send_answer_and_report(client) -> None:
+async def test_compose_approve_send_answer_and_report(client, location) -> None:
     clock = fresh_clock(MONDAY_20)
     staff = await people(client, clock)
     editor, approver = staff["editor"], staff["approver"]
@@ -137,15 +144,10 @@ async def test_compose_approve_send_answer_and_report(client) -> None:
     assert "支援が必要です,1" in text and "recipients,対象者,2" in text
     assert RESIDENT[3:] not in text and OTHER[3:] not in text
 
-    def audit(db):
-        return [
-            (r[0], r[1])
-            for r in db.execute(
-                "SELECT actor, action FROM audit_log WHERE subject = ? ORDER BY seq", [notice_id]
-            )
-        ]
-
-    assert await on_db(client.app, audit) == [
+    peek = Peek(location)
+    audit = peek("SELECT actor, action FROM audit_log WHERE subject = ? ORDER BY seq", [notice_id])
+    peek.close()
+    assert audit == [
         ("tanaka", "notice.drafted"),
         ("sato", "notice.approved"),
         ("sato", "notice.sending"),

@@ -3,23 +3,27 @@ with `bot migrate` keeps them), and the queries a turn runs — a resident's sub
 their consents and stops (evidence, with time and channel) — so subscribing, 「停止」 and
 「再開」 work on either backend.
 
-Staff notices (drafts, fan-out, the delivery claim's part, reports:
-bot/store/sqlite/notices.py) are not yet ported: `PostgresNotices` answers reads with nothing
-and refuses changes with NoticesUnavailable, which the CLI and the console show as one line.
-Porting them is those queries over these tables (plus the claim's index on the outbox).
+Staff notices themselves (drafts, fan-out, the delivery claim's part, reports) are
+`PostgresNotices` below, over the queries of bot/store/postgres/noticesql.py.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, NoReturn
 
-from bot.store.base import NoticesUnavailable
-from bot.store.postgres.connection import Conn
+from bot.store.base import AuditSealer
+from bot.store.noticerows import OPEN
+from bot.store.postgres import audit as audit_log
+from bot.store.postgres import noticesql
+from bot.store.postgres.connection import Conn, Lane
 from bot.store.postgres.console import PostgresCases
 from bot.store.postgres.migrations import MigrationSet
+from bot.store.postgres.pipeline import resident
 from bot.store.records import (
+    REPLY_PRIORITY,
     AudienceCount,
     FanOutStep,
     ListEntry,
@@ -39,7 +43,7 @@ MIGRATIONS.ddl(
     "notices",
     """
     -- The SQLite owner's tables, column for column (a city moved by `bot migrate` keeps its
-    -- notices); only the turn's queries below use them yet.
+    -- notices).
     CREATE TABLE notices (
         id text PRIMARY KEY,
         title text NOT NULL,
@@ -123,11 +127,6 @@ MIGRATIONS.ddl(
     """,
 )
 
-NOT_YET = (
-    "notices (お知らせ配信) are not yet available with PostgreSQL: the notices owner is "
-    "ported for residents' subscriptions only (bot/store/postgres/notices.py)"
-)
-
 
 def consent(
     conn: Conn, resident_id: str, topic: str | None, action: str, via: str, now: datetime
@@ -177,10 +176,12 @@ class PostgresNoticeService:
         consent(self.conn, resident_id, topic, action, via, now)
 
     def open_ask(self, resident_id: str, now: datetime, hours: float) -> OpenAsk | None:
-        return None  # no staff notice is ever sent from a PostgreSQL store yet
+        self.before_use()
+        return noticesql.open_ask(self.conn, resident_id, now, hours)
 
     def answer(self, notice_id: str, resident_id: str, choice: str, now: datetime) -> None:
-        raise NoticesUnavailable(NOT_YET)
+        self.before_use()
+        noticesql.answer(self.conn, notice_id, resident_id, choice, now)
 
 
 class PostgresTurnCases:
@@ -195,16 +196,21 @@ class PostgresTurnCases:
         self.cases.open(resident_id, now, opened_by, urgent)
 
 
-def _refuse(*_: Any) -> NoReturn:
-    raise NoticesUnavailable(NOT_YET)
-
-
 class PostgresNotices:
-    """bot.store.base.Notices until staff notices are ported: nothing to read, every change
-    refused with the reason (never a silent no-op)."""
+    """bot.store.base.Notices on PostgreSQL: each call one transaction on the notices lane
+    (staff's changes with their audit entry; the dispatcher's fan-out batches and drops)."""
+
+    def __init__(self, lane: Lane, sealer: AuditSealer | None) -> None:
+        self.lane = lane
+        self.sealer = sealer
 
     async def create(self, new: NewNotice, rule: NoticeRule, audit: NewAuditEntry) -> str:
-        _refuse()
+        def write(conn: Conn) -> str:
+            notice_id = noticesql.create(conn, new, rule.audience, rule.priority, rule.weekly_cap)
+            audit_log.append(conn, self.sealer, replace(audit, subject=notice_id))
+            return notice_id
+
+        return await self.lane.run(write)
 
     async def update(
         self,
@@ -215,16 +221,25 @@ class PostgresNotices:
         keep_list: bool,
         audit: NewAuditEntry,
     ) -> bool:
-        _refuse()
+        def write(conn: Conn) -> bool:
+            done = noticesql.update(
+                conn, notice_id, new, rule.audience, rule.priority, rule.weekly_cap,
+                keep_image, keep_list,
+            )  # fmt: skip
+            if done:
+                audit_log.append(conn, self.sealer, audit)
+            return done
+
+        return await self.lane.run(write)
 
     async def get(self, notice_id: str) -> Notice | None:
-        return None
+        return await self.lane.run(noticesql.get, notice_id)
 
     async def newest(self, limit: int) -> list[Notice]:
-        return []
+        return await self.lane.run(noticesql.newest, limit)
 
     async def in_states(self, states: Sequence[str]) -> list[Notice]:
-        return []
+        return await self.lane.run(noticesql.in_states, list(states))
 
     async def approve(
         self,
@@ -235,12 +250,24 @@ class PostgresNotices:
         expires_at: datetime,
         audit: NewAuditEntry,
     ) -> bool:
-        _refuse()
+        def write(conn: Conn) -> bool:
+            done = noticesql.approve(conn, notice_id, by, now, send_at, expires_at)
+            if done:
+                audit_log.append(conn, self.sealer, audit)
+            return done
+
+        return await self.lane.run(write)
 
     async def cancel(
         self, notice_id: str, by: str, now: datetime, audit: NewAuditEntry
     ) -> str | None:
-        _refuse()
+        def write(conn: Conn) -> str | None:
+            was = noticesql.cancel(conn, notice_id, by, now)
+            if was is not None:
+                audit_log.append(conn, self.sealer, audit)
+            return was
+
+        return await self.lane.run(write)
 
     async def set_state(
         self,
@@ -250,39 +277,45 @@ class PostgresNotices:
         only_from: Sequence[str],
         audit: NewAuditEntry | None = None,
     ) -> bool:
-        _refuse()
+        def write(conn: Conn) -> bool:
+            done = noticesql.set_state(conn, notice_id, state, now, only_from)
+            if done and audit is not None:
+                audit_log.append(conn, self.sealer, audit)
+            return done
+
+        return await self.lane.run(write)
 
     async def audience(self, notice_id: str, now: datetime) -> AudienceCount:
-        _refuse()
+        return await self.lane.run(noticesql.audience_count, notice_id, now)
 
     async def fan_out(
         self, notice_id: str, route: Route, local: frozenset[str], limit: int, now: datetime
     ) -> FanOutStep:
-        _refuse()
+        return await self.lane.run(noticesql.fan_out, notice_id, route, local, limit, now)
 
     async def drop_rows(self, notice_id: str, status: str, limit: int) -> int:
-        _refuse()
+        return await self.lane.run(noticesql.drop_rows, notice_id, status, limit)
 
     async def unfinished(self, notice_id: str) -> bool:
-        return False
+        return await self.lane.run(noticesql.unfinished, notice_id)
 
     async def counts(self, notice_id: str) -> NoticeCounts:
-        return NoticeCounts()
+        return await self.lane.run(noticesql.counts, notice_id)
 
     async def record_progress(self, notice_id: str, now: datetime, counts: NoticeCounts) -> None:
-        _refuse()
+        await self.lane.run(noticesql.record_progress, notice_id, now, counts)
 
     async def progress(self, notice_id: str) -> list[ProgressPoint]:
-        return []
+        return await self.lane.run(noticesql.progress, notice_id)
 
     async def answers(self, notice_id: str) -> dict[str, int]:
-        return {}
+        return await self.lane.run(noticesql.answers, notice_id)
 
     async def stopped_after(self, notice_id: str) -> int:
-        return 0
+        return await self.lane.run(noticesql.stopped_after, notice_id)
 
     async def image(self, notice_id: str) -> tuple[str, bytes] | None:
-        return None
+        return await self.lane.run(noticesql.image, notice_id)
 
     async def test_send(
         self,
@@ -293,10 +326,36 @@ class PostgresNotices:
         now: datetime,
         audit: NewAuditEntry,
     ) -> int:
-        _refuse()
+        def write(conn: Conn) -> int:
+            noticesql.known(conn, to, route, now)
+            person = resident(conn, to.resident_id)
+            via = Route(
+                (person.last_provider if person else None) or route.provider,
+                (person.last_channel if person else None) or route.channel,
+            )
+            outbox_id = noticesql.add_row(
+                conn, notice_id, to.resident_id, via,
+                "reply",  # not a notice to residents: a staff check, sent at once
+                "sent" if via.provider in local else "pending",
+                f"nt:{notice_id}:{uuid.uuid4().hex}", REPLY_PRIORITY, now,
+            )  # fmt: skip
+            noticesql.tested(conn, notice_id, now)
+            audit_log.append(conn, self.sealer, audit)
+            return outbox_id
+
+        return await self.lane.run(write)
 
     async def forget_list(self, notice_id: str) -> int:
-        return 0
+        return await self.lane.run(noticesql.forget_list, notice_id)
 
     async def rehearse(self, notice_id: str, to: ListEntry, route: Route, now: datetime) -> int:
-        _refuse()
+        def write(conn: Conn) -> int:
+            noticesql.known(conn, to, route, now)
+            outbox_id = noticesql.add_row(
+                conn, notice_id, to.resident_id, route, "notice", "sent",
+                f"n:{notice_id}:{to.resident_id}", noticesql.priority_of(conn, notice_id), now,
+            )  # fmt: skip
+            noticesql.set_state(conn, notice_id, "sent", now, OPEN)
+            return outbox_id
+
+        return await self.lane.run(write)

@@ -36,7 +36,7 @@ from psycopg_pool import PoolTimeout
 
 from bot.store import records as r
 from bot.store.base import AuditSealer, StoreUnavailable, TurnHandler, Wakeups
-from bot.store.postgres import delivery, pipeline, queue, staff
+from bot.store.postgres import delivery, noticesql, pipeline, queue, staff
 from bot.store.postgres.bookings import PostgresBookings
 from bot.store.postgres.connection import (
     BATCH_CHANNEL,
@@ -154,11 +154,13 @@ class PostgresStore:
         self._process = Lane("bot-process", self.pool)
         self._deliver = Lane("bot-delivery", self.pool)
         self._upkeep = Lane("bot-upkeep", self.pool)
+        # Staff notices: drafts, reports and the dispatcher's fan-out batches.
+        self._notices = Lane("bot-notices", self.pool)
         self.delivery = PostgresDelivery(self._deliver, self.owner)
         self.staff = PostgresStaffDesk(self._staff, audit)
         self.console = PostgresConsole(self._staff, audit)
         self.faq = PostgresFaqMisses(self._intake)
-        self.notices = PostgresNotices()
+        self.notices = PostgresNotices(self._notices, audit)
         self.wake = Wakeups()
         self._tasks: list[asyncio.Task[None]] = []
         self._serving = False
@@ -199,7 +201,14 @@ class PostgresStore:
             with contextlib.suppress(StoreUnavailable):
                 await self._upkeep.run(delivery.end_lease, self.owner)
             self._serving = False
-        for lane in (self._intake, self._staff, self._process, self._deliver, self._upkeep):
+        for lane in (
+            self._intake,
+            self._staff,
+            self._process,
+            self._deliver,
+            self._upkeep,
+            self._notices,
+        ):
             lane.close()
         await asyncio.to_thread(self.pool.close)
 
@@ -392,10 +401,16 @@ class PostgresStore:
     # ---- reading what was sent -----------------------------------------------------------
 
     async def replies_for(self, inbox_id: int) -> list[r.SentMessage]:
-        return await self._intake.run(pipeline.replies_for, inbox_id)
+        def read(conn: Conn) -> list[r.SentMessage]:
+            return noticesql.fill_sent(conn, pipeline.replies_for(conn, inbox_id))
+
+        return await self._intake.run(read)
 
     async def sent_to(self, resident_id: str, after_id: int = 0) -> list[r.SentMessage]:
-        return await self._intake.run(pipeline.sent_to, resident_id, after_id)
+        def read(conn: Conn) -> list[r.SentMessage]:
+            return noticesql.fill_sent(conn, pipeline.sent_to(conn, resident_id, after_id))
+
+        return await self._intake.run(read)
 
     async def conversation(self, resident_id: str) -> dict[str, Any] | None:
         return await self._intake.run(pipeline.conversation, resident_id)
