@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.errors import ConfigError
 from bot.identity import NumberVault
 from bot.notices.desk import NoticeDesk
-from bot.notices.dispatch import BATCH, Dispatcher
+from bot.notices.dispatch import BATCH, RATE, Dispatcher
 from bot.notices.policy import load_policy
 from bot.notices.routes import add_notice_routes
 from bot.notices.routing import default_route
@@ -67,6 +67,7 @@ def notice_parts(
         LOCAL_PROVIDERS,
         outbox_wake,
         batch=fanout_batch(env),
+        rate=fanout_rate(env),
     )
     return NoticeParts(desk, dispatcher)
 
@@ -79,3 +80,20 @@ def fanout_batch(env: Mapping[str, str]) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
         raise ConfigError(f"BOT_NOTICE_BATCH must be a number from 1 to 100000, not {raw!r}")
     return int(raw)
+
+
+def fanout_rate(env: Mapping[str, str]) -> float:
+    """BOT_NOTICE_FANOUT_RATE: residents queued per second at most (default 25000: a million
+    in 40 s, the disk left room for webhooks' fsyncs; 0: as fast as the store goes)."""
+    raw = env.get("BOT_NOTICE_FANOUT_RATE", "").strip()
+    if not raw:
+        return RATE
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = -1.0
+    if not 0 <= rate <= 10_000_000:
+        raise ConfigError(
+            f"BOT_NOTICE_FANOUT_RATE must be a number from 0 to 10000000, not {raw!r}"
+        )
+    return rate
