@@ -3,7 +3,8 @@
 
 Lanes (a thread each, on one connection pool) as in the SQLite backend: intake (webhooks
 wait for its commits; reads), staff (the console and the handoff desk), processing (turns),
-delivery (outbox bookkeeping) and upkeep (the process's lease). Across processes:
+delivery (outbox bookkeeping), upkeep (the process's lease) and notices (staff notices:
+drafts, reports, the fan-out's batches). Across processes:
 
 - intake NOTIFYs `bot_inbox` with its commit; a batch NOTIFYs `bot_batch` (whether it
   queued replies, which inbox rows it finished); every process LISTENs and sets its
