@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bot.store.records import NoticeContent, NoticeCounts, OutboxItem, SentMessage
+from bot.store.records import (
+    Notice,
+    NoticeContent,
+    NoticeCounts,
+    NoticeRendering,
+    OutboxItem,
+    SentMessage,
+)
 
 ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
 LIVE = ("approved", "scheduled", "sending")
@@ -27,6 +34,41 @@ FAILED = ("failed", "undelivered")
 def candidate_id() -> str:
     """A notice id to try (the caller checks it is free)."""
     return "N" + "".join(secrets.choice(ID_ALPHABET) for _ in range(7))
+
+
+def notice_from_row(row: Mapping[str, Any], when: Callable[[Any], datetime]) -> Notice:
+    """A `notices` row (with `has_image`) as a Notice; `when` reads a stored time."""
+
+    def maybe(value: Any) -> datetime | None:
+        return when(value) if value is not None else None
+
+    return Notice(
+        id=row["id"],
+        content=NoticeContent.from_json(json.loads(row["content"])),
+        rendering=NoticeRendering(
+            sms_text=row["sms_text"],
+            rcs_text=row["rcs_text"],
+            suggestions=tuple(json.loads(row["suggestions"])),
+            segments=row["segments"],
+        ),
+        state=row["state"],
+        created_by=row["created_by"],
+        created_at=when(row["created_at"]),
+        updated_by=row["updated_by"],
+        updated_at=when(row["updated_at"]),
+        approved_by=row["approved_by"],
+        approved_at=maybe(row["approved_at"]),
+        send_at=maybe(row["send_at"]),
+        expires_at=maybe(row["expires_at"]),
+        cancelled_by=row["cancelled_by"],
+        finished_at=maybe(row["finished_at"]),
+        fanout_done=bool(row["fanout_done"]),
+        list_count=row["list_count"],
+        has_image=bool(row["has_image"]),
+        queued_total=row["queued_total"],
+        skipped_stopped=row["skipped_stopped"],
+        skipped_cap=row["skipped_cap"],
+    )
 
 
 def counts_from(by_status: Mapping[str, int]) -> NoticeCounts:

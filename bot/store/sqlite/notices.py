@@ -26,6 +26,7 @@ from bot.store.noticerows import (
     candidate_id,
     counts_from,
     drop_error,
+    notice_from_row,
     sent_with_notice,
     why_dropped,
     with_notice,
@@ -37,7 +38,6 @@ from bot.store.records import (
     Notice,
     NoticeContent,
     NoticeCounts,
-    NoticeRendering,
     OpenAsk,
     OutboxItem,
     ProgressPoint,
@@ -265,33 +265,7 @@ def update(
 
 
 def _notice(row: dict[str, Any]) -> Notice:
-    return Notice(
-        id=row["id"],
-        content=NoticeContent.from_json(json.loads(row["content"])),
-        rendering=NoticeRendering(
-            sms_text=row["sms_text"],
-            rcs_text=row["rcs_text"],
-            suggestions=tuple(json.loads(row["suggestions"])),
-            segments=row["segments"],
-        ),
-        state=row["state"],
-        created_by=row["created_by"],
-        created_at=from_utc_text(row["created_at"]),
-        updated_by=row["updated_by"],
-        updated_at=from_utc_text(row["updated_at"]),
-        approved_by=row["approved_by"],
-        approved_at=_time(row["approved_at"]),
-        send_at=_time(row["send_at"]),
-        expires_at=_time(row["expires_at"]),
-        cancelled_by=row["cancelled_by"],
-        finished_at=_time(row["finished_at"]),
-        fanout_done=bool(row["fanout_done"]),
-        list_count=row["list_count"],
-        has_image=bool(row["has_image"]),
-        queued_total=row["queued_total"],
-        skipped_stopped=row["skipped_stopped"],
-        skipped_cap=row["skipped_cap"],
-    )
+    return notice_from_row(row, from_utc_text)
 
 
 _NOTICE = (
