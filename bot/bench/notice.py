@@ -87,6 +87,7 @@ def _probe(gen: LoadGenerator, target: dict[str, Any], rate: float, seconds: flo
 def run_notice_bench(args: argparse.Namespace) -> dict[str, Any]:
     from bot.bench.runner import machine, server_cmd, server_env
     from bot.bench.seed import seed_database
+    from bot.notices.setup import fanout_rate
 
     started = time.monotonic()
     results: dict[str, Any] = {"machine": machine(), "recipients": args.notice}
@@ -101,6 +102,9 @@ def run_notice_bench(args: argparse.Namespace) -> dict[str, Any]:
         port = free_port()
         env = server_env(db, port, gen.hello["twilio_port"], gen.hello)
         env["BOT_SEND_RATE"] = str(args.send_rate)
+        if args.fanout_rate is not None:
+            env["BOT_NOTICE_FANOUT_RATE"] = str(args.fanout_rate)
+        results["fanout_rate_limit"] = fanout_rate(env)
         cli_env = dict(env)
         _cli(cli_env, "staff", "add", "bench-approver", "--role", "approver")
         log = work / "server.log"
@@ -215,7 +219,10 @@ def markdown(r: dict[str, Any]) -> str:
         ("recipients", f"{r['recipients']:,}"),
         ("seed (s)", r["seed"]["seconds"]),
         ("fan-out: approval → every row queued (s)", r.get("fanout_s")),
-        ("fan-out rows per second", f"{r.get('fanout_rows_per_s', 0):,}"),
+        (
+            "fan-out rows per second (limit: BOT_NOTICE_FANOUT_RATE)",
+            f"{r.get('fanout_rows_per_s', 0):,} ({r.get('fanout_rate_limit', 0):,.0f})",
+        ),
         (
             "delivery achieved / configured (msg/s)",
             f"{d.get('achieved_per_s')} / {d.get('configured_per_s')}",
@@ -260,6 +267,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--notice", type=int, required=True, metavar="N", help="residents")
     p.add_argument("--send-rate", type=float, default=500.0, help="BOT_SEND_RATE (500)")
+    p.add_argument(
+        "--fanout-rate",
+        type=float,
+        help="BOT_NOTICE_FANOUT_RATE, residents queued per second at most (the server's default)",
+    )
     p.add_argument("--probe-rate", type=float, default=20.0, help="residents texting/s (20)")
     p.add_argument("--probe-seconds", type=float, default=10.0, help="each probe's length (10)")
     p.add_argument("--rate-window", type=float, default=20.0, help="delivery measured over (20 s)")

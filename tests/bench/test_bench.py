@@ -172,7 +172,8 @@ def test_a_tiny_notice_bench_runs_end_to_end(tmp_path: Path, capsys) -> None:
     out = tmp_path / "notice.json"
     code = main(
         ["--notice", "400", "--send-rate", "200", "--probe-rate", "5", "--probe-seconds", "1",
-         "--rate-window", "1", "--work", str(tmp_path / "work"), "--out", str(out)]
+         "--rate-window", "1", "--fanout-rate", "1000", "--work", str(tmp_path / "work"),
+         "--out", str(out)]
     )  # fmt: skip
     assert code == 0
     results = json.loads(out.read_text())
@@ -186,3 +187,4 @@ def test_a_tiny_notice_bench_runs_end_to_end(tmp_path: Path, capsys) -> None:
     assert results["log"]["traceback"] == 0
     printed = capsys.readouterr().out
     assert "| recipients | 400 |" in printed and "delivery achieved / configured" in printed
+    assert results["fanout_rate_limit"] == 1000.0 and "(1,000) |" in printed
