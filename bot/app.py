@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.audit import AuditChain
+from bot.channels.guards import SharedLimits
 from bot.channels.webhooks import add_channel_routes
 from bot.city import build_responder
 from bot.clock import Clock, OffsetClock, parse_instant
@@ -63,17 +64,23 @@ def edge_limits(settings: Settings) -> EdgeLimits:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 only when the store takes writes and the NLU is loaded; otherwise 503 with what
+    is wrong (`problem`: deleted, replaced, corrupt, unreadable, unwritable, disk_full, …,
+    and `detail`: one line for the operator)."""
     pipeline = request.app[PIPELINE]
-    status = 200 if pipeline.ready else 503
-    return json_response(
-        {
-            "status": "ok" if pipeline.ready else "starting",
-            "store": pipeline.ready,
-            "nlu": pipeline.responder is not None,
-            "time": request.app[CLOCK].now().isoformat(timespec="seconds"),
-        },
-        status=status,
-    )
+    body: dict[str, object] = {
+        "status": "starting",
+        "store": False,
+        "nlu": pipeline.responder is not None,
+        "time": request.app[CLOCK].now().isoformat(timespec="seconds"),
+    }
+    if pipeline.ready:
+        health = await pipeline.check_health()
+        body["store"] = health.ok
+        body["status"] = "ok" if health.ok else "unhealthy"
+        if not health.ok:
+            body["problem"], body["detail"] = health.problem, health.detail
+    return json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -88,8 +95,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     install_edge(app, metrics_, edge_limits(settings))
     texts = SystemTexts.load(Path(settings.flows_dir))
     audit_chain = AuditChain.from_secret(settings.secret_key)
-    store = open_store(settings.database, audit=audit_chain)
     vault = NumberVault(settings.secret_key)
+    store = open_store(settings.database, vault.texts, audit=audit_chain)
     pipeline = Pipeline(
         store=store,
         clock=clock,
@@ -136,7 +143,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.router.add_get("/metrics", metrics)
     if settings.simulator:
         add_simulator_routes(app, pipeline, settings)
-    channel_settings = add_channel_routes(app, settings, pipeline)
+    channel_settings = add_channel_routes(
+        app, settings, pipeline, shared_limits=SharedLimits(store, vault.resident_id)
+    )
     notices = notice_parts(
         store,
         Path(settings.flows_dir),

@@ -195,7 +195,9 @@ class Audit:
         detail: dict[str, Any] | None = None,
     ) -> AuditEntry:
         """Append one entry. `detail` holds ids, counts and codes — never a resident's
-        text or number (the log is kept longer than the texts it refers to)."""
+        text or number (the log is kept longer than the texts it refers to). Words staff
+        type go under a key ending in reason/text/note/message/comment: those are sealed at
+        rest (bot.store.codec.FREE_TEXT_KEYS) and opened for the audit page and export."""
         entry = NewAuditEntry(self._now, actor, action, resident_id, subject, detail or {})
         return AuditEntry.from_row(self._log.append(entry))
 

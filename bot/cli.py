@@ -15,6 +15,7 @@ from bot.errors import BotError
 if TYPE_CHECKING:
     from bot.cityfolder import CityFolder
     from bot.config import Settings
+    from bot.identity import TextVault
 
 
 class UsageError(BotError):
@@ -27,6 +28,16 @@ CHAT_NUMBER = "+819000000000"
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2, no traceback
         self.exit(2, f"bot: {message} (see: {self.prog} --help)\n")
+
+
+def _phone(value: str) -> str:
+    """A resident's number as people write it (090-…, +81 90 …), kept in E.164."""
+    from bot.numbering import InvalidNumber, parse
+
+    try:
+        return parse(value).e164
+    except InvalidNumber as exc:
+        raise argparse.ArgumentTypeError(f"not a phone number: {value!r} ({exc})") from None
 
 
 def _instant(value: str):
@@ -88,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--from",
         dest="sender",
+        type=_phone,
         default=CHAT_NUMBER,
         help=f"your number, a simulated resident (default: {CHAT_NUMBER})",
     )
@@ -123,18 +135,23 @@ def build_parser() -> argparse.ArgumentParser:
     _city_option(nlu)
 
     flows = sub.add_parser("flows", help="check or draw flows")
+    _city_option(flows)
     flows_sub = flows.add_subparsers(dest="flows_command", required=True, parser_class=_Parser)
     check = flows_sub.add_parser("check", help="validate flows, templates and data")
     check.add_argument(
         "path", nargs="?", help="a flows folder or a file in one (default: the --flows folder)"
     )
-    _city_option(check)
     graph = flows_sub.add_parser("graph", help="a flow as a Mermaid stateDiagram-v2")
     graph.add_argument("flow_id")
-    _city_option(graph)
 
     # `bot bench ...` is handed whole to bot.bench (its own options); listed here for --help.
     sub.add_parser("bench", help="measure the whole path end to end (bot bench --help)")
+
+    backup = sub.add_parser(
+        "backup", help="a consistent copy of the database, safe while the server runs"
+    )
+    backup.add_argument("path", type=Path, help="the backup's file (replaced if it exists)")
+    _db_option(backup, "the database to copy")
 
     migrate = sub.add_parser(
         "migrate",
@@ -181,11 +198,50 @@ def build_parser() -> argparse.ArgumentParser:
     add_notice_parsers(sub, _Parser)  # bot notices …
     for name in ("staff", "audit", "notices"):
         _city_option(sub.choices[name])
+    _share_group_options(sub)
     return parser
+
+
+SHARED_OPTIONS = ("--db", "--flows")
+
+
+def _share_group_options(sub: argparse._SubParsersAction) -> None:
+    """`bot staff add X --db F` as well as `bot staff --db F add X`: a command group's --db
+    and --flows are taken after its subcommand too. The subcommand's copy has no default
+    (SUPPRESS), so the value given before the subcommand stands unless repeated after it."""
+    for group in sub.choices.values():
+        leaves = [
+            action for action in group._actions if isinstance(action, argparse._SubParsersAction)
+        ]
+        shared = [
+            action
+            for action in group._actions
+            if any(flag in SHARED_OPTIONS for flag in action.option_strings)
+        ]
+        for leaf_action in leaves:
+            for leaf in leaf_action.choices.values():
+                taken = set(leaf._option_string_actions)
+                for action in shared:
+                    if taken.intersection(action.option_strings):
+                        continue
+                    leaf.add_argument(
+                        *action.option_strings,
+                        dest=action.dest,
+                        metavar=action.metavar,
+                        default=argparse.SUPPRESS,
+                        help=f"{action.help}; may also come before the subcommand",
+                    )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    for position, value in enumerate(argv, 1):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # bytes the terminal sent that are not UTF-8 (surrogateescape)
+            shown = value.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            print(f"bot: argument {position} is not valid UTF-8: {shown}", file=sys.stderr)
+            return 2
     try:
         if argv[:1] == ["bench"]:
             from bot.bench import main as bench_main
@@ -279,7 +335,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from bot.workers import run_workers
 
         upgrade(settings.database)  # once, before the children start
-        _banner(settings, f"{base} ({args.workers} processes)")
+        print(_banner(settings, f"{base} ({args.workers} processes)"), flush=True)
         child = ["serve", "--host", settings.host, "--port", str(settings.port)]
         if args.db:
             child += ["--db", str(args.db)]
@@ -289,20 +345,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
             child += ["--flows", str(args.flows)]
         return run_workers(child, args.workers, {WORKER_VARIABLE: "1"})
     app = create_app(settings)
-    _banner(settings, base)
-    asyncio.run(serve(app, settings.host, settings.port, limits))
+    banner = _banner(settings, base)
+    asyncio.run(
+        serve(app, settings.host, settings.port, limits, ready=lambda: print(banner, flush=True))
+    )
     return 0
 
 
-def _banner(settings: Settings, where: str) -> None:
+def _banner(settings: Settings, where: str) -> str:
+    """What `bot serve` prints once it listens (computed before the server's loop runs)."""
     base = f"http://{settings.host}:{settings.port}"
-    print(f"さくら市ボット listening on {where} (city: {settings.flows_dir})", flush=True)
+    lines = [f"さくら市ボット listening on {where} (city: {settings.flows_dir})"]
     if settings.simulator:
-        print(f"  simulator:     {base}/sim/", flush=True)
+        lines.append(f"  simulator:     {base}/sim/")
     from bot.staff.cli import console_hint
 
-    print(f"  staff console: {base}/staff/{console_hint(settings)}", flush=True)
-    print(f"  health:        {base}/healthz   metrics: {base}/metrics", flush=True)
+    lines.append(f"  staff console: {base}/staff/{console_hint(settings)}")
+    lines.append(f"  health:        {base}/healthz   metrics: {base}/metrics")
+    return "\n".join(lines)
 
 
 CHAT_HELP = """\
@@ -518,6 +578,26 @@ def cmd_notices(args: argparse.Namespace) -> int:
     return run(args, city_of(args).flows)
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.config import database_settings
+    from bot.store import backup
+
+    settings = database_settings(args.db, create=False)
+    report = backup(settings.database, args.path)
+    if report.check != "ok":
+        print(
+            f"bot: the copy of {settings.database} failed its check ({report.check}); "
+            "nothing was written — see docs/operations.md",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"backup: {report.path} ({report.pages} pages, {report.bytes / 1e6:.1f} MB, "
+        f"quick_check ok) in {report.seconds:.1f} s"
+    )
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.config import load_settings
     from bot.store.migrate import move_to_postgres, upgrade
@@ -525,7 +605,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if bool(args.source) != bool(args.target):
         raise UsageError("--from and --to go together (a SQLite file and a PostgreSQL URL)")
     if args.source:
-        moved = move_to_postgres(Path(args.source), args.target)
+        moved = move_to_postgres(Path(args.source), args.target, _city_key(Path(args.source)))
         for table, count in moved.rows.items():
             print(f"{table}: {count} rows")
         print(f"moved {sum(moved.rows.values())} rows to PostgreSQL")
@@ -536,6 +616,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         print(f"applied {step}")
     print("schema up to date" if not applied else f"{len(applied)} migration(s) applied")
     return 0
+
+
+def _city_key(database: Path) -> TextVault | None:
+    """The texts' key of the city in a SQLite file (BOT_SECRET_KEY, or development's key
+    file beside it), or None when there is none: never a new one, which could not read
+    what the city already holds."""
+    from bot.config import load_settings
+    from bot.identity import TextVault
+
+    secret = load_settings(db_path=database).secret_key
+    return TextVault(secret) if secret else None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -558,13 +649,14 @@ def cmd_faq(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     settings = database_settings(args.db, create=False)
-    return asyncio.run(_faq_misses(args, settings.database))
+    return asyncio.run(_faq_misses(args, settings.database, settings.secret_key))
 
 
-async def _faq_misses(args: argparse.Namespace, db: Path | str) -> int:
+async def _faq_misses(args: argparse.Namespace, db: Path | str, secret: bytes) -> int:
+    from bot.identity import TextVault
     from bot.store import open_store
 
-    store = open_store(db, single_lane=True)
+    store = open_store(db, TextVault(secret), single_lane=True)
     await store.open()
     try:
         rows = await store.faq.most_frequent(args.limit)
@@ -591,6 +683,7 @@ COMMANDS = {
     "nlu": cmd_nlu,
     "flows": cmd_flows,
     "handoff": cmd_handoff,
+    "backup": cmd_backup,
     "init": cmd_init,
     "faq": cmd_faq,
 }

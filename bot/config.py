@@ -124,6 +124,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         max_body_bytes=int(_positive(env, "BOT_MAX_BODY_BYTES", 256 * 1024)),
         env_vars=env,
     ).with_overrides(**overrides)
+    if not 0 <= settings.port <= 65535:
+        raise ConfigError(f"the port must be 0-65535 (--port, BOT_PORT), not {settings.port}")
     return replace(settings, secret_key=_secret_key(env, settings))
 
 

@@ -51,8 +51,11 @@ class LocalBot:
         self.runner = TurnRunner(
             responder, clock, SystemTexts.load(flows_dir), first_look=notice_answers(flows_dir)
         )
+        self.db_path = db_path
         # The server's key links audit entries into the server's chain (a shared database).
-        self.store = open_store(db_path, single_lane=True, audit=AuditChain.from_secret(secret))
+        self.store = open_store(
+            db_path, self.vault.texts, single_lane=True, audit=AuditChain.from_secret(secret)
+        )
         self._loop = asyncio.Runner()
         self._loop.run(self.store.open(serve=not shared))
         self._ids = itertools.count(1)

@@ -97,6 +97,9 @@ def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RateLimitFilter())
+    # The level holds at the handler too: a library that sets its own logger to DEBUG at
+    # import (bm25s does) does not fill the operator's log.
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

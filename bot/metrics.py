@@ -23,6 +23,7 @@ class Refusal(StrEnum):
     SLOW_BODY = "slow_body"  # body not complete within BOT_BODY_TIMEOUT (408, closed)
     EVICTED = "evicted"  # at the connection cap: the longest-waiting connection closed
     AT_CAPACITY = "at_capacity"  # at the connection cap with nothing to evict (503)
+    NOT_STORED = "not_stored"  # a message the store could not keep now (503: retried)
 
 
 class Metrics:
@@ -58,6 +59,35 @@ class Metrics:
             registry=r,
         )
         self.ready = Gauge("bot_ready", "1 when the store and NLU are ready", registry=r)
+        # Limits act on what is sent, never on what is stored: every message acknowledged
+        # is stored and processed, these count how its answer was held back.
+        self.inbound_limited = Counter(
+            "bot_inbound_limited",
+            "Messages stored over a limit (flood_first: the one answered with a note; "
+            "flood: answered not at all; country: a country not served)",
+            ["limit"],
+            registry=r,
+        )
+        self.replies_suppressed = Counter(
+            "bot_replies_suppressed",
+            "Replies not sent because of a limit (flood, country, loop_guard)",
+            ["reason"],
+            registry=r,
+        )
+        for limit in ("flood_first", "flood", "country"):
+            self.inbound_limited.labels(limit)
+        for suppressed in ("flood", "country", "loop_guard"):
+            self.replies_suppressed.labels(suppressed)
+        self.store_healthy = Gauge(
+            "bot_store_healthy", "1 when the last health check of the store passed", registry=r
+        )
+        self.health_failures = Counter(
+            "bot_health_failures",
+            "Failed health checks of the store by problem (deleted, replaced, corrupt, "
+            "unreadable, unwritable, disk_full, io_error, unresponsive)",
+            ["problem"],
+            registry=r,
+        )
 
     def refused(self, reason: Refusal) -> None:
         self.http_errors.labels(reason.value).inc()

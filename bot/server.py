@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.edge import ConnectionPhases, EdgeLimits
+from bot.errors import ConfigError
 from bot.metrics import METRICS, Metrics, Refusal
 
 log = logging.getLogger("bot.server")
@@ -265,6 +266,10 @@ async def start(
         server = await loop.create_server(
             guard, host, port, backlog=backlog, reuse_address=True, reuse_port=reuse_port or None
         )
+    except OSError as exc:  # in use, no such address, not allowed: one line, exit 2
+        await runner.cleanup()
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from None
     except BaseException:
         await runner.cleanup()
         raise
@@ -272,15 +277,23 @@ async def start(
 
 
 async def serve(
-    app: web.Application, host: str, port: int, limits: EdgeLimits, reuse_port: bool = False
+    app: web.Application,
+    host: str,
+    port: int,
+    limits: EdgeLimits,
+    reuse_port: bool = False,
+    ready: Callable[[], None] | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down gracefully (in-flight requests finish)."""
+    """Serve until SIGINT or SIGTERM, then shut down gracefully (in-flight requests finish).
+    `ready` runs once the port is bound (the banner: never "listening" before it is true)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     running = await start(app, host, port, limits, reuse_port=reuse_port)
+    if ready is not None:
+        ready()
     try:
         await stop.wait()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from importlib import resources
@@ -27,7 +28,10 @@ from bot.metrics import Refusal
 from bot.pipeline.service import Pipeline
 from bot.replay.runner import describe_conversation
 from bot.replay.spec import parse_wait
+from bot.store.base import StoreUnavailable
 from bot.store.records import SentMessage
+
+log = logging.getLogger("bot.simulator")
 
 __all__ = ["add_simulator_routes", "json_response", "parse_sim_message", "read_json_object"]
 
@@ -101,7 +105,11 @@ def add_simulator_routes(app: web.Application, pipeline: Pipeline, settings: Set
             inbound = parse_sim_message(body)
         except MalformedRequest as exc:
             return refuse(request, exc.reason, 400, str(exc))
-        stored = await pipeline.ingest(inbound)
+        try:
+            stored = await pipeline.ingest(inbound)
+        except (StoreUnavailable, RuntimeError):  # not stored: say so, as the webhooks do
+            log.warning("simulator message not stored")
+            return refuse(request, Refusal.NOT_STORED, 503, "not stored; try again")
         if not await pipeline.wait_processed(stored.inbox_id, settings.sim_wait_seconds):
             return json_response(
                 {"replies": [], "status": "processing", "duplicate": stored.duplicate}, status=202

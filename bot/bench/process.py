@@ -61,7 +61,7 @@ def run(count: int, residents: int, rounds: int, profile: str | None) -> dict[st
     vault = NumberVault(b"bench-secret-key-not-for-production-0123456789abcdef")
     responder = build_responder(flows, clock)
     work = Path(tempfile.mkdtemp(prefix="bot-bench-process-"))
-    store = open_store(work / "bot.db")
+    store = open_store(work / "bot.db", vault.texts)
     runner = TurnRunner(responder, clock, SystemTexts.load(flows))
     loop = asyncio.Runner()
     loop.run(store.open(serve=True))

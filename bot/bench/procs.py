@@ -259,12 +259,11 @@ def server_env(
         "BOT_TWILIO_AUTH_TOKEN": hello["auth_token"],
         "BOT_TWILIO_FROM": hello["from"],
         "BOT_TWILIO_API_BASE": f"http://127.0.0.1:{twilio_port}",
-        # Capacity, not policy, is measured: the per-number and global inbound limits, the
-        # per-channel send rate and the loop guard would otherwise cap or drop bench traffic.
+        # Capacity, not policy, is measured: the per-number inbound limits, the per-channel
+        # send rate and the loop guard would otherwise cap or silence bench traffic.
         "BOT_SEND_RATE": "1000000",
         "BOT_INBOUND_PER_MINUTE": "1000000",
         "BOT_INBOUND_PER_HOUR": "1000000",
-        "BOT_INBOUND_GLOBAL_PER_MINUTE": "100000000",
         "BOT_LOOP_LIMIT": "1000000",
         "BOT_SIM_WAIT_SECONDS": "30",
     })  # fmt: skip

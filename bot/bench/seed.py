@@ -1,10 +1,10 @@
 """Fill a fresh database with N residents and their history before the server starts.
 
 In proportion to N: every resident (numbers +8190xxxxxxxx, hashed and encrypted as the bot
-does), a stored conversation for 1 in 10, one old inbox row and one delivered outbox row
-per resident, a pending reminder timer (due in weeks) for 1 in 50, written by the
-backend's bulk loader (bot.store.seeding: rows are tuples in its COLUMNS order);
-rows go in key order where the key allows it.
+does; texts sealed as the bot seals them), a stored conversation for 1 in 10, one old inbox
+row and one delivered outbox row per resident, a pending reminder timer (due in weeks) for
+1 in 50, written by the backend's bulk loader (bot.store.seeding: rows are tuples in its
+COLUMNS order); rows go in key order where the key allows it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.bench.loadgen import seeded_number
 from bot.bench.texts import all_texts
-from bot.identity import NumberVault
+from bot.identity import NumberVault, TextVault
 from bot.store import bulk_writer
+from bot.store.codec import SEALED_KEY
 
 CHUNK = 100_000
 CONVERSATION = json.dumps(
@@ -86,6 +87,16 @@ def _chunk(
         hmac.new(secret, b"resident-id/v1", hashlib.sha256).digest(), None, hashlib.sha256
     )
     aead = AESGCM(hmac.new(secret, b"resident-number/v1", hashlib.sha256).digest())
+    # Texts are sealed as the bot seals them (TextVault), with counter nonces too: one
+    # domain byte per column, then the row's number.
+    vault = TextVault(secret)
+
+    def sealed(domain: int, n: int, text: str) -> str:
+        return vault.seal(text, nonce=bytes([domain]) + n.to_bytes(11, "big"))
+
+    def sealed_object(domain: int, n: int, value: str) -> str:
+        return json.dumps({SEALED_KEY: sealed(domain, n, value)})
+
     k = len(past)
     texts = all_texts()
     people, inbox, outbox, conversations, timers, topics = [], [], [], [], [], []
@@ -107,7 +118,7 @@ def _chunk(
             )
         )
         if i % 10 == 0:
-            conversations.append((me, CONVERSATION, past[_spread(i, 200)]))
+            conversations.append((me, sealed_object(1, i, CONVERSATION), past[_spread(i, 200)]))
         if subscribed:
             for n in range(1 + i % 3):
                 topics.append((me, TOPICS[(i + n) % len(TOPICS)], 1, past[_spread(i + 3, k)]))
@@ -117,7 +128,7 @@ def _chunk(
                     me,
                     "reminder",
                     future[_spread(i, len(future))],
-                    json.dumps({"booking": f"B{i:07d}"}),
+                    sealed_object(2, i, json.dumps({"booking": f"B{i:07d}"})),
                 )
             )
         # Resident i's last message and the bot's answer, some time in the past year.
@@ -130,7 +141,7 @@ def _chunk(
                 f"SM{seq:032x}",
                 me,
                 "sms",
-                texts[i % len(texts)],
+                sealed(3, i, texts[i % len(texts)]),
                 at,
                 "done",
                 at,
@@ -143,7 +154,7 @@ def _chunk(
                 me,
                 "twilio",
                 "sms",
-                REPLY,
+                sealed(4, i, REPLY),
                 seq,
                 at,
                 "delivered",
@@ -183,6 +194,9 @@ def seed_database(
             raise RuntimeError("the seeder's resident ids do not match NumberVault's")
         if vault.decrypt(check[1]) != seeded_number(0):
             raise RuntimeError("the seeder's numbers do not decrypt with NumberVault")
+        text = _chunk(secret, 0, 1, 1, past, future)["inbox"][0][5]
+        if vault.texts.open(text) != all_texts()[0]:
+            raise RuntimeError("the seeder's texts do not open with TextVault")
     spans = [(a, min(a + CHUNK, residents)) for a in range(0, residents, CHUNK)]
     args = [(secret, a, b, residents, past, future, subscribed) for a, b in spans]
     with bulk_writer(path) as writer:

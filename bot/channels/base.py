@@ -56,6 +56,27 @@ class SendResult:
     error_code: str | None = None
     fallback_to_sms: bool = False  # rich delivery impossible: send the same content by SMS
     opted_out: bool = False  # the provider says the resident opted out (e.g. Twilio 21610)
+    # No answer came (a timeout, a dropped connection): the provider may have it anyway.
+    ambiguous: bool = False
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """A provider's answer to "did this message reach you?" for a send in doubt (a crash or
+    a timeout between our request and its answer)."""
+
+    # "resend": the provider recognises a repeat by its idempotency key, so sending again
+    #   shows once (nothing to look up);
+    # "found": messages matching it exist (their ids; some may be other rows' sends);
+    # "absent": none does, so it never arrived: send it;
+    # "unknown": the provider could not be asked now: try again later.
+    outcome: str
+    provider_message_ids: tuple[str, ...] = ()
+
+
+RESEND = Reconciled("resend")
+ABSENT = Reconciled("absent")
+UNKNOWN = Reconciled("unknown")
 
 
 @dataclass(frozen=True)
@@ -69,3 +90,9 @@ class Channel(Protocol):
     capabilities: Capabilities
 
     async def send(self, message: Outbound) -> SendResult: ...
+
+    async def reconcile(self, message: Outbound, since: datetime) -> Reconciled:
+        """Whether `message` (same recipient, text and idempotency key) reached the provider
+        at or after `since`, asked before it is sent again (bot.delivery.worker): each
+        provider says how it finds a send — by its key, or by looking it up."""
+        ...

@@ -11,11 +11,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 
-from bot.channels.base import Capabilities, Inbound, Outbound, SendResult, StatusEvent
+from bot.channels.base import (
+    RESEND,
+    Capabilities,
+    Inbound,
+    Outbound,
+    Reconciled,
+    SendResult,
+    StatusEvent,
+)
 from bot.channels.http import (
     SEND_TIMEOUT,
     MalformedRequest,
@@ -118,6 +127,11 @@ class GatewayChannel:
 
     async def send(self, message: Outbound) -> SendResult:
         return await guarded_send(lambda: self._send(message))
+
+    async def reconcile(self, message: Outbound, since: datetime) -> Reconciled:
+        """The gateway honours Idempotency-Key (and client_ref): a repeat is answered with
+        the first send's id and not delivered twice, so sending again reconciles."""
+        return RESEND
 
     async def _send(self, message: Outbound) -> SendResult:
         s = self.settings

@@ -160,8 +160,12 @@ def permanent(
 
 
 async def guarded_send(call: Callable[[], Awaitable[SendResult]]) -> SendResult:
-    """Network trouble and timeouts are transient: the outbox retries with backoff."""
+    """Network trouble and timeouts are transient: the outbox retries with backoff. Unless
+    the connection was never made, the request may have arrived: the send is ambiguous, and
+    the retry looks for it at the provider first."""
     try:
         return await call()
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        return transient(f"network:{type(exc).__name__}")
+        result = transient(f"network:{type(exc).__name__}")
+        result.ambiguous = not isinstance(exc, aiohttp.ClientConnectorError)
+        return result

@@ -6,13 +6,22 @@ import base64
 import binascii
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
 from bot import numbering
-from bot.channels.base import Capabilities, Inbound, Outbound, SendResult, StatusEvent
+from bot.channels.base import (
+    RESEND,
+    Capabilities,
+    Inbound,
+    Outbound,
+    Reconciled,
+    SendResult,
+    StatusEvent,
+)
 from bot.channels.http import (
     SEND_TIMEOUT,
     MalformedRequest,
@@ -217,6 +226,11 @@ class RcsChannel:
             if response.status == 429 or response.status >= 500:
                 return transient(code, retry_after)
             return permanent(code)
+
+    async def reconcile(self, message: Outbound, since: datetime) -> Reconciled:
+        """RBM takes our messageId (the idempotency key) and answers a repeat with 409
+        ALREADY_EXISTS, which `send` counts as sent: sending again is the reconciliation."""
+        return RESEND
 
     async def revoke(self, to: str, provider_message_id: str) -> bool:
         """Withdraw an undelivered message; True when it was withdrawn (safe to send by SMS)."""

@@ -53,7 +53,6 @@ class ChannelSettings:
     allowed_country_codes: tuple[str, ...] = ("81",)
     inbound_per_minute: int = 20  # per sender
     inbound_per_hour: int = 120  # per sender
-    inbound_global_per_minute: int = 3000
     quiet_start_hour: int = 21
     quiet_end_hour: int = 8
     loop_limit: int = 20
@@ -163,7 +162,6 @@ def channel_settings_from_env(env: Mapping[str, str]) -> ChannelSettings:
         allowed_country_codes=_country_codes(env),
         inbound_per_minute=int(_number(env, "BOT_INBOUND_PER_MINUTE", 20)),
         inbound_per_hour=int(_number(env, "BOT_INBOUND_PER_HOUR", 120)),
-        inbound_global_per_minute=int(_number(env, "BOT_INBOUND_GLOBAL_PER_MINUTE", 3000)),
         quiet_start_hour=start,
         quiet_end_hour=end,
         loop_limit=int(_number(env, "BOT_LOOP_LIMIT", 20)),

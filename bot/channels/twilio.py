@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import base64
+import email.utils
 import hashlib
 import hmac
 import re
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import aiohttp
 
-from bot.channels.base import Capabilities, Inbound, Outbound, SendResult, StatusEvent
+from bot.channels.base import (
+    ABSENT,
+    UNKNOWN,
+    Capabilities,
+    Inbound,
+    Outbound,
+    Reconciled,
+    SendResult,
+    StatusEvent,
+)
 from bot.channels.http import (
     SEND_TIMEOUT,
     InvalidIdentifier,
@@ -34,6 +46,10 @@ OPTED_OUT = {"21610"}  # "Attempt to send to unsubscribed recipient"
 # `MessageSid=SM…&NumMedia=0` was spliced into `MessageSid=SM…NumMedia0` still verifies.
 _SID = re.compile(r"(?:SM|MM)[0-9a-fA-F]{32}")
 _SID_FIELDS = ("MessageSid", "SmsSid", "SmsMessageSid")  # Twilio sends all three, equal
+# Reconciling a send in doubt: Twilio's clock may differ from ours by this much, and no
+# more than this many list pages (PageSize 50, newest first) are read for one message.
+CLOCK_SLACK = timedelta(seconds=120)
+RECONCILE_PAGES = 10
 # 1600 characters of Japanese percent-encoded are ~15 KB; the other fields add ~1 KB.
 MAX_BODY_BYTES = 64 * 1024
 STATUSES = {
@@ -216,3 +232,69 @@ class TwilioChannel:
             if response.status >= 500:
                 return transient(code, parse_retry_after(response.headers.get("Retry-After")))
             return permanent(code, opted_out=code in OPTED_OUT)
+
+    async def reconcile(self, message: Outbound, since: datetime) -> Reconciled:
+        """Twilio's Messages API honours no idempotency key (I-Twilio-Idempotency-Token is a
+        header Twilio puts on *its* webhooks), so a send in doubt is looked up: the Messages
+        list filtered by recipient (`To`, and `From` unless a Messaging Service sends), read
+        newest first until `date_created` is before `since` (less the clock slack), for an
+        outbound message with the same body. Not `DateSent>=`: a message Twilio has only
+        queued has no date_sent yet and would be missed."""
+        params = {"To": message.to, "PageSize": "50"}
+        if self._sender_key == "From":
+            params["From"] = self.settings.from_number
+        url: str | None = f"{self._url}?{urlencode(params)}"
+        floor = since - CLOCK_SLACK
+        found: list[str] = []
+        for _ in range(RECONCILE_PAGES):
+            if url is None:
+                break
+            page = await self._list_page(url)
+            if page is None:
+                return UNKNOWN
+            messages = page.get("messages")
+            if not isinstance(messages, list):
+                return UNKNOWN
+            for item in messages:
+                created = _rfc2822(item.get("date_created"))
+                if created is not None and created < floor:
+                    url = None  # newest first: the rest are older still
+                    break
+                if _same_send(item, message):
+                    found.append(str(item["sid"]))
+            else:
+                next_uri = page.get("next_page_uri")
+                url = f"{self.settings.api_base}{next_uri}" if isinstance(next_uri, str) else None
+        return Reconciled("found", tuple(found)) if found else ABSENT
+
+    async def _list_page(self, url: str) -> dict[str, Any] | None:
+        try:
+            async with self.session.get(
+                url, headers={"Authorization": self._auth}, timeout=SEND_TIMEOUT
+            ) as response:
+                if response.status != 200:
+                    return None
+                return await json_or_empty(response)
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            return None
+
+
+def _rfc2822(value: object) -> datetime | None:
+    """Twilio's dates ("Thu, 03 Dec 2026 15:41:49 +0000"); None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _same_send(item: dict[str, Any], message: Outbound) -> bool:
+    direction = str(item.get("direction") or "")
+    return (
+        direction.startswith("outbound")
+        and item.get("to") == message.to
+        and item.get("body") == message.text
+        and isinstance(item.get("sid"), str)
+        and item.get("status") not in ("failed", "undelivered", "canceled")
+    )

@@ -1,9 +1,10 @@
-"""Provider webhooks → pipeline: verify (403), parse (400), guard, ingest, acknowledge.
+"""Provider webhooks → pipeline: verify (403), parse (400), limit, ingest, acknowledge.
 
 The edge (`bot.edge`) has read the body under the route's cap (413) and deadline (408)
 before a handler runs. Nothing is written before the signature is checked; the provider
 gets its 200 only after `pipeline.ingest` has committed the message (a duplicate id is
-acknowledged and ignored). Every refusal is JSON and counted in /metrics.
+acknowledged and ignored), and every message acknowledged is processed: flood limits only
+decide how it is answered. Every refusal is JSON and counted in /metrics.
 """
 
 from __future__ import annotations
@@ -20,22 +21,28 @@ from aiohttp import web
 
 from bot.channels import gateway, rcs, twilio
 from bot.channels.base import Inbound, StatusEvent
-from bot.channels.guards import InboundLimiter, is_allowed_number
+from bot.channels.guards import (
+    InboundLimiter,
+    SenderLimiter,
+    SharedLimits,
+    is_allowed_number,
+)
 from bot.channels.http import MalformedRequest
 from bot.channels.settings import ChannelSettings, channel_settings_from_env
-from bot.edge import EDGE_LIMITS, json_response, limit_body, refuse
+from bot.edge import EDGE_LIMITS, limit_body, refuse
 from bot.metrics import Refusal
-from bot.store.base import StoreUnavailable
+from bot.store.base import RowNotStored, StoreUnavailable
+from bot.store.records import COUNTRY, FloodLimits
 
 log = logging.getLogger("bot.channels")
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 CHANNEL_SETTINGS = web.AppKey("channel_settings", ChannelSettings)
-LIMITER = web.AppKey("inbound_limiter", InboundLimiter)
+LIMITER = web.AppKey("inbound_limiter", SenderLimiter)
 
 
 class PipelineLike(Protocol):
-    async def ingest(self, inbound: Inbound) -> Any: ...
+    async def ingest(self, inbound: Inbound, limited: str | None = None) -> Any: ...
 
     async def record_status(self, event: StatusEvent) -> Any: ...
 
@@ -57,7 +64,7 @@ class _Handler:
         self,
         settings: ChannelSettings,
         pipeline: PipelineLike,
-        limiter: InboundLimiter,
+        limiter: SenderLimiter,
         verify: Verifier,
         parse: Parser,
         ok: Callable[[], web.Response],
@@ -91,23 +98,29 @@ class _Handler:
             for item in items:
                 if isinstance(item, StatusEvent):
                     await _with_retries(partial(self.pipeline.record_status, item))
-                elif self._admit(item):
-                    await _with_retries(partial(self.pipeline.ingest, item))
-        except (RuntimeError, StoreUnavailable):  # stopping or store busy: the provider retries
-            log.warning("webhook not stored", extra={"provider": self.name}, exc_info=True)
-            return json_response({"error": "not ready; try again"}, status=503)
+                    continue
+                limited = await self._limit(item)
+                await _with_retries(partial(self.pipeline.ingest, item, limited))
+        except (RuntimeError, StoreUnavailable) as exc:  # the provider retries
+            log.warning(
+                "webhook not stored", extra={"provider": self.name, "error": type(exc).__name__}
+            )
+            return refuse(request, Refusal.NOT_STORED, 503, "not stored; try again")
         return self.ok()
 
-    def _admit(self, inbound: Inbound) -> bool:
+    async def _limit(self, inbound: Inbound) -> str | None:
+        """How the message will be answered (InboundRow.limited; None: as usual). It is
+        stored and processed either way: floods are held back in what we send, never by
+        dropping what the provider was told we have."""
         if not is_allowed_number(inbound.sender, self.settings.allowed_country_codes):
             log.warning("inbound from a country not served", extra={"provider": self.name})
-            return False
-        verdict = self.limiter.check(inbound.sender)
-        if not verdict.allowed:
+            return COUNTRY
+        verdict = await self.limiter.verdict(inbound.sender)
+        if verdict.first:
             log.warning(
                 "inbound flood limit", extra={"provider": self.name, "reason": verdict.reason}
             )
-        return verdict.allowed
+        return verdict.limited
 
 
 async def _with_retries(call: Callable[[], Awaitable[Any]], attempts: int = 4) -> Any:
@@ -116,6 +129,8 @@ async def _with_retries(call: Callable[[], Awaitable[Any]], attempts: int = 4) -
     for attempt in range(attempts):
         try:
             return await call()
+        except RowNotStored:
+            raise  # the row's own values were refused: at once again would fail again
         except StoreUnavailable:
             if attempt == attempts - 1:
                 raise
@@ -219,11 +234,14 @@ def add_channel_routes(
     settings: Any,
     pipeline: PipelineLike,
     channel_settings: ChannelSettings | None = None,
+    shared_limits: SharedLimits | None = None,
 ) -> ChannelSettings:
     """Register the webhooks of every configured provider; returns the settings used.
 
     `settings` is the app's Settings (its env_vars are read); tests may pass
-    `channel_settings` directly. The app must have the edge (`bot.edge.install_edge`).
+    `channel_settings` directly. `shared_limits`: the store that keeps the flood limits
+    when several processes share it (else this process counts them). The app must have
+    the edge (`bot.edge.install_edge`).
     """
     if EDGE_LIMITS not in app:
         raise RuntimeError("webhooks need the edge: call bot.edge.install_edge(app, ...) first")
@@ -231,8 +249,11 @@ def add_channel_routes(
     max_body = getattr(settings, "max_body_bytes", None)
     if channel_settings is None and isinstance(max_body, int):
         cs = replace(cs, max_body_bytes=max_body)
-    limiter = InboundLimiter(
-        cs.inbound_per_minute, cs.inbound_per_hour, cs.inbound_global_per_minute
+    limits = FloodLimits(cs.inbound_per_minute, cs.inbound_per_hour)
+    limiter: SenderLimiter = (
+        shared_limits.limiter(limits)
+        if shared_limits is not None
+        else InboundLimiter(limits.per_minute, limits.per_hour)
     )
     app[CHANNEL_SETTINGS] = cs
     app[LIMITER] = limiter

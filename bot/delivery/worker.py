@@ -1,9 +1,13 @@
 """The delivery worker: outbox → channel.send, with retries, fallback, rate, quiet hours, loop guard.
 
-At least once: a row is marked 'sending' in the same transaction that claims it, and the
-pipeline puts 'sending' rows back to 'pending' on start-up, so a crash re-sends rather than
-loses. Every send carries a key stable for the row, so providers that honour it (RCS
-messageId, the gateway's Idempotency-Key) show it once.
+Nothing lost, nothing twice. A row is marked 'sending' in the transaction that claims it,
+and recorded 'sent' as soon as its provider answers (group-committed with whatever other
+sends finished meanwhile): a crash leaves in doubt only the sends in flight at that
+instant. Those, and sends that got no answer (a timeout), come back pending and in doubt;
+before sending one again the worker asks its provider whether it arrived
+(Channel.reconcile: Twilio's message list is searched; RCS and the gateway recognise a
+repeat by the key every send carries) and records what it finds instead of resending.
+This holds for any outbox row, replies and notices alike.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Protocol
 
 import aiohttp
 
-from bot.channels.base import Channel, SendResult
+from bot.channels.base import Channel, Outbound, SendResult
 from bot.channels.gateway import GatewayChannel
 from bot.channels.rcs import RcsChannel
 from bot.channels.settings import ChannelSettings
@@ -91,10 +95,8 @@ class DeliveryWorker:
         self.batch = batch_size(self.cs.send_rate)
         self._last_sweep = 0.0
         self.sends = 0  # provider calls made (metrics, tests)
-        # Successful sends are recorded together after each batch: one commit, not one per
-        # reply. Until then the rows stay 'sending'; after a crash they are sent again.
-        self._sent: list[SentMark] = []
         self.store = deps.store
+        self._marks = SentMarks(deps.store)
 
     # ---- the loop -------------------------------------------------------------------
 
@@ -109,6 +111,7 @@ class DeliveryWorker:
                 if not worked:
                     await self._idle(stop)
         finally:
+            await self._marks.close()
             for limiter in self.limiters.values():
                 await limiter.close()
 
@@ -120,19 +123,11 @@ class DeliveryWorker:
             groups: dict[str, list[OutboxItem]] = {}
             for row in rows:  # one resident's rows in order; residents side by side
                 groups.setdefault(row.resident_id, []).append(row)
-            try:
-                await asyncio.gather(*(self._deliver_group(group) for group in groups.values()))
-            finally:
-                await self._flush_sent()
+            await asyncio.gather(*(self._deliver_group(group) for group in groups.values()))
         if "rcs" in self.channels and self.deps.clock.monotonic() - self._last_sweep >= SWEEP_EVERY:
             self._last_sweep = self.deps.clock.monotonic()
             await self.sweep_late_rich()
         return bool(rows)
-
-    async def _flush_sent(self) -> None:
-        marks, self._sent = self._sent, []
-        if marks:
-            await self.store.sent(marks)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         timeout = 1.0
@@ -163,7 +158,10 @@ class DeliveryWorker:
                         "delivery error", extra={"outbox": row.id, "error": type(exc).__name__}
                     )
                     later = self.deps.clock.now() + timedelta(seconds=backoff(row.attempts))
-                    await self.store.retry(row.id, later, f"error:{type(exc).__name__}")
+                    # It may have failed after the provider took the message: in doubt.
+                    await self.store.retry(
+                        row.id, later, f"error:{type(exc).__name__}", in_doubt=True
+                    )
 
     # ---- one row --------------------------------------------------------------------
 
@@ -191,25 +189,35 @@ class DeliveryWorker:
         to = self.deps.vault.decrypt(row.phone_enc)
         if not self.loop_guard.allow(row.resident_id, row.text, self.deps.clock.monotonic()):
             log.warning("loop guard stopped a message", extra={"outbox": row.id})
+            if self.deps.metrics is not None:
+                self.deps.metrics.replies_suppressed.labels("loop_guard").inc()
             await self.store.failed(row.id, "loop_guard", now, "suppressed")
             return
         channel = self.channels[row.provider]
         if channel.capabilities.rich and row.channel == "rcs":
-            rich = as_rich(row, to, channel.capabilities.max_length, self.cs.public_url)
-            result, message_id = await self._send(channel, [rich], kind)
+            messages = [as_rich(row, to, channel.capabilities.max_length, self.cs.public_url)]
         else:
-            result, message_id = await self._send(
-                channel, as_sms(row, to, channel.capabilities.max_length), kind
-            )
+            messages = as_sms(row, to, channel.capabilities.max_length)
+        result, message_id = await self._send(channel, messages, row)
         await self._record(row, to, result, message_id)
 
     async def _send(
-        self, channel: Channel, messages: list, kind: str
+        self, channel: Channel, messages: list[Outbound], row: OutboxItem
     ) -> tuple[SendResult, str | None]:
+        """Send each part of a row; a part of a row in doubt that the provider already has
+        is not sent again (its id is taken instead)."""
         first_id: str | None = None
         result = SendResult(ok=False, error_code="nothing_to_send", permanent=True)
         for message in messages:
-            await self.limiters[channel.name].acquire(kind)
+            if row.in_doubt_since is not None:
+                found = await self._reconcile(channel, message, row)
+                if isinstance(found, SendResult):  # the provider could not say: later
+                    return found, first_id
+                if found is not None:
+                    result = SendResult(ok=True, provider_message_id=found)
+                    first_id = first_id or found
+                    continue
+            await self.limiters[channel.name].acquire(row.kind)
             self.sends += 1
             result = await channel.send(message)
             if not result.ok:
@@ -217,12 +225,35 @@ class DeliveryWorker:
             first_id = first_id or result.provider_message_id
         return result, first_id
 
+    async def _reconcile(
+        self, channel: Channel, message: Outbound, row: OutboxItem
+    ) -> str | SendResult | None:
+        """The id of this part at the provider when an earlier attempt reached it; None when
+        it did not (or a resend is recognised by its key); a SendResult to retry later when
+        the provider cannot be asked now (on the last attempts it is sent anyway: a reply
+        possibly twice is better than none)."""
+        assert row.in_doubt_since is not None
+        check = await channel.reconcile(message, row.in_doubt_since)
+        if check.outcome == "found":
+            known = await self.store.known_ids(channel.name, check.provider_message_ids)
+            fresh = [sid for sid in check.provider_message_ids if sid not in known]
+            if fresh:  # newest first: the oldest match after the claim is this row's
+                self._count("reconciled", channel.name)
+                return fresh[-1]
+        elif check.outcome == "unknown":
+            if row.attempts < MAX_ATTEMPTS - 1:
+                result = SendResult(ok=False, error_code="reconcile:unknown")
+                result.ambiguous = True  # still in doubt
+                return result
+            log.warning("sent without reconciling", extra={"outbox": row.id})
+        return None
+
     async def _record(
         self, row: OutboxItem, to: str, result: SendResult, message_id: str | None
     ) -> None:
         now = self.deps.clock.now()
         if result.ok:
-            self._sent.append(SentMark(row.id, message_id, now))
+            await self._marks.record(SentMark(row.id, message_id, now))
             self._count("sent", row.provider)
             return
         code = result.error_code or "error"
@@ -240,7 +271,7 @@ class DeliveryWorker:
         else:
             self._count("retry", row.provider)
             later = now + timedelta(seconds=backoff(row.attempts, result.retry_after))
-            await self.store.retry(row.id, later, code)
+            await self.store.retry(row.id, later, code, in_doubt=result.ambiguous)
 
     def _count(self, outcome: str, provider: str) -> None:
         """Operators alert on these: failures, retries and fallbacks per provider."""
@@ -255,7 +286,7 @@ class DeliveryWorker:
         channel = self.channels[self.sms_provider]
         key = f"{as_rich(row, to).idempotency_key}-sms"
         messages = as_sms(row, to, channel.capabilities.max_length, key=key)
-        result, message_id = await self._send(channel, messages, row.kind)
+        result, message_id = await self._send(channel, messages, row)
         now = self.deps.clock.now()
         if result.ok:
             await self.store.switch_to_sms(row.id, self.sms_provider, message_id, now, why)
@@ -264,7 +295,8 @@ class DeliveryWorker:
         else:  # try the SMS again later, as an SMS row
             await self.store.switch_to_sms(row.id, self.sms_provider, None, now, why)
             later = now + timedelta(seconds=backoff(row.attempts, result.retry_after))
-            await self.store.retry(row.id, later, f"{why};sms:{result.error_code}")
+            error = f"{why};sms:{result.error_code}"
+            await self.store.retry(row.id, later, error, in_doubt=result.ambiguous)
 
     async def sweep_late_rich(self) -> None:
         """Rich messages not delivered within the timeout are withdrawn and sent by SMS."""
@@ -281,6 +313,52 @@ class DeliveryWorker:
                 await self.send_by_sms(row, to, "rcs_not_delivered_in_time")
             else:  # delivered meanwhile (or unknown): leave it, and stop checking it
                 await self.store.note(row.id, "rcs_revoke_refused")
+
+
+class SentMarks:
+    """Each successful send recorded as soon as its provider answered. Marks that arrive
+    while a commit runs go into the next one (group commit): one fsync serves many sends,
+    and no send waits for a whole batch to finish before it counts as sent. When the store
+    refuses, the marks are kept and tried again (the rows stay 'sending' meanwhile; after a
+    crash they are reconciled, not blindly resent)."""
+
+    def __init__(self, store: DeliveryStore) -> None:
+        self.store = store
+        self._pending: list[tuple[SentMark, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def record(self, mark: SentMark) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((mark, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        delay = 0.05
+        while self._pending:
+            group, self._pending = self._pending, []
+            try:
+                await self.store.sent([mark for mark, _ in group])
+            except Exception as exc:
+                log.error("sends not recorded yet", extra={"error": type(exc).__name__})
+                self._pending = group + self._pending
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.05
+            for _, future in group:
+                if not future.done():
+                    future.set_result(None)
+
+    async def close(self) -> None:
+        if self._flusher is not None and not self._flusher.done():
+            try:  # what is recorded already is worth finishing; the rest is in doubt
+                await asyncio.wait_for(asyncio.shield(self._flusher), 5)
+            except (TimeoutError, asyncio.CancelledError):
+                self._flusher.cancel()
+        for _, future in self._pending:
+            future.cancel()
 
 
 async def run_delivery(deps: DeliveryDeps, stop_event: asyncio.Event | None = None) -> None:

@@ -162,7 +162,7 @@ class Nlu:
         if not text.strip():
             return Understanding(text=text, key=text_key)
         analysis = self.analyse(normalise_input(text))
-        matches = self.gazetteer.find(analysis)
+        matches = entities.without_inner_things(self.gazetteer.find(analysis))
         surface = analysis.surface
         dates, date_spans = find_dates(surface.text, now.date(), surface.starts, surface.ends)
         things = entities.thing_starts(matches)
@@ -205,13 +205,17 @@ class Nlu:
             for m in matches
             if isinstance(m.payload, tuple) and m.payload[0] == "concept"
         }
-        if any(
-            isinstance(m.payload, ItemInfo)
+        named = [
+            m.payload
+            for m in matches
+            if isinstance(m.payload, ItemInfo)
             and not self._item_words.is_counter(analysis, m)
             and not self._item_words.describes(analysis, m, things)
-            for m in matches
-        ):
+        ]
+        if named:
             present.add("$item")  # an item word, even inside a longer name (テレビ台)
+            if all(info.kind == "small" for info in named):
+                present.add("$small_item")  # only items that are not bulky (フライパン)
         if dates:
             present.add("$date")
         garbage, kinds = entities.garbage(analysis, matches, self._item_words, things)

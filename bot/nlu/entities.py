@@ -276,6 +276,26 @@ def items_and_places(
 _GARBAGE_WORDS = (ItemInfo, TownInfo, GarbageInfo, KindInfo)
 
 
+def without_inner_things(matches: list[Match]) -> list[Match]:
+    """The matches less any catalogue or garbage word found inside a longer known word of
+    the other file (バッテリー inside モバイルバッテリー, a garbage.yaml word): the longest
+    known word names the thing, so the shorter one is no item at all (neither for the
+    items nor for the rules). A word inside a longer word of its own file is left to
+    `longest` (ソファーベッド still tells the rules an item is named)."""
+    items = [m for m in matches if isinstance(m.payload, ItemInfo)]
+    garbage_words = [m for m in matches if isinstance(m.payload, GarbageInfo)] if items else []
+    if not garbage_words:
+        return matches
+    inner = {
+        id(m)
+        for mine, theirs in ((items, garbage_words), (garbage_words, items))
+        for m in mine
+        for other in theirs
+        if other.first <= m.first and m.last <= other.last and other.length > m.length
+    }
+    return [m for m in matches if id(m) not in inner] if inner else matches
+
+
 def thing_starts(matches: list[Match]) -> Things:
     """Where catalogue and garbage item words start and end (for 「AのB」)."""
     found = [m for m in matches if isinstance(m.payload, (ItemInfo, GarbageInfo))]

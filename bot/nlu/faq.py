@@ -54,6 +54,10 @@ class Words(NamedTuple):
     found: list[tuple[str, ...]]  # every word, as its features
     topics: set[tuple[str, ...]]  # those that may name what is asked about
     heads: list[tuple[str, ...]]  # items B of 「AのB」 where A is a synonym
+    # Plain nouns qualified by a noun no entry knows (登録 in 会員登録, アプリの登録): which
+    # one is asked about is said by that noun, so an entry sharing only them is no answer.
+    # (The city's synonym groups name a topic on their own: 夜道の街灯 is about 街灯.)
+    qualified: set[tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,7 @@ class FaqIndex:
         match = raw.get("match") or {}
         self.thresholds = Thresholds(**{k: float(v) for k, v in match.items()})
         self.entries: list[_Entry] = []
+        self.idf: dict[str, float] = {}  # known once the entries are read (below)
         docs: list[list[str]] = []  # what BM25 ranks: the ways of asking and the answer
         asked: list[list[str]] = []  # what coverage counts: the ways of asking only
         for row in raw.get("entries") or []:
@@ -194,12 +199,29 @@ class FaqIndex:
         normal, reading, surface = analysis.normal, analysis.reading, analysis.surface
         things = {m.first: m.payload.name for m in synonyms if isinstance(m.payload, THINGS)}
         heads: list[tuple[str, ...]] = []
+        qualified: set[tuple[str, ...]] = set()
 
         def no(index: int) -> bool:
             if not 0 <= index < analysis.count:
                 return False
             start, end = surface.spans[index]
             return surface.text[start:end] == "の"
+
+        def unknown_noun(index: int) -> bool:
+            """A content noun (not one of the city's words) that no entry uses."""
+            if index < 0 or index in covered or analysis.pos[index] not in TOPIC_POS:
+                return False
+            start, end = normal.spans[index]
+            form = normal.text[start:end]
+            if len(form) < 2 or form in self.ignore or form.isdigit():
+                return False
+            start, end = reading.spans[index]
+            return f"w:{form}" not in self.idf and f"r:{reading.text[start:end]}" not in self.idf
+
+        def qualifies(first: int) -> bool:
+            """The word starting at token `first` follows an unknown noun (会員|登録) or
+            an unknown noun and の (アプリ|の|登録)."""
+            return unknown_noun(first - 1) or (no(first - 1) and unknown_noun(first - 2))
 
         for m in synonyms:
             payload = m.payload
@@ -214,6 +236,8 @@ class FaqIndex:
             out.append(word)
             if not word[0].startswith("a:"):
                 topics.add(word)
+                if word[0].startswith("w:") and qualifies(m.first):
+                    qualified.add(word)
         skipped = [range(a, b) for a, b in skip]
         for index in range(analysis.count):
             if index in covered or analysis.pos[index] not in CONTENT_POS:
@@ -233,7 +257,9 @@ class FaqIndex:
             out.append(features)
             if len(form) > 1:  # 日, 家, 人: one kanji alone rarely names a topic
                 topics.add(features)
-        return Words(out, topics, heads)
+                if qualifies(index):
+                    qualified.add(features)
+        return Words(out, topics, heads, qualified)
 
     # ---- search --------------------------------------------------------------------
 
@@ -298,7 +324,7 @@ class FaqIndex:
         `skip`: surface spans that are no words of a topic (dates)."""
         if not any(self._may_be_topic(m.payload) for m in matches):
             return (), False  # no word of any entry's ways of asking: nothing to rank
-        found, topics, heads = self.words(analysis, matches, skip)
+        found, topics, heads, qualified = self.words(analysis, matches, skip)
         if not any(f in self._asked for word in topics for f in word):
             # No entry can be a hit: a hit must ask about a thing the question names.
             return (), False
@@ -356,5 +382,9 @@ class FaqIndex:
         # of asking name books.
         doc = self._doc_of[best.topic]
         sure = (not named or has_named(best)) and all(head[0] in doc for head in heads)
+        # 会員登録 shares only 登録 with 犬の登録: what the question is about (会員) is in no
+        # entry, so the entry is a choice at most.
+        shared = [word for word in topics if not doc.isdisjoint(word)]
+        sure = sure and not (shared and all(word in qualified for word in shared))
         confident = best in close and best.coverage >= t.alone and leads and sure
         return (close[:1] if confident else close), confident

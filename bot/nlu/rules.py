@@ -19,6 +19,7 @@ from bot.nlu.gazetteer import Term
 
 BUILTINS = (
     "$item",
+    "$small_item",
     "$date",
     "$garbage",
     "$garbage_kind",

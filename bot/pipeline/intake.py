@@ -24,7 +24,11 @@ def identity_of(provider: str, number: str) -> str:
 
 
 def prepare_inbound(
-    inbound: Inbound, vault: NumberVault, now: datetime, max_chars: int = DEFAULT_MAX_CHARS
+    inbound: Inbound,
+    vault: NumberVault,
+    now: datetime,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    limited: str | None = None,
 ) -> InboundRow:
     # NULs and lone surrogates (possible in JSON) cannot be stored as UTF-8 text.
     text = inbound.text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
@@ -43,4 +47,5 @@ def prepare_inbound(
         postback=inbound.postback,
         redactions=redactions,
         truncated=truncated,
+        limited=limited,
     )

@@ -20,14 +20,17 @@ from bot.identity import NumberVault
 from bot.metrics import Metrics
 from bot.pipeline.intake import identity_of, prepare_inbound
 from bot.pipeline.turns import FirstLook, TurnRunner
-from bot.store.base import Store, Wakeups
-from bot.store.records import InboundRow, Ingested, SentMessage
+from bot.store.base import RowNotStored, Store, Wakeups
+from bot.store.records import InboundRow, Ingested, SentMessage, StoreHealth
 from bot.system_texts import SystemTexts
 from bot.turn import Responder
 
 log = logging.getLogger("bot.pipeline")
 
 T = TypeVar("T")
+
+HEALTH_EVERY = 2.0  # seconds between the pipeline's own health checks
+HEALTH_TIMEOUT = 10.0  # a store that does not answer a health check in this time is unhealthy
 
 
 class Pipeline:
@@ -63,6 +66,7 @@ class Pipeline:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.ready = False
+        self.health = StoreHealth(True)  # the last check (bot_store_healthy, /healthz)
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -71,11 +75,17 @@ class Pipeline:
         # Loading Sudachi and the flows takes seconds: off the event loop.
         self.responder = await asyncio.to_thread(self._responder_factory)
         self._runner = TurnRunner(
-            self.responder, self.clock, self.texts, self.max_chars, first_look=self.first_look
+            self.responder,
+            self.clock,
+            self.texts,
+            self.max_chars,
+            first_look=self.first_look,
+            metrics=self.metrics,
         )
         self._tasks = [
             asyncio.create_task(self._intake_loop(), name="bot-intake"),
             asyncio.create_task(self._process_loop(), name="bot-process"),
+            asyncio.create_task(self._health_loop(), name="bot-health"),
         ]
         self.ready = True
         self.wake.inbox.set()  # resume whatever was pending before a restart
@@ -97,11 +107,12 @@ class Pipeline:
 
     # ---- intake ------------------------------------------------------------------
 
-    async def ingest(self, inbound: Inbound) -> Ingested:
-        """Returns once the message is durably stored (or known to be a duplicate)."""
+    async def ingest(self, inbound: Inbound, limited: str | None = None) -> Ingested:
+        """Returns once the message is durably stored (or known to be a duplicate).
+        `limited`: how it is to be answered (bot.channels.guards); it is processed anyway."""
         if self._stopping or not self.ready:
             raise RuntimeError("pipeline not running")
-        row = prepare_inbound(inbound, self.vault, self.clock.now(), self.max_chars)
+        row = prepare_inbound(inbound, self.vault, self.clock.now(), self.max_chars, limited)
         future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
         self._intake_wake.set()
@@ -124,9 +135,15 @@ class Pipeline:
                     continue
                 self.metrics.ingest_batch.observe(len(group))
                 for (row, future), result in zip(group, results, strict=True):
+                    if future.done():
+                        continue
+                    if result.error is not None:  # this row alone: the others are stored
+                        future.set_exception(RowNotStored(f"not stored: {result.error}"))
+                        continue
                     self.metrics.inbound.labels(row.provider, str(result.duplicate).lower()).inc()
-                    if not future.done():
-                        future.set_result(result)
+                    if row.limited and not result.duplicate:
+                        self.metrics.inbound_limited.labels(row.limited).inc()
+                    future.set_result(result)
                 self.wake.inbox.set()
 
     # ---- processing ----------------------------------------------------------------
@@ -206,6 +223,38 @@ class Pipeline:
         """Run fn on a worker thread while no batch runs (flow reloads)."""
         async with self._turns:
             return await asyncio.to_thread(fn)
+
+    # ---- health -----------------------------------------------------------------------
+
+    async def check_health(self) -> StoreHealth:
+        """The store's health now (/healthz, and every HEALTH_EVERY seconds regardless of
+        who asks): counted in /metrics, and logged when it changes."""
+        try:
+            health = await asyncio.wait_for(self.store.health(), HEALTH_TIMEOUT)
+        except TimeoutError:
+            health = StoreHealth(
+                False, "unresponsive", f"the store did not answer within {HEALTH_TIMEOUT:g} s"
+            )
+        except Exception as exc:  # a health check must answer, whatever broke
+            health = StoreHealth(False, "unavailable", type(exc).__name__)
+        self.metrics.store_healthy.set(1 if health.ok else 0)
+        if not health.ok:
+            self.metrics.health_failures.labels(health.problem or "unknown").inc()
+        if (health.ok, health.problem) != (self.health.ok, self.health.problem):
+            if health.ok:
+                log.warning("store healthy again")
+            else:
+                log.error(
+                    "store unhealthy: nothing is acknowledged that cannot be stored",
+                    extra={"problem": health.problem, "detail": health.detail},
+                )
+        self.health = health
+        return health
+
+    async def _health_loop(self) -> None:
+        while not self._stopping:
+            await self.check_health()
+            await asyncio.sleep(HEALTH_EVERY)
 
     # ---- queries used by the HTTP layer --------------------------------------------
 

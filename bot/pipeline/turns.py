@@ -11,7 +11,17 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from bot.clock import TOKYO, Clock
-from bot.store.records import Claimed, Completion, FaqMiss, NewOutbox, ResidentRow, Timer
+from bot.metrics import Metrics
+from bot.store.records import (
+    COUNTRY,
+    FLOOD_FIRST,
+    Claimed,
+    Completion,
+    FaqMiss,
+    NewOutbox,
+    ResidentRow,
+    Timer,
+)
 from bot.store.services import TurnServices
 from bot.system_texts import SystemTexts
 from bot.turn import Reply, ResidentContext, Responder, Turn, TurnResult
@@ -68,6 +78,7 @@ class TurnRunner:
         max_chars: int = 2000,
         handoff_hours: float = DEFAULT_HANDOFF_HOURS,
         first_look: FirstLook | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.responder = responder
         self.first_look = first_look
@@ -75,6 +86,7 @@ class TurnRunner:
         self.texts = texts
         self.max_chars = max_chars
         self.handoff_hours = handoff_hours
+        self.metrics = metrics
         self.last_error: BaseException | None = None  # for replay's failure messages
 
     # ---- TurnHandler -------------------------------------------------------------------
@@ -83,6 +95,8 @@ class TurnRunner:
         return self.clock.now()
 
     def handle(self, item: Claimed, services: TurnServices, now: datetime) -> Completion:
+        if item.limited is not None and item.kind == "message":
+            return self._limited(item)
         person = item.resident or _NOBODY
         resident = ResidentContext(
             resident=item.resident_id,
@@ -136,6 +150,18 @@ class TurnRunner:
         return done
 
     # ---- the parts -----------------------------------------------------------------------
+
+    def _limited(self, item: Claimed) -> Completion:
+        """A message over its sender's flood limit, or from a country not served: stored
+        and done, without a turn of the flows. The first of a flood gets a short note
+        (flows/system.yaml `flood`); nothing else is sent."""
+        done = Completion()
+        if item.limited == FLOOD_FIRST:
+            self._write_replies(item, [Reply(self.texts.get("flood"))], True, done)
+        if self.metrics is not None:
+            reason = "country" if item.limited == COUNTRY else "flood"
+            self.metrics.replies_suppressed.labels(reason).inc()
+        return done
 
     def _during_handoff(
         self, item: Claimed, turn: Turn, resident: ResidentContext, now: datetime, done: Completion

@@ -120,6 +120,8 @@ def _check_expect(check: ExpectCheck, conversation: dict | None) -> list[str]:
         actual = _normal(slots)
         for key, expected in check.slots.items():
             if key not in actual:
+                if expected is None:  # `slot: null` reads "no value": never set is no value
+                    continue
                 problems.append(f"expected slot {key!r} = {expected!r}; it is not set")
             elif _normal(expected) != actual[key]:
                 problems.append(f"expected slot {key!r} = {expected!r}, it is {actual[key]!r}")
@@ -197,7 +199,10 @@ def run_files(
         except YamlSourceError as exc:
             results.append(
                 FileResult(
-                    file=str(path), name=None, broken=True, failures=[Failure(None, str(exc))]
+                    file=str(path),
+                    name=_name_of_broken(path),
+                    broken=True,
+                    failures=[Failure(None, str(exc))],
                 )
             )
             continue
@@ -205,3 +210,15 @@ def run_files(
             responder = responder_factory(clock)
         results.append(run_conversation(spec, responder, flows_dir, clock))
     return results
+
+
+def _name_of_broken(path: Path) -> str | None:
+    """The `name:` of a file that failed its checks, when its YAML can still be read."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) else None

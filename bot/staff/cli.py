@@ -21,6 +21,7 @@ from bot.audit import Audit, AuditChain
 from bot.clock import TOKYO, Clock
 from bot.config import Settings, database_settings
 from bot.errors import BotError
+from bot.identity import TextVault
 from bot.staff import accounts
 from bot.staff.accounts import AccountError, Credentials
 from bot.staff.config import StaffConfig
@@ -88,7 +89,10 @@ def actor() -> str:
 async def opened(settings: Settings) -> AsyncIterator[Store]:
     """The store of BOT_DB / --db, upgraded, with the audit chain of BOT_SECRET_KEY."""
     store = open_store(
-        settings.database, single_lane=True, audit=AuditChain.from_secret(settings.secret_key)
+        settings.database,
+        TextVault(settings.secret_key),
+        single_lane=True,
+        audit=AuditChain.from_secret(settings.secret_key),
     )
     await store.open()
     try:

@@ -2,7 +2,7 @@
 may ask of storage.
 
 One `Store` per city database; one backend package per database kind (bot/store/sqlite/,
-and next bot/store/postgres/), chosen by `bot.store.open_store(settings.db_path)`. SQL lives
+bot/store/postgres/), chosen by `bot.store.open_store(settings.database, texts)`. SQL lives
 only in the backends. The guarantees every backend keeps (docs/architecture.md):
 
 - `ingest` returns only after its rows are committed; (provider, provider_message_id) is
@@ -35,6 +35,8 @@ from bot.store.records import (
     Completion,
     FanOutStep,
     FaqMissCount,
+    FloodLimits,
+    FloodVerdict,
     InboundRow,
     Ingested,
     ListEntry,
@@ -49,6 +51,7 @@ from bot.store.records import (
     SentMark,
     SentMessage,
     StaffNote,
+    StoreHealth,
 )
 from bot.store.services import TurnServices
 
@@ -58,6 +61,16 @@ T = TypeVar("T")
 class StoreUnavailable(BotError):
     """The store could not take a write now (locked, stopping, connection lost): the
     caller answers 503 and the provider retries. Nothing was half-written."""
+
+
+class StoreUnusable(BotError):
+    """The database cannot be used at all (corrupt, unreadable, not a database): start-up
+    stops with this one-line message (exit 2), naming the file and what is wrong."""
+
+
+class RowNotStored(StoreUnavailable):
+    """One row of a group commit could not be stored (its own values were refused); the
+    others were. Not worth retrying at once: the provider may try again later."""
 
 
 @dataclass
@@ -94,6 +107,16 @@ class SendBudget(Protocol):
     async def close(self) -> None: ...
 
 
+class SenderLimits(Protocol):
+    """Flood limits per sender kept by the store for every process using it (PostgreSQL),
+    so a sender's messages count wherever they arrive (bot.channels.guards)."""
+
+    async def check(self, sender: str) -> FloodVerdict:
+        """Count one message from `sender` (a keyed hash, never the number) if it is within
+        the limits (FloodLimits.judge, on the store's clock)."""
+        ...
+
+
 class DeliveryStore(Protocol):
     """The outbox as the delivery worker sees it. Each call is one transaction."""
 
@@ -105,14 +128,31 @@ class DeliveryStore(Protocol):
         held: frozenset[int] = frozenset(),
     ) -> list[OutboxItem]:
         """Due pending rows of these providers, by priority (replies first, then notices by
-        their category's priority), marked as being sent. Rows of staff notices come with
-        the notice's texts and card; those of a priority in `held` (quiet hours) wait, and
-        those of a notice cancelled or expired are dropped, never returned."""
+        their category's priority), marked as being sent (with the claim's time). Rows of
+        staff notices come with the notice's texts and card; those of a priority in `held`
+        (quiet hours) wait, and those of a notice cancelled or expired are dropped, never
+        returned. A row left being sent by a process that died comes back pending and
+        `in_doubt_since` that claim (for SQLite at start-up; elsewhere when its lease ends):
+        the worker reconciles it with the provider before any resend — replies and notices
+        alike."""
         ...
 
-    async def sent(self, marks: Sequence[SentMark]) -> None: ...
+    async def sent(self, marks: Sequence[SentMark]) -> None:
+        """Recorded as soon as the provider answered (each send, not each batch): a crash
+        can leave in doubt only the sends in flight at that instant."""
+        ...
 
-    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None: ...
+    async def retry(
+        self, outbox_id: int, next_at: datetime, error: str, in_doubt: bool = False
+    ) -> None:
+        """Pending again at `next_at`. `in_doubt`: the attempt got no answer (a timeout, a
+        dropped connection), so it may have reached the provider: doubt since its claim."""
+        ...
+
+    async def known_ids(self, provider: str, ids: Sequence[str]) -> set[str]:
+        """Which of these provider message ids some outbox row already holds (a message
+        found at the provider that is already another row's is not this row's)."""
+        ...
 
     async def failed(
         self, outbox_id: int, error: str, now: datetime, status: str = "failed"
@@ -368,4 +408,17 @@ class Store(Protocol):
     # ---- upkeep ----
     async def purge_old(self, before: datetime) -> dict[str, int]:
         """Erase texts older than `before` (rows, ids and statuses stay)."""
+        ...
+
+    def sender_limits(self, limits: FloodLimits) -> SenderLimits | None:
+        """Flood limits shared by every process using this store, or None when the
+        process's own count is exact (one process: SQLite). Like send_budget."""
+        ...
+
+    # ---- health ----
+    async def health(self) -> StoreHealth:
+        """Whether the database can be trusted with a write now, and if not why (deleted,
+        replaced, corrupt, unreadable, unwritable, disk_full, io_error): /healthz reports
+        it. A backend that finds its database unusable also refuses writes (503) rather
+        than acknowledge what it cannot keep. Cheap enough to call every second."""
         ...

@@ -2,9 +2,11 @@
 a city from its SQLite file to PostgreSQL (`bot migrate --from FILE --to URL`).
 
 The move copies every table the two schemas share, column by column, in one PostgreSQL
-transaction (all of it or nothing): ids, times, flags and the encrypted numbers byte for
-byte, so the same BOT_SECRET_KEY reads them. It refuses a target that already holds a
-city's rows, so running it twice cannot double anything."""
+transaction (all of it or nothing): ids, times, flags, the encrypted numbers and the sealed
+texts byte for byte, so the same BOT_SECRET_KEY reads them. A city from before texts were
+sealed at rest has its plain texts sealed on the way (with its key), never copied plain.
+It refuses a target that already holds a city's rows, so running it twice cannot double
+anything."""
 
 from __future__ import annotations
 
@@ -14,9 +16,17 @@ from typing import Any
 
 from bot.config import is_db_url
 from bot.errors import BotError
+from bot.store.codec import AT_REST, SEALED_STEP, Codec, Sealer
 
-# Not a city's rows: the migration ledgers, and the PostgreSQL backend's own bookkeeping.
-_SKIP = {"store_migrations", "schema_migrations", "store_leases", "send_budget"}
+# Not a city's rows: the migration ledgers, and the backends' own bookkeeping.
+_SKIP = {
+    "store_migrations",
+    "schema_migrations",
+    "store_leases",
+    "send_budget",
+    "sender_limits",
+    "store_health",
+}
 
 
 class MoveRefused(BotError):
@@ -51,8 +61,10 @@ def upgrade(location: Path | str) -> list[str]:
         db.close()
 
 
-def move_to_postgres(source: Path, target: str) -> Moved:
-    """Copy the SQLite city at `source` into the empty PostgreSQL database at `target`."""
+def move_to_postgres(source: Path, target: str, sealer: Sealer | None = None) -> Moved:
+    """Copy the SQLite city at `source` into the empty PostgreSQL database at `target`.
+    `sealer` (the city's TextVault) is needed only when `source` still holds plain texts
+    (a database no version with sealing has opened): they are sealed as they are copied."""
     import sqlite3
 
     import psycopg
@@ -67,16 +79,36 @@ def move_to_postgres(source: Path, target: str) -> Moved:
     upgrade(target)
     lite = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
-        return _copy(lite, target)
+        codec = None if _sealed(lite) else _codec(source, sealer)
+        return _copy(lite, target, codec)
     except psycopg.Error as exc:
         raise unavailable(exc, "move") from exc
     finally:
         lite.close()
 
 
-def _copy(lite: Any, target: str) -> Moved:
-    """Every table the two schemas share, in one PostgreSQL transaction."""
+def _sealed(lite: Any) -> bool:
+    found = lite.execute(
+        "SELECT 1 FROM store_migrations WHERE owner = ? AND name = ?", SEALED_STEP
+    ).fetchone()
+    return found is not None
+
+
+def _codec(source: Path, sealer: Sealer | None) -> Codec:
+    if sealer is None:
+        raise MoveRefused(
+            f"the texts in {source} are not encrypted yet and no key was given to encrypt "
+            "them: set BOT_SECRET_KEY to the city's key (or open it once with `bot serve`)"
+        )
+    return Codec(sealer)
+
+
+def _copy(lite: Any, target: str, codec: Codec | None) -> Moved:
+    """Every table the two schemas share, in one PostgreSQL transaction; with `codec`, the
+    plain texts of bot.store.codec.AT_REST sealed on the way."""
+    from bot.store.postgres import sealing
     from bot.store.postgres.connection import connect
+    from bot.store.sqlite.sealing import seal_value
 
     moved = Moved()
     names = [
@@ -107,9 +139,15 @@ def _copy(lite: Any, target: str) -> Moved:
             lite_columns = [r[1] for r in lite.execute(f"PRAGMA table_info({table})")]
             columns = [c for c in lite_columns if c in pg_columns[table]]
             listed = ", ".join(columns)
+            kinds = [AT_REST.get(table, {}).get(c) if codec else None for c in columns]
             moved.rows[table] = 0
             with conn.cursor().copy(f"COPY {table} ({listed}) FROM STDIN".encode()) as copy:
                 for values in lite.execute(f"SELECT {listed} FROM {table} ORDER BY rowid"):
+                    if codec is not None and any(kinds):
+                        values = [
+                            seal_value(codec, kind, value) if kind else value
+                            for kind, value in zip(kinds, values, strict=True)
+                        ]
                     copy.write_row(values)
                     moved.rows[table] += 1
             if table in counters:  # new rows continue after the copied ids
@@ -121,4 +159,5 @@ def _copy(lite: Any, target: str) -> Moved:
             conn.execute(
                 "SELECT setval('inbox_batches', greatest((SELECT max(batch) FROM inbox), 1))"
             )
+        sealing.mark_sealed(conn)  # every text it holds is sealed now
     return moved

@@ -6,6 +6,7 @@ are plain Python values. How a backend stores them is its own business.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -52,12 +53,77 @@ class InboundRow:
     payload: dict[str, Any] = field(default_factory=dict)
     redactions: list[str] = field(default_factory=list)
     truncated: bool = False
+    # Over a flood limit or from a country not served (bot.channels.guards): stored and
+    # processed, answered with a short note or not at all. None: answered as usual.
+    limited: str | None = None
 
 
 @dataclass(frozen=True)
 class Ingested:
     inbox_id: int
     duplicate: bool
+    # Why this one row could not be stored (its own values were refused) while the rest of
+    # its group commit went through; None when it was stored or found stored.
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """Store.health(): ok, or the problem and one line for operators (no personal data)."""
+
+    ok: bool
+    problem: str | None = None  # deleted | replaced | corrupt | unreadable | unwritable | …
+    detail: str = ""
+
+
+# ---- flood limits per sender (bot.channels.guards; kept by the store: Store.sender_limits) --
+
+# How a stored message is limited (InboundRow.limited): the pipeline answers the first
+# message over a sender's limit with a short note, and the rest of that flood not at all.
+FLOOD_FIRST = "flood_first"
+FLOOD = "flood"
+COUNTRY = "country"  # a country the city does not serve: stored, never answered
+
+
+@dataclass(frozen=True)
+class FloodVerdict:
+    allowed: bool
+    reason: str = ""  # "sender_minute" | "sender_hour"
+    first: bool = False  # the first message over the limit since the sender was last within it
+
+    @property
+    def limited(self) -> str | None:
+        """What the stored row carries (None: answer as usual)."""
+        if self.allowed:
+            return None
+        return FLOOD_FIRST if self.first else FLOOD
+
+
+@dataclass(frozen=True)
+class FloodLimits:
+    """Sliding-window limits per sender: a message is within them when fewer than
+    `per_minute` of the sender's messages within them came in the last minute and fewer
+    than `per_hour` in the last hour. Messages over the limits do not count towards them."""
+
+    per_minute: int
+    per_hour: int
+
+    def judge(self, times: list[float], noted: bool, now: float) -> tuple[FloodVerdict, bool]:
+        """One message at `now` (seconds) from a sender whose messages within the limits came
+        at `times` (oldest first; updated in place: those older than an hour dropped, `now`
+        added when within) and who was sent the note already in this flood (`noted`).
+        Returns the verdict and whether the sender counts as noted now. The one rule for
+        every keeper of the counts (one process's memory, or the database)."""
+        del times[: bisect_right(times, now - 3600)]
+        reason = ""
+        if len(times) >= self.per_hour:
+            reason = "sender_hour"
+        elif len(times) - bisect_right(times, now - 60) >= self.per_minute:
+            reason = "sender_minute"
+        if reason:
+            return FloodVerdict(False, reason, first=not noted), True
+        times.append(now)
+        return FloodVerdict(True), False
 
 
 # ---- processing ------------------------------------------------------------------------------
@@ -93,6 +159,7 @@ class Claimed:
     received_at: datetime
     resident: ResidentRow | None
     conversation: dict[str, Any] | None
+    limited: str | None = None  # InboundRow.limited
 
 
 @dataclass(frozen=True)
@@ -193,6 +260,9 @@ class OutboxItem:
     sms_text: str | None = None  # the SMS exactly as composed (used when this goes by SMS)
     card: dict[str, Any] | None = None  # a +メッセージ card (bot.delivery.render.card_for)
     expires_at: datetime | None = None  # never sent after this
+    # Since when an earlier attempt may have reached the provider without our knowing (a
+    # crash mid-send, a timeout): look for it there before sending again (Channel.reconcile).
+    in_doubt_since: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ and that the messages went through (no 403s, replies arrived)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -19,6 +20,7 @@ from bot.bench.stats import percentile, summarize, sustained_rate
 from bot.bench.texts import all_texts, script
 from bot.channels import twilio
 from bot.identity import NumberVault
+from bot.store import open_store
 
 
 def test_percentile_interpolates_like_numpy():
@@ -79,6 +81,21 @@ def test_seed_matches_the_vault(tmp_path: Path):
     assert vault.decrypt(enc) == seeded_number(123)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("SELECT count(*) FROM inbox WHERE status = 'pending'").fetchone()[0] == 0
+    conn.close()
+    assert "さくら市です".encode() not in (tmp_path / "bot.db").read_bytes()  # sealed
+
+    async def read_back() -> tuple:
+        store = open_store(tmp_path / "bot.db", vault.texts)
+        await store.open()
+        try:
+            return await store.conversation(rid0), await store.sent_to(rid0)
+        finally:
+            await store.close()
+
+    rid0 = vault.resident_id(seeded_number(0))
+    conversation, sent = asyncio.run(read_back())
+    assert conversation is not None and conversation["flow"] == "bulky_waste"
+    assert sent[0].text.startswith("さくら市です")
 
 
 def test_report_handles_missing_numbers():

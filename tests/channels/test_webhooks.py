@@ -132,19 +132,15 @@ async def test_duplicate_message_id_is_acknowledged_once_stored(bot: Bot) -> Non
     assert inbox_count(bot) == 1
 
 
-async def test_non_japanese_number_is_acknowledged_but_ignored(bot: Bot) -> None:
+async def test_a_number_from_a_country_not_served_is_stored_but_never_answered(
+    bot: Bot,
+) -> None:
     response = await bot.post_twilio(ftw.inbound_params("SM" + "8" * 32, "+14155550100", "hi"))
     assert response.status == 200
-    assert inbox_count(bot) == 0
-
-
-async def test_flood_from_one_sender_is_cut(bot: Bot) -> None:
-    limit = bot.settings.inbound_per_minute
-    for i in range(limit + 5):
-        assert (
-            await bot.post_twilio(ftw.inbound_params(f"SM{i:032d}", RESIDENT, "x"))
-        ).status == 200
-    assert inbox_count(bot) == limit
+    assert bot.rows("SELECT limited FROM inbox") == [("country",)]  # acknowledged: kept
+    await eventually(lambda: bot.rows("SELECT status FROM inbox") == [("done",)])
+    assert not bot.responder.turns  # no turn of the flows
+    assert bot.rows("SELECT count(*) FROM outbox") == [(0,)]  # and nothing sent there
 
 
 async def test_status_callback_is_signed_and_recorded(bot: Bot) -> None:

@@ -38,12 +38,16 @@ def _staff_reply(db: Path, text: str) -> None:
     """What the console does when staff answer (bot.staff.casework.reply): a reply through
     the store's handoffs, in the console's write transaction, on the case `bot handoff list`
     shows."""
+    from bot.config import load_settings
     from bot.handoff import list_handoffs
+    from bot.identity import TextVault
     from bot.pipeline.turns import LOCAL_PROVIDERS
     from bot.store import open_store
 
+    texts = TextVault(load_settings(db_path=db).secret_key)  # the server's key: texts sealed
+
     async def reply() -> None:
-        store = open_store(db, single_lane=True)
+        store = open_store(db, texts, single_lane=True)
         await store.open()
         try:
             (case,) = await list_handoffs(store.staff)

@@ -4,6 +4,7 @@ how to fix it, and nothing is written before the configuration is known to be go
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -259,3 +260,90 @@ def test_version(capsys) -> None:
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out == f"bot {metadata.version('sakura-bot')}\n"
+
+
+def _groups_with_shared_options(parser):
+    import argparse
+
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for name, group in action.choices.items():
+            shared = [
+                flag
+                for a in group._actions
+                for flag in a.option_strings
+                if flag in ("--db", "--flows")
+            ]
+            for leaf_action in group._actions:
+                if isinstance(leaf_action, argparse._SubParsersAction):
+                    for leaf in leaf_action.choices:
+                        yield name, leaf, shared
+
+
+def test_a_group_s_db_and_flows_are_taken_after_its_subcommand_too() -> None:
+    parser = build_parser()
+    seen = 0
+    for group, leaf, shared in _groups_with_shared_options(parser):
+        for flag in shared:
+            dest = flag.lstrip("-")
+            positional = {"return": ["abc"], "add": ["x", "--role", "admin"], "graph": ["f"]}
+            tail = positional.get(leaf, ["x"] if leaf in ("disable", "enable", "reset") else [])
+            after = parser.parse_args([group, leaf, *tail, flag, "/given/after"])
+            before = parser.parse_args([group, flag, "/given/before", leaf, *tail])
+            assert getattr(after, dest) == "/given/after", (group, leaf, flag)
+            assert getattr(before, dest) == "/given/before", (group, leaf, flag)
+            seen += 1
+    assert seen >= 12  # staff ×5, audit ×2, handoff ×2, faq, flows ×2 … with --db and --flows
+
+
+def test_staff_add_takes_db_after_the_subcommand_as_the_contract_writes_it(empty, capsys) -> None:
+    db = str(empty / "city.db")
+    code, out, err = run(capsys, "staff", "add", "tanaka", "--role", "admin", "--db", db)
+    assert code == 0, err
+    code, out, _ = run(capsys, "staff", "list", "--json", "--db", db)
+    assert code == 0 and [json.loads(line)["name"] for line in out.splitlines()] == ["tanaka"]
+
+
+def test_serve_refuses_a_port_out_of_range_in_one_line(city, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("BOT_PORT", "99999")
+    code, out, err = run(capsys, "serve", "--flows", str(city / "flows"))
+    assert (code, out) == (2, "")
+    assert err == ["bot: the port must be 0-65535 (--port, BOT_PORT), not 99999"]
+    assert not (city.parent / "var").exists()
+
+
+def test_serve_on_a_port_in_use_says_so_and_never_claims_to_listen(city, capsys) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run(
+            capsys, "serve", "--flows", str(city / "flows"), "--port", str(port),
+            "--db", str(city.parent / "s.db"),
+        )  # fmt: skip
+    assert code == 2
+    assert "listening" not in out
+    assert len(err) == 1 and err[0].startswith(f"bot: cannot listen on 127.0.0.1:{port}: ")
+    assert "in use" in err[0]
+
+
+@pytest.mark.parametrize("argv", [["nlu", "--json", "\udcff\udcfe"], ["nlu", "ソファー\udce3"]])
+def test_an_argument_that_is_not_utf_8_is_refused_in_one_line(capsys, argv) -> None:
+    # a terminal's bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape)
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert len(err) == 1 and err[0].startswith(f"bot: argument {len(argv)} is not valid UTF-8: ")
+
+
+def test_chat_from_takes_a_number_as_people_write_it_and_refuses_anything_else(capsys) -> None:
+    parser = build_parser()
+    assert parser.parse_args(["chat", "--from", "090-1234-5678"]).sender == "+819012345678"
+    assert parser.parse_args(["chat"]).sender == "+819000000000"
+    with pytest.raises(SystemExit) as exit_:
+        main(["chat", "--from", "abc"])
+    out, err = capsys.readouterr()
+    assert (exit_.value.code, out) == (2, "")
+    assert len(err.splitlines()) == 1 and "not a phone number" in err

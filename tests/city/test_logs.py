@@ -31,3 +31,22 @@ def test_setup_keeps_the_rate_limit_filter() -> None:
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
+
+
+def test_a_library_that_sets_its_logger_to_debug_does_not_fill_the_log(capsys) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    chatty = logging.getLogger("bm25s")
+    saved_chatty = chatty.level
+    try:
+        setup_logging()
+        chatty.setLevel(logging.DEBUG)  # what bm25s does to its own logger at import
+        chatty.debug("Building index from IDs objects")
+        logging.getLogger("bot.app").info("started")
+        err = capsys.readouterr().err
+        assert "started" in err
+        assert "Building index" not in err
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        chatty.setLevel(saved_chatty)

@@ -71,13 +71,15 @@ async def test_rate_limit_paces_and_serves_replies_first() -> None:
 
 def test_inbound_limits_and_countries() -> None:
     now = [0.0]
-    limiter = InboundLimiter(
-        per_minute=3, per_hour=5, global_per_minute=100, monotonic=lambda: now[0]
-    )
-    assert [limiter.check("+819000000001").allowed for _ in range(4)] == [True] * 3 + [False]
+    limiter = InboundLimiter(per_minute=3, per_hour=5, monotonic=lambda: now[0])
+    verdicts = [limiter.check("+819000000001") for _ in range(5)]
+    assert [v.allowed for v in verdicts] == [True] * 3 + [False] * 2
+    # The first message over the limit is answered with a note, the rest not at all.
+    assert [v.limited for v in verdicts] == [None] * 3 + ["flood_first", "flood"]
     now[0] = 61
-    assert [limiter.check("+819000000001").allowed for _ in range(3)] == [True, True, False]
-    assert limiter.check("+819000000001").reason == "sender_hour"
+    verdicts = [limiter.check("+819000000001") for _ in range(3)]
+    assert [v.limited for v in verdicts] == [None, None, "flood_first"]  # a new flood
+    assert verdicts[-1].reason == "sender_hour"
     assert limiter.check("+819000000002").allowed
     now[0] = 3601  # the first hour's messages have left the window
     assert limiter.check("+819000000001").allowed

@@ -18,6 +18,7 @@ from bot.domain import actions, bookings
 from bot.domain.calendar import CollectionCalendar
 from bot.domain.fees import Line
 from bot.local import LocalBot
+from bot.store.codec import Codec
 from bot.store.sqlite.bookings import SqliteBookings
 from tests.domain.stores import bookings_store
 
@@ -43,7 +44,7 @@ def bot(tmp_path, monkeypatch):
 
 def rows(local, sql):
     """The bot's database, read on a connection of the test's own."""
-    conn = sqlite3.connect(local.store.path)
+    conn = sqlite3.connect(local.db_path)
     try:
         return conn.execute(sql).fetchall()
     finally:
@@ -52,8 +53,9 @@ def rows(local, sql):
 
 def reminders(local):
     found = rows(local, "SELECT name, due_at, payload FROM timers")
+    opened = Codec(local.vault.texts)  # the payload is sealed at rest
     return [
-        (name, datetime.fromisoformat(due).astimezone(TOKYO), json.loads(payload))
+        (name, datetime.fromisoformat(due).astimezone(TOKYO), opened.open_obj(json.loads(payload)))
         for name, due, payload in found
         if name.startswith("bulky_reminder:")
     ]

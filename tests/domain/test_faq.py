@@ -22,12 +22,18 @@ from bot.store.sqlite.schema import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 RESIDENTS = ["+819012340101", "+819012340102", "+819012340103"]
+SECRET = b"faq-test-secret-0123456789-abcdefghijklmnop"
 
 
-def test_unanswered_questions_are_counted_most_frequent_first(tmp_path: Path, capsys) -> None:
+def test_unanswered_questions_are_counted_most_frequent_first(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db_path = tmp_path / "bot.db"
     clock = FrozenClock(datetime(2026, 12, 5, 10, 0, tzinfo=TOKYO))  # Saturday
-    bot = LocalBot(build_responder(ROOT / "flows", clock), clock, ROOT / "flows", db_path)
+    # The questions are sealed at rest: `bot faq misses` reads them with the same key.
+    monkeypatch.setenv("BOT_SECRET_KEY", SECRET.decode())
+    flows = ROOT / "flows"
+    bot = LocalBot(build_responder(flows, clock), clock, flows, db_path, secret_key=SECRET)
     try:
         for resident in RESIDENTS:  # nothing understood: the fallback counts it
             bot.send(resident, "パスポートの申請はどこでできますか")
@@ -49,6 +55,7 @@ def test_unanswered_questions_are_counted_most_frequent_first(tmp_path: Path, ca
         "3",
         "パスポートの申請はどこでできますか",
     ]
+    assert "パスポート".encode() not in db_path.read_bytes()  # sealed, its key a keyed hash
 
 
 def test_numbers_that_could_identify_someone_are_masked() -> None:

@@ -17,7 +17,11 @@ from tests.fakes import gateway as fgw
 from tests.fakes import rcs as frcs
 from tests.fakes import twilio as ftw
 from tests.fakes.fixtures import PUBLIC_URL, Bot, eventually, make_bot, settings_for
+from tests.fakes.harness import SECRET
 from tests.support.metrics import refused as refused_count
+from tests.support.sealed import Opener
+
+OPENER = Opener(SECRET)
 
 RESIDENT = "+819012345678"
 SMS = "/webhooks/twilio/sms"
@@ -32,7 +36,8 @@ async def bot(tmp_path, fake_twilio, fake_rcs, fake_gateway) -> AsyncIterator[Bo
 
 
 def inbox(bot: Bot) -> list[tuple]:
-    return bot.rows("SELECT provider_message_id, text FROM inbox ORDER BY id")
+    rows = bot.rows("SELECT provider_message_id, text FROM inbox ORDER BY id")
+    return [(message_id, OPENER.text(text)) for message_id, text in rows]  # sealed at rest
 
 
 def refused(bot: Bot, reason: str) -> float:

@@ -51,10 +51,11 @@ class EchoResponder:
 
 def make_pipeline(tmp_path: Path, clock: Clock | None = None) -> tuple[Pipeline, EchoResponder]:
     responder = EchoResponder()
+    vault = NumberVault(SECRET)
     pipeline = Pipeline(
-        store=open_store(tmp_path / "bot.db"),
+        store=open_store(tmp_path / "bot.db", vault.texts),
         clock=clock or Clock(),
-        vault=NumberVault(SECRET),
+        vault=vault,
         responder_factory=lambda: responder,
         texts=SystemTexts.load(ROOT / "flows"),
         metrics=Metrics(),

@@ -71,7 +71,10 @@ class FakeRcs(FakeProvider):
 
 def envelope(event: dict[str, Any], client_token: str = CLIENT_TOKEN) -> tuple[bytes, str]:
     """A push envelope as RBM posts it, and its X-Goog-Signature."""
-    data = json.dumps(event, ensure_ascii=False).encode()
+    try:
+        data = json.dumps(event, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate: JSON can carry it escaped (\ud800)
+        data = json.dumps(event).encode()
     body = json.dumps(
         {
             "message": {

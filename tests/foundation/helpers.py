@@ -59,6 +59,7 @@ class StoreHarness:
         import asyncio
 
         from bot.audit import AuditChain
+        from bot.identity import TextVault
         from bot.pipeline.turns import TurnRunner
         from bot.store import open_store
         from bot.system_texts import SystemTexts
@@ -67,7 +68,9 @@ class StoreHarness:
         self.clock = clock
         self.location = location
         self.runner = TurnRunner(responder, clock, SystemTexts.load(ROOT / "flows"))
-        self.store = open_store(location, single_lane=True, audit=AuditChain.from_secret(SECRET))
+        self.store = open_store(
+            location, TextVault(SECRET), single_lane=True, audit=AuditChain.from_secret(SECRET)
+        )
         self.loop = asyncio.Runner()
         self.loop.run(self.store.open(serve=True))
         self.sql = Peek(location)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from datetime import datetime
 from bot.city import build_responder
 from bot.clock import TOKYO, FrozenClock
 from bot.local import LocalBot
-from tests.foundation.helpers import ROOT
+from tests.foundation.helpers import ROOT, SECRET
 
 RESIDENT = "+819012344321"
 
@@ -19,6 +20,19 @@ def _bot(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         cwd=ROOT,
+        env={**os.environ, "BOT_SECRET_KEY": SECRET.decode()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _bot_with_key(key: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, "BOT_SECRET_KEY": key},
         capture_output=True,
         text=True,
         timeout=60,
@@ -29,7 +43,8 @@ def _bot(*args: str) -> subprocess.CompletedProcess:
 def test_list_then_return_hands_the_resident_back(tmp_path):
     db_path = tmp_path / "bot.db"
     clock = FrozenClock(datetime(2026, 11, 24, 10, 0, tzinfo=TOKYO))
-    bot = LocalBot(build_responder(ROOT / "flows", clock), clock, ROOT / "flows", db_path)
+    flows = ROOT / "flows"
+    bot = LocalBot(build_responder(flows, clock), clock, flows, db_path, secret_key=SECRET)
     try:
         bot.send(RESIDENT, "担当者と話したい")
         assert bot.send(RESIDENT, "書類の件で相談です") == []  # silent: staff have it
@@ -40,6 +55,10 @@ def test_list_then_return_hands_the_resident_back(tmp_path):
     assert listed.returncode == 0, listed.stderr
     assert "書類の件で相談です" in listed.stdout and RESIDENT[3:] not in listed.stdout
     ref = listed.stdout.split("[", 1)[1].split("]", 1)[0]
+    # The notes are sealed: another key cannot read them, and says so in one line.
+    other_key = _bot_with_key("another-key-" + "x" * 32, "handoff", "--db", str(db_path), "list")
+    assert other_key.returncode == 2 and len(other_key.stderr.splitlines()) == 1, other_key.stderr
+    assert "BOT_SECRET_KEY" in other_key.stderr
 
     assert _bot("handoff", "--db", str(db_path), "return", "nope00").returncode == 2
     returned = _bot("handoff", "--db", str(db_path), "return", ref)

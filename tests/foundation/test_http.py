@@ -9,7 +9,8 @@ import pytest
 
 from bot.app import PIPELINE, create_app
 from bot.store.sqlite.connection import open_database
-from tests.foundation.helpers import settings_for
+from tests.foundation.helpers import SECRET, settings_for
+from tests.support.sealed import Opener
 
 NUMBER = "+819012340000"
 
@@ -98,7 +99,7 @@ async def test_a_20000_character_message_is_stored_truncated_with_a_note(client,
     db = open_database(tmp_path / "bot.db")
     stored = db.execute("SELECT text, truncated FROM inbox").fetchone()
     db.close()
-    assert len(stored[0]) == 2000 and stored[1] == 1
+    assert len(Opener(SECRET).text(stored[0])) == 2000 and stored[1] == 1
 
 
 async def test_same_message_id_twice_is_processed_once(client, tmp_path):
@@ -153,7 +154,7 @@ async def test_an_emoji_cut_in_half_is_replaced_not_refused(client, tmp_path):
     db = open_database(tmp_path / "bot.db")
     stored = db.execute("SELECT text FROM inbox").fetchone()[0]
     db.close()
-    assert stored == "\ufffdこん\ufffd"
+    assert Opener(SECRET).text(stored) == "\ufffdこん\ufffd"
 
 
 @pytest.mark.parametrize(

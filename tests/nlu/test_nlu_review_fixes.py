@@ -168,7 +168,7 @@ def test_dates_inside_numbers_are_not_numbers(nlu: Nlu) -> None:
     [
         ("カウチ2つ", None, "bulky_waste"),  # an item alone opens 粗大ごみ
         ("冷蔵庫", None, "bulky_waste"),
-        ("ドライヤー", None, "bulky_waste"),  # the flow explains small items
+        ("ドライヤー", None, "garbage_sorting"),  # not bulky: its kind, bag and day
         ("カウチ2つ", "bulky_waste", None),  # inside the flow: an answer
         ("冷蔵庫", "bulky_waste_change", None),
         ("ベビーカーを保育園に置けますか", None, "childcare_apply"),  # other rules win

@@ -64,7 +64,10 @@ class World:
         self.clock = FrozenClock(now)
         self.vault = NumberVault(SECRET)
         self.store = open_store(
-            location, single_lane=single_lane, audit=AuditChain.from_secret(SECRET)
+            location,
+            self.vault.texts,
+            single_lane=single_lane,
+            audit=AuditChain.from_secret(SECRET),
         )
         self.loop = asyncio.Runner()
         self.loop.run(self.store.open(serve=True))

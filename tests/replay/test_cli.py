@@ -42,6 +42,31 @@ def test_broken_file_exits_2_with_file_and_line(tmp_path):
     assert result.returncode == 2
     assert f"{path}:5: unknown key 'replies'" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+    (line,) = [json.loads(line) for line in _bot("replay", "--json", str(path)).stdout.splitlines()]
+    assert (line["name"], line["passed"]) == ("broken", False)  # its name, though broken
+
+
+def test_a_slot_expected_null_passes_when_never_set_and_fails_when_set(tmp_path):
+    def conversation(name, district):
+        return _file(
+            tmp_path,
+            f"{name}.yaml",
+            f"""\
+            name: {name}
+            now: "2026-11-24T10:00:00+09:00"
+            turns:
+              - say: 粗大ごみを出したい
+                expect:
+                  flow: bulky_waste
+                  slots: {{district: {district}}}
+            """,
+        )
+
+    unset = conversation("unset", "null")
+    assert _bot("replay", str(unset)).returncode == 0
+    wrong = conversation("wrong", "桜台")
+    result = _bot("replay", str(wrong))
+    assert result.returncode == 1 and "expected slot 'district' = '桜台'" in result.stdout
 
 
 def test_json_output_has_one_object_per_file_and_failures_exit_1(tmp_path):

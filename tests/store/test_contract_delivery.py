@@ -12,6 +12,7 @@ from bot.identity import NumberVault
 from bot.pipeline.intake import prepare_inbound
 from bot.store.records import SentMark
 from tests.foundation.helpers import SECRET
+from tests.support.sealed import Opener
 
 VAULT = NumberVault(SECRET)
 
@@ -112,7 +113,9 @@ def test_old_texts_are_erased_but_rows_and_unfinished_work_stay(harness):
     _send(harness, "+819044445555", "まだ途中")  # pending: never touched
     counts = harness.run(harness.store.purge_old(harness.clock.now() + timedelta(days=1)))
     assert counts["inbox"] == 1 and counts["outbox"] == 1 and counts["conversations"] == 1
-    assert harness.sql("SELECT text, status FROM inbox ORDER BY id") == [
+    opener = Opener(SECRET)
+    stored = harness.sql("SELECT text, status FROM inbox ORDER BY id")
+    assert [(opener.text(text), status) for text, status in stored] == [
         ("", "done"),
         ("まだ途中", "pending"),
     ]

@@ -15,8 +15,10 @@ from bot.audit import AuditChain, verify
 from bot.city import build_responder
 from bot.cli import main
 from bot.clock import TOKYO, FrozenClock
+from bot.identity import TextVault
 from bot.local import LocalBot
 from bot.store import open_store
+from bot.store.codec import Codec
 from bot.store.records import NewAuditEntry
 from tests.support.db import Peek
 
@@ -43,11 +45,11 @@ def _norm(value):
     return str(value) if value is not None and not isinstance(value, int | bytes) else value
 
 
-def _staff_work(path: Path, chain: AuditChain, now) -> None:
+def _staff_work(path: Path, chain: AuditChain, texts: TextVault, now) -> None:
     """An account (its sealed TOTP secret is bytes) and two audit entries."""
 
     async def write() -> None:
-        store = open_store(path, audit=chain)
+        store = open_store(path, texts, audit=chain)
         await store.open()
         try:
 
@@ -76,7 +78,7 @@ def test_a_city_moves_to_postgresql_whole_and_once(tmp_path, pg_server, capsys):
     bot.send("+819077778888", "粗大ごみを出したい")  # mid-way: a conversation is stored
     bot.close()
     chain = AuditChain.from_secret(b"k" * 40)
-    _staff_work(source, chain, clock.now())
+    _staff_work(source, chain, vault.texts, clock.now())
     target = pg_server.database()
 
     assert main(["migrate", "--from", str(source), "--to", target]) == 0
@@ -122,7 +124,7 @@ def test_a_city_moves_to_postgresql_whole_and_once(tmp_path, pg_server, capsys):
 
     # The bot goes on in PostgreSQL: the resident's conversation, and new ids after the old.
     async def read() -> tuple:
-        store = open_store(target, audit=chain)
+        store = open_store(target, vault.texts, audit=chain)
         await store.open()
         try:
             states = [await store.conversation(rid) for rid, _ in stored]
@@ -134,7 +136,8 @@ def test_a_city_moves_to_postgresql_whole_and_once(tmp_path, pg_server, capsys):
             await store.close()
 
     states, cases, checked, account = asyncio.run(read())
-    assert stored and states == [json.loads(state) for _, state in stored]
+    opened = Codec(vault.texts)  # the conversations rest sealed in either database
+    assert stored and states == [opened.open_obj(json.loads(state)) for _, state in stored]
     assert cases == lite_cases  # the staff desk shows the same cases as before the move
     assert checked.ok and checked.checked == 2, checked.problems  # the audit chain, intact
     assert account is not None and account.totp_secret == b"sealed-secret"
@@ -168,3 +171,60 @@ def test_an_unreachable_server_is_one_line_and_exit_2(capsys):
     assert main(["migrate", "--db", "postgresql://bot:bot@127.0.0.1:1/nowhere"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("bot: PostgreSQL refused a migration")
+
+
+def test_a_city_from_before_sealing_arrives_sealed(tmp_path, pg_server, monkeypatch, capsys):
+    """A SQLite file no sealing version has opened holds texts in clear: the move seals them
+    on the way with the city's key, and refuses (exit 2, one line) without one rather than
+    copy clear text."""
+    from tests.foundation.helpers import SECRET
+    from tests.store.test_sealing import BOB, CLEAR, _plain_database
+
+    source = tmp_path / "bot.db"
+    _plain_database(source)
+    target = pg_server.database()
+    monkeypatch.delenv("BOT_SECRET_KEY", raising=False)
+    assert main(["migrate", "--from", str(source), "--to", target]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not encrypted yet" in err[0]
+
+    monkeypatch.setenv("BOT_SECRET_KEY", SECRET.decode())
+    assert main(["migrate", "--from", str(source), "--to", target]) == 0
+    pg = Peek(target)
+    try:
+        tables = [r[0] for r in pg("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        raw = "".join(str(pg(f"SELECT t::text FROM {t} t")) for t in tables)
+    finally:
+        pg.close()
+    assert "sim" in raw  # the check sees what is stored in clear (a provider's name)
+    assert [text for text in CLEAR if text in raw] == []
+
+    async def read() -> tuple:
+        store = open_store(target, TextVault(SECRET))
+        await store.open()
+        try:
+            return await store.conversation(BOB), [m.text for m in await store.sent_to(BOB)]
+        finally:
+            await store.close()
+
+    state, sent = asyncio.run(read())
+    assert state == {"slots": {"name": "山田太郎"}}
+    assert any("山田太郎です。電話は090-1234-5678です" in text for text in sent)
+
+
+def test_serve_with_no_server_there_says_so_in_one_line_at_once(tmp_path):
+    """No pool retrying for its timeout with a warning per try, no 'listening' banner."""
+    import subprocess
+    import sys
+
+    from tests.foundation.helpers import ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", "0",
+         "--db", "postgresql://bot:bot@127.0.0.1:1/nowhere", "--flows", str(ROOT / "flows")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "listening" not in result.stdout
+    err = result.stderr.splitlines()
+    assert len(err) == 1 and err[0].startswith("bot: cannot connect to PostgreSQL 127.0.0.1:1/")

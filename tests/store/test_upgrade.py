@@ -21,6 +21,8 @@ ALICE, BOB = "a" * 32, "b" * 32
 AFTER_THE_SEAM = [
     ("pipeline", "inbox by resident"),
     ("pipeline", "residents.district_town"),
+    ("pipeline", "inbox.limited"),
+    ("pipeline", "outbox.claimed_at, doubt_since"),
     ("pipeline", "outbox for notices"),
     ("staff", "staff notes by resident"),
     ("accounts", "accounts, sessions and sign-in failures"),
@@ -28,6 +30,7 @@ AFTER_THE_SEAM = [
     ("console", "cases, read marks and reply authors"),
     ("faq", "faq misses"),
     ("notices", "notices"),
+    ("store", "health probe"),
 ]
 
 

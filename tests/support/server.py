@@ -21,11 +21,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, **env_vars: str) -> subprocess.Popen:
+def start_server(port: int, *args: str, **env_vars: str) -> subprocess.Popen:
+    """`bot serve` on `port` with these extra arguments and environment variables."""
     env = dict(os.environ)
     env.update(env_vars)
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from bot.store.postgres import sealing
 from bot.store.postgres.connection import Conn, connect
 from bot.store.postgres.schema import migrate
 from bot.store.seeding import COLUMNS
@@ -29,10 +30,13 @@ class PostgresBulkWriter:
 
 @contextlib.contextmanager
 def bulk_writer(url: str) -> Iterator[PostgresBulkWriter]:
-    """Every owner's schema in the (empty) database at `url`, then COPY."""
+    """Every owner's schema in the (empty) database at `url`, then COPY. The loader's texts
+    must be sealed as bot.store.sealed seals them (the seed does): the database is marked
+    sealed from its first row."""
     conn = connect(url)
     try:
         migrate(conn)
+        sealing.mark_sealed(conn)
         conn.execute("SET synchronous_commit = off")  # a seed needs no durability
         writer = PostgresBulkWriter(conn)
         yield writer

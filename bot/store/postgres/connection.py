@@ -13,7 +13,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 from psycopg import errors
@@ -111,12 +111,15 @@ def lost(pool: ConnectionPool[Conn]) -> None:
         log.warning("pool check failed", extra={"error": type(exc).__name__})
 
 
-def in_transaction(pool: ConnectionPool[Conn], fn: Callable[..., T], *args: Any) -> T:
-    """fn(conn, *args) in one transaction on a pooled connection, run again when the server
-    reports a deadlock or a serialisation failure; driver errors become StoreUnavailable."""
+def in_transaction(
+    pool: ConnectionPool[Conn], fn: Callable[..., T], *args: Any, wait: float | None = None
+) -> T:
+    """fn(conn, *args) in one transaction on a pooled connection (waiting at most `wait`
+    seconds for one; None: the pool's timeout), run again when the server reports a
+    deadlock or a serialisation failure; driver errors become StoreUnavailable."""
     for attempt in range(RETRIES):
         try:
-            with pool.connection() as conn, conn.transaction():
+            with pool.connection(timeout=wait) as conn, conn.transaction():
                 return fn(conn, *args)
         except errors.TransactionRollback as exc:
             if attempt == RETRIES - 1:
@@ -130,22 +133,44 @@ def in_transaction(pool: ConnectionPool[Conn], fn: Callable[..., T], *args: Any)
     raise AssertionError("unreachable")
 
 
+class Watch(Protocol):
+    def saw(self, exc: BaseException) -> None:
+        """A driver error a lane met (bot.store.postgres.health.Faults)."""
+        ...
+
+
 class Lane:
     """A thread of its own that runs transactions on the pool (as the SQLite lanes do: a
-    turn is synchronous, and the thread's name shows what uses the CPU in `bot bench`)."""
+    turn is synchronous, and the thread's name shows what uses the CPU in `bot bench`).
+    What the driver says when a call fails is reported to `watch` (the store's health);
+    `wait`: at most this long for a connection (None: the pool's timeout)."""
 
-    def __init__(self, name: str, pool: ConnectionPool[Conn]) -> None:
+    def __init__(
+        self,
+        name: str,
+        pool: ConnectionPool[Conn],
+        watch: Watch | None = None,
+        wait: float | None = None,
+    ) -> None:
         self.name = name
         self.pool = pool
+        self.watch = watch
+        self.wait = wait
         self.thread = DbThread(name)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(conn, *args) in one transaction."""
-        return await self.thread.run(in_transaction, self.pool, fn, *args)
+        call = functools.partial(in_transaction, self.pool, fn, *args, wait=self.wait)
+        return await self.call(call)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on the lane's thread (it takes connections itself)."""
-        return await self.thread.run(fn, *args)
+        try:
+            return await self.thread.run(fn, *args)
+        except StoreUnavailable as exc:
+            if self.watch is not None:
+                self.watch.saw(exc.__cause__ or exc)
+            raise
 
     def close(self) -> None:
         self.thread.close()

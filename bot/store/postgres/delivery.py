@@ -48,6 +48,8 @@ MIGRATIONS.ddl(
 
 CLAIM_LOCK = 7_410_020
 LEASE_SECONDS = 5.0
+# A row taken back from a process that stopped: in doubt since its claim.
+IN_DOUBT = "doubt_since = coalesce(doubt_since, claimed_at, created_at)"
 
 
 def _item(row: dict[str, Any]) -> OutboxItem:
@@ -67,6 +69,7 @@ def _item(row: dict[str, Any]) -> OutboxItem:
         notices_enabled=bool(True if row["notices_enabled"] is None else row["notices_enabled"]),
         priority=row["priority"],
         notice_id=row["notice_id"],
+        in_doubt_since=row["doubt_since"],
     )
 
 
@@ -89,14 +92,16 @@ def claim(
 ) -> list[OutboxItem]:
     """Due pending rows for these providers by priority (replies first, emergency notices
     next) then age, of residents with no row being sent by anyone, marked 'sending' by
-    `owner`; staff notices' rows filled with their text, or dropped when their notice was
-    cancelled or expired meanwhile (noticesql.fill_items)."""
+    `owner` at `now` (the claim's time: should the attempt's outcome go unrecorded, the row
+    is in doubt since then); staff notices' rows filled with their text, or dropped when
+    their notice was cancelled or expired meanwhile (noticesql.fill_items)."""
     if not providers:
         return []
     conn.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
     ids, bounds = noticesql.claim_groups(conn, now, held)
     rows = conn.execute(
-        "UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, claimed_by = %(owner)s "
+        "UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, claimed_by = %(owner)s, "
+        "claimed_at = %(now)s "
         f"FROM (SELECT c.id, c.resident_id FROM outbox c WHERE {_CLAIMABLE} "
         "      AND c.next_attempt_at <= %(now)s "
         "      AND NOT EXISTS (SELECT 1 FROM outbox s WHERE s.status = 'sending' "
@@ -124,7 +129,7 @@ def sent(conn: Conn, marks: Sequence[SentMark]) -> None:
         return
     conn.execute(
         "UPDATE outbox o SET status = 'sent', provider_message_id = m.pid, status_at = m.at, "
-        "error = NULL FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) "
+        "error = NULL, doubt_since = NULL FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) "
         "AS m(id, pid, at) WHERE o.id = m.id AND o.status IN ('pending', 'sending')",
         [
             [mark.outbox_id for mark in marks],
@@ -134,18 +139,35 @@ def sent(conn: Conn, marks: Sequence[SentMark]) -> None:
     )
 
 
-def retry(conn: Conn, outbox_id: int, next_at: datetime, error: str) -> None:
+def retry(conn: Conn, outbox_id: int, next_at: datetime, error: str, in_doubt: bool) -> None:
+    """Back to pending; `in_doubt`: this attempt may have reached the provider (no answer),
+    so the row is in doubt since its claim (an earlier doubt is kept: the earliest counts)."""
+    doubt = "coalesce(doubt_since, claimed_at)" if in_doubt else "doubt_since"
     conn.execute(
-        "UPDATE outbox SET status = 'pending', next_attempt_at = %s, error = %s WHERE id = %s",
+        f"UPDATE outbox SET status = 'pending', next_attempt_at = %s, error = %s, "
+        f"doubt_since = {doubt} WHERE id = %s".encode(),
         [next_at, error, outbox_id],
     )
 
 
 def failed(conn: Conn, outbox_id: int, error: str, now: datetime, status: str) -> None:
     conn.execute(
-        "UPDATE outbox SET status = %s, error = %s, status_at = %s WHERE id = %s",
+        "UPDATE outbox SET status = %s, error = %s, status_at = %s, doubt_since = NULL "
+        "WHERE id = %s",
         [status, error, now, outbox_id],
     )
+
+
+def known_ids(conn: Conn, provider: str, ids: Sequence[str]) -> set[str]:
+    """Which of these provider message ids an outbox row already holds."""
+    if not ids:
+        return set()
+    rows = conn.execute(
+        "SELECT provider_message_id FROM outbox WHERE provider = %s "
+        "AND provider_message_id = ANY(%s)",
+        [provider, list(ids)],
+    ).fetchall()
+    return {row["provider_message_id"] for row in rows}
 
 
 def stop_notices(conn: Conn, resident_id: str, now: datetime) -> None:
@@ -208,7 +230,8 @@ def switch_to_sms(
 
 def renew_lease(conn: Conn, owner: str) -> int:
     """Renew `owner`'s lease, and hand back to pending what processes whose lease ran out
-    were sending (how many rows)."""
+    were sending (how many rows): in doubt since their claim, so the delivery worker asks
+    the provider whether each reached it before sending it again (Channel.reconcile)."""
     conn.execute(
         "INSERT INTO store_leases (owner, expires_at) VALUES (%s, now() + %s * interval '1 s') "
         "ON CONFLICT (owner) DO UPDATE SET expires_at = excluded.expires_at",
@@ -221,18 +244,19 @@ def renew_lease(conn: Conn, owner: str) -> int:
         ).fetchall()
     ]
     return conn.execute(
-        "UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE status = 'sending' "
-        "AND (claimed_by = ANY(%s) OR claimed_by IS NULL OR NOT EXISTS "
-        "(SELECT 1 FROM store_leases l WHERE l.owner = outbox.claimed_by))",
+        f"UPDATE outbox SET status = 'pending', claimed_by = NULL, {IN_DOUBT} "
+        "WHERE status = 'sending' AND (claimed_by = ANY(%s) OR claimed_by IS NULL OR NOT EXISTS "
+        "(SELECT 1 FROM store_leases l WHERE l.owner = outbox.claimed_by))".encode(),
         [dead],
     ).rowcount
 
 
 def end_lease(conn: Conn, owner: str) -> None:
-    """A clean stop: what this process was still sending goes back to pending now."""
+    """A clean stop: what this process was still sending goes back to pending now, in doubt
+    (its sends' answers were not recorded)."""
     conn.execute(
-        "UPDATE outbox SET status = 'pending', claimed_by = NULL "
-        "WHERE status = 'sending' AND claimed_by = %s",
+        f"UPDATE outbox SET status = 'pending', claimed_by = NULL, {IN_DOUBT} "
+        "WHERE status = 'sending' AND claimed_by = %s".encode(),
         [owner],
     )
     conn.execute("DELETE FROM store_leases WHERE owner = %s", [owner])
@@ -323,8 +347,13 @@ class PostgresDelivery:
     async def sent(self, marks: Sequence[r.SentMark]) -> None:
         await self.lane.run(sent, list(marks))
 
-    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None:
-        await self.lane.run(retry, outbox_id, next_at, error)
+    async def retry(
+        self, outbox_id: int, next_at: datetime, error: str, in_doubt: bool = False
+    ) -> None:
+        await self.lane.run(retry, outbox_id, next_at, error, in_doubt)
+
+    async def known_ids(self, provider: str, ids: Sequence[str]) -> set[str]:
+        return await self.lane.run(known_ids, provider, list(ids))
 
     async def failed(
         self, outbox_id: int, error: str, now: datetime, status: str = "failed"

@@ -110,6 +110,14 @@ MIGRATIONS.ddl(
     CREATE INDEX delivery_events_at ON delivery_events (at);
     """,
 )
+# The same steps, under the same names, as the SQLite backend's (bot.store.sqlite.pipeline).
+MIGRATIONS.ddl("inbox.limited", "ALTER TABLE inbox ADD COLUMN limited text")  # InboundRow.limited
+MIGRATIONS.ddl(
+    "outbox.claimed_at, doubt_since",
+    # claimed_at: when the current attempt was claimed; doubt_since: the start of an attempt
+    # that may have reached the provider unrecorded (OutboxItem.in_doubt_since).
+    "ALTER TABLE outbox ADD COLUMN claimed_at timestamptz, ADD COLUMN doubt_since timestamptz",
+)
 MIGRATIONS.ddl(
     "outbox for notices",
     """
@@ -234,7 +242,7 @@ def update_resident(conn: Conn, resident_id: str, changes: dict[str, Any]) -> No
 
 INBOX_COLUMNS = (
     "provider, provider_message_id, resident_id, channel, kind, text, postback, payload, "
-    "redactions, truncated, received_at"
+    "redactions, truncated, received_at, limited"
 )
 
 
@@ -249,11 +257,11 @@ def insert_inbox(
     cursor = conn.execute(
         f"INSERT INTO inbox ({INBOX_COLUMNS}) "
         "SELECT provider, mid, resident, channel, kind, text, postback, payload::json, "
-        "redactions::json, truncated, received "
+        "redactions::json, truncated, received, limited "
         "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-        "%s::text[], %s::text[], %s::text[], %s::boolean[], %s::timestamptz[]) "
+        "%s::text[], %s::text[], %s::text[], %s::boolean[], %s::timestamptz[], %s::text[]) "
         "WITH ORDINALITY AS u(provider, mid, resident, channel, kind, text, postback, payload, "
-        "redactions, truncated, received, n) ORDER BY n "
+        "redactions, truncated, received, limited, n) ORDER BY n "
         "ON CONFLICT (provider, provider_message_id) DO NOTHING "
         "RETURNING id, provider, provider_message_id",
         [
@@ -268,6 +276,7 @@ def insert_inbox(
             [dumps(r.redactions) for r in rows],
             [r.truncated for r in rows],
             [r.received_at for r in rows],
+            [r.limited for r in rows],
         ],
     )
     return lambda: {

@@ -84,6 +84,7 @@ def claim_pending(conn: Conn, limit: int, now: datetime) -> tuple[list[Claimed],
             received_at=row["received_at"],
             resident=resident_row({**row, "id": row["r_id"]}) if row["r_id"] else None,
             conversation=row["state"],
+            limited=row["limited"],
         )
         for row in heads.fetchall()
     ], batch
@@ -103,7 +104,7 @@ def promote_due_timers(conn: Conn, now: datetime, limit: int = 256) -> int:
         "SELECT 'timer', d.id || ':' || to_char(d.due_at AT TIME ZONE 'UTC', "
         '\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\'), d.resident_id, '
         "coalesce(r.last_channel, 'sms'), 'timer', d.name, NULL, d.payload, '[]', false, "
-        "%(now)s FROM due d LEFT JOIN residents r ON r.id = d.resident_id "
+        "%(now)s, NULL FROM due d LEFT JOIN residents r ON r.id = d.resident_id "
         "ORDER BY d.due_at, d.id ON CONFLICT (provider, provider_message_id) DO NOTHING",
         {"now": now, "limit": limit},
     )

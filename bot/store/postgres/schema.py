@@ -14,6 +14,8 @@ from bot.store.postgres import (
     console,
     delivery,
     faq,
+    health,
+    limits,
     notices,
     pipeline,
     staff,
@@ -30,6 +32,8 @@ OWNERS: list[MigrationSet] = [
     faq.MIGRATIONS,
     delivery.MIGRATIONS,
     notices.MIGRATIONS,
+    health.MIGRATIONS,
+    limits.MIGRATIONS,
 ]
 
 

@@ -37,8 +37,9 @@ from psycopg_pool import PoolTimeout
 
 from bot.store import records as r
 from bot.store.base import AuditSealer, StoreUnavailable, TurnHandler, Wakeups
-from bot.store.postgres import delivery, noticesql, pipeline, queue, staff
-from bot.store.postgres.bookings import PostgresBookings
+from bot.store.codec import Codec
+from bot.store.dbthread import DbThread
+from bot.store.postgres import delivery, health, intake, noticesql, pipeline, queue, sealing, staff
 from bot.store.postgres.connection import (
     BATCH_CHANNEL,
     CONNECT_KWARGS,
@@ -46,6 +47,7 @@ from bot.store.postgres.connection import (
     RETRIES,
     Conn,
     Lane,
+    connect,
     conninfo,
     lost,
     make_pool,
@@ -53,87 +55,25 @@ from bot.store.postgres.connection import (
 )
 from bot.store.postgres.delivery import PostgresDelivery
 from bot.store.postgres.faq import PostgresFaqMisses
-from bot.store.postgres.notices import (
-    PostgresNotices,
-    PostgresNoticeService,
-    PostgresTurnCases,
-)
+from bot.store.postgres.limits import PostgresSenderLimits, forget_quiet
+from bot.store.postgres.notices import PostgresNotices
 from bot.store.postgres.schema import migrate
+from bot.store.postgres.services import PostgresTurnServices
 from bot.store.postgres.staffwork import PostgresConsole, PostgresStaffDesk
-from bot.store.services import Conversations, Residents
 
 log = logging.getLogger("bot.store")
 
 UPKEEP_EVERY = 1.0  # seconds between lease renewals (the lease lasts delivery.LEASE_SECONDS)
+FORGET_EVERY = 60  # upkeep rounds between deletions of quiet senders' flood counts
+HEALTH_TTL = 1.0  # seconds between health probes (/healthz may be polled often)
+# A webhook waits at most this long for a connection (then 503, and the provider retries):
+# long enough for a busy pool, short enough to answer before the provider gives up.
+INTAKE_WAIT = 3.0
 _FATAL = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 class _CompleteOneByOne(Exception):
     """The batch's completions could not be written together: run it again, carefully."""
-
-
-class _Residents:
-    def __init__(self, services: PostgresTurnServices) -> None:
-        self.services = services
-
-    def get(self, resident_id: str) -> r.ResidentRow | None:
-        self.services.savepoint()
-        return pipeline.resident(self.services.conn, resident_id)
-
-
-class _Conversations:
-    def __init__(self, services: PostgresTurnServices) -> None:
-        self.services = services
-
-    def get(self, resident_id: str) -> dict[str, Any] | None:
-        self.services.savepoint()
-        return pipeline.conversation(self.services.conn, resident_id)
-
-
-class PostgresTurnServices:
-    """bot.store.services.TurnServices on the connection of the turn's transaction. Each
-    turn runs in a savepoint, made before its first statement (`saved`), so a failing turn
-    is rolled back alone, its reads' errors included."""
-
-    def __init__(self, conn: Conn) -> None:
-        self.conn = conn
-        self.saved = False
-        self._residents = _Residents(self)
-        self._conversations = _Conversations(self)
-        self._bookings = PostgresBookings(conn, self.savepoint)
-        self._notices = PostgresNoticeService(conn, self.savepoint)
-        self._cases = PostgresTurnCases(conn, self.savepoint)
-
-    def savepoint(self) -> None:
-        if not self.saved:
-            self.conn.execute("SAVEPOINT turn")
-            self.saved = True
-
-    def undo(self) -> None:
-        """Roll back what the turn wrote (nothing, if it wrote nothing)."""
-        if self.saved:
-            self.conn.execute("ROLLBACK TO SAVEPOINT turn")
-            self.saved = False
-
-    @property
-    def residents(self) -> Residents:
-        return self._residents
-
-    @property
-    def conversations(self) -> Conversations:
-        return self._conversations
-
-    @property
-    def bookings(self) -> PostgresBookings:
-        return self._bookings
-
-    @property
-    def notices(self) -> PostgresNoticeService:
-        return self._notices
-
-    @property
-    def cases(self) -> PostgresTurnCases:
-        return self._cases
 
 
 def process_owner() -> str:
@@ -144,19 +84,30 @@ def process_owner() -> str:
 class PostgresStore:
     """bot.store.base.Store on the PostgreSQL database at `url`."""
 
-    def __init__(self, url: str, audit: AuditSealer | None = None) -> None:
+    def __init__(
+        self, url: str, audit: AuditSealer | None = None, codec: Codec | None = None
+    ) -> None:
         self.url = url
+        # With a codec (bot.store.open_store always gives one), plain texts left by an older
+        # version are sealed in place at the first open; the sealing itself is SealedStore's.
+        self.codec = codec
         self.owner = process_owner()
+        self.name = health.server_name(url)
+        self.faults = health.Faults(self.name)
         self.pool = make_pool(url, size=5)
-        self._intake = Lane("bot-intake", self.pool)
+        self._intake = Lane("bot-intake", self.pool, self.faults, wait=INTAKE_WAIT)
         # Staff's work has a lane of its own: an audit export or a verification of the
         # whole log must not hold webhooks' commits back (SQLite has one writer anyway).
-        self._staff = Lane("bot-staff", self.pool)
-        self._process = Lane("bot-process", self.pool)
-        self._deliver = Lane("bot-delivery", self.pool)
-        self._upkeep = Lane("bot-upkeep", self.pool)
+        self._staff = Lane("bot-staff", self.pool, self.faults)
+        self._process = Lane("bot-process", self.pool, self.faults)
+        self._deliver = Lane("bot-delivery", self.pool, self.faults)
+        self._upkeep = Lane("bot-upkeep", self.pool, self.faults)
         # Staff notices: drafts, reports and the dispatcher's fan-out batches.
-        self._notices = Lane("bot-notices", self.pool)
+        self._notices = Lane("bot-notices", self.pool, self.faults)
+        self._health = DbThread("bot-health")  # probes wait on the pool: never on a lane
+        self._health_lock = asyncio.Lock()
+        self._probed = -HEALTH_TTL  # monotonic time of the last probe
+        self._open = False
         self.delivery = PostgresDelivery(self._deliver, self.owner)
         self.staff = PostgresStaffDesk(self._staff, audit)
         self.console = PostgresConsole(self._staff, audit)
@@ -172,15 +123,29 @@ class PostgresStore:
         self.wake = wake or self.wake
 
         def first() -> None:
+            try:  # one plain try first: a server that is not there is one line, at once
+                connect(self.url, connect_timeout=5).close()
+            except psycopg.OperationalError as exc:
+                reason = " ".join(str(exc).split())
+                raise StoreUnavailable(
+                    f"cannot connect to PostgreSQL {self.name}: {reason}"
+                ) from exc
             try:
                 self.pool.open(wait=True, timeout=15)
             except PoolTimeout as exc:
                 self.pool.close()
-                raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+                raise StoreUnavailable(
+                    f"cannot connect to PostgreSQL {self.name}: {self._why_not()}"
+                ) from exc
             with self.pool.connection() as conn:
                 migrate(conn)
+                if self.codec is not None:
+                    changed = sealing.seal_once(conn, self.codec)
+                    if changed:
+                        log.info("texts sealed at rest", extra={"rows": changed})
 
         await self._intake.call(first)
+        self._open = True
         if serve:
             # No start-up reset (other processes' work is theirs): leases hand over rows of
             # processes that died, including a previous run of this one.
@@ -211,7 +176,18 @@ class PostgresStore:
             self._notices,
         ):
             lane.close()
+        self._open = False
+        async with self._health_lock:
+            self._health.close()
         await asyncio.to_thread(self.pool.close)
+
+    def _why_not(self) -> str:
+        """Why the pool could not connect, in the server's words (one line, no password)."""
+        try:
+            connect(self.url, connect_timeout=5).close()
+        except psycopg.Error as exc:
+            return " ".join(str(exc).split())
+        return "no connection within 15 s"
 
     async def _renew(self) -> None:
         reclaimed = await self._upkeep.run(delivery.renew_lease, self.owner)
@@ -222,10 +198,14 @@ class PostgresStore:
             self.wake.outbox.set()
 
     async def _keep_lease(self) -> None:
+        rounds = 0
         while True:
             await asyncio.sleep(UPKEEP_EVERY)
+            rounds += 1
             try:
                 await self._renew()
+                if rounds % FORGET_EVERY == 0:
+                    await self._upkeep.run(forget_quiet)
             except StoreUnavailable as exc:
                 log.error("lease renewal failed", extra={"error": type(exc.__cause__).__name__})
 
@@ -262,24 +242,7 @@ class PostgresStore:
     # ---- intake ------------------------------------------------------------------------
 
     async def ingest(self, rows: Sequence[r.InboundRow], now: datetime) -> list[r.Ingested]:
-        return await self._intake.run(self._ingest, list(rows), now)
-
-    def _ingest(self, conn: Conn, rows: list[r.InboundRow], now: datetime) -> list[r.Ingested]:
-        with conn.pipeline():  # one round trip (the NOTIFY is sent at commit, if at all)
-            pipeline.touch_residents(conn, rows, now)
-            inserted = pipeline.insert_inbox(conn, rows)
-            conn.execute("SELECT pg_notify(%s, %s)", [INBOX_CHANNEL, self.owner])
-        new = inserted()
-        keys = [(row.provider, row.provider_message_id) for row in rows]
-        old = pipeline.find_inbox_ids(conn, [k for k in keys if k not in new])
-        results, seen = [], set()
-        for key in keys:
-            if key in new and key not in seen:
-                results.append(r.Ingested(new[key], False))
-            else:
-                results.append(r.Ingested(new.get(key) or old.get(key) or 0, True))
-            seen.add(key)
-        return results
+        return await self._intake.run(intake.ingest, list(rows), now, self.owner)
 
     async def record_status(
         self,
@@ -415,6 +378,29 @@ class PostgresStore:
 
     async def conversation(self, resident_id: str) -> dict[str, Any] | None:
         return await self._intake.run(pipeline.conversation, resident_id)
+
+    def sender_limits(self, limits: r.FloodLimits) -> PostgresSenderLimits:
+        """Flood limits counted in the database for every process (checks grouped on the
+        intake lane: a webhook's check and its commit go the same way)."""
+        return PostgresSenderLimits(self._intake, limits)
+
+    # ---- health -----------------------------------------------------------------------------
+
+    async def health(self) -> r.StoreHealth:
+        """A connection from the pool and a committed write (probed at most once a second,
+        on a thread of its own); faults the lanes met since the last probe are reported too
+        (bot.store.postgres.health)."""
+        if not self._open:
+            return r.StoreHealth(False, "closed", f"PostgreSQL {self.name}: the store is not open")
+        async with self._health_lock:
+            if time.monotonic() - self._probed >= HEALTH_TTL:
+                started = time.monotonic()
+                fault = await self._health.run(health.probe, self.pool, self.name)
+                if fault is not None and fault.problem == "unavailable":
+                    await self._health.run(lost, self.pool)  # replace broken idle connections
+                self.faults.probed(fault, started)
+                self._probed = time.monotonic()
+        return self.faults.health()
 
     # ---- upkeep ----------------------------------------------------------------------------
 

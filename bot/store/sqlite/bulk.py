@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bot.store.seeding import COLUMNS
+from bot.store.sqlite import sealing
 from bot.store.sqlite.connection import open_database
 from bot.store.sqlite.schema import migrate
 
@@ -37,9 +38,13 @@ class BulkWriter:
 
 @contextlib.contextmanager
 def bulk_writer(path: Path) -> Iterator[BulkWriter]:
-    """A fresh database at `path` (every owner's schema), opened for fast loading."""
+    """A fresh database at `path` (every owner's schema), opened for fast loading. The
+    loader's texts must be sealed as bot.store.sealed seals them (the seed does): the
+    database is marked as sealed from its first row."""
     db = open_database(path)
     migrate(db)
+    with db.atomic():
+        sealing.mark_sealed(db)
     db.close()
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute("PRAGMA journal_mode=OFF")

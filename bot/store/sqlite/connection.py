@@ -4,6 +4,7 @@ in-process write gate that lets them take turns (SQLite has one writer at a time
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -11,18 +12,42 @@ from pathlib import Path
 
 import sqlite_utils
 
+# SQLite's companions of a database file; it creates -wal and -shm with the database
+# file's own permissions, so a 0600 database has 0600 companions.
+COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def private_file(path: Path | str) -> None:
+    """Create the database file 0600 before SQLite does (SQLite would make it 0644 less the
+    umask: readable by every user of the machine), and take group and world access away
+    from an existing one and its companions. Residents' data is personal data."""
+    path = str(path)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, *(path + suffix for suffix in COMPANIONS)):
+        try:
+            mode = os.stat(name).st_mode
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            os.chmod(name, mode & 0o700)
+
 
 def open_database(path: Path | str) -> sqlite_utils.Database:
-    """Open (creating folders) with durable settings. Every commit is fsync'd (FULL);
-    the pipeline makes commits cheap by grouping many rows into one."""
+    """Open (creating folders, the file 0600) with durable settings. Every commit is
+    fsync'd (FULL); the pipeline makes commits cheap by grouping many rows into one."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
     db = sqlite_utils.Database(conn, execute_plugins=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
+    # Deleted and overwritten content is zeroed in the file, not left in free space: the
+    # retention job's erasures and replaced conversation states are gone for real.
+    conn.execute("PRAGMA secure_delete=ON")
     return db
 
 

@@ -1,16 +1,20 @@
-"""The delivery worker's bookkeeping on the outbox (SQLite). Each function runs inside
-the caller's write transaction."""
+"""The delivery worker's bookkeeping on the outbox (SQLite): the queries, each inside the
+caller's transaction, and SqliteDelivery (bot.store.base.DeliveryStore) running them on the
+delivery lane."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
+from bot.store.base import SendBudget
 from bot.store.records import OutboxItem, SentMark
+from bot.store.sqlite import notices
+from bot.store.sqlite.lane import Lane
 from bot.store.sqlite.pipeline import from_utc_text, update_resident, utc_text
 
 
@@ -31,6 +35,7 @@ def _item(row: dict[str, Any]) -> OutboxItem:
         notices_enabled=bool(1 if row["notices_enabled"] is None else row["notices_enabled"]),
         priority=row["priority"],
         notice_id=row["notice_id"],
+        in_doubt_since=from_utc_text(row["doubt_since"]) if row["doubt_since"] else None,
     )
 
 
@@ -69,8 +74,9 @@ def claim(
         found += db.query(sql, args)
     rows = sorted(found, key=lambda row: (row["priority"], row["id"]))[:limit]
     db.conn.executemany(
-        "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?",
-        [(row["id"],) for row in rows],
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_at = ? "
+        "WHERE id = ?",
+        [(stamp, row["id"]) for row in rows],
     )
     for row in rows:
         row["attempts"] += 1
@@ -79,15 +85,20 @@ def claim(
 
 def sent(db: sqlite_utils.Database, marks: Sequence[SentMark]) -> None:
     db.conn.executemany(
-        "UPDATE outbox SET status = 'sent', provider_message_id = ?, status_at = ?, error = NULL "
-        "WHERE id = ? AND status IN ('pending', 'sending')",
+        "UPDATE outbox SET status = 'sent', provider_message_id = ?, status_at = ?, error = NULL, "
+        "doubt_since = NULL WHERE id = ? AND status IN ('pending', 'sending')",
         [(mark.provider_message_id, utc_text(mark.at), mark.outbox_id) for mark in marks],
     )
 
 
-def retry(db: sqlite_utils.Database, outbox_id: int, next_at: datetime, error: str) -> None:
+def retry(
+    db: sqlite_utils.Database, outbox_id: int, next_at: datetime, error: str, in_doubt: bool
+) -> None:
+    """Back to pending; `in_doubt`: this attempt may have reached the provider (no answer)."""
+    doubt = "coalesce(doubt_since, claimed_at)" if in_doubt else "doubt_since"
     db.execute(
-        "UPDATE outbox SET status = 'pending', next_attempt_at = ?, error = ? WHERE id = ?",
+        f"UPDATE outbox SET status = 'pending', next_attempt_at = ?, error = ?, "
+        f"doubt_since = {doubt} WHERE id = ?",
         [utc_text(next_at), error, outbox_id],
     )
 
@@ -96,9 +107,24 @@ def failed(
     db: sqlite_utils.Database, outbox_id: int, error: str, now: datetime, status: str
 ) -> None:
     db.execute(
-        "UPDATE outbox SET status = ?, error = ?, status_at = ? WHERE id = ?",
+        "UPDATE outbox SET status = ?, error = ?, status_at = ?, doubt_since = NULL WHERE id = ?",
         [status, error, utc_text(now), outbox_id],
     )
+
+
+def known_ids(db: sqlite_utils.Database, provider: str, ids: Sequence[str]) -> set[str]:
+    """Which of these provider message ids an outbox row already holds."""
+    if not ids:
+        return set()
+    marks = ",".join("?" for _ in ids)
+    return {
+        row[0]
+        for row in db.execute(
+            f"SELECT provider_message_id FROM outbox WHERE provider = ? "
+            f"AND provider_message_id IN ({marks})",
+            [provider, *ids],
+        ).fetchall()
+    }
 
 
 def stop_notices(db: sqlite_utils.Database, resident_id: str) -> None:
@@ -160,3 +186,81 @@ def switch_to_sms(
         "status = 'sent', status_at = ?, error = ? WHERE id = ?",
         [provider, provider_message_id, utc_text(now), why, outbox_id],
     )
+
+
+class SqliteDelivery:
+    """bot.store.base.DeliveryStore on the delivery lane."""
+
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+
+    async def claim(
+        self,
+        providers: Sequence[str],
+        now: datetime,
+        limit: int,
+        held: frozenset[int] = frozenset(),
+    ) -> list[OutboxItem]:
+        def write(db: sqlite_utils.Database) -> list[OutboxItem]:
+            groups = [(None, 1 << 30), *notices.claim_groups(db, now, held)]
+            items = claim(db, list(providers), now, limit, groups)
+            return notices.fill_items(db, items, now)
+
+        return await self.lane.write(write)
+
+    async def sent(self, marks: Sequence[SentMark]) -> None:
+        await self.lane.write(sent, list(marks))
+
+    async def retry(
+        self, outbox_id: int, next_at: datetime, error: str, in_doubt: bool = False
+    ) -> None:
+        await self.lane.write(retry, outbox_id, next_at, error, in_doubt)
+
+    async def known_ids(self, provider: str, ids: Sequence[str]) -> set[str]:
+        return await self.lane.read(known_ids, provider, list(ids))
+
+    async def failed(
+        self, outbox_id: int, error: str, now: datetime, status: str = "failed"
+    ) -> None:
+        await self.lane.write(failed, outbox_id, error, now, status)
+
+    async def stop_notices(self, resident_id: str) -> None:
+        def write(db: sqlite_utils.Database) -> None:
+            stop_notices(db, resident_id)
+            # Kept as evidence like a resident's own 停止 (the provider's opt-out list).
+            notices.consent(db, resident_id, None, "stop", "provider", datetime.now(UTC))
+
+        await self.lane.write(write)
+
+    async def next_due(
+        self, providers: Sequence[str], held: frozenset[int] = frozenset()
+    ) -> datetime | None:
+        def read(db: sqlite_utils.Database) -> datetime | None:
+            now = datetime.now(UTC)
+            groups = [(None, 1 << 30), *notices.claim_groups(db, now, held)]
+            return next_due(db, list(providers), groups)
+
+        return await self.lane.read(read)
+
+    async def stale_rich(self, sent_before: datetime, limit: int) -> list[OutboxItem]:
+        def read(db: sqlite_utils.Database) -> list[OutboxItem]:
+            items = stale_rich(db, sent_before, limit)
+            return notices.fill_items(db, items, sent_before, drop=False)
+
+        return await self.lane.read(read)
+
+    async def note(self, outbox_id: int, error: str) -> None:
+        await self.lane.write(note, outbox_id, error)
+
+    async def switch_to_sms(
+        self,
+        outbox_id: int,
+        provider: str,
+        provider_message_id: str | None,
+        now: datetime,
+        why: str,
+    ) -> None:
+        await self.lane.write(switch_to_sms, outbox_id, provider, provider_message_id, now, why)
+
+    def send_budget(self, provider: str, rate: float) -> SendBudget | None:
+        return None  # one process sends: its own limiter is the whole budget

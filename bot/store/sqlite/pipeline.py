@@ -133,6 +133,19 @@ def _resident_place(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE residents ADD COLUMN town TEXT")
 
 
+@MIGRATIONS.step("inbox.limited")
+def _inbox_limited(db: sqlite_utils.Database) -> None:
+    db.execute("ALTER TABLE inbox ADD COLUMN limited TEXT")  # InboundRow.limited
+
+
+@MIGRATIONS.step("outbox.claimed_at, doubt_since")
+def _outbox_doubt(db: sqlite_utils.Database) -> None:
+    # claimed_at: when the current attempt was claimed; doubt_since: the start of an attempt
+    # that may have reached the provider unrecorded (OutboxItem.in_doubt_since).
+    db.execute("ALTER TABLE outbox ADD COLUMN claimed_at TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN doubt_since TEXT")
+
+
 @MIGRATIONS.step("outbox for notices")
 def _outbox_for_notices(db: sqlite_utils.Database) -> None:
     # A staff notice is one outbox row per resident (its text is the notice's: nothing
@@ -251,8 +264,8 @@ def insert_inbox(db: sqlite_utils.Database, row: InboundRow) -> int | None:
     """Insert one inbound row; None when (provider, provider_message_id) is already stored."""
     cursor = db.execute(
         "INSERT INTO inbox (provider, provider_message_id, resident_id, channel, kind, text, "
-        "postback, payload, redactions, truncated, received_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "postback, payload, redactions, truncated, received_at, limited) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(provider, provider_message_id) DO NOTHING",
         [
             row.provider,
@@ -266,6 +279,7 @@ def insert_inbox(db: sqlite_utils.Database, row: InboundRow) -> int | None:
             json.dumps(row.redactions),
             int(row.truncated),
             utc_text(row.received_at),
+            row.limited,
         ],
     )
     return cursor.lastrowid if cursor.rowcount == 1 else None
@@ -313,6 +327,7 @@ def claim_pending(db: sqlite_utils.Database, limit: int) -> list[Claimed]:
             received_at=from_utc_text(row["received_at"]),
             resident=people.get(row["resident_id"]),
             conversation=states.get(row["resident_id"]),
+            limited=row["limited"],
         )
         for row in rows
     ]
@@ -495,9 +510,13 @@ def sent_to(db: sqlite_utils.Database, resident_id: str, after_id: int) -> list[
 
 
 def reset_in_flight(db: sqlite_utils.Database) -> int:
-    """At start-up: rows that were being sent when the process died are sent again
-    (at least once; the provider's idempotency key makes the resident see it once)."""
-    return db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'").rowcount
+    """At start-up: rows that were being sent when the process died go back to pending, in
+    doubt since their claim — the delivery worker asks the provider whether each reached
+    it before sending it again (Channel.reconcile)."""
+    return db.execute(
+        "UPDATE outbox SET status = 'pending', doubt_since = coalesce(doubt_since, claimed_at, "
+        "created_at) WHERE status = 'sending'"
+    ).rowcount
 
 
 def record_status(

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from bot.store.sqlite import accounts, audit, bookings, console, faq, notices, pipeline, staff
+from bot.store.sqlite import (
+    accounts,
+    audit,
+    bookings,
+    console,
+    faq,
+    health,
+    notices,
+    pipeline,
+    staff,
+)
 from bot.store.sqlite.migrations import MigrationSet, apply
 
 OWNERS: list[MigrationSet] = [
@@ -17,6 +27,7 @@ OWNERS: list[MigrationSet] = [
     console.MIGRATIONS,  # refers to staff_accounts
     faq.MIGRATIONS,
     notices.MIGRATIONS,
+    health.MIGRATIONS,
 ]
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,10 +22,20 @@ from typing import Any
 import sqlite_utils
 
 from bot.store import records as r
-from bot.store.base import AuditSealer, SendBudget, TurnHandler, Wakeups
+from bot.store.base import (
+    AuditSealer,
+    SenderLimits,
+    StoreUnavailable,
+    StoreUnusable,
+    TurnHandler,
+    Wakeups,
+)
+from bot.store.codec import Codec
 from bot.store.services import Conversations, Residents
-from bot.store.sqlite import bookings, delivery, faq, notices, pipeline, staff
+from bot.store.sqlite import bookings, faq, health, notices, pipeline, sealing, staff
 from bot.store.sqlite.connection import WriteGate, write_transaction
+from bot.store.sqlite.delivery import SqliteDelivery
+from bot.store.sqlite.health import Faults, unusable
 from bot.store.sqlite.lane import Lane
 from bot.store.sqlite.noticestore import SqliteNotices, SqliteNoticeService, SqliteTurnCases
 from bot.store.sqlite.schema import migrate
@@ -43,6 +54,22 @@ def checkpoint(db: sqlite_utils.Database) -> None:
 # enough that processing still moves several rows per commit under a stream of webhooks,
 # short enough to keep acknowledgements quick.
 YIELD_AFTER = 0.008
+HEALTH_TTL = 1.0  # seconds between probes (/healthz may be polled often)
+QUICK_CHECK_DELAY = 60.0  # seconds after start-up before the first full quick_check
+QUICK_CHECK_EVERY = 3600.0  # seconds between full checks (it reads every page)
+
+
+def _row_fault(exc: BaseException) -> bool:
+    """True when an insert failed because of the row's own values (a constraint, a value
+    the driver cannot bind, text that is not UTF-8), False when the database failed
+    (full, locked, I/O, corrupt): then no row of the group can be stored."""
+    own = (
+        sqlite3.IntegrityError,
+        sqlite3.DataError,
+        sqlite3.ProgrammingError,
+        sqlite3.InterfaceError,
+    )
+    return isinstance(exc, own) or not isinstance(exc, sqlite3.Error)
 
 
 class _Residents:
@@ -92,81 +119,6 @@ class SqliteTurnServices:
         return self._bookings
 
 
-class SqliteDelivery:
-    """bot.store.base.DeliveryStore on the delivery lane."""
-
-    def __init__(self, lane: Lane) -> None:
-        self.lane = lane
-
-    async def claim(
-        self,
-        providers: Sequence[str],
-        now: datetime,
-        limit: int,
-        held: frozenset[int] = frozenset(),
-    ) -> list[r.OutboxItem]:
-        def write(db: sqlite_utils.Database) -> list[r.OutboxItem]:
-            groups = [(None, 1 << 30), *notices.claim_groups(db, now, held)]
-            items = delivery.claim(db, list(providers), now, limit, groups)
-            return notices.fill_items(db, items, now)
-
-        return await self.lane.write(write)
-
-    async def sent(self, marks: Sequence[r.SentMark]) -> None:
-        await self.lane.write(delivery.sent, list(marks))
-
-    async def retry(self, outbox_id: int, next_at: datetime, error: str) -> None:
-        await self.lane.write(delivery.retry, outbox_id, next_at, error)
-
-    async def failed(
-        self, outbox_id: int, error: str, now: datetime, status: str = "failed"
-    ) -> None:
-        await self.lane.write(delivery.failed, outbox_id, error, now, status)
-
-    async def stop_notices(self, resident_id: str) -> None:
-        def write(db: sqlite_utils.Database) -> None:
-            delivery.stop_notices(db, resident_id)
-            # Kept as evidence like a resident's own 停止 (the provider's opt-out list).
-            notices.consent(db, resident_id, None, "stop", "provider", datetime.now(UTC))
-
-        await self.lane.write(write)
-
-    async def next_due(
-        self, providers: Sequence[str], held: frozenset[int] = frozenset()
-    ) -> datetime | None:
-        def read(db: sqlite_utils.Database) -> datetime | None:
-            now = datetime.now(UTC)
-            groups = [(None, 1 << 30), *notices.claim_groups(db, now, held)]
-            return delivery.next_due(db, list(providers), groups)
-
-        return await self.lane.read(read)
-
-    async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
-        def read(db: sqlite_utils.Database) -> list[r.OutboxItem]:
-            items = delivery.stale_rich(db, sent_before, limit)
-            return notices.fill_items(db, items, sent_before, drop=False)
-
-        return await self.lane.read(read)
-
-    async def note(self, outbox_id: int, error: str) -> None:
-        await self.lane.write(delivery.note, outbox_id, error)
-
-    async def switch_to_sms(
-        self,
-        outbox_id: int,
-        provider: str,
-        provider_message_id: str | None,
-        now: datetime,
-        why: str,
-    ) -> None:
-        await self.lane.write(
-            delivery.switch_to_sms, outbox_id, provider, provider_message_id, now, why
-        )
-
-    def send_budget(self, provider: str, rate: float) -> SendBudget | None:
-        return None  # one process sends: its own limiter is the whole budget
-
-
 class SqliteFaqMisses:
     """bot.store.base.FaqMisses: read on the intake lane (the turns write them)."""
 
@@ -183,16 +135,29 @@ class SqliteStore:
     `audit`: links the audit log's entries (without it, audit appends are refused)."""
 
     def __init__(
-        self, path: Path | str, single_lane: bool = False, audit: AuditSealer | None = None
+        self,
+        path: Path | str,
+        single_lane: bool = False,
+        audit: AuditSealer | None = None,
+        codec: Codec | None = None,
     ) -> None:
         self.path = str(path)
+        # With a codec (bot.store.open_store always gives one), plain texts left by an older
+        # version are sealed in place at the first open; the sealing itself is SealedStore's.
+        self.codec = codec
         self.gate = WriteGate()
-        self._intake = Lane("bot-intake", self.path, self.gate)
+        self.faults = Faults(self.path)
+        self._intake = self._lane("bot-intake")
         single = single_lane or self.path == ":memory:"
-        self._process = self._intake if single else Lane("bot-process", self.path, self.gate)
-        self._deliver = self._intake if single else Lane("bot-delivery", self.path, self.gate)
-        self._notices = self._intake if single else Lane("bot-notices", self.path, self.gate)
-        self._fanout = self._intake if single else Lane("bot-fanout", self.path, self.gate)
+        self._process = self._intake if single else self._lane("bot-process")
+        self._deliver = self._intake if single else self._lane("bot-delivery")
+        self._notices = self._intake if single else self._lane("bot-notices")
+        self._fanout = self._intake if single else self._lane("bot-fanout")
+        self._probed = -HEALTH_TTL  # monotonic time of the last probes
+        self._health_lock = asyncio.Lock()
+        # The first full check soon after start-up (not during it: start-up stays quick).
+        self._next_quick_check = time.monotonic() + QUICK_CHECK_DELAY
+        self._quick_checking: asyncio.Task[None] | None = None
         self.delivery = SqliteDelivery(self._deliver)
         self.notices = SqliteNotices(self._notices, audit, self._fanout)
         # Staff's transactions are short: on the intake lane, like the webhooks'.
@@ -203,6 +168,9 @@ class SqliteStore:
         self._batches: itertools.count[int] = itertools.count(1)
         self._checkpointer: asyncio.Task[None] | None = None
         self._services: SqliteTurnServices | None = None
+
+    def _lane(self, name: str) -> Lane:
+        return Lane(name, self.path, self.gate, self.faults)
 
     def _lanes(self) -> list[Lane]:
         unique: list[Lane] = []
@@ -218,13 +186,27 @@ class SqliteStore:
 
         def first(db: sqlite_utils.Database) -> int:
             migrate(db)
+            if self.codec is not None and not sealing.is_sealed(db):
+                with write_transaction(db, self.gate):
+                    changed = sealing.seal_existing(db, self.codec)
+                if changed:
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the plain pages go too
+                    log.info("texts sealed at rest", extra={"rows": changed})
             if serve:  # one process per SQLite file: what was in flight died with the last one
                 with write_transaction(db, self.gate):
                     pipeline.reset_in_flight(db)
             return pipeline.last_batch(db)
 
-        await self._intake.thread.run(self._intake.open)
-        last = await self._intake.read(first)
+        try:
+            await self._intake.thread.run(self._intake.open)
+            last = await self._intake.read(first)
+        except (sqlite3.Error, StoreUnavailable, OSError) as exc:
+            # Start-up stops here with one line naming the file: never a traceback, and
+            # never a service that acknowledges what it cannot keep.
+            await self.close()
+            raise StoreUnusable(unusable(self.path, exc)) from None
+        if self.path != ":memory:":
+            self.faults.opened()
         self._batches = itertools.count(last + 1)
         for lane in self._lanes()[1:]:
             await lane.thread.run(lane.open)
@@ -253,6 +235,8 @@ class SqliteStore:
             await asyncio.sleep(CHECKPOINT_EVERY)
             try:
                 await self._fanout.read(checkpoint)
+            except StoreUnavailable:
+                pass  # the database is unusable: the lanes' faults report it (/healthz), once
             except Exception:  # the next round tries again; a growing WAL is no fault yet
                 log.exception("WAL checkpoint failed")
 
@@ -262,7 +246,12 @@ class SqliteStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
             self._checkpointer = None
-            await self._fanout.read(checkpoint)
+            with contextlib.suppress(StoreUnavailable):  # an unusable database: nothing to do
+                await self._fanout.read(checkpoint)
+        if self._quick_checking is not None:
+            self._quick_checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._quick_checking
         for lane in self._lanes():
             lane.close()
 
@@ -276,11 +265,21 @@ class SqliteStore:
     def _ingest(
         db: sqlite_utils.Database, rows: list[r.InboundRow], now: datetime
     ) -> list[r.Ingested]:
+        """One commit for the group; each row in a savepoint of its own, so a row whose
+        values cannot be stored fails alone (its own error) and the others commit."""
         stamp = pipeline.utc_text(now)
         results = []
         for row in rows:
-            pipeline.touch_resident(db, row, stamp)
-            inbox_id = pipeline.insert_inbox(db, row)
+            try:
+                with db.atomic():
+                    pipeline.touch_resident(db, row, stamp)
+                    inbox_id = pipeline.insert_inbox(db, row)
+            except Exception as exc:
+                if not _row_fault(exc) or not db.conn.in_transaction:
+                    raise  # the database's trouble (full, corrupt, …): nothing is stored
+                log.error("inbound row not stored", extra={"error": type(exc).__name__})
+                results.append(r.Ingested(0, False, error=type(exc).__name__))
+                continue
             if inbox_id is None:
                 existing = pipeline.find_inbox_id(db, row.provider, row.provider_message_id)
                 results.append(r.Ingested(existing or 0, True))
@@ -309,7 +308,14 @@ class SqliteStore:
     # ---- processing --------------------------------------------------------------------
 
     async def process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
-        return await self._process.thread.run(self._process_batch, handler, limit)
+        return await self._process.thread.run(self._guarded_batch, handler, limit)
+
+    def _guarded_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
+        with self._process.guarded("write"):
+            result = self._process_batch(handler, limit)
+        if result.inbox_ids:
+            self._process.committed()
+        return result
 
     def _process_batch(self, handler: TurnHandler, limit: int) -> r.BatchResult:
         """Process the oldest pending row of up to `limit` residents in one transaction.
@@ -368,6 +374,41 @@ class SqliteStore:
 
     async def conversation(self, resident_id: str) -> dict[str, Any] | None:
         return await self._intake.read(pipeline.conversation, resident_id)
+
+    def sender_limits(self, limits: r.FloodLimits) -> SenderLimits | None:
+        return None  # one process per file: its own count is exact
+
+    # ---- health -----------------------------------------------------------------------------
+
+    async def health(self) -> r.StoreHealth:
+        """The file is still ours, reads as SQLite, and takes a write (probed at most once
+        a second; faults the lanes met on the way are reported too)."""
+        if self._intake.db is None:
+            return r.StoreHealth(False, "closed", f"{self.path}: the store is not open")
+        if self.path == ":memory:":
+            return r.StoreHealth(True)
+        if time.monotonic() >= self._next_quick_check and not self._quick_checking:
+            self._quick_checking = asyncio.create_task(self._quick_check())
+        async with self._health_lock:
+            if time.monotonic() - self._probed >= HEALTH_TTL:
+                fault = self.faults.fatal or await asyncio.to_thread(self.faults.probe_files)
+                if fault is None:
+                    stamp = pipeline.utc_text(datetime.now(UTC))
+                    with contextlib.suppress(StoreUnavailable):  # the lane noted what it was
+                        await self._deliver.write(health.write_probe, stamp, urgent=True)
+                self._probed = time.monotonic()
+        # What the probes and the lanes found, as of now (a fault the lanes met after the
+        # last probe is never hidden behind a cached answer).
+        return self.faults.health(self.path)
+
+    async def _quick_check(self) -> None:
+        """The whole file checked now and then (QUICK_CHECK_EVERY), off the event loop:
+        damage in pages nothing has read lately becomes a fault too."""
+        try:
+            self.faults.found(await asyncio.to_thread(health.quick_check_fault, self.path))
+        finally:
+            self._next_quick_check = time.monotonic() + QUICK_CHECK_EVERY
+            self._quick_checking = None
 
     # ---- upkeep ----------------------------------------------------------------------------
 
