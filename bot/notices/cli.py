@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,11 @@ from bot.notices.spec import NoticeFileError, city_districts, parse_notice_file
 from bot.numbering import InvalidNumber, parse
 from bot.pipeline.turns import LOCAL_PROVIDERS
 from bot.staff.cli import opened
+from bot.store import Store
+from bot.store.records import Notice
 
 READS = ("status", "list", "export")
+LIST_PAGE = 500  # notices read at a time by `list`
 BY_HELP = "the staff account acting (required; no default)"
 
 
@@ -155,8 +159,9 @@ async def _run(args: argparse.Namespace, settings: Settings, flows: Path, now: d
             notice = await desk.get(args.id)
             sys.stdout.write(counts_csv(await desk.report(notice, now)))
             return 0
-        rows = await store.notices.newest(10_000)
-        for notice in rows:
+        listed = 0
+        async for notice in _every_notice(store):
+            listed += 1
             row = _summary(notice)
             if args.json:
                 print(json.dumps(row, ensure_ascii=False))
@@ -165,9 +170,22 @@ async def _run(args: argparse.Namespace, settings: Settings, flows: Path, now: d
                     f"{row['id']}  {row['state']:<9} {row['category']:<9} {row['topic']:<8} "
                     f"{row['created_at'][:16]}  {row['title']}"
                 )
-        if not rows and not args.json:
+        if not listed and not args.json:
             print("no notices yet (bot notices create FILE --by NAME)")
         return 0
+
+
+async def _every_notice(store: Store) -> AsyncIterator[Notice]:
+    """All notices, newest first (the contract's `list`), a page at a time: however many
+    there are, none is left out and memory stays one page."""
+    after: tuple[datetime, str] | None = None
+    while True:
+        page = await store.notices.newest(LIST_PAGE, after)
+        for notice in page:
+            yield notice
+        if len(page) < LIST_PAGE:
+            return
+        after = (page[-1].created_at, page[-1].id)
 
 
 def _preview(notice: Any, report: dict[str, Any]) -> str:

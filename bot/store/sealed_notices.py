@@ -78,8 +78,8 @@ class SealedNotices:
     async def get(self, notice_id: str) -> r.Notice | None:
         return await self.inner.get(notice_id)
 
-    async def newest(self, limit: int) -> list[r.Notice]:
-        return await self.inner.newest(limit)
+    async def newest(self, limit: int, after: tuple[datetime, str] | None = None) -> list[r.Notice]:
+        return await self.inner.newest(limit, after)
 
     async def in_states(self, states: Sequence[str]) -> list[r.Notice]:
         return await self.inner.in_states(states)

@@ -184,6 +184,24 @@ def test_list_newest_first(city: Path, capsys) -> None:
     assert all(i in out for i in ids)
 
 
+def test_list_is_every_notice_however_many_pages(
+    city: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`list` reads a page at a time (500): with pages of 2, five notices are all listed,
+    newest first, each once."""
+    from bot.notices import cli as notices_cli
+
+    monkeypatch.setattr(notices_cli, "LIST_PAGE", 2)
+    ids = [
+        run(capsys, "notices", "create", str(write(city, f"{n}.yaml", REGULAR)), "--by", "tanaka")[
+            1
+        ].strip()
+        for n in range(5)
+    ]
+    _, out, _ = run(capsys, "notices", "list", "--json")
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ids[::-1]
+
+
 def test_a_bad_file_names_each_line_and_reason(city: Path, capsys) -> None:
     bad = REGULAR.replace("【さくら市】12月", "12月").replace(
         "https://www.city.sakura.example.jp/gomi/", "https://bit.ly/gomi"

@@ -235,8 +235,8 @@ class PostgresNotices:
     async def get(self, notice_id: str) -> Notice | None:
         return await self.lane.run(noticesql.get, notice_id)
 
-    async def newest(self, limit: int) -> list[Notice]:
-        return await self.lane.run(noticesql.newest, limit)
+    async def newest(self, limit: int, after: tuple[datetime, str] | None = None) -> list[Notice]:
+        return await self.lane.run(noticesql.newest, limit, after)
 
     async def in_states(self, states: Sequence[str]) -> list[Notice]:
         return await self.lane.run(noticesql.in_states, list(states))

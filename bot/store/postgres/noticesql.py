@@ -181,9 +181,13 @@ def get(conn: Conn, notice_id: str) -> Notice | None:
     return _notice(row) if row else None
 
 
-def newest(conn: Conn, limit: int) -> list[Notice]:
-    rows = conn.execute(f"{_NOTICE} ORDER BY n.created_at DESC, n.id LIMIT %s", [limit]).fetchall()
-    return [_notice(row) for row in rows]
+def newest(conn: Conn, limit: int, after: tuple[datetime, str] | None = None) -> list[Notice]:
+    where, args = "", []
+    if after is not None:  # a page after the previous one's last (created_at DESC, id)
+        where = "WHERE n.created_at < %s OR (n.created_at = %s AND n.id > %s)"
+        args = [after[0], after[0], after[1]]
+    sql = f"{_NOTICE} {where} ORDER BY n.created_at DESC, n.id LIMIT %s"
+    return [_notice(row) for row in conn.execute(sql.encode(), [*args, limit]).fetchall()]
 
 
 def in_states(conn: Conn, states: Sequence[str]) -> list[Notice]:

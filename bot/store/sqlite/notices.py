@@ -279,11 +279,15 @@ def get(db: sqlite_utils.Database, notice_id: str) -> Notice | None:
     return _notice(rows[0]) if rows else None
 
 
-def newest(db: sqlite_utils.Database, limit: int) -> list[Notice]:
-    return [
-        _notice(row)
-        for row in db.query(f"{_NOTICE} ORDER BY n.created_at DESC, n.id LIMIT ?", [limit])
-    ]
+def newest(
+    db: sqlite_utils.Database, limit: int, after: tuple[datetime, str] | None = None
+) -> list[Notice]:
+    where, args = "", []
+    if after is not None:  # a page after the previous one's last (created_at DESC, id)
+        where = "WHERE n.created_at < ? OR (n.created_at = ? AND n.id > ?)"
+        args = [utc_text(after[0]), utc_text(after[0]), after[1]]
+    sql = f"{_NOTICE} {where} ORDER BY n.created_at DESC, n.id LIMIT ?"
+    return [_notice(row) for row in db.query(sql, [*args, limit])]
 
 
 def in_states(db: sqlite_utils.Database, states: Sequence[str]) -> list[Notice]:

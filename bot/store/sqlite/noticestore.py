@@ -71,8 +71,8 @@ class SqliteNotices:
     async def get(self, notice_id: str) -> r.Notice | None:
         return await self.lane.read(notices.get, notice_id)
 
-    async def newest(self, limit: int) -> list[r.Notice]:
-        return await self.lane.read(notices.newest, limit)
+    async def newest(self, limit: int, after: tuple[datetime, str] | None = None) -> list[r.Notice]:
+        return await self.lane.read(notices.newest, limit, after)
 
     async def in_states(self, states: Sequence[str]) -> list[r.Notice]:
         return await self.lane.read(notices.in_states, list(states))
