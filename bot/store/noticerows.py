@@ -1,8 +1,8 @@
 """What both backends do the same with a staff notice's rows once the SQL has read them:
 the states, a report's counts from the outbox statuses, and an outbox row filled with its
 notice's text, choices and card (rows carry no text: a million copies of it would be a
-million copies). The SQL is each backend's (bot/store/sqlite/notices.py,
-bot/store/postgres/noticedesk.py)."""
+million copies). The SQL is each backend's (bot/store/sqlite/notice*.py,
+bot/store/postgres/noticesql.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Staff notices' queries in PostgreSQL, as bot/store/sqlite/notices.py has them for SQLite:
+"""Staff notices' queries in PostgreSQL, as bot/store/sqlite/notice*.py have them for SQLite:
 drafts and their states, who a notice reaches, the fan-out into outbox rows (one per notice
 and resident, in batches, the cursor committed with its rows), the delivery claim's part
 (which notices' rows may go now, and their text filled in), and the reports.
@@ -295,7 +295,7 @@ def add_row(
 
 
 class _Audience:
-    """SQL for one notice's audience (bot/store/sqlite/notices.py's, in PostgreSQL's words):
+    """SQL for one notice's audience (bot/store/sqlite/noticefanout.py's, in PostgreSQL's words):
     the residents it is driven by, in id order, and the conditions each must meet."""
 
     def __init__(self, row: dict[str, Any], now: datetime) -> None:

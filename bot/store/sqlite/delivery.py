@@ -13,7 +13,7 @@ import sqlite_utils
 
 from bot.store.base import SendBudget
 from bot.store.records import OutboxItem, SentMark
-from bot.store.sqlite import notices
+from bot.store.sqlite import noticefanout, noticeresidents
 from bot.store.sqlite.lane import Lane
 from bot.store.sqlite.pipeline import from_utc_text, update_resident, utc_text
 
@@ -202,9 +202,9 @@ class SqliteDelivery:
         held: frozenset[int] = frozenset(),
     ) -> list[OutboxItem]:
         def write(db: sqlite_utils.Database) -> list[OutboxItem]:
-            groups = [(None, 1 << 30), *notices.claim_groups(db, now, held)]
+            groups = [(None, 1 << 30), *noticefanout.claim_groups(db, now, held)]
             items = claim(db, list(providers), now, limit, groups)
-            return notices.fill_items(db, items, now)
+            return noticefanout.fill_items(db, items, now)
 
         return await self.lane.write(write)
 
@@ -228,7 +228,7 @@ class SqliteDelivery:
         def write(db: sqlite_utils.Database) -> None:
             stop_notices(db, resident_id)
             # Kept as evidence like a resident's own 停止 (the provider's opt-out list).
-            notices.consent(db, resident_id, None, "stop", "provider", datetime.now(UTC))
+            noticeresidents.consent(db, resident_id, None, "stop", "provider", datetime.now(UTC))
 
         await self.lane.write(write)
 
@@ -237,7 +237,7 @@ class SqliteDelivery:
     ) -> datetime | None:
         def read(db: sqlite_utils.Database) -> datetime | None:
             now = datetime.now(UTC)
-            groups = [(None, 1 << 30), *notices.claim_groups(db, now, held)]
+            groups = [(None, 1 << 30), *noticefanout.claim_groups(db, now, held)]
             return next_due(db, list(providers), groups)
 
         return await self.lane.read(read)
@@ -245,7 +245,7 @@ class SqliteDelivery:
     async def stale_rich(self, sent_before: datetime, limit: int) -> list[OutboxItem]:
         def read(db: sqlite_utils.Database) -> list[OutboxItem]:
             items = stale_rich(db, sent_before, limit)
-            return notices.fill_items(db, items, sent_before, drop=False)
+            return noticefanout.fill_items(db, items, sent_before, drop=False)
 
         return await self.lane.read(read)
 

@@ -14,8 +14,9 @@ import sqlite_utils
 
 from bot.store import records as r
 from bot.store.base import AuditSealer
+from bot.store.noticerows import OPEN
 from bot.store.sqlite import audit as audit_log
-from bot.store.sqlite import notices, pipeline
+from bot.store.sqlite import noticefanout, noticereports, noticeresidents, notices, pipeline
 from bot.store.sqlite.console import SqliteCases
 from bot.store.sqlite.lane import Lane
 
@@ -123,7 +124,7 @@ class SqliteNotices:
         return await self.lane.write(write)
 
     async def audience(self, notice_id: str, now: datetime) -> r.AudienceCount:
-        return await self.lane.read(notices.audience_count, notice_id, now)
+        return await self.lane.read(noticefanout.audience_count, notice_id, now)
 
     async def fan_out(
         self, notice_id: str, route: r.Route, local: frozenset[str], limit: int, now: datetime
@@ -134,7 +135,7 @@ class SqliteNotices:
             return gate.waiting > 0
 
         step = await self.fanout.write(
-            notices.fan_out, notice_id, route, local, limit, now, give_way
+            noticefanout.fan_out, notice_id, route, local, limit, now, give_way
         )
         # The batch's WAL pages to disk now, with no lock held: else the next fsync'd commit
         # — a webhook's — would wait for them (one file: its fsync flushes every page).
@@ -142,25 +143,25 @@ class SqliteNotices:
         return step
 
     async def drop_rows(self, notice_id: str, status: str, limit: int) -> int:
-        return await self.fanout.write(notices.drop_rows, notice_id, status, limit)
+        return await self.fanout.write(noticefanout.drop_rows, notice_id, status, limit)
 
     async def unfinished(self, notice_id: str) -> bool:
-        return await self.lane.read(notices.unfinished, notice_id)
+        return await self.lane.read(noticefanout.unfinished, notice_id)
 
     async def counts(self, notice_id: str) -> r.NoticeCounts:
-        return await self.lane.read(notices.counts, notice_id)
+        return await self.lane.read(noticereports.counts, notice_id)
 
     async def record_progress(self, notice_id: str, now: datetime, counts: r.NoticeCounts) -> None:
-        await self.lane.write(notices.record_progress, notice_id, now, counts)
+        await self.lane.write(noticereports.record_progress, notice_id, now, counts)
 
     async def progress(self, notice_id: str) -> list[r.ProgressPoint]:
-        return await self.lane.read(notices.progress, notice_id)
+        return await self.lane.read(noticereports.progress, notice_id)
 
     async def answers(self, notice_id: str) -> dict[str, int]:
-        return await self.lane.read(notices.answers, notice_id)
+        return await self.lane.read(noticereports.answers, notice_id)
 
     async def stopped_after(self, notice_id: str) -> int:
-        return await self.lane.read(notices.stopped_after, notice_id)
+        return await self.lane.read(noticereports.stopped_after, notice_id)
 
     async def image(self, notice_id: str) -> tuple[str, bytes] | None:
         return await self.lane.read(notices.image, notice_id)
@@ -213,7 +214,7 @@ class SqliteNotices:
                 "sent", f"n:{notice_id}:{to.resident_id}", priority=notices.priority_of(db, notice_id),
                 notice_id=notice_id,
             )  # fmt: skip
-            notices.set_state(db, notice_id, "sent", now, notices.OPEN)
+            notices.set_state(db, notice_id, "sent", now, OPEN)
             return outbox_id
 
         return await self.lane.write(write)
@@ -252,23 +253,23 @@ class SqliteNoticeService:
         self.db = db
 
     def subscriptions(self, resident_id: str) -> list[r.Subscription]:
-        return notices.subscriptions(self.db, resident_id)
+        return noticeresidents.subscriptions(self.db, resident_id)
 
     def set_topics(
         self, resident_id: str, topics: Sequence[str], active: bool, via: str, now: datetime
     ) -> list[str]:
-        return notices.set_topics(self.db, resident_id, topics, active, via, now)
+        return noticeresidents.set_topics(self.db, resident_id, topics, active, via, now)
 
     def consent(
         self, resident_id: str, topic: str | None, action: str, via: str, now: datetime
     ) -> None:
-        notices.consent(self.db, resident_id, topic, action, via, now)
+        noticeresidents.consent(self.db, resident_id, topic, action, via, now)
 
     def open_ask(self, resident_id: str, now: datetime, hours: float) -> r.OpenAsk | None:
-        return notices.open_ask(self.db, resident_id, now, hours)
+        return noticeresidents.open_ask(self.db, resident_id, now, hours)
 
     def answer(self, notice_id: str, resident_id: str, choice: str, now: datetime) -> None:
-        notices.answer(self.db, notice_id, resident_id, choice, now)
+        noticeresidents.answer(self.db, notice_id, resident_id, choice, now)
 
 
 class SqliteTurnCases:

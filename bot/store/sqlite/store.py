@@ -32,7 +32,7 @@ from bot.store.base import (
 )
 from bot.store.codec import Codec
 from bot.store.services import Conversations, Residents
-from bot.store.sqlite import bookings, faq, health, notices, pipeline, sealing, staff
+from bot.store.sqlite import bookings, faq, health, noticefanout, pipeline, sealing, staff
 from bot.store.sqlite.connection import WriteGate, write_transaction
 from bot.store.sqlite.delivery import SqliteDelivery
 from bot.store.sqlite.health import Faults, unusable
@@ -362,13 +362,13 @@ class SqliteStore:
 
     async def replies_for(self, inbox_id: int) -> list[r.SentMessage]:
         def read(db: sqlite_utils.Database) -> list[r.SentMessage]:
-            return notices.fill_sent(db, pipeline.replies_for(db, inbox_id))
+            return noticefanout.fill_sent(db, pipeline.replies_for(db, inbox_id))
 
         return await self._intake.read(read)
 
     async def sent_to(self, resident_id: str, after_id: int = 0) -> list[r.SentMessage]:
         def read(db: sqlite_utils.Database) -> list[r.SentMessage]:
-            return notices.fill_sent(db, pipeline.sent_to(db, resident_id, after_id))
+            return noticefanout.fill_sent(db, pipeline.sent_to(db, resident_id, after_id))
 
         return await self._intake.read(read)
 
