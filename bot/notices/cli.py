@@ -33,7 +33,7 @@ from bot.notices.routing import default_route
 from bot.notices.spec import NoticeFileError, city_districts, parse_notice_file
 from bot.numbering import InvalidNumber, parse
 from bot.pipeline.turns import LOCAL_PROVIDERS
-from bot.staff.cli import opened
+from bot.staff.cli import DB_HELP, opened
 from bot.store import Store
 from bot.store.records import Notice
 
@@ -44,9 +44,7 @@ BY_HELP = "the staff account acting (required; no default)"
 
 def add_parsers(sub: argparse._SubParsersAction, parser_class: type) -> None:
     notices = sub.add_parser("notices", help="staff notices: draft, approve, cancel, report")
-    notices.add_argument(
-        "--db", type=Path, help="the database (default: $BOT_DB, else var/bot.db, as `bot serve`)"
-    )
+    notices.add_argument("--db", help=DB_HELP)
     commands = notices.add_subparsers(
         dest="notices_command", required=True, parser_class=parser_class
     )
