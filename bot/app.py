@@ -24,6 +24,8 @@ from bot.delivery.worker import DeliveryDeps, run_delivery
 from bot.edge import EdgeLimits, install_edge, json_response
 from bot.identity import NumberVault
 from bot.metrics import METRICS, Metrics
+from bot.notices.answers import notice_answers
+from bot.notices.setup import notice_parts
 from bot.pipeline.service import Pipeline
 from bot.simulator import add_simulator_routes
 from bot.staff import add_staff_routes
@@ -105,6 +107,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         texts=texts,
         metrics=metrics_,
         max_chars=settings.max_text_chars,
+        first_look=notice_answers(Path(settings.flows_dir)),
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -124,6 +127,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
             asyncio.create_task(
                 _purge_old_texts(store, clock, settings.retention_days, stop), name="bot-retention"
             ),
+            asyncio.create_task(notices.dispatcher.run(stop), name="bot-notices"),
         ]
         yield
         stop.set()
@@ -147,10 +151,26 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     channel_settings = add_channel_routes(
         app, settings, pipeline, shared_limits=SharedLimits(store, vault.resident_id)
     )
-    delivery = DeliveryDeps(
-        store.delivery, vault, clock, channel_settings, pipeline.outbox_wake, metrics=metrics_
+    notices = notice_parts(
+        store,
+        Path(settings.flows_dir),
+        clock,
+        vault,
+        pipeline.outbox_wake,
+        channel_settings,
+        settings.simulator,
+        settings.env_vars,
     )
-    add_staff_routes(
+    delivery = DeliveryDeps(
+        store.delivery,
+        vault,
+        clock,
+        channel_settings,
+        pipeline.outbox_wake,
+        metrics=metrics_,
+        held=notices.held,
+    )
+    router = add_staff_routes(
         app,
         settings,
         console=store.console,
@@ -161,6 +181,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
         outbox_wake=pipeline.outbox_wake,
         registry=metrics_.registry,
     )
+    notices.add_routes(app, router)
     return app
 
 

@@ -70,6 +70,13 @@ ACTION_LABELS: dict[str, str] = {
     "audit.viewed": "監査ログの閲覧",
     "audit.exported": "監査ログの書き出し",
     "audit.verified": "監査ログの検証",
+    "notice.drafted": "お知らせの作成",
+    "notice.edited": "お知らせの編集",
+    "notice.approved": "お知らせの承認",
+    "notice.sending": "お知らせの送信開始",
+    "notice.cancelled": "お知らせの中止",
+    "notice.test_sent": "お知らせのテスト送信",
+    "notice.exported": "お知らせ集計の書き出し",
 }
 
 

@@ -6,6 +6,7 @@ replies arrive here. The clock is the bot's: it runs in real time from `--clock`
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.city import build_responder
@@ -58,6 +59,11 @@ class Chat:
         self._tick()
         self._offset += delta
         return self.bot.advance(self.sender, delta)
+
+    def notice(self, path: Path) -> list[dict[str, Any]]:
+        """A staff notice file delivered to this resident now (a rehearsal of its `ask`)."""
+        self._tick()
+        return self.bot.notice(self.sender, path, self.channel)
 
     def check(self) -> list[dict[str, Any]]:
         """Anything sent since (staff's replies from the console)."""

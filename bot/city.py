@@ -4,6 +4,7 @@ never imports the domain and everything reads the one folder it is given."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from bot.clock import Clock
@@ -12,14 +13,40 @@ from bot.engine import Domain, FlowError, FlowResponder, FlowSet, check_flows, l
 from bot.engine.loader import flows_folder, flows_report
 from bot.turn import Responder
 
+PROBLEM = re.compile(r"^(.*?):(\d+): (.*)$", re.S)
+
 
 def _domain(path: Path) -> Domain:
     return build_domain(flows_folder(path))
 
 
 def check_city(path: Path | str) -> list[FlowError]:
-    """`bot flows check`: the flows, templates, data and NLU files of the folder of `path`."""
-    return check_flows(Path(path), _domain(Path(path)))
+    """`bot flows check`: the flows, templates, data and NLU files of the folder of `path`,
+    and the notice files staff keep in its notices/ (templates, rehearsed by tests)."""
+    errors = check_flows(Path(path), _domain(Path(path)))
+    if not errors:  # the notices' rules must read before notice files can be checked
+        errors += check_notice_files(flows_folder(Path(path)))
+    return errors
+
+
+def check_notice_files(flows_dir: Path) -> list[FlowError]:
+    from bot.notices.policy import load_policy
+    from bot.notices.spec import NoticeFileError, city_districts, parse_notice_file
+
+    folder = flows_dir / "notices"
+    if not folder.is_dir():
+        return []
+    policy, districts = load_policy(flows_dir), city_districts(flows_dir)
+    errors = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            parse_notice_file(path, policy, districts)
+        except NoticeFileError as exc:
+            for problem in exc.problems:
+                where = PROBLEM.match(problem)
+                if where:
+                    errors.append(FlowError(where[1], int(where[2]), where[3]))
+    return errors
 
 
 def city_report(path: Path | str) -> tuple[list[FlowError], list[FlowError]]:

@@ -193,7 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.staff.cli import add_parsers as add_staff_parsers
 
     add_staff_parsers(sub, _Parser)  # bot staff …, bot audit …
-    for name in ("staff", "audit"):
+    from bot.notices.cli import add_parsers as add_notice_parsers
+
+    add_notice_parsers(sub, _Parser)  # bot notices …
+    for name in ("staff", "audit", "notices"):
         _city_option(sub.choices[name])
     _share_group_options(sub)
     return parser
@@ -370,6 +373,7 @@ CHAT_HELP = """\
 /help        この説明
 /now         ボットの時計の今の時刻
 /wait 25h    時計を進めて、その間に期限の来たリマインダーなどを届けます（s, m, h, d）
+/notice FILE お知らせのファイルを、いまこの番号に届けます（リハーサル。質問への回答を試せます）
 /quit        終了（Ctrl-D でも）
 空のまま Enter  担当者からの返信など、新しいメッセージを確認します"""
 
@@ -405,6 +409,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     print(exc)
                     continue
                 print(f"時刻: {chat.now()}")
+            elif command.startswith("/notice"):
+                try:
+                    sent = chat.notice(Path(command[7:].strip()))
+                except BotError as exc:
+                    print(exc)
+                    continue
             elif command.startswith("/"):
                 print(f"{command.split()[0]} は使えません。/help で使い方を表示します。")
                 continue
@@ -566,6 +576,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_notices(args: argparse.Namespace) -> int:
+    from bot.notices.cli import cmd_notices as run
+
+    return run(args, city_of(args).flows)
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from bot.config import database_settings
     from bot.store import backup
@@ -661,6 +677,7 @@ async def _faq_misses(args: argparse.Namespace, db: Path | str, secret: bytes) -
 
 
 COMMANDS = {
+    "notices": cmd_notices,
     "migrate": cmd_migrate,
     "staff": cmd_staff,
     "audit": cmd_audit,

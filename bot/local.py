@@ -14,12 +14,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.audit import AuditChain
 from bot.channels.base import Inbound
 from bot.clock import Clock, FrozenClock
 from bot.identity import NumberVault
+from bot.notices.answers import notice_answers
+from bot.notices.rehearsal import rehearse
 from bot.pipeline.intake import identity_of, prepare_inbound
 from bot.pipeline.turns import TurnRunner
 from bot.store import open_store
+from bot.store.records import Route
 from bot.system_texts import SystemTexts
 from bot.turn import Responder
 
@@ -41,10 +45,17 @@ class LocalBot:
         self.clock = clock
         self.provider = provider
         self.shared = shared
-        self.vault = NumberVault(secret_key or secrets.token_bytes(32))
-        self.runner = TurnRunner(responder, clock, SystemTexts.load(flows_dir))
+        self.flows_dir = flows_dir
+        secret = secret_key or secrets.token_bytes(32)
+        self.vault = NumberVault(secret)
+        self.runner = TurnRunner(
+            responder, clock, SystemTexts.load(flows_dir), first_look=notice_answers(flows_dir)
+        )
         self.db_path = db_path
-        self.store = open_store(db_path, self.vault.texts, single_lane=True)
+        # The server's key links audit entries into the server's chain (a shared database).
+        self.store = open_store(
+            db_path, self.vault.texts, single_lane=True, audit=AuditChain.from_secret(secret)
+        )
         self._loop = asyncio.Runner()
         self._loop.run(self.store.open(serve=not shared))
         self._ids = itertools.count(1)
@@ -77,6 +88,24 @@ class LocalBot:
         self._process()
         if self.shared:  # a server on the same database may have taken the message
             self._loop.run(self._until_processed(stored[0].inbox_id))
+        return self.new_messages(sender)
+
+    def notice(self, sender: str, path: Path, channel: str = "sms") -> list[dict[str, Any]]:
+        """A staff notice (a notice file) delivered to this resident now; what they got."""
+        route = Route(self.provider, channel)
+        now = self.clock.now()
+        self._loop.run(
+            rehearse(
+                self.store,
+                self.vault,
+                self.flows_dir,
+                path,
+                sender,
+                identity_of(self.provider, sender),
+                route,
+                now,
+            )
+        )
         return self.new_messages(sender)
 
     async def _until_processed(self, inbox_id: int, timeout: float = 10.0) -> None:

@@ -216,6 +216,10 @@ class LoadGen:
         self.phase_code = 0
         self.in_use: set[str] = set()
         self.replies_seen = 0
+        # When each staff notice reached "the provider" (bot bench --notice): the rate.
+        self.notice_arrivals: list[int] = []
+        self.notice_to: set[str] = set()
+        self.notice_repeats = 0  # the same notice twice to one number (must stay 0)
 
     # -- the provider side --
 
@@ -237,7 +241,13 @@ class LoadGen:
             return 400, {"code": 21602, "status": 400}
         self.provider["201"] += 1
         self.replies_seen += 1
-        match = _KEY.match(headers.get("i-twilio-idempotency-token", ""))
+        token = headers.get("i-twilio-idempotency-token", "")
+        if token.startswith("ob-n:"):  # a staff notice's row (bot.store.sqlite.notices)
+            self.notice_arrivals.append(at)
+            if to in self.notice_to:
+                self.notice_repeats += 1
+            self.notice_to.add(to)
+        match = _KEY.match(token)
         first = match is not None and match.group(2) == "0" and match.group(3) in (None, "1")
         if first:
             waiter = self.reply_waiters.pop(to, None)
@@ -485,6 +495,21 @@ class LoadGen:
         result["send_lag"] = summarize(rec.send_lag)
         return result
 
+    async def arrivals(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        """Staff notices received so far, and the rate over the last `window` seconds."""
+        times = self.notice_arrivals
+        window = float(cfg.get("window", 10.0)) * 1e9
+        now = now_ns()
+        recent = [t for t in times[-200_000:] if t >= now - window]
+        span = (now - recent[0]) / 1e9 if recent else 0.0
+        return {
+            "count": len(times),
+            "distinct": len(self.notice_to),
+            "repeats": self.notice_repeats,
+            "recent": len(recent),
+            "rate": round(len(recent) / span, 1) if span > 0 else 0.0,
+        }
+
     async def drain(self, cfg: dict[str, Any]) -> dict[str, Any]:
         deadline = time.monotonic() + float(cfg.get("timeout", 30))
         while self.reply_waiters and time.monotonic() < deadline:
@@ -594,7 +619,12 @@ async def main_async() -> None:
             "from": CITY_NUMBER,
         }
     )
-    commands = {"run": gen.run_closed, "open": gen.run_open, "drain": gen.drain}
+    commands = {
+        "run": gen.run_closed,
+        "open": gen.run_open,
+        "drain": gen.drain,
+        "arrivals": gen.arrivals,
+    }
     while True:
         line = await reader.readline()
         if not line:

@@ -62,8 +62,21 @@ def _spread(i: int, n: int) -> int:
     return (i * 2654435761) % n
 
 
+# bot bench --notice: residents subscribed to these topics (ids from flows/data/notices.yaml),
+# a resident to 1, 2 or 3 of them.
+TOPICS = ("bousai", "gomi", "kosodate", "kenko", "shisei")
+# Residents live across the sample city's districts (flows/data/districts.yaml).
+DISTRICTS = ("北", "南", "東", "西", "中央", "桜台")
+
+
 def _chunk(
-    secret: bytes, start: int, stop: int, residents: int, past: list[str], future: list[str]
+    secret: bytes,
+    start: int,
+    stop: int,
+    residents: int,
+    past: list[str],
+    future: list[str],
+    subscribed: bool = False,
 ) -> dict[str, list[tuple]]:
     """Every row for residents start..stop-1 and history rows start..stop-1 (a worker
     process makes them; the parent only inserts)."""
@@ -86,7 +99,7 @@ def _chunk(
 
     k = len(past)
     texts = all_texts()
-    people, inbox, outbox, conversations, timers = [], [], [], [], []
+    people, inbox, outbox, conversations, timers, topics = [], [], [], [], [], []
     for i in range(start, stop):
         number = f"+8190{i:08d}".encode()
         h = base.copy()
@@ -101,10 +114,14 @@ def _chunk(
                 "rcs" if i % 5 == 0 else "sms",
                 past[_spread(i, k)],
                 past[_spread(i + 1, k)],
+                DISTRICTS[_spread(i, len(DISTRICTS))],
             )
         )
         if i % 10 == 0:
             conversations.append((me, sealed_object(1, i, CONVERSATION), past[_spread(i, 200)]))
+        if subscribed:
+            for n in range(1 + i % 3):
+                topics.append((me, TOPICS[(i + n) % len(TOPICS)], 1, past[_spread(i + 3, k)]))
         if i % 50 == 3:
             timers.append(
                 (
@@ -149,20 +166,23 @@ def _chunk(
             )
         )
     people.sort()
+    topics.sort()
     return {
         "residents": people,
         "inbox": inbox,
         "outbox": outbox,
         "conversations": conversations,
         "timers": timers,
+        "notice_subscriptions": topics,
     }
 
 
 def seed_database(
-    path: Path | str, residents: int, secret: bytes, workers: int = 2
+    path: Path | str, residents: int, secret: bytes, workers: int = 2, subscribed: bool = False
 ) -> dict[str, Any]:
     """Create and fill the database at `path` (a SQLite file, or an empty PostgreSQL
-    database's URL). Returns counts and seconds taken."""
+    database's URL; `subscribed`: every resident subscribed to one to three notice topics,
+    SQLite only). Returns counts and seconds taken."""
     started = time.perf_counter()
     now = datetime.now(UTC)
     past = _stamps(now, 365)
@@ -178,7 +198,7 @@ def seed_database(
         if vault.texts.open(text) != all_texts()[0]:
             raise RuntimeError("the seeder's texts do not open with TextVault")
     spans = [(a, min(a + CHUNK, residents)) for a in range(0, residents, CHUNK)]
-    args = [(secret, a, b, residents, past, future) for a, b in spans]
+    args = [(secret, a, b, residents, past, future, subscribed) for a, b in spans]
     with bulk_writer(path) as writer:
         if len(spans) <= 1:  # small: no worker processes
             for item in args:

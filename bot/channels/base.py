@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass
@@ -41,6 +41,10 @@ class Outbound:
     text: str
     suggestions: list[str] = field(default_factory=list)
     kind: str = "reply"  # "reply" | "notice"
+    # A staff notice on +メッセージ: a card {title, description, image_url, buttons} and the
+    # SMS text to show where the phone cannot render it (RCS "fallback").
+    card: dict[str, Any] | None = None
+    fallback: str | None = None
 
 
 @dataclass

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot import numbering
 from bot.channels.base import (
     RESEND,
     Capabilities,
@@ -35,7 +36,13 @@ from bot.channels.http import (
     sender,
     transient,
 )
-from bot.channels.rich import MAX_POSTBACK_BYTES, chips, choice_from_postback, fallback_text
+from bot.channels.rich import (
+    MAX_POSTBACK_BYTES,
+    chips,
+    choice_from_postback,
+    fallback_text,
+    shorten,
+)
 from bot.channels.settings import RcsSettings
 
 PATH = "/webhooks/rcs"
@@ -124,6 +131,51 @@ def parse(body: bytes) -> list[Inbound | StatusEvent]:
     return [Inbound("rcs", "rcs", message_id, number, text, postback=postback)]
 
 
+def rich_card(card: dict[str, Any]) -> dict[str, Any]:
+    """A staff notice's card as an RBM standalone card: buttons open a URL, dial a number or
+    reply with a choice (the same postback a chip has)."""
+    actions = []
+    for button in card.get("buttons", []):
+        label = shorten(button["label"])
+        if button.get("url"):
+            actions.append(
+                {
+                    "action": {
+                        "text": label,
+                        "postbackData": "open_url",
+                        "openUrlAction": {"url": button["url"]},
+                    }
+                }
+            )
+        elif button.get("dial"):
+            actions.append(
+                {
+                    "action": {
+                        "text": label,
+                        "postbackData": "dial",
+                        "dialAction": {"phoneNumber": dial_number(button["dial"])},
+                    }
+                }
+            )
+        elif button.get("reply"):
+            chip = chips([button["reply"]])[0]
+            actions.append({"reply": {"text": label, "postbackData": chip.postback}})
+    body: dict[str, Any] = {"title": card["title"], "description": card["description"]}
+    if card.get("image_url"):
+        body["media"] = {"height": "MEDIUM", "contentInfo": {"fileUrl": card["image_url"]}}
+    if actions:
+        body["suggestions"] = actions
+    return {"standaloneCard": {"cardOrientation": "VERTICAL", "cardContent": body}}
+
+
+def dial_number(text: str) -> str:
+    """E.164 for RBM's dialAction (the checker made sure it is a number)."""
+    try:
+        return numbering.parse(text).e164
+    except numbering.InvalidNumber:
+        return text
+
+
 class RcsChannel:
     name = "rcs"
     capabilities = Capabilities(rich=True, max_length=3072)
@@ -145,8 +197,11 @@ class RcsChannel:
     async def _send(self, message: Outbound) -> SendResult:
         content: dict[str, Any] = {
             "text": message.text,
-            "fallback": fallback_text(message.text, message.suggestions),
+            "fallback": message.fallback or fallback_text(message.text, message.suggestions),
         }
+        if message.card is not None:
+            del content["text"]
+            content["richCard"] = rich_card(message.card)
         if message.suggestions:
             content["suggestions"] = [
                 {"reply": {"text": chip.label, "postbackData": chip.postback}}

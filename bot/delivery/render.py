@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC
+from typing import Any
 
 from bot.channels.base import Outbound
 from bot.channels.rich import MAX_SUGGESTIONS, fallback_text
@@ -28,7 +29,10 @@ def sms_texts(text: str, suggestions: list[str], max_length: int = 1600) -> list
 
 def as_sms(row: OutboxItem, to: str, max_length: int = 1600, key: str = "") -> list[Outbound]:
     base = key or idempotency_key(row)
-    texts = sms_texts(row.text, list(row.suggestions), max_length)
+    if row.sms_text is not None:  # a staff notice: the SMS exactly as staff approved it
+        texts = sms_texts(row.sms_text, [], max_length)
+    else:
+        texts = sms_texts(row.text, list(row.suggestions), max_length)
     return [
         Outbound(
             outbox_id=row.id,
@@ -42,7 +46,7 @@ def as_sms(row: OutboxItem, to: str, max_length: int = 1600, key: str = "") -> l
     ]
 
 
-def as_rich(row: OutboxItem, to: str, max_length: int = 3072) -> Outbound:
+def as_rich(row: OutboxItem, to: str, max_length: int = 3072, public_url: str = "") -> Outbound:
     suggestions = list(row.suggestions)
     text = row.text
     if len(text) > max_length:  # rare: keep it whole by sending it as plain numbered text
@@ -56,4 +60,22 @@ def as_rich(row: OutboxItem, to: str, max_length: int = 3072) -> Outbound:
         text=text,
         suggestions=suggestions[:MAX_SUGGESTIONS],
         kind=row.kind,
+        card=card_for(row, public_url),
+        fallback=row.sms_text,
     )
+
+
+def card_for(row: OutboxItem, public_url: str) -> dict[str, Any] | None:
+    """A staff notice's card as the provider needs it: the image as a URL the bot serves
+    (GET /notices/{id}/image), the whole text in the description."""
+    card = row.card
+    if card is None:
+        return None
+    description = f"{card['description']}\n\n{row.text}" if card.get("description") else row.text
+    image = f"{public_url}/notices/{card['notice_id']}/image" if card.get("image") else None
+    return {
+        "title": card["title"],
+        "description": description,
+        "image_url": image,
+        "buttons": card.get("buttons", []),
+    }

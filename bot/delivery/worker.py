@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import aiohttp
@@ -35,7 +36,8 @@ from bot.store.records import OutboxItem, SentMark
 
 log = logging.getLogger("bot.delivery")
 
-BATCH = 20
+BATCH = 20  # rows claimed at a time at the default rate; more at a higher rate
+MAX_BATCH = 200
 CONCURRENCY = 16
 SWEEP_EVERY = 1.0  # seconds between checks for rich messages not delivered in time
 
@@ -55,6 +57,14 @@ class DeliveryDeps:
     wake: asyncio.Event | None = None  # set when the outbox may have work (Wakeups.outbox)
     channels: dict[str, Channel] = field(default_factory=dict)  # overrides, for tests
     metrics: Metrics | None = None
+    # The priorities of staff notices that wait now (quiet hours, bot.notices.policy).
+    held: Callable[[datetime], frozenset[int]] = lambda now: frozenset()
+
+
+def batch_size(rate: float) -> int:
+    """Rows per claim: a tenth of a second's worth at the channel's rate (at least BATCH),
+    so a fast channel is not held back by one claim's commit per 20 sends."""
+    return max(BATCH, min(MAX_BATCH, int(rate / 10)))
 
 
 def build_channels(cs: ChannelSettings, session: aiohttp.ClientSession) -> dict[str, Channel]:
@@ -82,6 +92,7 @@ class DeliveryWorker:
         }
         self.loop_guard = LoopGuard(self.cs.loop_limit, self.cs.loop_window)
         self._slots = asyncio.Semaphore(CONCURRENCY)
+        self.batch = batch_size(self.cs.send_rate)
         self._last_sweep = 0.0
         self.sends = 0  # provider calls made (metrics, tests)
         self.store = deps.store
@@ -107,7 +118,7 @@ class DeliveryWorker:
     async def step(self) -> bool:
         """Claim and deliver one batch; sweep late rich messages. True if anything was due."""
         now = self.deps.clock.now()
-        rows = await self.store.claim(self.providers, now, BATCH)
+        rows = await self.store.claim(self.providers, now, self.batch, self.deps.held(now))
         if rows:
             groups: dict[str, list[OutboxItem]] = {}
             for row in rows:  # one resident's rows in order; residents side by side
@@ -121,7 +132,8 @@ class DeliveryWorker:
     async def _idle(self, stop: asyncio.Event) -> None:
         timeout = 1.0
         try:
-            due = await self.store.next_due(self.providers)
+            now = self.deps.clock.now()
+            due = await self.store.next_due(self.providers, self.deps.held(now))
         except Exception:
             due = None
         if due is not None:
@@ -156,11 +168,18 @@ class DeliveryWorker:
     async def deliver(self, row: OutboxItem) -> None:
         now = self.deps.clock.now()
         kind = row.kind
+        if row.expires_at is not None and now >= row.expires_at:
+            await self.store.failed(row.id, "notice_expired", now, "expired")
+            return
         if kind == "notice":
             if not row.notices_enabled:
                 await self.store.failed(row.id, "notices_disabled", now, "suppressed")
                 return
-            if is_quiet(now, self.cs.quiet_start_hour, self.cs.quiet_end_hour):
+            # A turn's own notices (reminders) wait out BOT_QUIET_HOURS row by row; staff
+            # notices are held by the claim, by their category (flows/data/notices.yaml).
+            if row.notice_id is None and is_quiet(
+                now, self.cs.quiet_start_hour, self.cs.quiet_end_hour
+            ):
                 later = quiet_ends(now, self.cs.quiet_start_hour, self.cs.quiet_end_hour)
                 await self.store.retry(row.id, later, "quiet_hours")
                 return
@@ -176,7 +195,7 @@ class DeliveryWorker:
             return
         channel = self.channels[row.provider]
         if channel.capabilities.rich and row.channel == "rcs":
-            messages = [as_rich(row, to, channel.capabilities.max_length)]
+            messages = [as_rich(row, to, channel.capabilities.max_length, self.cs.public_url)]
         else:
             messages = as_sms(row, to, channel.capabilities.max_length)
         result, message_id = await self._send(channel, messages, row)
@@ -285,7 +304,7 @@ class DeliveryWorker:
         if self.cs.rcs is None or rcs is None or self.sms_provider is None:
             return
         before = self.deps.clock.now() - timedelta(seconds=self.cs.rcs.delivery_timeout)
-        for row in await self.store.stale_rich(before, BATCH):
+        for row in await self.store.stale_rich(before, self.batch):
             if not row.phone_enc or not isinstance(rcs, RcsChannel):
                 continue
             to = self.deps.vault.decrypt(row.phone_enc)

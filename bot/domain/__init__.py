@@ -15,13 +15,26 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bot.domain import actions, actions_faq, actions_garbage, actions_people, data
+from bot.domain import (
+    actions,
+    actions_faq,
+    actions_garbage,
+    actions_notices,
+    actions_people,
+    data,
+)
 from bot.domain.validate import validate_folder
 from bot.engine.actions import Action, ActionList, ActionRegistry, Domain
 from bot.engine.errors import FlowError
 
 # Every module that declares actions (a module-level `ACTIONS = ActionList()`).
-ACTION_MODULES: tuple[ModuleType, ...] = (actions, actions_people, actions_garbage, actions_faq)
+ACTION_MODULES: tuple[ModuleType, ...] = (
+    actions,
+    actions_people,
+    actions_garbage,
+    actions_faq,
+    actions_notices,
+)
 
 
 def _in_city(folder: Path, fn: Action) -> Action:

@@ -306,4 +306,8 @@ def read_leave_reply(ctx: Any) -> str:
 
 @register_action("set_notices")
 def set_notices(ctx: Any, enabled: bool) -> None:
+    """Every notice on or off (a city's own flows may use it; ours use notice_stop and
+    notice_resume, which also stop or resume a single topic). The time is kept."""
     ctx.update_resident(notices_enabled=bool(enabled))
+    action = "resume" if enabled else "stop"
+    ctx.services.notices.consent(ctx.turn.resident, None, action, ctx.channel or "sms", ctx.now)

@@ -17,6 +17,7 @@ Who reads what:
                    checked in bot/domain/validate_garbage.py
 - faq.yaml         bot/nlu/faq.py, bot/domain/actions_faq.py (bot/domain/validate_faq.py)
 - canned_replies.yaml  bot/staff/console_routes.py (the staff console's canned replies)
+- notices.yaml     bot/notices/policy.py (the notice rules; checked by bot/domain/notice_check.py)
 - nlu/words.yaml   bot/nlu/lexicon.py
 - nlu/intents.yaml bot/nlu/rules.py (and any other nlu/*.yaml: a city's added rules)
 """
@@ -38,6 +39,7 @@ from bot.domain.checker import (
     Problem,
     _top,
 )
+from bot.domain.notice_check import check_notices
 from bot.domain.validate_faq import check_faq
 from bot.domain.validate_garbage import catalogue_words, check_garbage
 from bot.engine.checks import describe, hint
@@ -660,6 +662,7 @@ DATA_CHECKS: dict[str, Callable[..., None]] = {
     "garbage": check_garbage,
     "faq": check_faq,
     "canned_replies": check_canned_replies,
+    "notices": check_notices,
 }
 NLU_CHECKS: dict[str, Callable[..., None]] = {"words": check_words, "intents": check_intents}
 

@@ -19,7 +19,7 @@ from bot.clock import Adjustable, Clock
 from bot.identity import NumberVault
 from bot.metrics import Metrics
 from bot.pipeline.intake import identity_of, prepare_inbound
-from bot.pipeline.turns import TurnRunner
+from bot.pipeline.turns import FirstLook, TurnRunner
 from bot.store.base import RowNotStored, Store, Wakeups
 from bot.store.records import InboundRow, Ingested, SentMessage, StoreHealth
 from bot.system_texts import SystemTexts
@@ -44,8 +44,10 @@ class Pipeline:
         metrics: Metrics,
         max_chars: int = 2000,
         batch_size: int = 32,
+        first_look: FirstLook | None = None,
     ) -> None:
         self.store = store
+        self.first_look = first_look
         self.clock = clock
         self.vault = vault
         self.texts = texts
@@ -73,7 +75,12 @@ class Pipeline:
         # Loading Sudachi and the flows takes seconds: off the event loop.
         self.responder = await asyncio.to_thread(self._responder_factory)
         self._runner = TurnRunner(
-            self.responder, self.clock, self.texts, self.max_chars, metrics=self.metrics
+            self.responder,
+            self.clock,
+            self.texts,
+            self.max_chars,
+            first_look=self.first_look,
+            metrics=self.metrics,
         )
         self._tasks = [
             asyncio.create_task(self._intake_loop(), name="bot-intake"),

@@ -38,6 +38,28 @@ _NOBODY = ResidentRow(id="")
 RESIDENT_TEXTS = frozenset({"district", "town"})
 
 
+class Answer(Protocol):
+    """What a first look decided (bot.notices.answers.Answered)."""
+
+    reply: str
+    handoff: bool
+    staff_note: str | None
+
+
+class FirstLook(Protocol):
+    """Looks at a message before the flows do (a notice's question being answered); None:
+    the flows answer it as usual. Runs in the turn's transaction, like an action."""
+
+    def take(
+        self,
+        resident_id: str,
+        text: str,
+        postback: str | None,
+        services: TurnServices,
+        now: datetime,
+    ) -> Answer | None: ...
+
+
 @runtime_checkable
 class Understands(Protocol):
     """A responder that can say what a text asks for (the pipeline's handoff rules use it)."""
@@ -55,9 +77,11 @@ class TurnRunner:
         texts: SystemTexts,
         max_chars: int = 2000,
         handoff_hours: float = DEFAULT_HANDOFF_HOURS,
+        first_look: FirstLook | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.responder = responder
+        self.first_look = first_look
         self.clock = clock
         self.texts = texts
         self.max_chars = max_chars
@@ -85,6 +109,8 @@ class TurnRunner:
         done = Completion()
         if turn.kind == "message" and person.failed_turns:
             done.failed_turns = 0  # a message worked again
+        if turn.kind == "message" and self._answered(item, turn, services, now, done):
+            return done
         if resident.handoff and self._during_handoff(item, turn, resident, now, done):
             return done
         outcome = self.responder.respond(turn, item.conversation, resident, services)
@@ -168,6 +194,23 @@ class TurnRunner:
             return True
         # Anything else is for staff: the bot stays silent and staff see the message.
         done.staff_notes.append(("message", turn.text))
+        return True
+
+    def _answered(
+        self, item: Claimed, turn: Turn, services: TurnServices, now: datetime, done: Completion
+    ) -> bool:
+        """A notice's question answered: tallied, and a handoff answer goes to staff now."""
+        if self.first_look is None:
+            return False
+        answer = self.first_look.take(item.resident_id, turn.text, turn.postback, services, now)
+        if answer is None:
+            return False
+        if answer.handoff:
+            done.resident["handoff"] = True
+            done.timers.append(Timer(HANDOFF_EXPIRY, now + timedelta(hours=self.handoff_hours)))
+            if answer.staff_note:
+                done.staff_notes.append(("handoff", answer.staff_note))
+        self._write_replies(item, [Reply(answer.reply)], True, done)
         return True
 
     def _intent(self, turn: Turn, now: datetime) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.channels.sms_choices import render_choices
 from bot.clock import TOKYO, FrozenClock
+from bot.errors import InputError
 from bot.local import LocalBot
 from bot.replay.spec import ConversationSpec, ExpectCheck, ReplyCheck, TurnSpec, parse_conversation
 from bot.turn import Responder
@@ -127,6 +128,12 @@ def _check_expect(check: ExpectCheck, conversation: dict | None) -> list[str]:
     return problems
 
 
+def notice_file(test_file: Path, name: str, flows_dir: Path) -> Path:
+    """A `notice:` turn's file: beside the test, else in the city folder (notices/…)."""
+    beside = test_file.parent / name
+    return beside if beside.exists() or not (flows_dir / name).exists() else flows_dir / name
+
+
 def run_conversation(
     spec: ConversationSpec, responder: Responder, flows_dir: Path, clock: FrozenClock
 ) -> FileResult:
@@ -142,6 +149,13 @@ def run_conversation(
                 if turn.action == "wait":
                     assert not isinstance(turn.value, str)
                     sent = bot.advance(spec.sender, turn.value)
+                elif turn.action == "notice":
+                    path = notice_file(Path(spec.file), str(turn.value), flows_dir)
+                    try:
+                        sent = bot.notice(spec.sender, path, spec.channel)
+                    except InputError as exc:
+                        result.failures.append(Failure(turn.number, f"notice: {exc}"))
+                        continue
                 elif turn.action == "tap":
                     label = str(turn.value)
                     if label not in offered:

@@ -13,7 +13,7 @@ from bot.clock import parse_instant
 from bot.yamlsource import LineDict, LineList, YamlSourceError, load_yaml
 
 TOP_KEYS = {"name", "channel", "now", "from", "turns"}
-TURN_ACTIONS = {"say", "tap", "wait"}
+TURN_ACTIONS = {"say", "tap", "wait", "notice"}
 TURN_KEYS = TURN_ACTIONS | {"reply", "expect"}
 REPLY_KEYS = {"contains", "not_contains", "matches", "suggestions", "none"}
 EXPECT_KEYS = {"flow", "state", "slots"}
@@ -45,7 +45,7 @@ class ExpectCheck:
 class TurnSpec:
     number: int
     line: int
-    action: str  # say | tap | wait
+    action: str  # say | tap | wait | notice (a notice file, relative to the test file)
     value: str | timedelta
     reply: ReplyCheck | None = None
     expect: ExpectCheck | None = None
@@ -169,11 +169,11 @@ def _expect(file: str, data: Any, line: int) -> ExpectCheck:
 
 def _turn(file: str, number: int, data: Any, line: int) -> TurnSpec:
     if not isinstance(data, LineDict):
-        raise _err(file, line, "each turn must be a mapping with say, tap or wait")
+        raise _err(file, line, "each turn must be a mapping with say, tap, wait or notice")
     _check_keys(file, data, TURN_KEYS, f"turn {number}")
     actions = [key for key in TURN_ACTIONS if key in data]
     if len(actions) != 1:
-        raise _err(file, data.line, f"turn {number} needs exactly one of say, tap or wait")
+        raise _err(file, data.line, f"turn {number} needs exactly one of say, tap, wait or notice")
     action = actions[0]
     key_line = data.key_lines[action]
     value: str | timedelta

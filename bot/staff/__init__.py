@@ -52,6 +52,7 @@ PAGE_HEADERS = {
 ASSETS = {
     "/staff/": ("staff.html", "text/html"),
     "/staff/staff.js": ("staff.js", "text/javascript"),
+    "/staff/notices.js": ("notices.js", "text/javascript"),
     "/staff/staff.css": ("staff.css", "text/css"),
 }
 

@@ -10,16 +10,17 @@
   const OPENED = { handoff: "担当者対応", message: "伝言", lookup: "電話対応", notice: "お知らせの回答" };
   const STATUS = { failed: "送信できませんでした", undelivered: "届きませんでした" };
   // The menu. Each entry shows only to roles with its permission. The notices screens
-  // (お知らせ配信: compose, approve, report) plug in here with "notices.draft".
+  // (お知らせ配信: compose, approve, report) are in notices.js, through `window.staffConsole`.
   const NAV = [
     { id: "conversations", label: "会話", permission: "conversations" },
     { id: "search", label: "住民を探す", permission: "conversations" },
+    { id: "notices", label: "お知らせ配信", permission: "notices.report" },
     { id: "accounts", label: "職員アカウント", permission: "accounts" },
     { id: "audit", label: "監査ログ", permission: "audit" },
     { id: "settings", label: "アカウント設定", permission: null },
   ];
   const VIEWS = ["login", "setup", "totp", "password", "enrol", "conversations", "search",
-                 "accounts", "audit", "settings", "forbidden"];
+                 "notices", "notice-edit", "notice", "accounts", "audit", "settings", "forbidden"];
 
   const state = { csrf: "", account: null, stage: null, cases: [], selected: null,
                   detail: null, newest: null, colleagues: [], timer: null, busy: false,
@@ -206,10 +207,14 @@
     if (!state.account || state.stage !== "ready") return;
     const hash = location.hash.replace(/^#/, "") || "conversations";
     const [view, arg] = hash.split("/");
-    const entry = NAV.find((item) => item.id === (view === "resident" ? "conversations" : view));
+    const parent = { resident: "conversations", notice: "notices", "notice-edit": "notices" };
+    const entry = NAV.find((item) => item.id === (parent[view] || view));
     if (!entry) { location.hash = "#conversations"; return; }
     if (!may(entry.permission)) { show("forbidden"); return; }
     if (view === "resident") { show("conversations"); loadCases(); openResident(arg); return; }
+    if (entry.id === "notices" && window.staffNotices) {
+      show(view); window.staffNotices.open(view, arg); return;
+    }
     if (view === "conversations") { state.selected = null; $("detail").hidden = true; $("placeholder").hidden = false; loadCases(); }
     show(view);
     if (view === "search") $("search-query").focus();
@@ -221,6 +226,7 @@
 
   async function refresh() {
     if (!state.account || document.hidden) return;
+    if (!$("view-notice").hidden && window.staffNotices) await window.staffNotices.refresh();
     if (!$("view-conversations").hidden) {
       await loadCases();
       if (state.selected) await loadNewer();
@@ -651,6 +657,9 @@
   }
 
   $("back").addEventListener("click", () => { location.hash = "#conversations"; });
+
+  // What notices.js uses of the console (the same helpers, the same session).
+  window.staffConsole = { $, el, api, jst, may, setStatus, account: () => state.account };
 
   // ---- start ------------------------------------------------------------------------------------
 

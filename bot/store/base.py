@@ -28,17 +28,26 @@ from typing import Any, Protocol, TypeVar
 from bot.errors import BotError
 from bot.store.console import ConsoleWork
 from bot.store.records import (
+    AudienceCount,
     AuditRow,
     BatchResult,
     Claimed,
     Completion,
+    FanOutStep,
     FaqMissCount,
     FloodLimits,
     FloodVerdict,
     InboundRow,
     Ingested,
+    ListEntry,
     NewAuditEntry,
+    NewNotice,
+    Notice,
+    NoticeCounts,
+    NoticeRule,
     OutboxItem,
+    ProgressPoint,
+    Route,
     SentMark,
     SentMessage,
     StaffNote,
@@ -111,11 +120,21 @@ class SenderLimits(Protocol):
 class DeliveryStore(Protocol):
     """The outbox as the delivery worker sees it. Each call is one transaction."""
 
-    async def claim(self, providers: Sequence[str], now: datetime, limit: int) -> list[OutboxItem]:
-        """Due pending rows of these providers (replies first), marked as being sent (with
-        the claim's time). A row left being sent by a process that died comes back pending
-        and `in_doubt_since` that claim (for SQLite at start-up; elsewhere when its lease
-        ends): the worker reconciles it with the provider before any resend."""
+    async def claim(
+        self,
+        providers: Sequence[str],
+        now: datetime,
+        limit: int,
+        held: frozenset[int] = frozenset(),
+    ) -> list[OutboxItem]:
+        """Due pending rows of these providers, by priority (replies first, then notices by
+        their category's priority), marked as being sent (with the claim's time). Rows of
+        staff notices come with the notice's texts and card; those of a priority in `held`
+        (quiet hours) wait, and those of a notice cancelled or expired are dropped, never
+        returned. A row left being sent by a process that died comes back pending and
+        `in_doubt_since` that claim (for SQLite at start-up; elsewhere when its lease ends):
+        the worker reconciles it with the provider before any resend — replies and notices
+        alike."""
         ...
 
     async def sent(self, marks: Sequence[SentMark]) -> None:
@@ -143,7 +162,9 @@ class DeliveryStore(Protocol):
         """The provider says the resident opted out: no more notices."""
         ...
 
-    async def next_due(self, providers: Sequence[str]) -> datetime | None: ...
+    async def next_due(
+        self, providers: Sequence[str], held: frozenset[int] = frozenset()
+    ) -> datetime | None: ...
 
     async def stale_rich(self, sent_before: datetime, limit: int) -> list[OutboxItem]:
         """Rich messages sent but not delivered by `sent_before` (not yet withdrawn)."""
@@ -211,6 +232,120 @@ class Console(Protocol):
     async def write(self, work: Callable[[ConsoleWork], T]) -> T: ...
 
 
+class Notices(Protocol):
+    """Staff notices (`store.notices`, bot.notices): each call one transaction. Changes
+    staff make are recorded by the `audit` entry given, in the same transaction."""
+
+    async def create(self, new: NewNotice, rule: NoticeRule, audit: NewAuditEntry) -> str:
+        """A draft; returns its id (8 characters, no 0/O/1/I)."""
+        ...
+
+    async def update(
+        self,
+        notice_id: str,
+        new: NewNotice,
+        rule: NoticeRule,
+        keep_image: bool,
+        keep_list: bool,
+        audit: NewAuditEntry,
+    ) -> bool:
+        """A draft edited; False (nothing written) when it is no longer a draft."""
+        ...
+
+    async def get(self, notice_id: str) -> Notice | None: ...
+
+    async def newest(self, limit: int, after: tuple[datetime, str] | None = None) -> list[Notice]:
+        """Up to `limit` notices, newest first (then by id); `after`: those that come after
+        this (created_at, id) in that order — the next page."""
+        ...
+
+    async def in_states(self, states: Sequence[str]) -> list[Notice]: ...
+
+    async def approve(
+        self,
+        notice_id: str,
+        by: str,
+        now: datetime,
+        send_at: datetime,
+        expires_at: datetime,
+        audit: NewAuditEntry,
+    ) -> bool:
+        """draft → approved; False when it was not a draft (someone was quicker)."""
+        ...
+
+    async def cancel(
+        self, notice_id: str, by: str, now: datetime, audit: NewAuditEntry
+    ) -> str | None:
+        """→ cancelled (no more of its rows are claimed from the commit on); the state it
+        had, or None when it had already finished."""
+        ...
+
+    async def set_state(
+        self,
+        notice_id: str,
+        state: str,
+        now: datetime,
+        only_from: Sequence[str],
+        audit: NewAuditEntry | None = None,
+    ) -> bool:
+        """Move it on (only from one of `only_from`); False when it was elsewhere."""
+        ...
+
+    async def audience(self, notice_id: str, now: datetime) -> AudienceCount:
+        """Who it would reach now, and who in its audience is skipped (stopped, cap)."""
+        ...
+
+    async def fan_out(
+        self, notice_id: str, route: Route, local: frozenset[str], limit: int, now: datetime
+    ) -> FanOutStep:
+        """The next `limit` residents of the audience → outbox rows (one per notice and
+        resident), in one short transaction; `done` when the audience is exhausted."""
+        ...
+
+    async def drop_rows(self, notice_id: str, status: str, limit: int) -> int:
+        """Up to `limit` queued rows → `status` (cancelled, expired)."""
+        ...
+
+    async def unfinished(self, notice_id: str) -> bool: ...
+
+    async def counts(self, notice_id: str) -> NoticeCounts: ...
+
+    async def record_progress(
+        self, notice_id: str, now: datetime, counts: NoticeCounts
+    ) -> None: ...
+
+    async def progress(self, notice_id: str) -> list[ProgressPoint]: ...
+
+    async def answers(self, notice_id: str) -> dict[str, int]: ...
+
+    async def stopped_after(self, notice_id: str) -> int:
+        """Recipients who stopped (all notices or the topic) within 24 h of receiving it."""
+        ...
+
+    async def image(self, notice_id: str) -> tuple[str, bytes] | None: ...
+
+    async def test_send(
+        self,
+        notice_id: str,
+        to: ListEntry,
+        route: Route,
+        local: frozenset[str],
+        now: datetime,
+        audit: NewAuditEntry,
+    ) -> int:
+        """Queue the notice for one number (a staff phone), ahead of other notices and
+        outside its counts; returns the outbox id."""
+        ...
+
+    async def forget_list(self, notice_id: str) -> int:
+        """A finished notice's imported numbers are deleted."""
+        ...
+
+    async def rehearse(self, notice_id: str, to: ListEntry, route: Route, now: datetime) -> int:
+        """A rehearsal (a conversation test's `notice:` turn, `bot chat`'s /notice): the
+        notice delivered to this one resident at once, as sent (no approval, no channel)."""
+
+
 class FaqMisses(Protocol):
     """Questions the city FAQ could not answer (turns record them with their Completion)."""
 
@@ -230,6 +365,9 @@ class Store(Protocol):
 
     @property
     def console(self) -> Console: ...
+
+    @property
+    def notices(self) -> Notices: ...
 
     @property
     def faq(self) -> FaqMisses: ...

@@ -32,6 +32,8 @@ AT_REST: dict[str, dict[str, str]] = {
     "timers": {"payload": "object"},
     "staff_notes": {"text": "text"},
     "faq_misses": {"key": "digest", "text": "text"},
+    # A resident's answer to a notice's question (a notice's own words are the city's).
+    "notice_answers": {"choice": "text"},
 }
 # The migration ledger's entry (owner, name) of a database whose texts are all sealed.
 SEALED_STEP = ("sealing", "texts sealed at rest")

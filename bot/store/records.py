@@ -13,6 +13,11 @@ from typing import Any
 
 from bot.redact import for_staff
 
+# The order the delivery claim takes rows in: residents' replies first; a turn's own
+# notices (reminders) after emergency notices (categories' priorities: flows/data/notices.yaml).
+REPLY_PRIORITY = 0
+REMINDER_PRIORITY = 2
+
 # Delivery statuses only move forward; a late "sent" never overwrites "delivered".
 STATUS_RANK = {
     "pending": 0,
@@ -24,6 +29,8 @@ STATUS_RANK = {
     "failed": 6,
     "undelivered": 6,
     "suppressed": 6,
+    "expired": 6,  # a staff notice dropped at its expiry
+    "cancelled": 6,  # a staff notice dropped when staff cancelled it
 }
 
 
@@ -175,6 +182,7 @@ class NewOutbox:
     kind: str = "reply"  # reply | notice
     suggestions: list[str] = field(default_factory=list)
     status: str = "pending"  # pending | sent (local providers) | suppressed
+    priority: int | None = None  # None: 0 for a reply, REMINDER_PRIORITY for a notice
 
 
 @dataclass
@@ -213,6 +221,7 @@ class SentMessage:
     kind: str
     channel: str
     inbox_id: int | None
+    notice_id: str | None = None  # a staff notice (its text filled in from the notice)
     at: datetime | None = None  # when the bot wrote it (the bot's clock)
 
     def as_dict(self) -> dict[str, Any]:
@@ -246,6 +255,11 @@ class OutboxItem:
     provider_message_id: str | None = None
     phone_enc: bytes | None = None
     notices_enabled: bool = True
+    priority: int = 0  # the claim's order: replies 0, then notices by category (1 first)
+    notice_id: str | None = None  # a staff notice (its texts are the notice's, filled in)
+    sms_text: str | None = None  # the SMS exactly as composed (used when this goes by SMS)
+    card: dict[str, Any] | None = None  # a +メッセージ card (bot.delivery.render.card_for)
+    expires_at: datetime | None = None  # never sent after this
     # Since when an earlier attempt may have reached the provider without our knowing (a
     # crash mid-send, a timeout): look for it there before sending again (Channel.reconcile).
     in_doubt_since: datetime | None = None
@@ -443,6 +457,253 @@ class NewBooking:
     fee_total: int
     at: datetime
     source_ref: str | None = None
+
+
+# ---- notices (owner "notices") -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticeButton:
+    """An RCS card button: open a city URL, call a number, or reply with a choice."""
+
+    label: str
+    url: str | None = None
+    dial: str | None = None
+    reply: str | None = None
+
+
+@dataclass(frozen=True)
+class NoticeCard:
+    title: str
+    description: str = ""
+    image: str | None = None  # the image's file name (the bytes are stored apart)
+    buttons: tuple[NoticeButton, ...] = ()
+
+
+@dataclass(frozen=True)
+class NoticeAsk:
+    question: str
+    choices: tuple[str, ...]
+    handoff: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NoticeContent:
+    """What staff compose (a notice file, or the console's form)."""
+
+    title: str
+    category: str  # emergency | important | regular
+    topic: str
+    text: str  # as staff wrote it: 【さくら市】 first
+    districts: tuple[str, ...] = ()
+    booked_on: date | None = None
+    card: NoticeCard | None = None
+    ask: NoticeAsk | None = None
+    send_at: datetime | None = None
+    expires_at: datetime | None = None
+    list_file: str | None = None  # the recipient list's file name (its numbers are apart)
+
+    @property
+    def audience_mode(self) -> str:
+        """list (the list alone decides), booked (a collection day), or the category's."""
+        if self.list_file:
+            return "list"
+        if self.booked_on:
+            return "booked"
+        return "category"
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain JSON object (how backends store it; the console sends the same shape)."""
+        card = self.card
+        ask = self.ask
+        return {
+            "title": self.title,
+            "category": self.category,
+            "topic": self.topic,
+            "text": self.text,
+            "districts": list(self.districts),
+            "booked_on": self.booked_on.isoformat() if self.booked_on else None,
+            "rich": None
+            if card is None
+            else {
+                "title": card.title,
+                "description": card.description,
+                "image": card.image,
+                "buttons": [
+                    {k: v for k, v in vars(b).items() if v is not None} for b in card.buttons
+                ],
+            },
+            "ask": None
+            if ask is None
+            else {
+                "question": ask.question,
+                "choices": list(ask.choices),
+                "handoff": list(ask.handoff),
+            },
+            "send_at": self.send_at.isoformat() if self.send_at else None,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "list": self.list_file,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NoticeContent:
+        rich, ask = data.get("rich"), data.get("ask")
+        return cls(
+            title=data["title"],
+            category=data["category"],
+            topic=data["topic"],
+            text=data["text"],
+            districts=tuple(data.get("districts") or ()),
+            booked_on=date.fromisoformat(data["booked_on"]) if data.get("booked_on") else None,
+            card=None
+            if not rich
+            else NoticeCard(
+                title=rich["title"],
+                description=rich.get("description") or "",
+                image=rich.get("image"),
+                buttons=tuple(NoticeButton(**b) for b in rich.get("buttons") or ()),
+            ),
+            ask=None
+            if not ask
+            else NoticeAsk(
+                question=ask["question"],
+                choices=tuple(ask["choices"]),
+                handoff=tuple(ask.get("handoff") or ()),
+            ),
+            send_at=datetime.fromisoformat(data["send_at"]) if data.get("send_at") else None,
+            expires_at=datetime.fromisoformat(data["expires_at"])
+            if data.get("expires_at")
+            else None,
+            list_file=data.get("list"),
+        )
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """A number from the city's own list, hashed and encrypted like every number."""
+
+    resident_id: str
+    phone_enc: bytes
+
+
+@dataclass(frozen=True)
+class NoticeRendering:
+    """What residents' phones show, worked out once when the notice is saved."""
+
+    sms_text: str  # the whole SMS: text, question with numbered choices, opt-out line
+    rcs_text: str  # +メッセージ: the same without the numbered choices (chips instead)
+    suggestions: tuple[str, ...]  # the ask's choices (RCS chips)
+    segments: int
+
+
+@dataclass(frozen=True)
+class NewNotice:
+    content: NoticeContent
+    rendering: NoticeRendering
+    by: str
+    at: datetime
+    image: tuple[str, bytes] | None = None  # (content type, bytes)
+    recipients: tuple[ListEntry, ...] = ()  # with a list audience
+
+
+@dataclass(frozen=True)
+class NoticeRule:
+    """What the notice's category decides for storage (flows/data/notices.yaml)."""
+
+    audience: str  # subscribers | subscribers_and_known
+    priority: int
+    weekly_cap: int | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    id: str
+    content: NoticeContent
+    rendering: NoticeRendering
+    state: str  # draft | approved | scheduled | sending | sent | cancelled | expired
+    created_by: str
+    created_at: datetime
+    updated_by: str
+    updated_at: datetime
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    send_at: datetime | None = None  # when sending may start (set on approval)
+    expires_at: datetime | None = None  # after this nothing more is delivered
+    cancelled_by: str | None = None
+    finished_at: datetime | None = None
+    fanout_done: bool = False
+    list_count: int = 0  # numbers imported from the city's list
+    has_image: bool = False
+    queued_total: int = 0  # outbox rows made by fan-out
+    skipped_stopped: int = 0
+    skipped_cap: int = 0
+
+
+@dataclass(frozen=True)
+class AudienceCount:
+    recipients: int  # who would get it now
+    stopped: int  # in the audience but stopped all notices (or this topic)
+    weekly_cap: int  # in the audience but over the weekly cap
+
+
+@dataclass(frozen=True)
+class FanOutStep:
+    queued: int
+    stopped: int
+    weekly_cap: int
+    done: bool
+
+
+@dataclass(frozen=True)
+class NoticeCounts:
+    """A notice's outbox rows by where they are (kind notice only; test sends apart)."""
+
+    queued: int = 0  # pending or being sent
+    sent: int = 0  # handed to a provider (whatever happened after)
+    delivered: int = 0  # delivered or read
+    read: int = 0
+    failed: int = 0  # failed or undelivered
+    suppressed: int = 0  # stopped after being queued
+    expired: int = 0  # dropped: past the expiry
+    cancelled: int = 0  # dropped: cancelled
+
+
+@dataclass(frozen=True)
+class ProgressPoint:
+    at: datetime
+    queued: int
+    sent: int
+    delivered: int
+    read: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Route:
+    """How to reach a resident the bot has never heard from (an imported number)."""
+
+    provider: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class OpenAsk:
+    """The latest question a resident was sent and has not answered (bot.notices.answers)."""
+
+    notice_id: str
+    title: str
+    topic: str
+    choices: tuple[str, ...]
+    handoff: tuple[str, ...]
+    sent_at: datetime
+    latest: bool  # nothing else was sent to the resident after it
+
+
+@dataclass(frozen=True)
+class Subscription:
+    topic: str
+    active: bool
+    since: datetime  # the consent (or the stop, when not active)
 
 
 # ---- the city FAQ -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from bot.store.base import (
     Console,
     DeliveryStore,
     FaqMisses,
+    Notices,
     SendBudget,
     SenderLimits,
     StaffDesk,
@@ -32,8 +33,16 @@ from bot.store.base import (
     Wakeups,
 )
 from bot.store.codec import Codec
+from bot.store.sealed_notices import SealedNotices, SealedNoticeService
 from bot.store.sealed_staff import SealedConsole, SealedStaffDesk
-from bot.store.services import Bookings, Conversations, Residents, TurnServices
+from bot.store.services import (
+    Bookings,
+    Conversations,
+    NoticeService,
+    Residents,
+    TurnCases,
+    TurnServices,
+)
 
 # ---- a turn: opened to process, sealed to store ----------------------------------------
 
@@ -51,6 +60,7 @@ class _TurnServices:
     def __init__(self, inner: TurnServices, codec: Codec) -> None:
         self.inner = inner
         self._conversations = _Conversations(inner.conversations, codec)
+        self._notices = SealedNoticeService(inner.notices, codec)
 
     @property
     def residents(self) -> Residents:
@@ -63,6 +73,14 @@ class _TurnServices:
     @property
     def bookings(self) -> Bookings:
         return self.inner.bookings
+
+    @property
+    def notices(self) -> NoticeService:
+        return self._notices
+
+    @property
+    def cases(self) -> TurnCases:
+        return self.inner.cases
 
 
 class _SealingHandler:
@@ -103,11 +121,14 @@ class SealedDelivery:
         self.codec = codec
 
     async def claim(
-        self, providers: Sequence[str], now: datetime, limit: int
+        self,
+        providers: Sequence[str],
+        now: datetime,
+        limit: int,
+        held: frozenset[int] = frozenset(),
     ) -> list[r.OutboxItem]:
-        return [
-            self.codec.open_outbox(item) for item in await self.inner.claim(providers, now, limit)
-        ]
+        items = await self.inner.claim(providers, now, limit, held)
+        return [self.codec.open_outbox(item) for item in items]
 
     async def sent(self, marks: Sequence[r.SentMark]) -> None:
         await self.inner.sent(marks)
@@ -128,8 +149,10 @@ class SealedDelivery:
     async def stop_notices(self, resident_id: str) -> None:
         await self.inner.stop_notices(resident_id)
 
-    async def next_due(self, providers: Sequence[str]) -> datetime | None:
-        return await self.inner.next_due(providers)
+    async def next_due(
+        self, providers: Sequence[str], held: frozenset[int] = frozenset()
+    ) -> datetime | None:
+        return await self.inner.next_due(providers, held)
 
     async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
         items = await self.inner.stale_rich(sent_before, limit)
@@ -172,6 +195,7 @@ class SealedStore:
         self._staff = SealedStaffDesk(inner.staff, codec)
         self._console = SealedConsole(inner.console, codec)
         self._faq = SealedFaqMisses(inner.faq, codec)
+        self._notices = SealedNotices(inner.notices, codec)
 
     @property
     def delivery(self) -> DeliveryStore:
@@ -188,6 +212,10 @@ class SealedStore:
     @property
     def faq(self) -> FaqMisses:
         return self._faq
+
+    @property
+    def notices(self) -> Notices:
+        return self._notices
 
     async def open(self, wake: Wakeups | None = None, *, serve: bool = False) -> None:
         await self.inner.open(wake, serve=serve)

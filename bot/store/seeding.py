@@ -7,7 +7,15 @@ from __future__ import annotations
 from typing import Protocol
 
 COLUMNS = {
-    "residents": ("id", "phone_enc", "last_provider", "last_channel", "created_at", "last_seen_at"),
+    "residents": (
+        "id",
+        "phone_enc",
+        "last_provider",
+        "last_channel",
+        "created_at",
+        "last_seen_at",
+        "district",
+    ),
     "inbox": (
         "id",
         "provider",

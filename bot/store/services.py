@@ -8,10 +8,11 @@ Backends implement these structurally (bot/store/<backend>/).
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any, Protocol
 
-from bot.store.records import Booking, NewBooking, ResidentRow
+from bot.store.records import Booking, NewBooking, OpenAsk, ResidentRow, Subscription
 
 
 class Residents(Protocol):
@@ -52,6 +53,39 @@ class Bookings(Protocol):
         ...
 
 
+class NoticeService(Protocol):
+    """A resident's notice subscriptions and answers (owner "notices"). Consents and stops
+    are kept with their time and channel as evidence, never the message's text."""
+
+    def subscriptions(self, resident_id: str) -> list[Subscription]: ...
+
+    def set_topics(
+        self, resident_id: str, topics: Sequence[str], active: bool, via: str, now: datetime
+    ) -> list[str]:
+        """Subscribe to (active) or stop these topics; returns those that changed."""
+        ...
+
+    def consent(
+        self, resident_id: str, topic: str | None, action: str, via: str, now: datetime
+    ) -> None:
+        """Record a subscribe, stop or resume (topic None: every notice)."""
+        ...
+
+    def open_ask(self, resident_id: str, now: datetime, hours: float) -> OpenAsk | None:
+        """The newest notice with a question sent to the resident within `hours`."""
+        ...
+
+    def answer(self, notice_id: str, resident_id: str, choice: str, now: datetime) -> None: ...
+
+
+class TurnCases(Protocol):
+    """Opening a case for staff from a turn (owner "console"): a notice's handoff answer."""
+
+    def open(
+        self, resident_id: str, now: datetime, opened_by: str, urgent: bool = False
+    ) -> None: ...
+
+
 class TurnServices(Protocol):
     """The services of one turn's transaction."""
 
@@ -63,3 +97,9 @@ class TurnServices(Protocol):
 
     @property
     def bookings(self) -> Bookings: ...
+
+    @property
+    def notices(self) -> NoticeService: ...
+
+    @property
+    def cases(self) -> TurnCases: ...

@@ -180,3 +180,28 @@ def test_tiny_run_writes_every_field(tmp_path: Path, capsys):
     ):
         assert key in summary, key
     assert summary["cost_ratio"] is not None
+
+
+@pytest.mark.slow
+def test_a_tiny_notice_bench_runs_end_to_end(tmp_path: Path, capsys) -> None:
+    """`bot bench --notice N` (small): every resident's row is queued, notices reach the fake
+    provider with no number twice, residents texting during the send are all answered."""
+    out = tmp_path / "notice.json"
+    code = main(
+        ["--notice", "400", "--send-rate", "200", "--probe-rate", "5", "--probe-seconds", "1",
+         "--rate-window", "1", "--fanout-rate", "1000", "--work", str(tmp_path / "work"),
+         "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    results = json.loads(out.read_text())
+    assert results["fanout_s"] is not None and results["fanout_s"] >= 0
+    assert results["delivery"]["delivered_so_far"] > 0
+    assert results["delivery"]["repeats"] == 0
+    assert results["during_send"]["no_reply"] == 0 and results["idle"]["no_reply"] == 0
+    assert results["during_send"]["messages"] > 0
+    # everyone seeded, and residents who texted the bot for the first time in the idle probe
+    assert results["status_before_cancel"]["recipients"] >= 400
+    assert results["log"]["traceback"] == 0
+    printed = capsys.readouterr().out
+    assert "| recipients | 400 |" in printed and "delivery achieved / configured" in printed
+    assert results["fanout_rate_limit"] == 1000.0 and "(1,000) |" in printed

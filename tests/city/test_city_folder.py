@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import argon2
 import pytest
 
 from bot.cityfolder import CityFolder
@@ -281,6 +282,17 @@ def _groups_with_shared_options(parser):
                         yield name, leaf, shared
 
 
+NOTICE_ARGS = {
+    "create": ["n.yaml", "--by", "x"],
+    "approve": ["N1", "--by", "x"],
+    "cancel": ["N1", "--by", "x"],
+    "status": ["N1"],
+    "list": [],
+    "test": ["N1", "--to", "09012345678", "--by", "x"],
+    "export": ["N1"],
+}
+
+
 def test_a_group_s_db_and_flows_are_taken_after_its_subcommand_too() -> None:
     parser = build_parser()
     seen = 0
@@ -289,12 +301,17 @@ def test_a_group_s_db_and_flows_are_taken_after_its_subcommand_too() -> None:
             dest = flag.lstrip("-")
             positional = {"return": ["abc"], "add": ["x", "--role", "admin"], "graph": ["f"]}
             tail = positional.get(leaf, ["x"] if leaf in ("disable", "enable", "reset") else [])
+            if group == "notices":  # bot notices …: an id or a file, and who acts
+                tail = NOTICE_ARGS[leaf]
             after = parser.parse_args([group, leaf, *tail, flag, "/given/after"])
             before = parser.parse_args([group, flag, "/given/before", leaf, *tail])
             assert getattr(after, dest) == "/given/after", (group, leaf, flag)
             assert getattr(before, dest) == "/given/before", (group, leaf, flag)
             seen += 1
     assert seen >= 12  # staff ×5, audit ×2, handoff ×2, faq, flows ×2 … with --db and --flows
+    assert {
+        leaf for group, leaf, _ in _groups_with_shared_options(parser) if group == "notices"
+    } == (set(NOTICE_ARGS))
 
 
 def test_staff_add_takes_db_after_the_subcommand_as_the_contract_writes_it(empty, capsys) -> None:
@@ -303,6 +320,29 @@ def test_staff_add_takes_db_after_the_subcommand_as_the_contract_writes_it(empty
     assert code == 0, err
     code, out, _ = run(capsys, "staff", "list", "--json", "--db", db)
     assert code == 0 and [json.loads(line)["name"] for line in out.splitlines()] == ["tanaka"]
+
+
+def test_notices_create_takes_db_and_flows_after_the_subcommand(city, capsys, monkeypatch) -> None:
+    from bot.staff import accounts
+
+    monkeypatch.setattr(accounts, "HASH_PROFILE", argon2.profiles.CHEAPEST)
+    db, flows = str(city.parent / "city.db"), str(city / "flows")
+    code, _, err = run(capsys, "staff", "add", "tanaka", "--role", "editor", "--db", db)
+    assert code == 0, err
+    notice = city.parent / "notice.yaml"
+    notice.write_text(
+        "title: ごみ通信\ncategory: regular\ntopic: gomi\ntext: |\n"
+        "  【さくら市】12月のごみ通信です。\n  配信停止は「停止」と返信\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(
+        capsys, "notices", "create", str(notice), "--by", "tanaka", "--db", db, "--flows", flows
+    )
+    assert code == 0, err
+    notice_id = out.splitlines()[0]
+    code, out, err = run(capsys, "notices", "list", "--json", "--db", db, "--flows", flows)
+    assert code == 0, err
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [notice_id]
 
 
 def test_serve_refuses_a_port_out_of_range_in_one_line(city, capsys, monkeypatch) -> None:

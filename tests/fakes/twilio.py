@@ -46,6 +46,10 @@ class FakeTwilio(FakeProvider):
         # Sends whose Body is in `held` get no answer until `release` is set (a slow send).
         self.held: set[str] = set()
         self.release = asyncio.Event()
+        # Once this many messages exist, each further send is accepted (created, in the
+        # list) but answered only when `release` is set: a send the provider has and the
+        # bot has not recorded, as when the bot dies while waiting for the answer.
+        self.answer_held_after: int | None = None
         self.list_script: list[int] = []  # statuses to answer the next list requests with
         self.app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create)
         self.app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self.list)
@@ -116,6 +120,8 @@ class FakeTwilio(FakeProvider):
         resource = self._resource(sid, form)
         self.messages.append(resource)
         self._created[sid] = time.monotonic()
+        if self.answer_held_after is not None and len(self.messages) > self.answer_held_after:
+            await self.release.wait()
         return web.json_response(resource, status=201)
 
     async def list(self, request: web.Request) -> web.Response:

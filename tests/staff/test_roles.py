@@ -93,7 +93,7 @@ async def test_each_route_answers_only_the_callers_it_allows(client):
         if role is not None:
             await make_account(client.app, f"who-{role.value}-{len(label)}", role, totp=False)
     await make_account(client.app, "target", Role.OPERATOR)
-    values = {"rid": rid, "receipt": receipt, "name": "target"}
+    values = {"rid": rid, "receipt": receipt, "name": "target", "id": "NAAAAAAA"}
     checked, refused = 0, 0
     for (method, path), access in sorted(table.items()):
         for label, role, stage in CALLERS:

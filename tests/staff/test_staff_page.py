@@ -152,7 +152,7 @@ async def test_an_admin_signs_in_with_totp_and_manages_accounts(chromium, serve)
         await page.click("#enrol-form button[type=submit]")
         await expect(page.locator("#view-conversations")).to_be_visible()
         await expect(page.locator("#nav a")).to_have_text(
-            ["会話", "住民を探す", "職員アカウント", "監査ログ", "アカウント設定"]
+            ["会話", "住民を探す", "お知らせ配信", "職員アカウント", "監査ログ", "アカウント設定"]
         )
 
         # Out and in again: password, then the code.

@@ -23,11 +23,13 @@ AFTER_THE_SEAM = [
     ("pipeline", "residents.district_town"),
     ("pipeline", "inbox.limited"),
     ("pipeline", "outbox.claimed_at, doubt_since"),
+    ("pipeline", "outbox for notices"),
     ("staff", "staff notes by resident"),
     ("accounts", "accounts, sessions and sign-in failures"),
     ("audit", "audit log (hash chain)"),
     ("console", "cases, read marks and reply authors"),
     ("faq", "faq misses"),
+    ("notices", "notices"),
     ("store", "health probe"),
 ]
 

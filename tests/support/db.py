@@ -30,6 +30,15 @@ class Peek:
             return [tuple(row) for row in cur.fetchall()] if cur.description else []
         return self.conn.execute(sql, list(params)).fetchall()
 
+    def dicts(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Rows of a query as dicts by column name."""
+        if self.postgres:
+            cur = self.conn.execute(sql.replace("?", "%s"), list(params))
+        else:
+            cur = self.conn.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
     def one(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> Any:
         rows = self(sql, params)
         return rows[0][0] if rows else None

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.store import records as r
 from bot.store.base import SendBudget
+from bot.store.postgres import noticesql
 from bot.store.postgres.connection import Conn, Lane
 from bot.store.postgres.migrations import MigrationSet
+from bot.store.postgres.notices import consent
 from bot.store.postgres.pipeline import update_resident
 from bot.store.records import OutboxItem, SentMark
 
@@ -65,36 +67,60 @@ def _item(row: dict[str, Any]) -> OutboxItem:
         provider_message_id=row["provider_message_id"],
         phone_enc=bytes(row["phone_enc"]) if row["phone_enc"] is not None else None,
         notices_enabled=bool(True if row["notices_enabled"] is None else row["notices_enabled"]),
+        priority=row["priority"],
+        notice_id=row["notice_id"],
         in_doubt_since=row["doubt_since"],
     )
 
 
+# Pending rows the claim may take: replies and reminders (no staff notice), and the rows of
+# the staff notices `claim_groups` lists, each up to its bound (bot/store/postgres/noticesql).
+_CLAIMABLE = (
+    "c.status = 'pending' AND c.provider = ANY(%(providers)s) "
+    "AND (c.notice_id IS NULL OR c.priority <= (SELECT g.bound FROM "
+    "unnest(%(ids)s::text[], %(bounds)s::int[]) AS g(nid, bound) WHERE g.nid = c.notice_id))"
+)
+
+
 def claim(
-    conn: Conn, owner: str, providers: Sequence[str], now: datetime, limit: int
+    conn: Conn,
+    owner: str,
+    providers: Sequence[str],
+    now: datetime,
+    limit: int,
+    held: frozenset[int] = frozenset(),
 ) -> list[OutboxItem]:
-    """Due pending rows for these providers, replies before notices, of residents with no
-    row being sent by anyone, marked 'sending' by `owner` at `now` (the claim's time: should
-    the attempt's outcome go unrecorded, the row is in doubt since then)."""
+    """Due pending rows for these providers by priority (replies first, emergency notices
+    next) then age, of residents with no row being sent by anyone, marked 'sending' by
+    `owner` at `now` (the claim's time: should the attempt's outcome go unrecorded, the row
+    is in doubt since then); staff notices' rows filled with their text, or dropped when
+    their notice was cancelled or expired meanwhile (noticesql.fill_items)."""
     if not providers:
         return []
-    with conn.pipeline():  # the lock and the claim: one round trip
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
-        claimed = conn.execute(
-            "UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, claimed_by = %s, "
-            "claimed_at = %s "
-            "FROM (SELECT c.id, c.resident_id FROM outbox c WHERE c.status = 'pending' "
-            "      AND c.provider = ANY(%s) AND c.next_attempt_at <= %s "
-            "      AND NOT EXISTS (SELECT 1 FROM outbox s WHERE s.status = 'sending' "
-            "                      AND s.resident_id = c.resident_id) "
-            "      ORDER BY (c.kind = 'notice'), c.id LIMIT %s) pick "
-            "LEFT JOIN residents r ON r.id = pick.resident_id "
-            "WHERE o.id = pick.id "
-            "RETURNING o.*, r.phone_enc, r.notices_enabled",
-            [owner, now, list(providers), now, limit],
-        )
-    rows = claimed.fetchall()
-    rows.sort(key=lambda row: (row["kind"] == "notice", row["id"]))
-    return [_item(row) for row in rows]
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
+    ids, bounds = noticesql.claim_groups(conn, now, held)
+    rows = conn.execute(
+        "UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, claimed_by = %(owner)s, "
+        "claimed_at = %(now)s "
+        f"FROM (SELECT c.id, c.resident_id FROM outbox c WHERE {_CLAIMABLE} "
+        "      AND c.next_attempt_at <= %(now)s "
+        "      AND NOT EXISTS (SELECT 1 FROM outbox s WHERE s.status = 'sending' "
+        "                      AND s.resident_id = c.resident_id) "
+        "      ORDER BY c.priority, c.id LIMIT %(limit)s) pick "
+        "LEFT JOIN residents r ON r.id = pick.resident_id "
+        "WHERE o.id = pick.id "
+        "RETURNING o.*, r.phone_enc, r.notices_enabled",
+        {
+            "owner": owner,
+            "providers": list(providers),
+            "ids": ids,
+            "bounds": bounds,
+            "now": now,
+            "limit": limit,
+        },
+    ).fetchall()
+    rows.sort(key=lambda row: (row["priority"], row["id"]))
+    return noticesql.fill_items(conn, [_item(row) for row in rows], now)
 
 
 def sent(conn: Conn, marks: Sequence[SentMark]) -> None:
@@ -144,17 +170,22 @@ def known_ids(conn: Conn, provider: str, ids: Sequence[str]) -> set[str]:
     return {row["provider_message_id"] for row in rows}
 
 
-def stop_notices(conn: Conn, resident_id: str) -> None:
+def stop_notices(conn: Conn, resident_id: str, now: datetime) -> None:
     update_resident(conn, resident_id, {"notices_enabled": False})
+    # Kept as evidence like a resident's own 停止 (the provider's opt-out list).
+    consent(conn, resident_id, None, "stop", "provider", now)
 
 
-def next_due(conn: Conn, providers: Sequence[str]) -> datetime | None:
+def next_due(
+    conn: Conn, providers: Sequence[str], held: frozenset[int] = frozenset()
+) -> datetime | None:
+    """The earliest due time of a pending row the claim may take."""
     if not providers:
         return None
+    ids, bounds = noticesql.claim_groups(conn, datetime.now(UTC), held)
     found = conn.execute(
-        "SELECT min(next_attempt_at) AS due FROM outbox WHERE status = 'pending' "
-        "AND provider = ANY(%s)",
-        [list(providers)],
+        f"SELECT min(c.next_attempt_at) AS due FROM outbox c WHERE {_CLAIMABLE}",
+        {"providers": list(providers), "ids": ids, "bounds": bounds},
     ).fetchone()
     return found["due"] if found else None
 
@@ -305,9 +336,13 @@ class PostgresDelivery:
         self.owner = owner
 
     async def claim(
-        self, providers: Sequence[str], now: datetime, limit: int
+        self,
+        providers: Sequence[str],
+        now: datetime,
+        limit: int,
+        held: frozenset[int] = frozenset(),
     ) -> list[r.OutboxItem]:
-        return await self.lane.run(claim, self.owner, list(providers), now, limit)
+        return await self.lane.run(claim, self.owner, list(providers), now, limit, held)
 
     async def sent(self, marks: Sequence[r.SentMark]) -> None:
         await self.lane.run(sent, list(marks))
@@ -326,13 +361,19 @@ class PostgresDelivery:
         await self.lane.run(failed, outbox_id, error, now, status)
 
     async def stop_notices(self, resident_id: str) -> None:
-        await self.lane.run(stop_notices, resident_id)
+        await self.lane.run(stop_notices, resident_id, datetime.now(UTC))
 
-    async def next_due(self, providers: Sequence[str]) -> datetime | None:
-        return await self.lane.run(next_due, list(providers))
+    async def next_due(
+        self, providers: Sequence[str], held: frozenset[int] = frozenset()
+    ) -> datetime | None:
+        return await self.lane.run(next_due, list(providers), held)
 
     async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
-        return await self.lane.run(stale_rich, sent_before, limit)
+        def read(conn: Conn) -> list[r.OutboxItem]:
+            items = stale_rich(conn, sent_before, limit)
+            return noticesql.fill_items(conn, items, sent_before, drop=False)
+
+        return await self.lane.run(read)
 
     async def note(self, outbox_id: int, error: str) -> None:
         await self.lane.run(note, outbox_id, error)

@@ -118,6 +118,29 @@ MIGRATIONS.ddl(
     # that may have reached the provider unrecorded (OutboxItem.in_doubt_since).
     "ALTER TABLE outbox ADD COLUMN claimed_at timestamptz, ADD COLUMN doubt_since timestamptz",
 )
+MIGRATIONS.ddl(
+    "outbox for notices",
+    """
+    -- A staff notice is one outbox row per resident (bot/store/sqlite/pipeline.py, the same
+    -- step): its notice and the priority the delivery claim takes it in.
+    ALTER TABLE outbox ADD COLUMN notice_id text;
+    ALTER TABLE outbox ADD COLUMN priority integer NOT NULL DEFAULT 0;
+    UPDATE outbox SET priority = 2 WHERE kind = 'notice';
+    CREATE INDEX outbox_notice ON outbox (notice_id, kind, status) WHERE notice_id IS NOT NULL;
+    """,
+)
+
+MIGRATIONS.ddl(
+    "outbox claim by priority",
+    """
+    -- The delivery claim takes pending rows by (priority, id): replies (0), emergency
+    -- notices (1), reminders (2), the other notices; a live notice's rows by its own range.
+    UPDATE outbox SET priority = 2 WHERE kind = 'notice' AND notice_id IS NULL;
+    CREATE INDEX outbox_claim ON outbox (priority, id) WHERE status = 'pending';
+    CREATE INDEX outbox_claim_notice ON outbox (notice_id, priority, id)
+        WHERE status = 'pending' AND notice_id IS NOT NULL;
+    """,
+)
 
 # ---- residents -------------------------------------------------------------------------
 
@@ -320,14 +343,25 @@ def _sent(row: dict[str, Any]) -> SentMessage:
         kind=row["kind"],
         channel=row["channel"],
         inbox_id=row["inbox_id"],
+        notice_id=row["notice_id"],
+        at=row["created_at"],
     )
+
+
+# What the simulator, replay and chat show a resident: not what was suppressed, nor a staff
+# notice's row still queued or dropped (its recipients list is made ahead of sending).
+_SHOWN = (
+    "status != 'suppressed' AND NOT (notice_id IS NOT NULL "
+    "AND status IN ('pending', 'sending', 'expired', 'cancelled'))"
+)
+_SENT_COLUMNS = "id, text, suggestions, kind, channel, inbox_id, notice_id, created_at"
 
 
 def replies_for(conn: Conn, inbox_id: int) -> list[SentMessage]:
     return [
         _sent(row)
         for row in conn.execute(
-            "SELECT id, text, suggestions, kind, channel, inbox_id FROM outbox "
+            f"SELECT {_SENT_COLUMNS} FROM outbox "
             "WHERE inbox_id = %s AND status != 'suppressed' ORDER BY id",
             [inbox_id],
         ).fetchall()
@@ -338,8 +372,8 @@ def sent_to(conn: Conn, resident_id: str, after_id: int) -> list[SentMessage]:
     return [
         _sent(row)
         for row in conn.execute(
-            "SELECT id, text, suggestions, kind, inbox_id, channel FROM outbox "
-            "WHERE resident_id = %s AND id > %s AND status != 'suppressed' ORDER BY id",
+            f"SELECT {_SENT_COLUMNS} FROM outbox "
+            f"WHERE resident_id = %s AND id > %s AND {_SHOWN} ORDER BY id",
             [resident_id, after_id],
         ).fetchall()
     ]

@@ -20,7 +20,7 @@ from datetime import datetime
 from bot.store.postgres import faq
 from bot.store.postgres.connection import Conn, dumps
 from bot.store.postgres.pipeline import INBOX_COLUMNS, resident_row, update_resident
-from bot.store.records import Claimed, Completion
+from bot.store.records import REMINDER_PRIORITY, REPLY_PRIORITY, Claimed, Completion
 
 # Advisory lock namespace (the two-key form: namespace, hashtext(resident id)).
 RESIDENT_LOCK = 7_410_010
@@ -189,13 +189,13 @@ def complete_all(
     if replies:
         conn.execute(
             "INSERT INTO outbox (resident_id, provider, channel, kind, text, suggestions, "
-            "inbox_id, created_at, status, idempotency_key, next_attempt_at) "
+            "inbox_id, created_at, status, idempotency_key, next_attempt_at, priority) "
             "SELECT rid, provider, channel, kind, text, suggestions::json, inbox_id, %(now)s, "
-            "status, key, %(now)s FROM unnest(%(rid)s::text[], %(provider)s::text[], "
+            "status, key, %(now)s, priority FROM unnest(%(rid)s::text[], %(provider)s::text[], "
             "%(channel)s::text[], %(kind)s::text[], %(text)s::text[], %(suggestions)s::text[], "
-            "%(inbox)s::bigint[], %(status)s::text[], %(key)s::text[]) WITH ORDINALITY "
-            "AS u(rid, provider, channel, kind, text, suggestions, inbox_id, status, key, n) "
-            "ORDER BY n",
+            "%(inbox)s::bigint[], %(status)s::text[], %(key)s::text[], %(priority)s::int[]) "
+            "WITH ORDINALITY AS u(rid, provider, channel, kind, text, suggestions, inbox_id, "
+            "status, key, priority, n) ORDER BY n",
             {
                 "now": now,
                 "rid": [i.resident_id for i, _ in replies],
@@ -207,6 +207,12 @@ def complete_all(
                 "inbox": [i.id for i, _ in replies],
                 "status": [o.status for _, o in replies],
                 "key": [o.idempotency_key for _, o in replies],
+                "priority": [
+                    o.priority
+                    if o.priority is not None
+                    else (REMINDER_PRIORITY if o.kind == "notice" else REPLY_PRIORITY)
+                    for _, o in replies
+                ],
             },
         )
     faq.record_all(conn, [miss for _, d in finished for miss in d.faq_misses], now)

@@ -16,6 +16,7 @@ from bot.store.postgres import (
     faq,
     health,
     limits,
+    notices,
     pipeline,
     staff,
 )
@@ -30,6 +31,7 @@ OWNERS: list[MigrationSet] = [
     console.MIGRATIONS,
     faq.MIGRATIONS,
     delivery.MIGRATIONS,
+    notices.MIGRATIONS,
     health.MIGRATIONS,
     limits.MIGRATIONS,
 ]

@@ -10,6 +10,7 @@ from bot.store import records as r
 from bot.store.postgres import pipeline
 from bot.store.postgres.bookings import PostgresBookings
 from bot.store.postgres.connection import Conn
+from bot.store.postgres.notices import PostgresNoticeService, PostgresTurnCases
 from bot.store.services import Conversations, Residents
 
 
@@ -42,6 +43,8 @@ class PostgresTurnServices:
         self._residents = _Residents(self)
         self._conversations = _Conversations(self)
         self._bookings = PostgresBookings(conn, self.savepoint)
+        self._notices = PostgresNoticeService(conn, self.savepoint)
+        self._cases = PostgresTurnCases(conn, self.savepoint)
 
     def savepoint(self) -> None:
         if not self.saved:
@@ -65,3 +68,11 @@ class PostgresTurnServices:
     @property
     def bookings(self) -> PostgresBookings:
         return self._bookings
+
+    @property
+    def notices(self) -> PostgresNoticeService:
+        return self._notices
+
+    @property
+    def cases(self) -> PostgresTurnCases:
+        return self._cases

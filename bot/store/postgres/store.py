@@ -3,7 +3,8 @@
 
 Lanes (a thread each, on one connection pool) as in the SQLite backend: intake (webhooks
 wait for its commits; reads), staff (the console and the handoff desk), processing (turns),
-delivery (outbox bookkeeping) and upkeep (the process's lease). Across processes:
+delivery (outbox bookkeeping), upkeep (the process's lease) and notices (staff notices:
+drafts, reports, the fan-out's batches). Across processes:
 
 - intake NOTIFYs `bot_inbox` with its commit; a batch NOTIFYs `bot_batch` (whether it
   queued replies, which inbox rows it finished); every process LISTENs and sets its
@@ -38,7 +39,7 @@ from bot.store import records as r
 from bot.store.base import AuditSealer, StoreUnavailable, TurnHandler, Wakeups
 from bot.store.codec import Codec
 from bot.store.dbthread import DbThread
-from bot.store.postgres import delivery, health, intake, pipeline, queue, sealing, staff
+from bot.store.postgres import delivery, health, intake, noticesql, pipeline, queue, sealing, staff
 from bot.store.postgres.connection import (
     BATCH_CHANNEL,
     CONNECT_KWARGS,
@@ -55,6 +56,7 @@ from bot.store.postgres.connection import (
 from bot.store.postgres.delivery import PostgresDelivery
 from bot.store.postgres.faq import PostgresFaqMisses
 from bot.store.postgres.limits import PostgresSenderLimits, forget_quiet
+from bot.store.postgres.notices import PostgresNotices
 from bot.store.postgres.schema import migrate
 from bot.store.postgres.services import PostgresTurnServices
 from bot.store.postgres.staffwork import PostgresConsole, PostgresStaffDesk
@@ -100,6 +102,8 @@ class PostgresStore:
         self._process = Lane("bot-process", self.pool, self.faults)
         self._deliver = Lane("bot-delivery", self.pool, self.faults)
         self._upkeep = Lane("bot-upkeep", self.pool, self.faults)
+        # Staff notices: drafts, reports and the dispatcher's fan-out batches.
+        self._notices = Lane("bot-notices", self.pool, self.faults)
         self._health = DbThread("bot-health")  # probes wait on the pool: never on a lane
         self._health_lock = asyncio.Lock()
         self._probed = -HEALTH_TTL  # monotonic time of the last probe
@@ -108,6 +112,7 @@ class PostgresStore:
         self.staff = PostgresStaffDesk(self._staff, audit)
         self.console = PostgresConsole(self._staff, audit)
         self.faq = PostgresFaqMisses(self._intake)
+        self.notices = PostgresNotices(self._notices, audit)
         self.wake = Wakeups()
         self._tasks: list[asyncio.Task[None]] = []
         self._serving = False
@@ -162,7 +167,14 @@ class PostgresStore:
             with contextlib.suppress(StoreUnavailable):
                 await self._upkeep.run(delivery.end_lease, self.owner)
             self._serving = False
-        for lane in (self._intake, self._staff, self._process, self._deliver, self._upkeep):
+        for lane in (
+            self._intake,
+            self._staff,
+            self._process,
+            self._deliver,
+            self._upkeep,
+            self._notices,
+        ):
             lane.close()
         self._open = False
         async with self._health_lock:
@@ -353,10 +365,16 @@ class PostgresStore:
     # ---- reading what was sent -----------------------------------------------------------
 
     async def replies_for(self, inbox_id: int) -> list[r.SentMessage]:
-        return await self._intake.run(pipeline.replies_for, inbox_id)
+        def read(conn: Conn) -> list[r.SentMessage]:
+            return noticesql.fill_sent(conn, pipeline.replies_for(conn, inbox_id))
+
+        return await self._intake.run(read)
 
     async def sent_to(self, resident_id: str, after_id: int = 0) -> list[r.SentMessage]:
-        return await self._intake.run(pipeline.sent_to, resident_id, after_id)
+        def read(conn: Conn) -> list[r.SentMessage]:
+            return noticesql.fill_sent(conn, pipeline.sent_to(conn, resident_id, after_id))
+
+        return await self._intake.run(read)
 
     async def conversation(self, resident_id: str) -> dict[str, Any] | None:
         return await self._intake.run(pipeline.conversation, resident_id)

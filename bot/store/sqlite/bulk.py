@@ -14,16 +14,18 @@ from bot.store.sqlite import sealing
 from bot.store.sqlite.connection import open_database
 from bot.store.sqlite.schema import migrate
 
+# Tables only the SQLite seed fills (bot bench --notice: residents' notice topics).
+SQLITE_COLUMNS = {**COLUMNS, "notice_subscriptions": ("resident_id", "topic", "active", "since")}
 _INSERTS = {
     table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
-    for table, cols in COLUMNS.items()
+    for table, cols in SQLITE_COLUMNS.items()
 }
 
 
 class BulkWriter:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.counts = dict.fromkeys(COLUMNS, 0)
+        self.counts = dict.fromkeys(SQLITE_COLUMNS, 0)
 
     def write(self, rows: dict[str, list[tuple]]) -> None:
         """One transaction for every table's rows (tables in COLUMNS order)."""

@@ -67,15 +67,18 @@ class WriteGate:
         self._cond = threading.Condition()
         self._busy = False
         self.urgent_waiting = 0
+        self.waiting = 0  # any writer waiting (background work gives way to them)
 
     def acquire(self, urgent: bool = False) -> None:
         with self._cond:
+            self.waiting += 1
             if urgent:
                 self.urgent_waiting += 1
             try:
                 while self._busy or (not urgent and self.urgent_waiting):
                     self._cond.wait()
             finally:
+                self.waiting -= 1
                 if urgent:
                     self.urgent_waiting -= 1
             self._busy = True

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
 
 from bot.store.base import SendBudget
 from bot.store.records import OutboxItem, SentMark
+from bot.store.sqlite import noticefanout, noticeresidents
 from bot.store.sqlite.lane import Lane
 from bot.store.sqlite.pipeline import from_utc_text, update_resident, utc_text
 
@@ -32,28 +33,46 @@ def _item(row: dict[str, Any]) -> OutboxItem:
         provider_message_id=row["provider_message_id"],
         phone_enc=row["phone_enc"],
         notices_enabled=bool(1 if row["notices_enabled"] is None else row["notices_enabled"]),
+        priority=row["priority"],
+        notice_id=row["notice_id"],
         in_doubt_since=from_utc_text(row["doubt_since"]) if row["doubt_since"] else None,
     )
 
 
+# The rows of one group: replies and reminders (notice None), or one staff notice's rows up
+# to a priority (a notice held for quiet hours: its test sends only). Each is a range of the
+# outbox_claim index, so rows of notices not listed are never read.
+Group = tuple[str | None, int]
+
+_SELECT = (
+    "SELECT o.*, r.phone_enc, r.notices_enabled FROM outbox o "
+    "LEFT JOIN residents r ON r.id = o.resident_id "
+    "WHERE o.status = 'pending' AND {notice} AND o.priority <= ? "
+    "AND o.provider IN ({providers}) AND o.next_attempt_at <= ? "
+    "ORDER BY o.priority, o.id LIMIT ?"
+)
+
+
 def claim(
-    db: sqlite_utils.Database, providers: Sequence[str], now: datetime, limit: int
+    db: sqlite_utils.Database,
+    providers: Sequence[str],
+    now: datetime,
+    limit: int,
+    groups: Sequence[Group] = ((None, 1 << 30),),
 ) -> list[OutboxItem]:
-    """Due pending rows for these providers, replies before notices, marked 'sending' (a
-    crash leaves them so; reset_in_flight() puts them back at start-up)."""
+    """Due pending rows of these providers from these groups, by priority (replies first)
+    then age, marked 'sending' (a crash leaves them so; reset_in_flight() puts them back)."""
     if not providers:
         return []
     marks = ",".join("?" for _ in providers)
-    rows = list(
-        db.query(
-            "SELECT o.*, r.phone_enc, r.notices_enabled FROM outbox o "
-            "LEFT JOIN residents r ON r.id = o.resident_id "
-            f"WHERE o.status = 'pending' AND o.provider IN ({marks}) "
-            "AND o.next_attempt_at <= ? ORDER BY (o.kind = 'notice'), o.id LIMIT ?",
-            [*providers, utc_text(now), limit],
-        )
-    )
     stamp = utc_text(now)
+    found: list[dict[str, Any]] = []
+    for notice_id, bound in groups:
+        where = "o.notice_id IS NULL" if notice_id is None else "o.notice_id = ?"
+        sql = _SELECT.format(notice=where, providers=marks)
+        args = ([] if notice_id is None else [notice_id]) + [bound, *providers, stamp, limit]
+        found += db.query(sql, args)
+    rows = sorted(found, key=lambda row: (row["priority"], row["id"]))[:limit]
     db.conn.executemany(
         "UPDATE outbox SET status = 'sending', attempts = attempts + 1, claimed_at = ? "
         "WHERE id = ?",
@@ -112,16 +131,26 @@ def stop_notices(db: sqlite_utils.Database, resident_id: str) -> None:
     update_resident(db, resident_id, {"notices_enabled": False})
 
 
-def next_due(db: sqlite_utils.Database, providers: Sequence[str]) -> datetime | None:
+def next_due(
+    db: sqlite_utils.Database,
+    providers: Sequence[str],
+    groups: Sequence[Group] = ((None, 1 << 30),),
+) -> datetime | None:
+    """The earliest due time of a pending row in these groups."""
     if not providers:
         return None
     marks = ",".join("?" for _ in providers)
-    found = db.execute(
-        f"SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending' "
-        f"AND provider IN ({marks})",
-        list(providers),
-    ).fetchone()
-    return from_utc_text(found[0]) if found and found[0] else None
+    due: list[str] = []
+    for notice_id, bound in groups:
+        where = "notice_id IS NULL" if notice_id is None else "notice_id = ?"
+        found = db.execute(
+            f"SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending' AND {where} "
+            f"AND priority <= ? AND provider IN ({marks})",
+            ([] if notice_id is None else [notice_id]) + [bound, *providers],
+        ).fetchone()
+        if found and found[0]:
+            due.append(found[0])
+    return from_utc_text(min(due)) if due else None
 
 
 def stale_rich(db: sqlite_utils.Database, sent_before: datetime, limit: int) -> list[OutboxItem]:
@@ -165,8 +194,19 @@ class SqliteDelivery:
     def __init__(self, lane: Lane) -> None:
         self.lane = lane
 
-    async def claim(self, providers: Sequence[str], now: datetime, limit: int) -> list[OutboxItem]:
-        return await self.lane.write(claim, list(providers), now, limit)
+    async def claim(
+        self,
+        providers: Sequence[str],
+        now: datetime,
+        limit: int,
+        held: frozenset[int] = frozenset(),
+    ) -> list[OutboxItem]:
+        def write(db: sqlite_utils.Database) -> list[OutboxItem]:
+            groups = [(None, 1 << 30), *noticefanout.claim_groups(db, now, held)]
+            items = claim(db, list(providers), now, limit, groups)
+            return noticefanout.fill_items(db, items, now)
+
+        return await self.lane.write(write)
 
     async def sent(self, marks: Sequence[SentMark]) -> None:
         await self.lane.write(sent, list(marks))
@@ -185,13 +225,29 @@ class SqliteDelivery:
         await self.lane.write(failed, outbox_id, error, now, status)
 
     async def stop_notices(self, resident_id: str) -> None:
-        await self.lane.write(stop_notices, resident_id)
+        def write(db: sqlite_utils.Database) -> None:
+            stop_notices(db, resident_id)
+            # Kept as evidence like a resident's own 停止 (the provider's opt-out list).
+            noticeresidents.consent(db, resident_id, None, "stop", "provider", datetime.now(UTC))
 
-    async def next_due(self, providers: Sequence[str]) -> datetime | None:
-        return await self.lane.read(next_due, list(providers))
+        await self.lane.write(write)
+
+    async def next_due(
+        self, providers: Sequence[str], held: frozenset[int] = frozenset()
+    ) -> datetime | None:
+        def read(db: sqlite_utils.Database) -> datetime | None:
+            now = datetime.now(UTC)
+            groups = [(None, 1 << 30), *noticefanout.claim_groups(db, now, held)]
+            return next_due(db, list(providers), groups)
+
+        return await self.lane.read(read)
 
     async def stale_rich(self, sent_before: datetime, limit: int) -> list[OutboxItem]:
-        return await self.lane.read(stale_rich, sent_before, limit)
+        def read(db: sqlite_utils.Database) -> list[OutboxItem]:
+            items = stale_rich(db, sent_before, limit)
+            return noticefanout.fill_items(db, items, sent_before, drop=False)
+
+        return await self.lane.read(read)
 
     async def note(self, outbox_id: int, error: str) -> None:
         await self.lane.write(note, outbox_id, error)

@@ -15,6 +15,8 @@ from typing import Any
 import sqlite_utils
 
 from bot.store.records import (
+    REMINDER_PRIORITY,
+    REPLY_PRIORITY,
     STATUS_RANK,
     Claimed,
     Completion,
@@ -142,6 +144,26 @@ def _outbox_doubt(db: sqlite_utils.Database) -> None:
     # that may have reached the provider unrecorded (OutboxItem.in_doubt_since).
     db.execute("ALTER TABLE outbox ADD COLUMN claimed_at TEXT")
     db.execute("ALTER TABLE outbox ADD COLUMN doubt_since TEXT")
+
+
+@MIGRATIONS.step("outbox for notices")
+def _outbox_for_notices(db: sqlite_utils.Database) -> None:
+    # A staff notice is one outbox row per resident (its text is the notice's: nothing
+    # per resident but the id). The claim takes rows by (notice, priority, id): replies and
+    # reminders (notice_id NULL) by priority, each live notice's rows by its own index
+    # range, so a million rows of a cancelled or held notice are never scanned.
+    run_script(
+        db,
+        f"""
+        ALTER TABLE outbox ADD COLUMN notice_id TEXT;
+        ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT {REPLY_PRIORITY};
+        UPDATE outbox SET priority = {REMINDER_PRIORITY} WHERE kind = 'notice';
+        DROP INDEX outbox_due;
+        CREATE INDEX outbox_claim ON outbox (notice_id, priority, id) WHERE status = 'pending';
+        CREATE INDEX outbox_notice ON outbox (notice_id, kind, status)
+            WHERE notice_id IS NOT NULL
+        """,
+    )
 
 
 _last_stamp: tuple[datetime | None, str] = (None, "")
@@ -391,6 +413,7 @@ def complete(
             stamp,
             out.status,
             out.idempotency_key,
+            priority=out.priority if out.priority is not None else default_priority(out.kind),
         )
     db.execute(
         "UPDATE inbox SET status = ?, processed_at = ?, batch = ? WHERE id = ?",
@@ -413,11 +436,13 @@ def add_outbox(
     stamp: str,
     status: str,
     idempotency_key: str,
+    priority: int = REPLY_PRIORITY,
+    notice_id: str | None = None,
 ) -> int:
     cursor = db.execute(
         "INSERT INTO outbox (resident_id, provider, channel, kind, text, suggestions, inbox_id, "
-        "created_at, status, idempotency_key, next_attempt_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, status, idempotency_key, next_attempt_at, priority, notice_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             resident_id,
             provider,
@@ -430,9 +455,23 @@ def add_outbox(
             status,
             idempotency_key,
             stamp,
+            priority,
+            notice_id,
         ],
     )
     return int(cursor.lastrowid or 0)
+
+
+def default_priority(kind: str) -> int:
+    return REMINDER_PRIORITY if kind == "notice" else REPLY_PRIORITY
+
+
+# What the simulator, replay and chat show a resident: not what was suppressed, nor a staff
+# notice's row still queued or dropped (its recipients list is made ahead of sending).
+_SHOWN = (
+    "status != 'suppressed' AND NOT (notice_id IS NOT NULL "
+    "AND status IN ('pending', 'sending', 'expired', 'cancelled'))"
+)
 
 
 def _sent(row: dict[str, Any]) -> SentMessage:
@@ -443,6 +482,7 @@ def _sent(row: dict[str, Any]) -> SentMessage:
         kind=row["kind"],
         channel=row["channel"],
         inbox_id=row["inbox_id"],
+        notice_id=row["notice_id"],
         at=from_utc_text(row["created_at"]) if row.get("created_at") else None,
     )
 
@@ -451,7 +491,7 @@ def replies_for(db: sqlite_utils.Database, inbox_id: int) -> list[SentMessage]:
     return [
         _sent(row)
         for row in db.query(
-            "SELECT id, text, suggestions, kind, channel, inbox_id, created_at FROM outbox "
+            "SELECT id, text, suggestions, kind, channel, inbox_id, notice_id, created_at FROM outbox "
             "WHERE inbox_id = ? AND status != 'suppressed' ORDER BY id",
             [inbox_id],
         )
@@ -462,8 +502,8 @@ def sent_to(db: sqlite_utils.Database, resident_id: str, after_id: int) -> list[
     return [
         _sent(row)
         for row in db.query(
-            "SELECT id, text, suggestions, kind, inbox_id, channel, created_at FROM outbox "
-            "WHERE resident_id = ? AND id > ? AND status != 'suppressed' ORDER BY id",
+            "SELECT id, text, suggestions, kind, inbox_id, channel, notice_id, created_at FROM outbox "
+            f"WHERE resident_id = ? AND id > ? AND {_SHOWN} ORDER BY id",
             [resident_id, after_id],
         )
     ]

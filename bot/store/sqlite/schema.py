@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from bot.store.sqlite import accounts, audit, bookings, console, faq, health, pipeline, staff
+from bot.store.sqlite import (
+    accounts,
+    audit,
+    bookings,
+    console,
+    faq,
+    health,
+    notices,
+    pipeline,
+    staff,
+)
 from bot.store.sqlite.migrations import MigrationSet, apply
 
 OWNERS: list[MigrationSet] = [
@@ -16,6 +26,7 @@ OWNERS: list[MigrationSet] = [
     audit.MIGRATIONS,
     console.MIGRATIONS,  # refers to staff_accounts
     faq.MIGRATIONS,
+    notices.MIGRATIONS,
     health.MIGRATIONS,
 ]
 

@@ -32,15 +32,23 @@ from bot.store.base import (
 )
 from bot.store.codec import Codec
 from bot.store.services import Conversations, Residents
-from bot.store.sqlite import bookings, faq, health, pipeline, sealing, staff
+from bot.store.sqlite import bookings, faq, health, noticefanout, pipeline, sealing, staff
 from bot.store.sqlite.connection import WriteGate, write_transaction
 from bot.store.sqlite.delivery import SqliteDelivery
 from bot.store.sqlite.health import Faults, unusable
 from bot.store.sqlite.lane import Lane
+from bot.store.sqlite.noticestore import SqliteNotices, SqliteNoticeService, SqliteTurnCases
 from bot.store.sqlite.schema import migrate
 from bot.store.sqlite.staffwork import SqliteConsole, SqliteStaffDesk
 
 log = logging.getLogger("bot.store")
+
+CHECKPOINT_EVERY = 0.5  # seconds between looks at the WAL (a checkpoint when it has grown)
+
+
+def checkpoint(db: sqlite_utils.Database) -> None:
+    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
 
 # A batch gives way to a waiting intake commit once it has run this long (seconds): long
 # enough that processing still moves several rows per commit under a stream of webhooks,
@@ -87,10 +95,20 @@ class SqliteTurnServices:
         self._residents = _Residents(db)
         self._conversations = _Conversations(db)
         self._bookings = bookings.SqliteBookings(db)
+        self._notices = SqliteNoticeService(db)
+        self._cases = SqliteTurnCases(db)
 
     @property
     def residents(self) -> Residents:
         return self._residents
+
+    @property
+    def notices(self) -> SqliteNoticeService:
+        return self._notices
+
+    @property
+    def cases(self) -> SqliteTurnCases:
+        return self._cases
 
     @property
     def conversations(self) -> Conversations:
@@ -133,18 +151,22 @@ class SqliteStore:
         single = single_lane or self.path == ":memory:"
         self._process = self._intake if single else self._lane("bot-process")
         self._deliver = self._intake if single else self._lane("bot-delivery")
+        self._notices = self._intake if single else self._lane("bot-notices")
+        self._fanout = self._intake if single else self._lane("bot-fanout")
         self._probed = -HEALTH_TTL  # monotonic time of the last probes
         self._health_lock = asyncio.Lock()
         # The first full check soon after start-up (not during it: start-up stays quick).
         self._next_quick_check = time.monotonic() + QUICK_CHECK_DELAY
         self._quick_checking: asyncio.Task[None] | None = None
         self.delivery = SqliteDelivery(self._deliver)
+        self.notices = SqliteNotices(self._notices, audit, self._fanout)
         # Staff's transactions are short: on the intake lane, like the webhooks'.
         self.staff = SqliteStaffDesk(self._intake, audit)
         self.console = SqliteConsole(self._intake, audit)
         self.faq = SqliteFaqMisses(self._intake)
         self.wake = Wakeups()
         self._batches: itertools.count[int] = itertools.count(1)
+        self._checkpointer: asyncio.Task[None] | None = None
         self._services: SqliteTurnServices | None = None
 
     def _lane(self, name: str) -> Lane:
@@ -152,7 +174,7 @@ class SqliteStore:
 
     def _lanes(self) -> list[Lane]:
         unique: list[Lane] = []
-        for lane in (self._intake, self._process, self._deliver):
+        for lane in (self._intake, self._process, self._deliver, self._notices, self._fanout):
             if lane not in unique:
                 unique.append(lane)
         return unique
@@ -188,11 +210,44 @@ class SqliteStore:
         self._batches = itertools.count(last + 1)
         for lane in self._lanes()[1:]:
             await lane.thread.run(lane.open)
+        if len(self._lanes()) > 1:
+            # A commit that crosses the WAL's checkpoint threshold runs the checkpoint itself
+            # before it returns, with the write gate held: every other writer — a webhook
+            # waiting for its intake commit — would wait for it (a notice's fan-out writes a
+            # lot of WAL). No lane checkpoints on commit; `_checkpoints` does, beside them.
+            for lane in self._lanes():
+                await lane.read(lambda db: db.execute("PRAGMA wal_autocheckpoint=0"))
+            self._checkpointer = asyncio.create_task(self._checkpoints(), name="bot-checkpoint")
+            # The fan-out's commits are not fsync'd each (synchronous=NORMAL, WAL): a crash
+            # of the process loses nothing (the WAL is in the file), and a power cut loses
+            # at most its last batches — rows and cursor together, since a batch is one
+            # transaction — which the dispatcher makes again. Anything recorded after them
+            # (a send, by another lane, fsync'd) makes them durable too: one WAL, in order.
+            await self._fanout.read(lambda db: db.execute("PRAGMA synchronous=NORMAL"))
         process_db = self._process.db
         assert process_db is not None
         self._services = SqliteTurnServices(process_db)
 
+    async def _checkpoints(self) -> None:
+        """PASSIVE checkpoints outside the write gate (writers go on appending meanwhile),
+        on the fan-out lane's thread, whenever the WAL has grown."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY)
+            try:
+                await self._fanout.read(checkpoint)
+            except StoreUnavailable:
+                pass  # the database is unusable: the lanes' faults report it (/healthz), once
+            except Exception:  # the next round tries again; a growing WAL is no fault yet
+                log.exception("WAL checkpoint failed")
+
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
+            with contextlib.suppress(StoreUnavailable):  # an unusable database: nothing to do
+                await self._fanout.read(checkpoint)
         if self._quick_checking is not None:
             self._quick_checking.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -306,10 +361,16 @@ class SqliteStore:
     # ---- reading what was sent -----------------------------------------------------------
 
     async def replies_for(self, inbox_id: int) -> list[r.SentMessage]:
-        return await self._intake.read(pipeline.replies_for, inbox_id)
+        def read(db: sqlite_utils.Database) -> list[r.SentMessage]:
+            return noticefanout.fill_sent(db, pipeline.replies_for(db, inbox_id))
+
+        return await self._intake.read(read)
 
     async def sent_to(self, resident_id: str, after_id: int = 0) -> list[r.SentMessage]:
-        return await self._intake.read(pipeline.sent_to, resident_id, after_id)
+        def read(db: sqlite_utils.Database) -> list[r.SentMessage]:
+            return noticefanout.fill_sent(db, pipeline.sent_to(db, resident_id, after_id))
+
+        return await self._intake.read(read)
 
     async def conversation(self, resident_id: str) -> dict[str, Any] | None:
         return await self._intake.read(pipeline.conversation, resident_id)
