@@ -1,7 +1,7 @@
 """The console's notice routes (docs/staff-console.md, "お知らせ"), and the card image the
 bot serves to +メッセージ providers.
 
-GET  /staff/api/notices                     every notice, newest first (notices.report)
+GET  /staff/api/notices                     the newest 500 notices, newest first (notices.report; `bot notices list` has them all)
 GET  /staff/api/notices/options             categories, topics, districts, rules (report)
 POST /staff/api/notices/preview             the form checked and rendered, not saved (draft)
 POST /staff/api/notices                     a draft from the form (draft)
