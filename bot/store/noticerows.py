@@ -2,7 +2,7 @@
 the states, a report's counts from the outbox statuses, and an outbox row filled with its
 notice's text, choices and card (rows carry no text: a million copies of it would be a
 million copies). The SQL is each backend's (bot/store/sqlite/notice*.py,
-bot/store/postgres/noticesql.py)."""
+bot/store/postgres/notice*.py)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import TOKYO
 from bot.store.records import InboundRow
-from bot.store.sqlite import SqliteStore, staff
+from bot.store.sqlite import SqliteStore, outbox, staff
 from bot.store.sqlite import pipeline as q
 from bot.store.sqlite.connection import open_database
 from bot.store.sqlite.schema import migrate
@@ -24,7 +24,7 @@ def test_purge_erases_old_texts_only(tmp_path):
     for n, (when, status) in enumerate([(old, "done"), (recent, "done"), (old, "pending")]):
         inbox_id = q.insert_inbox(db, _row(f"m{n}", f"住所は桜台3丁目 {n}", when))
         db.execute("UPDATE inbox SET status = ? WHERE id = ?", [status, inbox_id])
-        q.add_outbox(
+        outbox.add_outbox(
             db,
             "r1",
             "twilio",

@@ -17,7 +17,7 @@ from bot.identity import SealedTextError, TextVault
 from bot.pipeline.turns import TurnRunner
 from bot.store import open_store
 from bot.store.records import InboundRow
-from bot.store.sqlite import pipeline, staff
+from bot.store.sqlite import outbox, pipeline, staff
 from bot.store.sqlite.connection import open_database, write_transaction
 from bot.store.sqlite.schema import migrate
 from bot.system_texts import SystemTexts
@@ -65,7 +65,7 @@ def _plain_database(path: Path) -> None:
         )
         inbox_id = pipeline.insert_inbox(db, row)
         db.execute("UPDATE inbox SET status = 'done' WHERE id = ?", [inbox_id])
-        pipeline.add_outbox(
+        outbox.add_outbox(
             db, BOB, "sim", "sms", "reply", f"受け付けました: {PLANTED}", ["山田太郎様"],
             inbox_id, stamp, "sent", "planted-0",
         )  # fmt: skip

@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.store import records as r
 from bot.store.base import SendBudget
-from bot.store.postgres import noticesql
+from bot.store.postgres import noticefanout
 from bot.store.postgres.connection import Conn, Lane
 from bot.store.postgres.migrations import MigrationSet
 from bot.store.postgres.notices import consent
@@ -74,7 +74,7 @@ def _item(row: dict[str, Any]) -> OutboxItem:
 
 
 # Pending rows the claim may take: replies and reminders (no staff notice), and the rows of
-# the staff notices `claim_groups` lists, each up to its bound (bot/store/postgres/noticesql).
+# the staff notices `claim_groups` lists, each up to its bound (bot/store/postgres/noticefanout).
 _CLAIMABLE = (
     "c.status = 'pending' AND c.provider = ANY(%(providers)s) "
     "AND (c.notice_id IS NULL OR c.priority <= (SELECT g.bound FROM "
@@ -94,11 +94,11 @@ def claim(
     next) then age, of residents with no row being sent by anyone, marked 'sending' by
     `owner` at `now` (the claim's time: should the attempt's outcome go unrecorded, the row
     is in doubt since then); staff notices' rows filled with their text, or dropped when
-    their notice was cancelled or expired meanwhile (noticesql.fill_items)."""
+    their notice was cancelled or expired meanwhile (noticefanout.fill_items)."""
     if not providers:
         return []
     conn.execute("SELECT pg_advisory_xact_lock(%s)", [CLAIM_LOCK])
-    ids, bounds = noticesql.claim_groups(conn, now, held)
+    ids, bounds = noticefanout.claim_groups(conn, now, held)
     rows = conn.execute(
         "UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, claimed_by = %(owner)s, "
         "claimed_at = %(now)s "
@@ -120,7 +120,7 @@ def claim(
         },
     ).fetchall()
     rows.sort(key=lambda row: (row["priority"], row["id"]))
-    return noticesql.fill_items(conn, [_item(row) for row in rows], now)
+    return noticefanout.fill_items(conn, [_item(row) for row in rows], now)
 
 
 def sent(conn: Conn, marks: Sequence[SentMark]) -> None:
@@ -182,7 +182,7 @@ def next_due(
     """The earliest due time of a pending row the claim may take."""
     if not providers:
         return None
-    ids, bounds = noticesql.claim_groups(conn, datetime.now(UTC), held)
+    ids, bounds = noticefanout.claim_groups(conn, datetime.now(UTC), held)
     found = conn.execute(
         f"SELECT min(c.next_attempt_at) AS due FROM outbox c WHERE {_CLAIMABLE}",
         {"providers": list(providers), "ids": ids, "bounds": bounds},
@@ -371,7 +371,7 @@ class PostgresDelivery:
     async def stale_rich(self, sent_before: datetime, limit: int) -> list[r.OutboxItem]:
         def read(conn: Conn) -> list[r.OutboxItem]:
             items = stale_rich(conn, sent_before, limit)
-            return noticesql.fill_items(conn, items, sent_before, drop=False)
+            return noticefanout.fill_items(conn, items, sent_before, drop=False)
 
         return await self.lane.run(read)
 

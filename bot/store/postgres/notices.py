@@ -4,7 +4,9 @@ their consents and stops (evidence, with time and channel) — so subscribing, �
 「再開」 work on either backend.
 
 Staff notices themselves (drafts, fan-out, the delivery claim's part, reports) are
-`PostgresNotices` below, over the queries of bot/store/postgres/noticesql.py.
+`PostgresNotices` below, over the queries of bot/store/postgres/noticesql.py (the notices),
+noticefanout.py (audience, fan-out, the claim's side), noticereports.py and
+noticeresidents.py (a turn's side: the open question and its answer).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import datetime
 from bot.store.base import AuditSealer
 from bot.store.noticerows import OPEN
 from bot.store.postgres import audit as audit_log
-from bot.store.postgres import noticesql
+from bot.store.postgres import noticefanout, noticereports, noticeresidents, noticesql
 from bot.store.postgres.connection import Conn, Lane
 from bot.store.postgres.console import PostgresCases
 from bot.store.postgres.migrations import MigrationSet
@@ -177,11 +179,11 @@ class PostgresNoticeService:
 
     def open_ask(self, resident_id: str, now: datetime, hours: float) -> OpenAsk | None:
         self.before_use()
-        return noticesql.open_ask(self.conn, resident_id, now, hours)
+        return noticeresidents.open_ask(self.conn, resident_id, now, hours)
 
     def answer(self, notice_id: str, resident_id: str, choice: str, now: datetime) -> None:
         self.before_use()
-        noticesql.answer(self.conn, notice_id, resident_id, choice, now)
+        noticeresidents.answer(self.conn, notice_id, resident_id, choice, now)
 
 
 class PostgresTurnCases:
@@ -286,33 +288,33 @@ class PostgresNotices:
         return await self.lane.run(write)
 
     async def audience(self, notice_id: str, now: datetime) -> AudienceCount:
-        return await self.lane.run(noticesql.audience_count, notice_id, now)
+        return await self.lane.run(noticefanout.audience_count, notice_id, now)
 
     async def fan_out(
         self, notice_id: str, route: Route, local: frozenset[str], limit: int, now: datetime
     ) -> FanOutStep:
-        return await self.lane.run(noticesql.fan_out, notice_id, route, local, limit, now)
+        return await self.lane.run(noticefanout.fan_out, notice_id, route, local, limit, now)
 
     async def drop_rows(self, notice_id: str, status: str, limit: int) -> int:
-        return await self.lane.run(noticesql.drop_rows, notice_id, status, limit)
+        return await self.lane.run(noticefanout.drop_rows, notice_id, status, limit)
 
     async def unfinished(self, notice_id: str) -> bool:
-        return await self.lane.run(noticesql.unfinished, notice_id)
+        return await self.lane.run(noticefanout.unfinished, notice_id)
 
     async def counts(self, notice_id: str) -> NoticeCounts:
-        return await self.lane.run(noticesql.counts, notice_id)
+        return await self.lane.run(noticereports.counts, notice_id)
 
     async def record_progress(self, notice_id: str, now: datetime, counts: NoticeCounts) -> None:
-        await self.lane.run(noticesql.record_progress, notice_id, now, counts)
+        await self.lane.run(noticereports.record_progress, notice_id, now, counts)
 
     async def progress(self, notice_id: str) -> list[ProgressPoint]:
-        return await self.lane.run(noticesql.progress, notice_id)
+        return await self.lane.run(noticereports.progress, notice_id)
 
     async def answers(self, notice_id: str) -> dict[str, int]:
-        return await self.lane.run(noticesql.answers, notice_id)
+        return await self.lane.run(noticereports.answers, notice_id)
 
     async def stopped_after(self, notice_id: str) -> int:
-        return await self.lane.run(noticesql.stopped_after, notice_id)
+        return await self.lane.run(noticereports.stopped_after, notice_id)
 
     async def image(self, notice_id: str) -> tuple[str, bytes] | None:
         return await self.lane.run(noticesql.image, notice_id)

@@ -39,7 +39,16 @@ from bot.store import records as r
 from bot.store.base import AuditSealer, StoreUnavailable, TurnHandler, Wakeups
 from bot.store.codec import Codec
 from bot.store.dbthread import DbThread
-from bot.store.postgres import delivery, health, intake, noticesql, pipeline, queue, sealing, staff
+from bot.store.postgres import (
+    delivery,
+    health,
+    intake,
+    noticefanout,
+    pipeline,
+    queue,
+    sealing,
+    staff,
+)
 from bot.store.postgres.connection import (
     BATCH_CHANNEL,
     CONNECT_KWARGS,
@@ -366,13 +375,13 @@ class PostgresStore:
 
     async def replies_for(self, inbox_id: int) -> list[r.SentMessage]:
         def read(conn: Conn) -> list[r.SentMessage]:
-            return noticesql.fill_sent(conn, pipeline.replies_for(conn, inbox_id))
+            return noticefanout.fill_sent(conn, pipeline.replies_for(conn, inbox_id))
 
         return await self._intake.run(read)
 
     async def sent_to(self, resident_id: str, after_id: int = 0) -> list[r.SentMessage]:
         def read(conn: Conn) -> list[r.SentMessage]:
-            return noticesql.fill_sent(conn, pipeline.sent_to(conn, resident_id, after_id))
+            return noticefanout.fill_sent(conn, pipeline.sent_to(conn, resident_id, after_id))
 
         return await self._intake.run(read)
 

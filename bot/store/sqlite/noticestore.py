@@ -16,7 +16,7 @@ from bot.store import records as r
 from bot.store.base import AuditSealer
 from bot.store.noticerows import OPEN
 from bot.store.sqlite import audit as audit_log
-from bot.store.sqlite import noticefanout, noticereports, noticeresidents, notices, pipeline
+from bot.store.sqlite import noticefanout, noticereports, noticeresidents, notices, outbox, pipeline
 from bot.store.sqlite.console import SqliteCases
 from bot.store.sqlite.lane import Lane
 
@@ -181,7 +181,7 @@ class SqliteNotices:
             person = pipeline.resident(db, to.resident_id)
             provider = (person.last_provider if person else None) or route.provider
             channel = (person.last_channel if person else None) or route.channel
-            outbox_id = pipeline.add_outbox(
+            outbox_id = outbox.add_outbox(
                 db,
                 to.resident_id,
                 provider,
@@ -209,7 +209,7 @@ class SqliteNotices:
         def write(db: sqlite_utils.Database) -> int:
             stamp = pipeline.utc_text(now)
             _known(db, to, route, stamp)
-            outbox_id = pipeline.add_outbox(
+            outbox_id = outbox.add_outbox(
                 db, to.resident_id, route.provider, route.channel, "notice", "", [], None, stamp,
                 "sent", f"n:{notice_id}:{to.resident_id}", priority=notices.priority_of(db, notice_id),
                 notice_id=notice_id,

@@ -1,5 +1,7 @@
 """The pipeline's tables in SQLite (owner "pipeline"): residents, inbox, conversations,
-outbox, timers, delivery_events, and the queries the message path runs on them.
+outbox, timers, delivery_events, and the queries on residents, the inbox, conversations and
+timers (as bot/store/postgres/pipeline.py). The work queue — claims, due timers, a turn's
+completion — is queue.py (as PostgreSQL's); the outbox's rows outbox.py.
 
 Every function takes the Database of the connection's owning thread, inside the caller's
 transaction. Times are stored as UTC ISO 8601 text, so text order is time order.
@@ -17,15 +19,10 @@ import sqlite_utils
 from bot.store.records import (
     REMINDER_PRIORITY,
     REPLY_PRIORITY,
-    STATUS_RANK,
-    Claimed,
-    Completion,
     InboundRow,
     ResidentRow,
-    SentMessage,
     Timer,
 )
-from bot.store.sqlite import faq, staff
 from bot.store.sqlite.migrations import MigrationSet, run_script
 
 MIGRATIONS = MigrationSet("pipeline")
@@ -293,46 +290,6 @@ def find_inbox_id(db: sqlite_utils.Database, provider: str, provider_message_id:
     return found[0] if found else None
 
 
-def last_batch(db: sqlite_utils.Database) -> int:
-    return int(db.execute("SELECT coalesce(max(batch), 0) FROM inbox").fetchone()[0])
-
-
-def claim_pending(db: sqlite_utils.Database, limit: int) -> list[Claimed]:
-    """The oldest pending row of each resident (so one resident's messages stay in order),
-    oldest residents first, with their resident rows and conversations (one query each)."""
-    rows = list(
-        db.query(
-            "SELECT * FROM inbox WHERE id IN (SELECT min(id) FROM inbox WHERE status = 'pending' "
-            "GROUP BY resident_id) ORDER BY id LIMIT ?",
-            [limit],
-        )
-    )
-    if not rows:
-        return []
-    ids = [row["resident_id"] for row in rows]
-    people = residents(db, ids)
-    states = conversations(db, ids)
-    return [
-        Claimed(
-            id=row["id"],
-            provider=row["provider"],
-            resident_id=row["resident_id"],
-            channel=row["channel"],
-            kind=row["kind"],
-            text=row["text"],
-            postback=row["postback"],
-            payload=json.loads(row["payload"]),
-            redactions=json.loads(row["redactions"]),
-            truncated=bool(row["truncated"]),
-            received_at=from_utc_text(row["received_at"]),
-            resident=people.get(row["resident_id"]),
-            conversation=states.get(row["resident_id"]),
-            limited=row["limited"],
-        )
-        for row in rows
-    ]
-
-
 def inbox_status(db: sqlite_utils.Database, inbox_id: int) -> str | None:
     found = db.execute("SELECT status FROM inbox WHERE id = ?", [inbox_id]).fetchone()
     return found[0] if found else None
@@ -374,186 +331,6 @@ def save_conversation(
     )
 
 
-# ---- a turn's completion ------------------------------------------------------------------
-
-
-def complete(
-    db: sqlite_utils.Database, item: Claimed, done: Completion, now: datetime, batch: int
-) -> None:
-    """Write what a turn changed, with its inbox row's status (inside the caller's
-    transaction, so all of it or none)."""
-    resident_id = item.resident_id
-    stamp = utc_text(now)
-    if done.failed_turns is not None:
-        db.execute(
-            "UPDATE residents SET failed_turns = ? WHERE id = ?", [done.failed_turns, resident_id]
-        )
-    if done.save_conversation:
-        save_conversation(db, resident_id, done.conversation, stamp)
-    if done.resident:
-        update_resident(db, resident_id, done.resident)
-    for name in done.cancel_timers:
-        cancel_timer(db, resident_id, name)
-    for timer in done.timers:
-        set_timer(db, resident_id, timer)
-    for kind, text in done.staff_notes:
-        staff.add_note(db, resident_id, kind, text, stamp)
-    for miss in done.faq_misses:
-        faq.record(db, miss, stamp)
-    for out in done.outbox:
-        add_outbox(
-            db,
-            resident_id,
-            out.provider,
-            out.channel,
-            out.kind,
-            out.text,
-            out.suggestions,
-            item.id,
-            stamp,
-            out.status,
-            out.idempotency_key,
-            priority=out.priority if out.priority is not None else default_priority(out.kind),
-        )
-    db.execute(
-        "UPDATE inbox SET status = ?, processed_at = ?, batch = ? WHERE id = ?",
-        [done.status, stamp, batch, item.id],
-    )
-
-
-# ---- outbox ------------------------------------------------------------------------------
-
-
-def add_outbox(
-    db: sqlite_utils.Database,
-    resident_id: str,
-    provider: str,
-    channel: str,
-    kind: str,
-    text: str,
-    suggestions: list[str],
-    inbox_id: int | None,
-    stamp: str,
-    status: str,
-    idempotency_key: str,
-    priority: int = REPLY_PRIORITY,
-    notice_id: str | None = None,
-) -> int:
-    cursor = db.execute(
-        "INSERT INTO outbox (resident_id, provider, channel, kind, text, suggestions, inbox_id, "
-        "created_at, status, idempotency_key, next_attempt_at, priority, notice_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            resident_id,
-            provider,
-            channel,
-            kind,
-            text,
-            json.dumps(suggestions, ensure_ascii=False),
-            inbox_id,
-            stamp,
-            status,
-            idempotency_key,
-            stamp,
-            priority,
-            notice_id,
-        ],
-    )
-    return int(cursor.lastrowid or 0)
-
-
-def default_priority(kind: str) -> int:
-    return REMINDER_PRIORITY if kind == "notice" else REPLY_PRIORITY
-
-
-# What the simulator, replay and chat show a resident: not what was suppressed, nor a staff
-# notice's row still queued or dropped (its recipients list is made ahead of sending).
-_SHOWN = (
-    "status != 'suppressed' AND NOT (notice_id IS NOT NULL "
-    "AND status IN ('pending', 'sending', 'expired', 'cancelled'))"
-)
-
-
-def _sent(row: dict[str, Any]) -> SentMessage:
-    return SentMessage(
-        id=row["id"],
-        text=row["text"],
-        suggestions=json.loads(row["suggestions"]),
-        kind=row["kind"],
-        channel=row["channel"],
-        inbox_id=row["inbox_id"],
-        notice_id=row["notice_id"],
-        at=from_utc_text(row["created_at"]) if row.get("created_at") else None,
-    )
-
-
-def replies_for(db: sqlite_utils.Database, inbox_id: int) -> list[SentMessage]:
-    return [
-        _sent(row)
-        for row in db.query(
-            "SELECT id, text, suggestions, kind, channel, inbox_id, notice_id, created_at FROM outbox "
-            "WHERE inbox_id = ? AND status != 'suppressed' ORDER BY id",
-            [inbox_id],
-        )
-    ]
-
-
-def sent_to(db: sqlite_utils.Database, resident_id: str, after_id: int) -> list[SentMessage]:
-    return [
-        _sent(row)
-        for row in db.query(
-            "SELECT id, text, suggestions, kind, inbox_id, channel, notice_id, created_at FROM outbox "
-            f"WHERE resident_id = ? AND id > ? AND {_SHOWN} ORDER BY id",
-            [resident_id, after_id],
-        )
-    ]
-
-
-def reset_in_flight(db: sqlite_utils.Database) -> int:
-    """At start-up: rows that were being sent when the process died go back to pending, in
-    doubt since their claim — the delivery worker asks the provider whether each reached
-    it before sending it again (Channel.reconcile)."""
-    return db.execute(
-        "UPDATE outbox SET status = 'pending', doubt_since = coalesce(doubt_since, claimed_at, "
-        "created_at) WHERE status = 'sending'"
-    ).rowcount
-
-
-def record_status(
-    db: sqlite_utils.Database,
-    provider: str,
-    provider_message_id: str,
-    status: str,
-    error_code: str | None,
-    now: datetime,
-) -> bool:
-    """Store a receipt; move the outbox row's status forward only. True if a row matched."""
-    found = db.execute(
-        "SELECT id, status FROM outbox WHERE provider = ? AND provider_message_id = ?",
-        [provider, provider_message_id],
-    ).fetchone()
-    db.execute(
-        "INSERT INTO delivery_events (outbox_id, provider, provider_message_id, status, "
-        "error_code, at) VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            found[0] if found else None,
-            provider,
-            provider_message_id,
-            status,
-            error_code,
-            utc_text(now),
-        ],
-    )
-    if found is None:
-        return False
-    if STATUS_RANK.get(status, -1) > STATUS_RANK.get(found[1], -1):
-        db.execute(
-            "UPDATE outbox SET status = ?, status_at = ?, error = coalesce(?, error) WHERE id = ?",
-            [status, utc_text(now), error_code, found[0]],
-        )
-    return True
-
-
 # ---- timers ------------------------------------------------------------------------------
 
 
@@ -574,40 +351,6 @@ def set_timer(db: sqlite_utils.Database, resident_id: str, timer: Timer) -> None
 
 def cancel_timer(db: sqlite_utils.Database, resident_id: str, name: str) -> None:
     db.execute("DELETE FROM timers WHERE resident_id = ? AND name = ?", [resident_id, name])
-
-
-def promote_due_timers(db: sqlite_utils.Database, now: datetime, limit: int = 256) -> int:
-    """Due timers become inbox rows, so they run through the same per-resident order."""
-    timers = list(
-        db.query(
-            "SELECT t.*, r.last_channel FROM timers t LEFT JOIN residents r "
-            "ON r.id = t.resident_id WHERE t.due_at <= ? ORDER BY t.due_at, t.id LIMIT ?",
-            [utc_text(now), limit],
-        )
-    )
-    for timer in timers:
-        insert_inbox(
-            db,
-            InboundRow(
-                provider="timer",
-                provider_message_id=f"{timer['id']}:{timer['due_at']}",
-                resident_id=timer["resident_id"],
-                phone_enc=None,
-                channel=timer["last_channel"] or "sms",
-                kind="timer",
-                text=timer["name"],
-                payload=json.loads(timer["payload"]),
-                # When it actually runs: a timer firing late (server down) must know it.
-                received_at=now,
-            ),
-        )
-        db.execute("DELETE FROM timers WHERE id = ?", [timer["id"]])
-    return len(timers)
-
-
-def next_timer_due(db: sqlite_utils.Database) -> datetime | None:
-    found = db.execute("SELECT min(due_at) FROM timers").fetchone()
-    return from_utc_text(found[0]) if found and found[0] else None
 
 
 # ---- retention -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from bot.store.base import AuditSealer
 from bot.store.console import ConsoleWork
 from bot.store.records import STAFF_KEY_PREFIX, NewAuditEntry, ResidentRow, StaffNote, Timer
 from bot.store.sqlite import audit as audit_log
-from bot.store.sqlite import bookings, pipeline, staff
+from bot.store.sqlite import bookings, outbox, pipeline, staff
 from bot.store.sqlite.accounts import SqliteAccounts, SqliteSessions, SqliteSignInLimits
 from bot.store.sqlite.console import SqliteCases
 from bot.store.sqlite.lane import Lane
@@ -43,7 +43,7 @@ class SqliteHandoffs:
     ) -> int:
         provider, channel = staff.last_route(self.db, resident_id)
         provider = provider or "sim"
-        outbox_id = pipeline.add_outbox(
+        outbox_id = outbox.add_outbox(
             self.db,
             resident_id,
             provider,

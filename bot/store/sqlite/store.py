@@ -32,7 +32,17 @@ from bot.store.base import (
 )
 from bot.store.codec import Codec
 from bot.store.services import Conversations, Residents
-from bot.store.sqlite import bookings, faq, health, noticefanout, pipeline, sealing, staff
+from bot.store.sqlite import (
+    bookings,
+    faq,
+    health,
+    noticefanout,
+    outbox,
+    pipeline,
+    queue,
+    sealing,
+    staff,
+)
 from bot.store.sqlite.connection import WriteGate, write_transaction
 from bot.store.sqlite.delivery import SqliteDelivery
 from bot.store.sqlite.health import Faults, unusable
@@ -194,8 +204,8 @@ class SqliteStore:
                     log.info("texts sealed at rest", extra={"rows": changed})
             if serve:  # one process per SQLite file: what was in flight died with the last one
                 with write_transaction(db, self.gate):
-                    pipeline.reset_in_flight(db)
-            return pipeline.last_batch(db)
+                    outbox.reset_in_flight(db)
+            return queue.last_batch(db)
 
         try:
             await self._intake.thread.run(self._intake.open)
@@ -296,7 +306,7 @@ class SqliteStore:
         now: datetime,
     ) -> bool:
         return await self._intake.write(
-            pipeline.record_status,
+            outbox.record_status,
             provider,
             provider_message_id,
             status,
@@ -330,8 +340,8 @@ class SqliteStore:
         started = time.perf_counter()
         with write_transaction(db, gate):
             now = handler.now()
-            pipeline.promote_due_timers(db, now)
-            items = pipeline.claim_pending(db, limit)
+            queue.promote_due_timers(db, now)
+            items = queue.claim_pending(db, limit)
             if not items:
                 return result
             batch = next(self._batches)
@@ -341,11 +351,11 @@ class SqliteStore:
                 try:
                     with db.atomic():
                         done = handler.handle(item, services, now)
-                        pipeline.complete(db, item, done, now, batch)
+                        queue.complete(db, item, done, now, batch)
                 except Exception as exc:  # a bug must not lose the message or stall the queue
                     with db.atomic():
                         done = handler.failed(item, exc, now)
-                        pipeline.complete(db, item, done, now, batch)
+                        queue.complete(db, item, done, now, batch)
                     result.failed.append(item.id)
                 result.outbox_rows += len(done.outbox)
                 result.inbox_ids.append(item.id)
@@ -353,7 +363,7 @@ class SqliteStore:
         return result
 
     async def next_timer_due(self) -> datetime | None:
-        return await self._process.read(pipeline.next_timer_due)
+        return await self._process.read(queue.next_timer_due)
 
     async def inbox_status(self, inbox_id: int) -> str | None:
         return await self._intake.read(pipeline.inbox_status, inbox_id)
@@ -362,13 +372,13 @@ class SqliteStore:
 
     async def replies_for(self, inbox_id: int) -> list[r.SentMessage]:
         def read(db: sqlite_utils.Database) -> list[r.SentMessage]:
-            return noticefanout.fill_sent(db, pipeline.replies_for(db, inbox_id))
+            return noticefanout.fill_sent(db, outbox.replies_for(db, inbox_id))
 
         return await self._intake.read(read)
 
     async def sent_to(self, resident_id: str, after_id: int = 0) -> list[r.SentMessage]:
         def read(db: sqlite_utils.Database) -> list[r.SentMessage]:
-            return noticefanout.fill_sent(db, pipeline.sent_to(db, resident_id, after_id))
+            return noticefanout.fill_sent(db, outbox.sent_to(db, resident_id, after_id))
 
         return await self._intake.read(read)
 
