@@ -97,6 +97,10 @@ class DeliveryWorker:
         self.sends = 0  # provider calls made (metrics, tests)
         self.store = deps.store
         self._marks = SentMarks(deps.store)
+        # Rows whose release back to pending could not be written (the store was away):
+        # released again at every step until it can be, or the row would stay 'sending'
+        # (and, on PostgreSQL, hold back everything else for that resident).
+        self._unreleased: dict[int, tuple[datetime, str]] = {}
 
     # ---- the loop -------------------------------------------------------------------
 
@@ -118,6 +122,7 @@ class DeliveryWorker:
     async def step(self) -> bool:
         """Claim and deliver one batch; sweep late rich messages. True if anything was due."""
         now = self.deps.clock.now()
+        await self._release_pending()
         rows = await self.store.claim(self.providers, now, self.batch, self.deps.held(now))
         if rows:
             groups: dict[str, list[OutboxItem]] = {}
@@ -159,9 +164,25 @@ class DeliveryWorker:
                     )
                     later = self.deps.clock.now() + timedelta(seconds=backoff(row.attempts))
                     # It may have failed after the provider took the message: in doubt.
-                    await self.store.retry(
-                        row.id, later, f"error:{type(exc).__name__}", in_doubt=True
-                    )
+                    await self._release(row.id, later, f"error:{type(exc).__name__}")
+
+    async def _release(self, outbox_id: int, later: datetime, error: str) -> None:
+        try:
+            await self.store.retry(outbox_id, later, error, in_doubt=True)
+        except Exception as exc:
+            log.warning(
+                "could not put a message back to pending; will try again",
+                extra={"outbox": outbox_id, "error": type(exc).__name__},
+            )
+            self._unreleased[outbox_id] = (later, error)
+
+    async def _release_pending(self) -> None:
+        for outbox_id, (later, error) in list(self._unreleased.items()):
+            try:
+                await self.store.retry(outbox_id, later, error, in_doubt=True)
+            except Exception:
+                return  # the store is still away: the next step tries again
+            del self._unreleased[outbox_id]
 
     # ---- one row --------------------------------------------------------------------
 
@@ -221,6 +242,8 @@ class DeliveryWorker:
             self.sends += 1
             result = await channel.send(message)
             if not result.ok:
+                if first_id is not None:  # an earlier part is at the provider: a retry
+                    result.ambiguous = True  # asks before sending any part again
                 break
             first_id = first_id or result.provider_message_id
         return result, first_id
@@ -284,19 +307,21 @@ class DeliveryWorker:
         """The same content, suggestions as numbered choices, by the SMS provider."""
         assert self.sms_provider is not None
         channel = self.channels[self.sms_provider]
-        key = f"{as_rich(row, to).idempotency_key}-sms"
-        messages = as_sms(row, to, channel.capabilities.max_length, key=key)
+        # The row's own key, as when the row is retried as an SMS row (`deliver`): a
+        # provider that deduplicates by key recognises the resend (RCS's keys are its own).
+        messages = as_sms(row, to, channel.capabilities.max_length)
         result, message_id = await self._send(channel, messages, row)
         now = self.deps.clock.now()
         if result.ok:
             await self.store.switch_to_sms(row.id, self.sms_provider, message_id, now, why)
         elif result.permanent:
             await self.store.failed(row.id, f"{why};sms:{result.error_code}", now)
-        else:  # try the SMS again later, as an SMS row
-            await self.store.switch_to_sms(row.id, self.sms_provider, None, now, why)
+        else:  # try the SMS again later, as an SMS row (one transaction)
             later = now + timedelta(seconds=backoff(row.attempts, result.retry_after))
             error = f"{why};sms:{result.error_code}"
-            await self.store.retry(row.id, later, error, in_doubt=result.ambiguous)
+            await self.store.switch_to_sms(
+                row.id, self.sms_provider, None, now, error, later, result.ambiguous
+            )
 
     async def sweep_late_rich(self) -> None:
         """Rich messages not delivered within the timeout are withdrawn and sent by SMS."""

@@ -173,4 +173,7 @@ class Dispatcher:
                 await asyncio.sleep(0)
             await self.notices.forget_list(notice.id)
             await self._progress(notice.id, now, force=True)
-            self._drained.add(notice.id)
+            if not await self.notices.unfinished(notice.id):
+                # A row in flight while it was drained may still come back to pending
+                # (a send that failed): then the next pass drops it too.
+                self._drained.add(notice.id)

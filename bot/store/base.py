@@ -179,7 +179,13 @@ class DeliveryStore(Protocol):
         provider_message_id: str | None,
         now: datetime,
         why: str,
-    ) -> None: ...
+        retry_at: datetime | None = None,
+        in_doubt: bool = False,
+    ) -> None:
+        """The rich message goes by SMS instead (receipts now come from the SMS provider):
+        sent with `provider_message_id`, or, with `retry_at`, pending again as an SMS row
+        in the same transaction (`in_doubt`: the SMS attempt may have reached it)."""
+        ...
 
     def send_budget(self, provider: str, rate: float) -> SendBudget | None:
         """A send-rate budget shared by every process using this store, or None when the

@@ -168,8 +168,12 @@ class SealedDelivery:
         provider_message_id: str | None,
         now: datetime,
         why: str,
+        retry_at: datetime | None = None,
+        in_doubt: bool = False,
     ) -> None:
-        await self.inner.switch_to_sms(outbox_id, provider, provider_message_id, now, why)
+        await self.inner.switch_to_sms(
+            outbox_id, provider, provider_message_id, now, why, retry_at, in_doubt
+        )
 
     def send_budget(self, provider: str, rate: float) -> SendBudget | None:
         return self.inner.send_budget(provider, rate)

@@ -69,3 +69,18 @@ async def test_delivered_in_time_is_not_sent_twice(bot_factory, fake_twilio, fak
     await eventually(lambda: outbox(bot)[0][2] == "delivered")
     await asyncio.sleep(1.5)
     assert fake_twilio.received == [] and fake_rcs.revoked == []
+
+
+async def test_an_sms_fallback_tried_again_keeps_its_key(bot_factory, fake_rcs, fake_gateway):
+    """Not RCS capable, and the gateway's first answer is an error: the SMS is tried again
+    as an SMS row under the same Idempotency-Key, so a gateway that took the first one
+    (its answer lost) recognises the second and sends nothing twice."""
+    from tests.fakes.base import Scripted
+
+    fake_gateway.script.append(Scripted(503, {"error": "busy"}, {"Retry-After": "0"}))
+    bot = await bot_factory(settings_for(rcs=fake_rcs, gateway=fake_gateway))
+    assert (await bot.post_rcs(frcs.text_event(RESIDENT, "m5", "こんにちは"))).status == 200
+    await eventually(lambda: len(fake_gateway.received) >= 2, timeout=10)
+    keys = [r.headers.get("Idempotency-Key") for r in fake_gateway.received]
+    assert keys[0] and keys[0] == keys[1]
+    await eventually(lambda: outbox(bot)[0][:3] == ("gateway", "sms", "sent"))

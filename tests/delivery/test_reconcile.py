@@ -28,6 +28,7 @@ from bot.pipeline.turns import TurnRunner
 from bot.store import Store, open_store
 from bot.system_texts import SystemTexts
 from tests.fakes import twilio as ftw
+from tests.fakes.base import Scripted
 from tests.fakes.fixtures import eventually, settings_for
 from tests.fakes.harness import ROOT, SECRET, EchoResponder
 from tests.fakes.rcs import FakeRcs
@@ -282,3 +283,63 @@ async def test_the_fake_twilio_list_is_shaped_and_paged_like_twilio(
             assert (await response.json())["messages"] == []  # queued: no date_sent yet
         async with session.get(f"{fake_twilio.url}{ftw.LIST_PATH}") as response:
             assert response.status == 401
+
+
+async def test_a_part_failing_after_an_earlier_part_was_taken_is_retried_in_doubt(
+    setup: Setup, fake_twilio: FakeTwilio
+) -> None:
+    """A reply in parts: Twilio takes (1/n), then answers 429 to (2/n). The retry asks
+    Twilio first, so (1/n) is found and only the rest is sent: never (1/n) twice."""
+    await _replies(setup, "twilio", ["あ" * 1700])  # the echo is over 1,600: in parts
+    cs = settings_for(fake_twilio)
+    fake_twilio.script += [None, Scripted(429, {"code": 20429}, {"Retry-After": "0"})]
+    async with aiohttp.ClientSession() as session:
+        worker = _worker(setup, {"twilio": TwilioChannel(cs.twilio, session)}, cs)
+        assert await worker.step()
+        assert setup.rows() == [("pending", None, True)]  # in doubt: part 1 is at Twilio
+        setup.clock.advance(timedelta(minutes=5))
+        assert await worker.step()
+    bodies = [r.data["Body"] for r in fake_twilio.delivered()]
+    assert len(bodies) >= 2 and len(bodies) == len(set(bodies))  # each part once
+    assert sum(body.startswith("(1/") for body in bodies) == 1
+    assert setup.rows()[0][0] == "sent"
+
+
+async def test_a_row_whose_release_could_not_be_written_is_released_when_the_store_is_back(
+    setup: Setup, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio answers 429 while the database refuses writes: the row cannot go back to
+    pending then, and must not stay 'sending' for ever (on PostgreSQL that would hold
+    back everything else for the resident until a restart)."""
+    from bot.store.base import StoreUnavailable
+
+    class Away:
+        def __init__(self, inner) -> None:
+            self.inner, self.down = inner, True
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        async def retry(self, *args, **kwargs) -> None:
+            if self.down:
+                raise StoreUnavailable("the database refused a write")
+            await self.inner.retry(*args, **kwargs)
+
+    await _replies(setup, "twilio", ["粗大ごみ"])
+    cs = settings_for(fake_twilio)
+    fake_twilio.script.append(Scripted(429, {"code": 20429}, {"Retry-After": "0"}))
+    store = Away(setup.store.delivery)
+    async with aiohttp.ClientSession() as session:
+        channels = {"twilio": TwilioChannel(cs.twilio, session)}
+        deps = DeliveryDeps(store, setup.vault, setup.clock, cs, channels=channels)
+        worker = DeliveryWorker(deps, channels)
+        assert await worker.step()  # no exception out of the step
+        assert setup.rows() == [("sending", None, False)]
+        store.down = False
+        setup.clock.advance(timedelta(minutes=5))
+        await worker.step()  # released first (in doubt), then claimed and sent
+        if setup.rows()[0][0] != "sent":
+            setup.clock.advance(timedelta(minutes=5))
+            assert await worker.step()
+    assert setup.rows()[0][0] == "sent"
+    assert len(fake_twilio.delivered()) == 1

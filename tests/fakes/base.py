@@ -32,7 +32,7 @@ class FakeProvider:
     def __init__(self) -> None:
         self.app = web.Application()
         self.received: list[Received] = []
-        self.script: list[Scripted] = []
+        self.script: list[Scripted | None] = []  # None: answer that request as usual
         self.server: TestServer | None = None
 
     @property

@@ -188,6 +188,28 @@ def test_cancel_stops_the_rest(world: World, fake_twilio) -> None:
     assert status["state"] == "cancelled" and status["queued"] == 3
 
 
+def test_a_row_in_flight_at_the_cancel_that_comes_back_is_dropped_too(
+    world: World, fake_twilio
+) -> None:
+    """Sends in flight when a notice is cancelled go on; one of them fails and goes back
+    to pending: the same dispatcher drops it on its next pass (not 'queued' for ever)."""
+    for _ in range(4):
+        world.resident(topics=("bousai",))
+    urgent = world.draft(emergency())
+    world.approve(urgent)
+    dispatcher = world.dispatch()
+    in_flight = claim(world, limit=2)
+    world.run(world.desk.cancel(urgent, world.staff["sato"], world.now))
+    world.dispatch(dispatcher)
+    sent(world, in_flight[:1])
+    later = world.now + timedelta(minutes=1)
+    world.run(world.store.delivery.retry(in_flight[1].id, later, "429", in_doubt=False))
+    world.dispatch(dispatcher)
+    statuses = sorted(r["status"] for r in world.rows(urgent))
+    assert statuses == ["cancelled", "cancelled", "cancelled", "sent"]
+    assert world.status(urgent)["queued"] == 0
+
+
 def test_residents_who_stop_after_queueing_are_skipped(world: World, fake_twilio) -> None:
     stays = world.resident(topics=("gomi",))
     stops_all = world.resident(topics=("gomi",))

@@ -184,6 +184,12 @@ def test_a_dead_processes_sends_are_taken_over_when_its_lease_runs_out(pair, clo
     # so delivery asks the provider before sending them again (Channel.reconcile).
     assert all(r.in_doubt_since is not None for r in again)
     assert {o for (o,) in first.sql("SELECT claimed_by FROM outbox")} == {second.store.inner.owner}
+    # The first process was not dead after all (a long pause): its late answers change
+    # nothing of what the second is now sending, or a third claim would send it again.
+    later = clock.now() + timedelta(minutes=1)
+    first.run(first.store.delivery.retry(taken[0].id, later, "late", in_doubt=True))
+    first.run(first.store.delivery.failed(taken[1].id, "late", clock.now()))
+    assert {s for (s,) in first.sql("SELECT status FROM outbox")} == {"sending"}
 
 
 async def test_other_processes_hear_of_new_messages_and_finished_ones(location, clock):

@@ -82,6 +82,23 @@ def test_rich_messages_not_delivered_in_time_are_swept_and_switched_to_sms(harne
     ]
 
 
+def test_an_sms_fallback_to_try_again_is_one_write_pending_as_sms_in_doubt(harness):
+    """Switched to SMS and back to pending together: a crash between two writes would have
+    left the row 'sent' with no message id, and the SMS never sent."""
+    store = harness.store.delivery
+    (claimed,) = _replies(harness, "a", provider="rcs")  # claimed: 'sending'
+    now = harness.clock.now()
+    later = now + timedelta(minutes=1)
+    harness.run(
+        store.switch_to_sms(claimed.id, "twilio", None, now, "rcs_down;sms:timeout", later, True)
+    )
+    [(provider, channel, status, sid, doubt)] = harness.sql(
+        "SELECT provider, channel, status, provider_message_id, doubt_since FROM outbox"
+    )
+    assert (provider, channel, status, sid) == ("twilio", "sms", "pending", None)
+    assert doubt is not None
+
+
 def test_stop_notices_is_remembered_for_the_resident(harness):
     (row,) = _replies(harness, "a")
     harness.run(harness.store.delivery.stop_notices(row.resident_id))

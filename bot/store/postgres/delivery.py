@@ -139,22 +139,29 @@ def sent(conn: Conn, marks: Sequence[SentMark]) -> None:
     )
 
 
-def retry(conn: Conn, outbox_id: int, next_at: datetime, error: str, in_doubt: bool) -> None:
+# A row being sent is changed only by the process that claimed it: one whose lease ran out
+# (its row taken over by another) cannot put it back while the other is sending it.
+MINE = "(status <> 'sending' OR claimed_by = %s)"
+
+
+def retry(
+    conn: Conn, owner: str, outbox_id: int, next_at: datetime, error: str, in_doubt: bool
+) -> None:
     """Back to pending; `in_doubt`: this attempt may have reached the provider (no answer),
     so the row is in doubt since its claim (an earlier doubt is kept: the earliest counts)."""
     doubt = "coalesce(doubt_since, claimed_at)" if in_doubt else "doubt_since"
     conn.execute(
         f"UPDATE outbox SET status = 'pending', next_attempt_at = %s, error = %s, "
-        f"doubt_since = {doubt} WHERE id = %s".encode(),
-        [next_at, error, outbox_id],
+        f"doubt_since = {doubt} WHERE id = %s AND {MINE}".encode(),
+        [next_at, error, outbox_id, owner],
     )
 
 
-def failed(conn: Conn, outbox_id: int, error: str, now: datetime, status: str) -> None:
+def failed(conn: Conn, owner: str, outbox_id: int, error: str, now: datetime, status: str) -> None:
     conn.execute(
-        "UPDATE outbox SET status = %s, error = %s, status_at = %s, doubt_since = NULL "
-        "WHERE id = %s",
-        [status, error, now, outbox_id],
+        f"UPDATE outbox SET status = %s, error = %s, status_at = %s, doubt_since = NULL "
+        f"WHERE id = %s AND {MINE}".encode(),
+        [status, error, now, outbox_id, owner],
     )
 
 
@@ -350,7 +357,7 @@ class PostgresDelivery:
     async def retry(
         self, outbox_id: int, next_at: datetime, error: str, in_doubt: bool = False
     ) -> None:
-        await self.lane.run(retry, outbox_id, next_at, error, in_doubt)
+        await self.lane.run(retry, self.owner, outbox_id, next_at, error, in_doubt)
 
     async def known_ids(self, provider: str, ids: Sequence[str]) -> set[str]:
         return await self.lane.run(known_ids, provider, list(ids))
@@ -358,7 +365,7 @@ class PostgresDelivery:
     async def failed(
         self, outbox_id: int, error: str, now: datetime, status: str = "failed"
     ) -> None:
-        await self.lane.run(failed, outbox_id, error, now, status)
+        await self.lane.run(failed, self.owner, outbox_id, error, now, status)
 
     async def stop_notices(self, resident_id: str) -> None:
         await self.lane.run(stop_notices, resident_id, datetime.now(UTC))
@@ -385,8 +392,15 @@ class PostgresDelivery:
         provider_message_id: str | None,
         now: datetime,
         why: str,
+        retry_at: datetime | None = None,
+        in_doubt: bool = False,
     ) -> None:
-        await self.lane.run(switch_to_sms, outbox_id, provider, provider_message_id, now, why)
+        def write(conn: Conn) -> None:
+            switch_to_sms(conn, outbox_id, provider, provider_message_id, now, why)
+            if retry_at is not None:  # one transaction: never 'sent' without an id
+                retry(conn, self.owner, outbox_id, retry_at, why, in_doubt)
+
+        await self.lane.run(write)
 
     def send_budget(self, provider: str, rate: float) -> SendBudget | None:
         return PostgresSendBudget(self.lane, provider, rate)

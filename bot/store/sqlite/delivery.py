@@ -259,8 +259,15 @@ class SqliteDelivery:
         provider_message_id: str | None,
         now: datetime,
         why: str,
+        retry_at: datetime | None = None,
+        in_doubt: bool = False,
     ) -> None:
-        await self.lane.write(switch_to_sms, outbox_id, provider, provider_message_id, now, why)
+        def write(db: sqlite_utils.Database) -> None:
+            switch_to_sms(db, outbox_id, provider, provider_message_id, now, why)
+            if retry_at is not None:  # one transaction: never 'sent' without an id
+                retry(db, outbox_id, retry_at, why, in_doubt)
+
+        await self.lane.write(write)
 
     def send_budget(self, provider: str, rate: float) -> SendBudget | None:
         return None  # one process sends: its own limiter is the whole budget
