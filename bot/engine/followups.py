@@ -65,7 +65,9 @@ def follow_up(run: Run, flow: Flow, und: Understanding, text: str) -> bool:
         },
         bottom=True,
     )
-    name = follow_up_state(flow, und, text, lambda st: run._options(frame, flow, st), run.r.key)
+    name = follow_up_state(
+        flow, und, text, lambda st: run._options(frame, flow, st, ahead=True), run.r.key
+    )
     if name is None:
         return False
     run.recent = None

@@ -521,7 +521,12 @@ class Run:
 
     # ---- saying things ----------------------------------------------------------------
 
-    def _options(self, frame: dict[str, Any], flow: Flow, st: State) -> list[Option]:
+    def _options(
+        self, frame: dict[str, Any], flow: Flow, st: State, ahead: bool = False
+    ) -> list[Option]:
+        """The choices of the question `st` asks. `ahead`: a question the conversation has
+        not reached (a follow-up after the flow ended is tried against each): choices
+        computed from what that path never set are simply none there, not a fault."""
         slot = flow.slots.get(st.ask or "")
         if slot is None or slot.type != "choice":
             return []
@@ -530,7 +535,10 @@ class Run:
         try:
             return as_options(slot.options_from.evaluate(self._names(frame, flow)))
         except Exception:
-            log.exception("%s.%s: options_from failed", flow.id, st.name)
+            if ahead:
+                log.debug("%s.%s: no choices yet", flow.id, st.name)
+            else:
+                log.exception("%s.%s: options_from failed", flow.id, st.name)
             return []
 
     def _suggestions(self, frame: dict[str, Any], flow: Flow, st: State) -> list[str]:
