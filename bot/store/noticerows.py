@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.store.records import (
+    NewNotice,
     Notice,
     NoticeContent,
     NoticeCounts,
@@ -29,6 +30,32 @@ DONE = ("sent", "cancelled", "expired")
 # Outbox statuses of a notice row, as the report counts them.
 SENT = ("sent", "delivered", "read", "failed", "undelivered", "queued")
 FAILED = ("failed", "undelivered")
+
+
+# A notice's own columns, in the order notice_fields gives their values (both backends).
+NOTICE_COLUMNS = (
+    "title, category, topic, audience, audience_rule, content, sms_text, rcs_text, "
+    "suggestions, segments, priority, weekly_cap"
+)
+
+
+def notice_fields(new: NewNotice, audience_rule: str, priority: int, cap: int | None) -> list[Any]:
+    """The values of NOTICE_COLUMNS for a draft as written or edited."""
+    content = new.content
+    return [
+        content.title,
+        content.category,
+        content.topic,
+        content.audience_mode,
+        audience_rule,
+        json.dumps(content.to_json(), ensure_ascii=False),
+        new.rendering.sms_text,
+        new.rendering.rcs_text,
+        json.dumps(list(new.rendering.suggestions), ensure_ascii=False),
+        new.rendering.segments,
+        priority,
+        cap,
+    ]
 
 
 def candidate_id() -> str:

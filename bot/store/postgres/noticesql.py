@@ -8,15 +8,16 @@ Every function takes the connection of the caller's transaction."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.store.noticerows import (
     DONE,
+    NOTICE_COLUMNS,
     OPEN,
     candidate_id,
+    notice_fields,
     notice_from_row,
 )
 from bot.store.postgres.connection import Conn
@@ -35,32 +36,15 @@ def _new_id(conn: Conn) -> str:
             return candidate
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def create(conn: Conn, new: NewNotice, audience_rule: str, priority: int, cap: int | None) -> str:
     notice_id = _new_id(conn)
-    content = new.content
     conn.execute(
-        "INSERT INTO notices (id, title, category, topic, audience, audience_rule, content, "
-        "sms_text, rcs_text, suggestions, segments, priority, weekly_cap, created_by, "
-        "created_at, updated_by, updated_at, list_count) VALUES "
-        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        f"INSERT INTO notices (id, {NOTICE_COLUMNS}, created_by, created_at, updated_by, "
+        "updated_at, list_count) VALUES "
+        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)".encode(),
         [
             notice_id,
-            content.title,
-            content.category,
-            content.topic,
-            content.audience_mode,
-            audience_rule,
-            _dumps(content.to_json()),
-            new.rendering.sms_text,
-            new.rendering.rcs_text,
-            _dumps(list(new.rendering.suggestions)),
-            new.rendering.segments,
-            priority,
-            cap,
+            *notice_fields(new, audience_rule, priority, cap),
             new.by,
             new.at,
             new.by,
@@ -104,29 +88,11 @@ def update(
     keep_list: bool,
 ) -> bool:
     """A draft edited (False when it is no longer a draft)."""
-    content = new.content
     changed = conn.execute(
-        "UPDATE notices SET title = %s, category = %s, topic = %s, audience = %s, "
-        "audience_rule = %s, content = %s, sms_text = %s, rcs_text = %s, suggestions = %s, "
-        "segments = %s, priority = %s, weekly_cap = %s, updated_by = %s, updated_at = %s "
-        "WHERE id = %s AND state = 'draft'",
-        [
-            content.title,
-            content.category,
-            content.topic,
-            content.audience_mode,
-            audience_rule,
-            _dumps(content.to_json()),
-            new.rendering.sms_text,
-            new.rendering.rcs_text,
-            _dumps(list(new.rendering.suggestions)),
-            new.rendering.segments,
-            priority,
-            cap,
-            new.by,
-            new.at,
-            notice_id,
-        ],
+        f"UPDATE notices SET ({NOTICE_COLUMNS}, updated_by, updated_at) = "
+        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "WHERE id = %s AND state = 'draft'".encode(),
+        [*notice_fields(new, audience_rule, priority, cap), new.by, new.at, notice_id],
     ).rowcount
     if not changed:
         return False

@@ -12,7 +12,6 @@ million copies of it would be): the delivery claim and what the simulator shows 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,8 +20,10 @@ import sqlite_utils
 
 from bot.store.noticerows import (
     DONE,
+    NOTICE_COLUMNS,
     OPEN,
     candidate_id,
+    notice_fields,
     notice_from_row,
 )
 from bot.store.records import (
@@ -151,27 +152,13 @@ def create(
     db: sqlite_utils.Database, new: NewNotice, audience_rule: str, priority: int, cap: int | None
 ) -> str:
     notice_id = _new_id(db)
-    content = new.content
     stamp = utc_text(new.at)
     db.execute(
-        "INSERT INTO notices (id, title, category, topic, audience, audience_rule, content, "
-        "sms_text, rcs_text, suggestions, segments, priority, weekly_cap, created_by, "
-        "created_at, updated_by, updated_at, list_count) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO notices (id, {NOTICE_COLUMNS}, created_by, created_at, updated_by, "
+        "updated_at, list_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             notice_id,
-            content.title,
-            content.category,
-            content.topic,
-            content.audience_mode,
-            audience_rule,
-            json.dumps(content.to_json(), ensure_ascii=False),
-            new.rendering.sms_text,
-            new.rendering.rcs_text,
-            json.dumps(list(new.rendering.suggestions), ensure_ascii=False),
-            new.rendering.segments,
-            priority,
-            cap,
+            *notice_fields(new, audience_rule, priority, cap),
             new.by,
             stamp,
             new.by,
@@ -210,28 +197,10 @@ def update(
     keep_list: bool,
 ) -> bool:
     """A draft edited (False when it is no longer a draft)."""
-    content = new.content
     changed = db.execute(
-        "UPDATE notices SET title = ?, category = ?, topic = ?, audience = ?, audience_rule = ?, "
-        "content = ?, sms_text = ?, rcs_text = ?, suggestions = ?, segments = ?, priority = ?, "
-        "weekly_cap = ?, updated_by = ?, updated_at = ? WHERE id = ? AND state = 'draft'",
-        [
-            content.title,
-            content.category,
-            content.topic,
-            content.audience_mode,
-            audience_rule,
-            json.dumps(content.to_json(), ensure_ascii=False),
-            new.rendering.sms_text,
-            new.rendering.rcs_text,
-            json.dumps(list(new.rendering.suggestions), ensure_ascii=False),
-            new.rendering.segments,
-            priority,
-            cap,
-            new.by,
-            utc_text(new.at),
-            notice_id,
-        ],
+        f"UPDATE notices SET ({NOTICE_COLUMNS}, updated_by, updated_at) = "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ? AND state = 'draft'",
+        [*notice_fields(new, audience_rule, priority, cap), new.by, utc_text(new.at), notice_id],
     ).rowcount
     if not changed:
         return False
