@@ -200,9 +200,12 @@ def _candidates(run: _Run) -> Iterator[tuple[int, int]]:
 def _found(text: str) -> list[tuple[int, int, str]]:
     """(start, end, kind) of every number to mask, in order, not overlapping."""
     found: list[tuple[int, int, int, str]] = []  # (-digits, start, end, kind)
+    runs = _runs(_tokens(text))
+    if not runs:  # most messages carry no number: nothing more to look at
+        return []
     compact = "".join(unicodedata.normalize("NFKC", text).split())
     named = _MY_NUMBER_NAMED.search(compact) is not None
-    for run in _runs(_tokens(text)):
+    for run in runs:
         for first, last in _candidates(run):
             if first == 0 and run.after_plus:
                 continue  # +819012345678: a phone number in E.164, whatever its digits
